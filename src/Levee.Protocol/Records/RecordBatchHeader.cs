@@ -116,4 +116,20 @@ public readonly ref struct RecordBatchHeader
 
     /// <summary>Number of records in the batch.</summary>
     public int RecordCount => BinaryPrimitives.ReadInt32BigEndian(_bytes[RecordCountPosition..]);
+
+    /// <summary>True when <paramref name="batch"/> holds at least a header and the CRC matches its bytes.</summary>
+    public static bool IsCrcValid(ReadOnlySpan<byte> batch) =>
+        batch.Length >= Size && BinaryPrimitives.ReadUInt32BigEndian(batch[CrcPosition..]) == Crc32C.Compute(batch[CrcCoveredStart..]);
+
+    /// <summary>Writes baseOffset in place; outside the CRC, so the batch stays valid (the broker assigns offsets).</summary>
+    public static void WriteBaseOffset(Span<byte> batch, long baseOffset) =>
+        BinaryPrimitives.WriteInt64BigEndian(batch[BaseOffsetPosition..], baseOffset);
+
+    /// <summary>Writes partitionLeaderEpoch in place; outside the CRC, so the batch stays valid.</summary>
+    public static void WritePartitionLeaderEpoch(Span<byte> batch, int partitionLeaderEpoch) =>
+        BinaryPrimitives.WriteInt32BigEndian(batch[PartitionLeaderEpochPosition..], partitionLeaderEpoch);
+
+    /// <summary>Recomputes and writes the CRC over bytes from attributes to the end of <paramref name="batch"/>.</summary>
+    public static void WriteCrc(Span<byte> batch) =>
+        BinaryPrimitives.WriteUInt32BigEndian(batch[CrcPosition..], Crc32C.Compute(batch[CrcCoveredStart..]));
 }
