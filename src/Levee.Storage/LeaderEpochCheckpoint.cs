@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+
+namespace Levee.Storage;
+
+/// <summary>
+/// The partition's leader epoch history, persisted as Kafka's <c>leader-epoch-checkpoint</c>:
+/// a version line (0), a count line, then one "epoch startOffset" line per entry. Written atomically
+/// (temp file, fsync, rename) whenever it changes, which is rare (a leader change, a truncation).
+/// </summary>
+internal sealed class LeaderEpochCheckpoint
+{
+    public const string FileName = "leader-epoch-checkpoint";
+
+    private readonly string _path;
+    private EpochEntry[] _entries;
+
+    private LeaderEpochCheckpoint(string path, EpochEntry[] entries)
+    {
+        _path = path;
+        _entries = entries;
+    }
+
+    public IReadOnlyList<EpochEntry> Entries => Volatile.Read(ref _entries);
+
+    public int LatestEpoch => Volatile.Read(ref _entries) is { Length: > 0 } e ? e[^1].Epoch : -1;
+
+    public static LeaderEpochCheckpoint Load(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        var entries = new List<EpochEntry>();
+        if (File.Exists(path))
+        {
+            foreach (var (a, b) in CheckpointFile.ReadPairs(path))
+            {
+                entries.Add(new EpochEntry(int.Parse(a, CultureInfo.InvariantCulture), long.Parse(b, CultureInfo.InvariantCulture)));
+            }
+        }
+
+        return new LeaderEpochCheckpoint(path, [.. entries]);
+    }
+
+    /// <summary>Records that <paramref name="epoch"/> starts at <paramref name="startOffset"/> if it is newer than the latest.</summary>
+    public void Assign(int epoch, long startOffset)
+    {
+        if (epoch < 0 || epoch <= LatestEpoch)
+        {
+            return;
+        }
+
+        var entries = _entries;
+        // A stale entry whose start offset is not below the new one can no longer be right (Kafka drops it too).
+        var kept = entries.Where(e => e.StartOffset < startOffset).Append(new EpochEntry(epoch, startOffset)).ToArray();
+        Publish(kept);
+    }
+
+    /// <summary>Drops entries starting at or after <paramref name="endOffset"/> (log truncated to it).</summary>
+    public void TruncateFromEnd(long endOffset)
+    {
+        var entries = _entries;
+        if (entries.Length > 0 && entries[^1].StartOffset >= endOffset)
+        {
+            Publish([.. entries.Where(e => e.StartOffset < endOffset)]);
+        }
+    }
+
+    /// <summary>Log start moved to <paramref name="startOffset"/>: entries before it collapse into one starting there.</summary>
+    public void TruncateFromStart(long startOffset)
+    {
+        var entries = _entries;
+        if (entries.Length == 0 || entries[0].StartOffset >= startOffset)
+        {
+            return;
+        }
+
+        var list = new List<EpochEntry>();
+        EpochEntry? lastBefore = null;
+        foreach (var e in entries)
+        {
+            if (e.StartOffset <= startOffset)
+            {
+                lastBefore = e;
+            }
+            else
+            {
+                list.Add(e);
+            }
+        }
+
+        if (lastBefore is { } l)
+        {
+            list.Insert(0, new EpochEntry(l.Epoch, startOffset));
+        }
+
+        Publish([.. list]);
+    }
+
+    public void Clear()
+    {
+        if (_entries.Length > 0)
+        {
+            Publish([]);
+        }
+    }
+
+    /// <summary>
+    /// OffsetForLeaderEpoch: the largest epoch &lt;= <paramref name="requestedEpoch"/> and the offset where the next
+    /// epoch started (or <paramref name="logEndOffset"/> for the latest). (-1, -1) when unknown.
+    /// </summary>
+    public (int Epoch, long EndOffset) EndOffsetFor(int requestedEpoch, long logEndOffset)
+    {
+        var entries = Volatile.Read(ref _entries);
+        if (entries.Length == 0 || requestedEpoch < entries[0].Epoch)
+        {
+            return (-1, -1);
+        }
+
+        if (requestedEpoch >= entries[^1].Epoch)
+        {
+            return requestedEpoch == entries[^1].Epoch ? (requestedEpoch, logEndOffset) : (-1, -1);
+        }
+
+        for (var i = entries.Length - 2; i >= 0; i--)
+        {
+            if (entries[i].Epoch <= requestedEpoch)
+            {
+                return (entries[i].Epoch, entries[i + 1].StartOffset);
+            }
+        }
+
+        return (-1, -1);
+    }
+
+    /// <summary>Epoch in force at <paramref name="offset"/>, -1 if unknown.</summary>
+    public int EpochAt(long offset)
+    {
+        var entries = Volatile.Read(ref _entries);
+        for (var i = entries.Length - 1; i >= 0; i--)
+        {
+            if (entries[i].StartOffset <= offset)
+            {
+                return entries[i].Epoch;
+            }
+        }
+
+        return -1;
+    }
+
+    private void Publish(EpochEntry[] entries)
+    {
+        Volatile.Write(ref _entries, entries);
+        var text = new StringBuilder();
+        foreach (var e in entries)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{e.Epoch} {e.StartOffset}\n");
+        }
+
+        CheckpointFile.Write(_path, entries.Length, text.ToString());
+    }
+}

@@ -1,0 +1,476 @@
+using System.Buffers;
+using System.Globalization;
+using Levee.Protocol.Records;
+using Microsoft.Win32.SafeHandles;
+
+namespace Levee.Storage;
+
+/// <summary>
+/// One segment: <c>&lt;20-digit base offset&gt;.log</c> holding RecordBatch v2 bytes exactly as stored, plus its
+/// sparse <c>.index</c> and <c>.timeindex</c>. Mutated only under the partition's append lock; readers use
+/// <see cref="Size"/>, published with a volatile write after the bytes are in the file.
+/// </summary>
+internal sealed class LogSegment
+{
+    public const string LogSuffix = ".log";
+    public const string IndexSuffix = ".index";
+    public const string TimeIndexSuffix = ".timeindex";
+    public const string DeletedSuffix = ".deleted";
+
+    private readonly SafeFileHandle _log;
+    private int _size;
+    private long _maxTimestamp = -1;
+    private long _offsetOfMaxTimestamp = -1;
+    private long _nextOffset;
+    private int _bytesSinceLastIndexEntry;
+    private int _disposed;
+
+    private LogSegment(string directory, long baseOffset, SafeFileHandle log, SparseIndex offsetIndex, SparseIndex timeIndex)
+    {
+        Directory = directory;
+        BaseOffset = baseOffset;
+        _log = log;
+        OffsetIndex = offsetIndex;
+        TimeIndex = timeIndex;
+        LogPath = FilePath(directory, baseOffset, LogSuffix);
+        _nextOffset = baseOffset;
+    }
+
+    public string Directory { get; }
+
+    public long BaseOffset { get; }
+
+    public string LogPath { get; private set; }
+
+    public SafeFileHandle Handle => _log;
+
+    /// <summary>Offset index: key = offset - base (of a batch's last offset), value = file position of the batch.</summary>
+    public SparseIndex OffsetIndex { get; }
+
+    /// <summary>Time index: key = max timestamp so far, value = (offset of that timestamp's batch's last offset) - base.</summary>
+    public SparseIndex TimeIndex { get; }
+
+    /// <summary>Bytes of complete batches, as published to readers.</summary>
+    public int Size => Volatile.Read(ref _size);
+
+    /// <summary>Offset after the last batch, or <see cref="BaseOffset"/> when empty.</summary>
+    public long NextOffset => Volatile.Read(ref _nextOffset);
+
+    /// <summary>Largest batch max timestamp in the segment, -1 when none.</summary>
+    public long MaxTimestamp => Volatile.Read(ref _maxTimestamp);
+
+    /// <summary>Last offset of the first batch holding <see cref="MaxTimestamp"/> (Kafka's shallow offset).</summary>
+    public long OffsetOfMaxTimestamp => Volatile.Read(ref _offsetOfMaxTimestamp);
+
+    /// <summary>Milliseconds the <c>segment.ms</c> roll counts from: the first append, or on reopen the first batch's timestamp.</summary>
+    public long RollBaseMs { get; private set; } = -1;
+
+    /// <summary>True once the segment is scheduled for deletion.</summary>
+    public bool IsDeleted { get; private set; }
+
+    public static string FileStem(long baseOffset) => baseOffset.ToString("D20", CultureInfo.InvariantCulture);
+
+    public static string FilePath(string directory, long baseOffset, string suffix) => Path.Combine(directory, FileStem(baseOffset) + suffix);
+
+    /// <summary>Parses <c>00000000000000000042.log</c> into 42.</summary>
+    public static bool TryParseBaseOffset(string fileName, string suffix, out long baseOffset)
+    {
+        baseOffset = 0;
+        if (!fileName.EndsWith(suffix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var stem = fileName.AsSpan(0, fileName.Length - suffix.Length);
+        return stem.Length == 20 && long.TryParse(stem, NumberStyles.None, CultureInfo.InvariantCulture, out baseOffset);
+    }
+
+    /// <summary>Creates an empty segment (replacing leftover files with the same base offset).</summary>
+    public static LogSegment Create(string directory, long baseOffset, LogConfig config)
+    {
+        var log = File.OpenHandle(FilePath(directory, baseOffset, LogSuffix), FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var offsetIndex = SparseIndex.Open(FilePath(directory, baseOffset, IndexSuffix), 4, config.SegmentIndexBytes, load: false, out _);
+        var timeIndex = SparseIndex.Open(FilePath(directory, baseOffset, TimeIndexSuffix), 8, config.SegmentIndexBytes, load: false, out _);
+        return new LogSegment(directory, baseOffset, log, offsetIndex, timeIndex);
+    }
+
+    /// <summary>
+    /// Opens an existing segment. With <paramref name="loadIndexes"/> the index files are trusted if they pass a
+    /// sanity check; <paramref name="indexesUsable"/> is false when they must be rebuilt (<see cref="Rebuild"/>).
+    /// </summary>
+    public static LogSegment Open(string directory, long baseOffset, LogConfig config, bool loadIndexes, out bool indexesUsable)
+    {
+        var log = File.OpenHandle(FilePath(directory, baseOffset, LogSuffix), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var offsetIndexPath = FilePath(directory, baseOffset, IndexSuffix);
+        var timeIndexPath = FilePath(directory, baseOffset, TimeIndexSuffix);
+        var load = loadIndexes && File.Exists(offsetIndexPath) && File.Exists(timeIndexPath);
+        var offsetIndex = SparseIndex.Open(offsetIndexPath, 4, config.SegmentIndexBytes, load, out var offsetLoaded);
+        var timeIndex = SparseIndex.Open(timeIndexPath, 8, config.SegmentIndexBytes, load, out var timeLoaded);
+        var segment = new LogSegment(directory, baseOffset, log, offsetIndex, timeIndex);
+        var length = RandomAccess.GetLength(log);
+        if (length > int.MaxValue)
+        {
+            throw new InvalidDataException($"Segment {segment.LogPath} is larger than 2 GiB.");
+        }
+
+        segment._size = (int)length;
+        indexesUsable = offsetLoaded && timeLoaded && segment.IndexesLookSane();
+        if (indexesUsable && segment.TimeIndex.TryGetLast(out var ts, out var rel))
+        {
+            segment._maxTimestamp = ts;
+            segment._offsetOfMaxTimestamp = baseOffset + rel;
+        }
+
+        return segment;
+    }
+
+    private bool IndexesLookSane()
+    {
+        if (OffsetIndex.TryGetLast(out var rel, out var position) && (rel < 0 || position < 0 || position >= _size))
+        {
+            return false;
+        }
+
+        return !TimeIndex.TryGetLast(out _, out var timeRel) || (timeRel >= 0 && (OffsetIndex.Count == 0 || timeRel <= rel + int.MaxValue));
+    }
+
+    /// <summary>
+    /// Appends already-offset-assigned batches at the end of the file, then indexes them and publishes the size.
+    /// Returns the file position the bytes were written at.
+    /// </summary>
+    public int Append(ReadOnlySpan<byte> batches, int indexIntervalBytes, long nowMs)
+    {
+        var position = _size;
+        RandomAccess.Write(_log, batches, position);
+        if (RollBaseMs < 0)
+        {
+            RollBaseMs = nowMs;
+        }
+
+        var offset = 0;
+        while (offset < batches.Length)
+        {
+            var header = new RecordBatchHeader(batches[offset..]);
+            OnBatch(header.LastOffset, header.MaxTimestamp, position + offset, header.TotalSize, indexIntervalBytes);
+            offset += header.TotalSize;
+        }
+
+        OffsetIndex.Persist();
+        TimeIndex.Persist();
+        Volatile.Write(ref _size, position + batches.Length);
+        return position;
+    }
+
+    /// <summary>Index bookkeeping for one batch, as Kafka's LogSegment.append does it.</summary>
+    private void OnBatch(long lastOffset, long maxTimestamp, int position, int size, int indexIntervalBytes)
+    {
+        if (maxTimestamp > _maxTimestamp)
+        {
+            Volatile.Write(ref _maxTimestamp, maxTimestamp);
+            Volatile.Write(ref _offsetOfMaxTimestamp, lastOffset);
+        }
+
+        if (_bytesSinceLastIndexEntry > indexIntervalBytes)
+        {
+            OffsetIndex.Append(lastOffset - BaseOffset, position);
+            MaybeAppendTimeEntry();
+            _bytesSinceLastIndexEntry = 0;
+        }
+
+        _bytesSinceLastIndexEntry += size;
+        Volatile.Write(ref _nextOffset, lastOffset + 1);
+    }
+
+    private void MaybeAppendTimeEntry()
+    {
+        if (_maxTimestamp < 0)
+        {
+            return;
+        }
+
+        if (!TimeIndex.TryGetLast(out var lastTs, out var lastRel) || (_maxTimestamp > lastTs && _offsetOfMaxTimestamp - BaseOffset > lastRel))
+        {
+            TimeIndex.Append(_maxTimestamp, (int)(_offsetOfMaxTimestamp - BaseOffset));
+        }
+    }
+
+    /// <summary>True when another entry might not fit in an index (Kafka keeps the time index's last slot for the roll entry).</summary>
+    public bool IndexesFull => OffsetIndex.IsFull || TimeIndex.Count >= TimeIndex.MaxEntries - 1;
+
+    /// <summary>Called when the segment stops being the active one: records its max timestamp in the time index.</summary>
+    public void OnBecomeInactive()
+    {
+        MaybeAppendTimeEntry();
+        TimeIndex.Persist();
+    }
+
+    /// <summary>
+    /// Scans the file from the start, rebuilding both indexes, the max timestamp and the next offset. Stops at the
+    /// first batch that is torn, malformed, out of order or (with <paramref name="validateCrc"/>) fails its CRC,
+    /// and truncates the file there. Returns the number of bytes truncated.
+    /// </summary>
+    public long Rebuild(bool validateCrc, int indexIntervalBytes, out string? firstProblem)
+    {
+        OffsetIndex.Reset();
+        TimeIndex.Reset();
+        _maxTimestamp = -1;
+        _offsetOfMaxTimestamp = -1;
+        _bytesSinceLastIndexEntry = 0;
+        _nextOffset = BaseOffset;
+        RollBaseMs = -1;
+        firstProblem = null;
+
+        var fileLength = RandomAccess.GetLength(_log);
+        long position = 0;
+        var expectedNext = BaseOffset;
+        byte[]? batchBuffer = null;
+        Span<byte> header = stackalloc byte[RecordBatchHeader.Size];
+        try
+        {
+            while (position < fileLength)
+            {
+                if (fileLength - position < RecordBatchHeader.Size)
+                {
+                    firstProblem = $"{fileLength - position} trailing bytes, less than a batch header";
+                    break;
+                }
+
+                SparseIndex.ReadFully(_log, header, position);
+                var h = new RecordBatchHeader(header);
+                var batchLength = h.BatchLength;
+                if (batchLength < RecordBatchHeader.Size - RecordBatchHeader.LogOverhead || position + RecordBatchHeader.LogOverhead + (long)batchLength > fileLength)
+                {
+                    firstProblem = $"batch length {batchLength} at position {position} does not fit the file ({fileLength} bytes)";
+                    break;
+                }
+
+                if (h.Magic != 2)
+                {
+                    firstProblem = $"magic {h.Magic} at position {position}";
+                    break;
+                }
+
+                if (h.BaseOffset < expectedNext || h.LastOffsetDelta < 0 || h.LastOffset - BaseOffset > int.MaxValue)
+                {
+                    firstProblem = $"offsets {h.BaseOffset}..{h.LastOffset} at position {position} out of order (expected >= {expectedNext})";
+                    break;
+                }
+
+                var total = h.TotalSize;
+                if (validateCrc)
+                {
+                    if (batchBuffer is null || batchBuffer.Length < total)
+                    {
+                        if (batchBuffer is not null)
+                        {
+                            ArrayPool<byte>.Shared.Return(batchBuffer);
+                        }
+
+                        batchBuffer = ArrayPool<byte>.Shared.Rent(total);
+                    }
+
+                    var batch = batchBuffer.AsSpan(0, total);
+                    if (SparseIndex.ReadFully(_log, batch, position) != total)
+                    {
+                        firstProblem = $"short read at position {position}";
+                        break;
+                    }
+
+                    var crc = Crc32C.Compute(batch[RecordBatchHeader.CrcCoveredStart..]);
+                    if (crc != h.Crc)
+                    {
+                        firstProblem = $"CRC mismatch at position {position} (stored {h.Crc:x8}, computed {crc:x8})";
+                        break;
+                    }
+                }
+
+                if (RollBaseMs < 0)
+                {
+                    RollBaseMs = h.MaxTimestamp; // -1 (no timestamp): the next append starts the clock
+                }
+
+                OnBatch(h.LastOffset, h.MaxTimestamp, (int)position, total, indexIntervalBytes);
+                expectedNext = h.LastOffset + 1;
+                position += total;
+            }
+        }
+        finally
+        {
+            if (batchBuffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(batchBuffer);
+            }
+        }
+
+        var truncated = fileLength - position;
+        if (truncated > 0)
+        {
+            RandomAccess.SetLength(_log, position);
+        }
+
+        OffsetIndex.Persist();
+        TimeIndex.Persist();
+        Volatile.Write(ref _size, (int)position);
+        return truncated;
+    }
+
+    /// <summary>
+    /// After a clean open: reads headers from the last offset-index entry to the end to learn the next offset,
+    /// max timestamp and bytes since the last index entry. Trailing bytes that are not a whole batch are cut.
+    /// </summary>
+    public void LoadTail(int indexIntervalBytes)
+    {
+        long position = 0;
+        if (OffsetIndex.TryGetLast(out var rel, out var indexedPosition))
+        {
+            position = indexedPosition;
+            _nextOffset = BaseOffset + rel + 1;
+        }
+
+        var size = _size;
+        using var scanner = new BatchScanner(_log, size);
+        var first = true;
+        while (scanner.TryReadHeader(position, out var bytes))
+        {
+            var h = new RecordBatchHeader(bytes);
+            if (first && position == 0 && h.MaxTimestamp >= 0)
+            {
+                RollBaseMs = h.MaxTimestamp;
+            }
+
+            first = false;
+            if (h.MaxTimestamp > _maxTimestamp)
+            {
+                _maxTimestamp = h.MaxTimestamp;
+                _offsetOfMaxTimestamp = h.LastOffset;
+            }
+
+            _nextOffset = h.LastOffset + 1;
+
+            // Kafka resets the counter when it indexes a batch, then counts that batch: so it is the bytes from
+            // the last indexed batch (or the start) to the end.
+            _bytesSinceLastIndexEntry += h.TotalSize;
+
+            position += h.TotalSize;
+        }
+
+        if (position < size)
+        {
+            RandomAccess.SetLength(_log, position);
+            _size = (int)position;
+        }
+
+        if (RollBaseMs < 0 && _size > 0)
+        {
+            using var s = new BatchScanner(_log, _size);
+            RollBaseMs = s.TryReadHeader(0, out var firstHeader) ? new RecordBatchHeader(firstHeader).MaxTimestamp : -1;
+        }
+    }
+
+    /// <summary>
+    /// Position of the batch containing <paramref name="offset"/> (the first batch whose last offset is &gt;= it),
+    /// searching from the offset index's hint. -1 when the segment has no such batch below <paramref name="limit"/>.
+    /// </summary>
+    public long FindBatchPosition(long offset, long limit)
+    {
+        long position = 0;
+        if (OffsetIndex.TryFloor(offset - BaseOffset, strict: false, out _, out var hint))
+        {
+            position = hint;
+        }
+
+        using var scanner = new BatchScanner(_log, limit);
+        while (scanner.TryReadHeader(position, out var bytes))
+        {
+            var h = new RecordBatchHeader(bytes);
+            if (h.LastOffset >= offset)
+            {
+                return position;
+            }
+
+            position += h.TotalSize;
+        }
+
+        return -1;
+    }
+
+    /// <summary>Cuts the segment at the batch containing <paramref name="offset"/> and rebuilds its indexes.</summary>
+    public void TruncateTo(long offset, int indexIntervalBytes)
+    {
+        var position = FindBatchPosition(offset, Size);
+        if (position < 0)
+        {
+            return;
+        }
+
+        RandomAccess.SetLength(_log, position);
+        Rebuild(validateCrc: false, indexIntervalBytes, out _);
+    }
+
+    /// <summary>Reads bytes of the log file.</summary>
+    public int Read(Span<byte> destination, long position) => SparseIndex.ReadFully(_log, destination, position);
+
+    public void Flush()
+    {
+        RandomAccess.FlushToDisk(_log);
+        OffsetIndex.Flush();
+        TimeIndex.Flush();
+    }
+
+    /// <summary>Renames the three files with a <c>.deleted</c> suffix; the handles stay open for in-flight readers.</summary>
+    public void MarkDeleted()
+    {
+        IsDeleted = true;
+        var newLogPath = LogPath + DeletedSuffix;
+        File.Move(LogPath, newLogPath, overwrite: true);
+        LogPath = newLogPath;
+        OffsetIndex.Rename(OffsetIndex.Path + DeletedSuffix);
+        TimeIndex.Rename(TimeIndex.Path + DeletedSuffix);
+    }
+
+    /// <summary>Closes the handles and removes the files.</summary>
+    public void DeleteFiles()
+    {
+        Close();
+        TryDelete(LogPath);
+        TryDelete(OffsetIndex.Path);
+        TryDelete(TimeIndex.Path);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Truncates stray bytes past the published size and closes the files.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!IsDeleted && RandomAccess.GetLength(_log) > _size)
+            {
+                RandomAccess.SetLength(_log, _size);
+            }
+        }
+        finally
+        {
+            _log.Dispose();
+            OffsetIndex.Dispose();
+            TimeIndex.Dispose();
+        }
+    }
+}

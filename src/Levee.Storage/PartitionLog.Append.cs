@@ -1,0 +1,317 @@
+using System.Buffers.Binary;
+using Levee.Protocol.Records;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Storage;
+
+public sealed partial class PartitionLog
+{
+    private const short TimestampTypeBit = 0x08;
+
+    /// <summary>
+    /// Appends one or more already-validated record batches (back to back) as the partition leader. Each batch's
+    /// base offset and partition leader epoch are written into <paramref name="batches"/> in place (both outside
+    /// the CRC), assigning consecutive offsets from <see cref="LogEndOffset"/>; the bytes are then stored exactly.
+    /// Rolls the active segment first when it would exceed <c>segment.bytes</c>, is older than <c>segment.ms</c>,
+    /// or its index is full.
+    /// </summary>
+    /// <param name="batches">The batches; modified in place.</param>
+    /// <param name="leaderEpoch">The leader epoch to stamp.</param>
+    /// <param name="useLogAppendTime">
+    /// For <c>message.timestamp.type=LogAppendTime</c>: set the timestamp type bit and the max timestamp to the
+    /// broker's clock and recompute the CRC (these fields are inside it).
+    /// </param>
+    /// <exception cref="ArgumentException">The bytes are not whole v2 batches.</exception>
+    public LogAppendInfo AppendAsLeader(Span<byte> batches, int leaderEpoch, bool useLogAppendTime = false)
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var now = NowMs;
+            var next = _logEndOffset;
+            var first = next;
+            long maxTimestamp = -1, offsetOfMaxTimestamp = -1, records = 0;
+            var count = 0;
+            var position = 0;
+            while (position < batches.Length)
+            {
+                var batch = batches[position..];
+                var total = CheckBatchBounds(batch, position);
+                batch = batch[..total];
+                BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.BaseOffsetPosition..], next);
+                BinaryPrimitives.WriteInt32BigEndian(batch[RecordBatchHeader.PartitionLeaderEpochPosition..], leaderEpoch);
+                if (useLogAppendTime)
+                {
+                    var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesPosition..]);
+                    BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesPosition..], (short)(attributes | TimestampTypeBit));
+                    BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampPosition..], now);
+                    BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcPosition..], Crc32C.Compute(batch[RecordBatchHeader.CrcCoveredStart..]));
+                }
+
+                var header = new RecordBatchHeader(batch);
+                var lastOffset = header.LastOffset;
+                if (header.MaxTimestamp > maxTimestamp)
+                {
+                    maxTimestamp = header.MaxTimestamp;
+                    offsetOfMaxTimestamp = lastOffset;
+                }
+
+                records += header.RecordCount;
+                count++;
+                next = lastOffset + 1;
+                position += total;
+            }
+
+            if (count == 0)
+            {
+                throw new ArgumentException("Nothing to append.", nameof(batches));
+            }
+
+            var (segmentBase, filePosition) = AppendLocked(batches, first, next - 1, now);
+            _epochs.Assign(leaderEpoch, first);
+            return new LogAppendInfo(
+                first,
+                next - 1,
+                maxTimestamp,
+                offsetOfMaxTimestamp,
+                useLogAppendTime ? now : -1,
+                LogStartOffset,
+                segmentBase,
+                filePosition,
+                batches.Length,
+                count,
+                records);
+        }
+    }
+
+    /// <summary>
+    /// Appends batches as a follower: offsets and leader epochs are kept as given (the leader assigned them).
+    /// The first batch must start at or after <see cref="LogEndOffset"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The bytes are not whole v2 batches or offsets go backwards.</exception>
+    public LogAppendInfo AppendAsFollower(ReadOnlySpan<byte> batches)
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var now = NowMs;
+            var expected = _logEndOffset;
+            long first = -1, maxTimestamp = -1, offsetOfMaxTimestamp = -1, records = 0;
+            var count = 0;
+            var position = 0;
+            while (position < batches.Length)
+            {
+                var batch = batches[position..];
+                var total = CheckBatchBounds(batch, position);
+                var header = new RecordBatchHeader(batch);
+                if (header.BaseOffset < expected || header.LastOffsetDelta < 0)
+                {
+                    throw new ArgumentException(
+                        $"Follower append to {TopicPartition}: batch at {header.BaseOffset}..{header.LastOffset} is below the expected offset {expected}.",
+                        nameof(batches));
+                }
+
+                if (first < 0)
+                {
+                    first = header.BaseOffset;
+                }
+
+                if (header.MaxTimestamp > maxTimestamp)
+                {
+                    maxTimestamp = header.MaxTimestamp;
+                    offsetOfMaxTimestamp = header.LastOffset;
+                }
+
+                records += header.RecordCount;
+                count++;
+                expected = header.LastOffset + 1;
+                position += total;
+            }
+
+            if (count == 0)
+            {
+                throw new ArgumentException("Nothing to append.", nameof(batches));
+            }
+
+            var (segmentBase, filePosition) = AppendLocked(batches, first, expected - 1, now);
+
+            // Epoch history follows the leader's stamps (Kafka assigns per batch on the follower).
+            position = 0;
+            while (position < batches.Length)
+            {
+                var header = new RecordBatchHeader(batches[position..]);
+                _epochs.Assign(header.PartitionLeaderEpoch, header.BaseOffset);
+                position += header.TotalSize;
+            }
+
+            return new LogAppendInfo(first, expected - 1, maxTimestamp, offsetOfMaxTimestamp, -1, LogStartOffset, segmentBase, filePosition, batches.Length, count, records);
+        }
+    }
+
+    private static int CheckBatchBounds(ReadOnlySpan<byte> batch, int position)
+    {
+        if (batch.Length < RecordBatchHeader.Size)
+        {
+            throw new ArgumentException($"Truncated record batch header at byte {position}.", nameof(batch));
+        }
+
+        var header = new RecordBatchHeader(batch);
+        var batchLength = header.BatchLength;
+        if (batchLength < RecordBatchHeader.Size - RecordBatchHeader.LogOverhead || batchLength > batch.Length - RecordBatchHeader.LogOverhead)
+        {
+            throw new ArgumentException($"Record batch at byte {position} has length {batchLength}, {batch.Length} bytes available.", nameof(batch));
+        }
+
+        if (header.Magic != 2)
+        {
+            throw new ArgumentException($"Record batch at byte {position} has magic {header.Magic}; only 2 is stored.", nameof(batch));
+        }
+
+        return header.TotalSize;
+    }
+
+    /// <summary>Rolls if needed, writes, indexes, publishes the end offset, honours flush.messages. Caller holds the lock.</summary>
+    private (long SegmentBase, long Position) AppendLocked(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long now)
+    {
+        var config = _config;
+        var segment = MaybeRoll(batches.Length, firstOffset, lastOffset, now, config);
+        var position = segment.Append(batches, config.IndexIntervalBytes, now);
+
+        // Readers bound themselves by this; the bytes and the segment's size are already published.
+        Volatile.Write(ref _logEndOffset, lastOffset + 1);
+        if (lastOffset + 1 - RecoveryPoint >= config.FlushMessages)
+        {
+            Flush();
+        }
+
+        return (segment.BaseOffset, position);
+    }
+
+    private LogSegment MaybeRoll(int size, long firstOffset, long lastOffset, long now, LogConfig config)
+    {
+        var segment = ActiveSegment;
+        if (segment.Size == 0)
+        {
+            // An empty active segment is reused unless the new offsets cannot be expressed relative to its base
+            // (a follower jumping ahead, or an offset gap from a truncation): then it is replaced.
+            if (firstOffset != segment.BaseOffset && (lastOffset - segment.BaseOffset > int.MaxValue || firstOffset < segment.BaseOffset))
+            {
+                return Roll(firstOffset);
+            }
+
+            return segment;
+        }
+
+        var reason =
+            (long)segment.Size + size > config.SegmentBytes ? "size"
+            : segment.RollBaseMs >= 0 && now - segment.RollBaseMs > config.SegmentMs ? "age"
+            : segment.IndexesFull ? "index full"
+            : lastOffset - segment.BaseOffset > int.MaxValue ? "offset overflow"
+            : null;
+        if (reason is null)
+        {
+            return segment;
+        }
+
+        LogRolled(_logger, TopicPartition, firstOffset, reason);
+        return Roll(firstOffset);
+    }
+
+    /// <summary>Makes a new active segment at <paramref name="baseOffset"/>. Caller holds the lock.</summary>
+    private LogSegment Roll(long baseOffset)
+    {
+        var old = ActiveSegment;
+        old.OnBecomeInactive();
+        var segments = _segments;
+        if (old.Size == 0)
+        {
+            // Nothing in it: replace rather than keep an empty segment in the middle.
+            segments = segments[..^1];
+            old.DeleteFiles();
+        }
+
+        var created = LogSegment.Create(Directory, baseOffset, _config);
+        Volatile.Write(ref _segments, [.. segments, created]);
+
+        // Kafka flushes the rolled segment in the background; this is what moves the recovery point forward
+        // when flush.ms / flush.messages are off (the default), so a crash only rescans the active segment.
+        if (old.Size > 0)
+        {
+            _ = Task.Run(() =>
+            {
+                try
+                {
+                    FlushUpTo(baseOffset);
+                }
+                catch (IOException e)
+                {
+                    LogFlushFailed(_logger, TopicPartition, e);
+                }
+            });
+        }
+
+        return created;
+    }
+
+    /// <summary>
+    /// Removes everything at and after <paramref name="offset"/> (follower truncation, OffsetForLeaderEpoch).
+    /// The cut is at a batch boundary: the batch containing <paramref name="offset"/> goes too, and
+    /// <see cref="LogEndOffset"/> becomes the end of the last whole batch kept. Below the log start offset
+    /// the log is emptied and restarts at <paramref name="offset"/>.
+    /// </summary>
+    public void TruncateTo(long offset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (offset >= _logEndOffset)
+            {
+                return;
+            }
+
+            var segments = _segments;
+            if (offset < _logStartOffset)
+            {
+                var created = LogSegment.Create(Directory, offset, _config);
+                Volatile.Write(ref _segments, [created]);
+                foreach (var segment in segments)
+                {
+                    ScheduleDelete(segment);
+                }
+
+                Volatile.Write(ref _logStartOffset, offset);
+                Volatile.Write(ref _logEndOffset, offset);
+                _epochs.Clear();
+            }
+            else
+            {
+                var keep = Math.Max(0, FloorSegment(segments, offset));
+                Volatile.Write(ref _segments, segments[..(keep + 1)]);
+                for (var i = segments.Length - 1; i > keep; i--)
+                {
+                    ScheduleDelete(segments[i]);
+                }
+
+                var active = segments[keep];
+                active.TruncateTo(offset, _config.IndexIntervalBytes);
+                Volatile.Write(ref _logEndOffset, active.NextOffset);
+                _epochs.TruncateFromEnd(active.NextOffset);
+            }
+
+            var end = _logEndOffset;
+            Volatile.Write(ref _highWatermark, Math.Min(_highWatermark, end));
+            Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
+            LogTruncated(_logger, TopicPartition, offset, end);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rolled {TopicPartition} to a new segment at offset {BaseOffset} ({Reason})")]
+    private static partial void LogRolled(ILogger logger, TopicPartition topicPartition, long baseOffset, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Background flush of {TopicPartition} failed")]
+    private static partial void LogFlushFailed(ILogger logger, TopicPartition topicPartition, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Truncated {TopicPartition} to offset {Offset}; log end offset now {LogEndOffset}")]
+    private static partial void LogTruncated(ILogger logger, TopicPartition topicPartition, long offset, long logEndOffset);
+}

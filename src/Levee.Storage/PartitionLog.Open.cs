@@ -1,0 +1,210 @@
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Storage;
+
+public sealed partial class PartitionLog
+{
+    /// <summary>
+    /// Opens (creating if needed) the log in <paramref name="directory"/>.
+    /// </summary>
+    /// <param name="directory">The partition directory, <c>&lt;data&gt;/&lt;topic&gt;-&lt;partition&gt;</c>.</param>
+    /// <param name="topicPartition">The partition.</param>
+    /// <param name="config">Its configuration.</param>
+    /// <param name="recoveryPoint">From <c>recovery-point-offset-checkpoint</c>: offsets below it were fsynced.</param>
+    /// <param name="hadCleanShutdown">
+    /// True when the log directory had Kafka's clean-shutdown marker: index files are trusted (and rebuilt only
+    /// when missing or failing a sanity check). False: every segment from the one holding
+    /// <paramref name="recoveryPoint"/> is scanned, each batch's size, magic, offsets and CRC-32C checked, the
+    /// file cut at the first bad or torn batch, later segments deleted, and the indexes rebuilt.
+    /// </param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="time">Clock (segment.ms, retention, flush.ms).</param>
+    /// <param name="logStartOffset">From <c>log-start-offset-checkpoint</c>; 0 when unknown.</param>
+    public static PartitionLog Open(
+        string directory,
+        TopicPartition topicPartition,
+        LogConfig config,
+        long recoveryPoint,
+        bool hadCleanShutdown,
+        ILogger logger,
+        TimeProvider time,
+        long logStartOffset = 0)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(time);
+        config.Validate();
+        System.IO.Directory.CreateDirectory(directory);
+
+        RemoveLeftovers(directory);
+        var segments = LoadSegments(directory, config, recoveryPoint, hadCleanShutdown, logger, topicPartition);
+        if (segments.Count == 0)
+        {
+            segments.Add(LogSegment.Create(directory, Math.Max(0, logStartOffset), config));
+        }
+
+        var logEndOffset = segments[^1].NextOffset;
+        var startOffset = Math.Max(logStartOffset, segments[0].BaseOffset);
+        if (startOffset > logEndOffset)
+        {
+            // DeleteRecords moved the start past everything stored (and the data went): start afresh there.
+            foreach (var segment in segments)
+            {
+                segment.DeleteFiles();
+            }
+
+            segments.Clear();
+            segments.Add(LogSegment.Create(directory, startOffset, config));
+            logEndOffset = startOffset;
+        }
+
+        var epochs = LeaderEpochCheckpoint.Load(directory);
+        epochs.TruncateFromEnd(logEndOffset);
+        epochs.TruncateFromStart(startOffset);
+
+        var log = new PartitionLog(directory, topicPartition, config, [.. segments], epochs, logger, time)
+        {
+            _logStartOffset = startOffset,
+            _logEndOffset = logEndOffset,
+            _highWatermark = logEndOffset,
+            _recoveryPoint = hadCleanShutdown ? logEndOffset : Math.Min(Math.Max(recoveryPoint, 0), logEndOffset),
+        };
+
+        if (!hadCleanShutdown)
+        {
+            // What recovery validated is now the truth on disk; make it durable so the next crash starts here.
+            log.Flush();
+        }
+
+        LogOpened(logger, topicPartition, segments.Count, startOffset, logEndOffset, hadCleanShutdown);
+        return log;
+    }
+
+    private static void RemoveLeftovers(string directory)
+    {
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory))
+        {
+            var name = Path.GetFileName(path);
+            // .deleted: segments awaiting deletion when we stopped. .tmp: a checkpoint write cut short.
+            // .swap/.cleaned: compaction output (not produced by this version).
+            if (name.EndsWith(LogSegment.DeletedSuffix, StringComparison.Ordinal)
+                || name.EndsWith(".tmp", StringComparison.Ordinal)
+                || name.EndsWith(".swap", StringComparison.Ordinal)
+                || name.EndsWith(".cleaned", StringComparison.Ordinal))
+            {
+                File.Delete(path);
+                continue;
+            }
+
+            // An index without its log is an orphan (the log was removed first).
+            foreach (var suffix in (ReadOnlySpan<string>)[LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix])
+            {
+                if (LogSegment.TryParseBaseOffset(name, suffix, out var baseOffset)
+                    && !File.Exists(LogSegment.FilePath(directory, baseOffset, LogSegment.LogSuffix)))
+                {
+                    File.Delete(path);
+                }
+            }
+        }
+    }
+
+    private static List<LogSegment> LoadSegments(
+        string directory,
+        LogConfig config,
+        long recoveryPoint,
+        bool hadCleanShutdown,
+        ILogger logger,
+        TopicPartition topicPartition)
+    {
+        var baseOffsets = new List<long>();
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*" + LogSegment.LogSuffix))
+        {
+            if (LogSegment.TryParseBaseOffset(Path.GetFileName(path), LogSegment.LogSuffix, out var baseOffset))
+            {
+                baseOffsets.Add(baseOffset);
+            }
+        }
+
+        baseOffsets.Sort();
+        var segments = new List<LogSegment>(baseOffsets.Count);
+        try
+        {
+            var rebuilt = new bool[baseOffsets.Count];
+            for (var i = 0; i < baseOffsets.Count; i++)
+            {
+                var segment = LogSegment.Open(directory, baseOffsets[i], config, loadIndexes: true, out var indexesUsable);
+                segments.Add(segment);
+                if (!indexesUsable && (hadCleanShutdown || baseOffsets[i] < recoveryPoint))
+                {
+                    LogIndexRebuilt(logger, topicPartition, segment.BaseOffset);
+                    segment.Rebuild(validateCrc: false, config.IndexIntervalBytes, out _);
+                    rebuilt[i] = true;
+                }
+            }
+
+            if (!hadCleanShutdown && segments.Count > 0)
+            {
+                var first = Math.Max(0, FloorSegment([.. segments], recoveryPoint));
+                for (var i = first; i < segments.Count; i++)
+                {
+                    var segment = segments[i];
+                    var truncated = segment.Rebuild(validateCrc: true, config.IndexIntervalBytes, out var problem);
+                    rebuilt[i] = true;
+                    if (problem is null)
+                    {
+                        continue;
+                    }
+
+                    LogRecoveryTruncated(logger, topicPartition, segment.BaseOffset, truncated, problem, segment.NextOffset);
+                    for (var j = segments.Count - 1; j > i; j--)
+                    {
+                        LogRecoveryDroppedSegment(logger, topicPartition, segments[j].BaseOffset);
+                        segments[j].DeleteFiles();
+                        segments.RemoveAt(j);
+                    }
+
+                    break;
+                }
+            }
+
+            if (segments.Count > 0 && !rebuilt[segments.Count - 1])
+            {
+                segments[^1].LoadTail(config.IndexIntervalBytes);
+            }
+
+            // An empty segment that is not the last one (a crash during a roll) holds nothing: drop it.
+            for (var i = segments.Count - 2; i >= 0; i--)
+            {
+                if (segments[i].Size == 0)
+                {
+                    segments[i].DeleteFiles();
+                    segments.RemoveAt(i);
+                }
+            }
+
+            return segments;
+        }
+        catch
+        {
+            foreach (var segment in segments)
+            {
+                segment.Close();
+            }
+
+            throw;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Opened log {TopicPartition}: {SegmentCount} segments, offsets [{LogStartOffset}, {LogEndOffset}), clean shutdown {Clean}")]
+    private static partial void LogOpened(ILogger logger, TopicPartition topicPartition, int segmentCount, long logStartOffset, long logEndOffset, bool clean);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rebuilding the indexes of {TopicPartition} segment {BaseOffset}: missing or failing the sanity check")]
+    private static partial void LogIndexRebuilt(ILogger logger, TopicPartition topicPartition, long baseOffset);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery of {TopicPartition} segment {BaseOffset} truncated {Bytes} bytes ({Problem}); log end offset now {LogEndOffset}")]
+    private static partial void LogRecoveryTruncated(ILogger logger, TopicPartition topicPartition, long baseOffset, long bytes, string problem, long logEndOffset);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery of {TopicPartition} deleted segment {BaseOffset}, which followed a truncated one")]
+    private static partial void LogRecoveryDroppedSegment(ILogger logger, TopicPartition topicPartition, long baseOffset);
+}
