@@ -39,7 +39,7 @@ internal sealed class MessageEmitter
         _code.Line();
         var kind = _spec.ApiKey is { } key ? $"{_spec.Kind}, API key {key}" : _spec.Kind;
         _code.Summary($"Kafka's {_spec.Name} ({kind}): versions {Describe(_valid)}, flexible {Describe(_flexible)}.");
-        _code.Open($"public sealed partial class {_spec.Name}");
+        _code.Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>");
         EmitConstants();
         EmitBody(new StructSpec(_spec.Name, null, _spec.Fields), isMessage: true, needsIsDefault: false);
         foreach (var nested in _spec.NestedStructs())

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AllocateProducerIdsRequest (request, API key 67): versions 0, flexible 0.</summary>
-public sealed partial class AllocateProducerIdsRequest
+public sealed partial class AllocateProducerIdsRequest : IKafkaMessage<AllocateProducerIdsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

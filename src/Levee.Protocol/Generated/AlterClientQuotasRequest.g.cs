@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterClientQuotasRequest (request, API key 49): versions 0-1, flexible 1.</summary>
-public sealed partial class AlterClientQuotasRequest
+public sealed partial class AlterClientQuotasRequest : IKafkaMessage<AlterClientQuotasRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterConfigsRequest (request, API key 33): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterConfigsRequest
+public sealed partial class AlterConfigsRequest : IKafkaMessage<AlterConfigsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

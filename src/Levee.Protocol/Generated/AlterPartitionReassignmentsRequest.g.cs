@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionReassignmentsRequest (request, API key 45): versions 0, flexible 0.</summary>
-public sealed partial class AlterPartitionReassignmentsRequest
+public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<AlterPartitionReassignmentsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionRequest (request, API key 56): versions 0-3, flexible 0-3.</summary>
-public sealed partial class AlterPartitionRequest
+public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartitionRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterReplicaLogDirsRequest (request, API key 34): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterReplicaLogDirsRequest
+public sealed partial class AlterReplicaLogDirsRequest : IKafkaMessage<AlterReplicaLogDirsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterUserScramCredentialsRequest (request, API key 51): versions 0, flexible 0.</summary>
-public sealed partial class AlterUserScramCredentialsRequest
+public sealed partial class AlterUserScramCredentialsRequest : IKafkaMessage<AlterUserScramCredentialsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

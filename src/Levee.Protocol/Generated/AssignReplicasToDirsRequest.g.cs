@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AssignReplicasToDirsRequest (request, API key 73): versions 0, flexible 0.</summary>
-public sealed partial class AssignReplicasToDirsRequest
+public sealed partial class AssignReplicasToDirsRequest : IKafkaMessage<AssignReplicasToDirsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

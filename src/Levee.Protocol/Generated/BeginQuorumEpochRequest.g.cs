@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BeginQuorumEpochRequest (request, API key 53): versions 0-1, flexible 1.</summary>
-public sealed partial class BeginQuorumEpochRequest
+public sealed partial class BeginQuorumEpochRequest : IKafkaMessage<BeginQuorumEpochRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

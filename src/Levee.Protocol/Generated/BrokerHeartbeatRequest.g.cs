@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BrokerHeartbeatRequest (request, API key 63): versions 0-1, flexible 0-1.</summary>
-public sealed partial class BrokerHeartbeatRequest
+public sealed partial class BrokerHeartbeatRequest : IKafkaMessage<BrokerHeartbeatRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BrokerRegistrationRequest (request, API key 62): versions 0-4, flexible 0-4.</summary>
-public sealed partial class BrokerRegistrationRequest
+public sealed partial class BrokerRegistrationRequest : IKafkaMessage<BrokerRegistrationRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerGroupHeartbeatRequest (request, API key 68): versions 0-1, flexible 0-1.</summary>
-public sealed partial class ConsumerGroupHeartbeatRequest
+public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaMessage<ConsumerGroupHeartbeatRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerProtocolAssignment (data): versions 0-3, flexible none.</summary>
-public sealed partial class ConsumerProtocolAssignment
+public sealed partial class ConsumerProtocolAssignment : IKafkaMessage<ConsumerProtocolAssignment>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

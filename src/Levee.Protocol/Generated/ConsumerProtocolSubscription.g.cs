@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerProtocolSubscription (data): versions 0-3, flexible none.</summary>
-public sealed partial class ConsumerProtocolSubscription
+public sealed partial class ConsumerProtocolSubscription : IKafkaMessage<ConsumerProtocolSubscription>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

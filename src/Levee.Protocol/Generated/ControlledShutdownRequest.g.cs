@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ControlledShutdownRequest (request, API key 7): versions 0-3, flexible 3.</summary>
-public sealed partial class ControlledShutdownRequest
+public sealed partial class ControlledShutdownRequest : IKafkaMessage<ControlledShutdownRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ControlledShutdownResponse (response, API key 7): versions 0-3, flexible 3.</summary>
-public sealed partial class ControlledShutdownResponse
+public sealed partial class ControlledShutdownResponse : IKafkaMessage<ControlledShutdownResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ControllerRegistrationRequest (request, API key 70): versions 0, flexible 0.</summary>
-public sealed partial class ControllerRegistrationRequest
+public sealed partial class ControllerRegistrationRequest : IKafkaMessage<ControllerRegistrationRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreatePartitionsRequest (request, API key 37): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreatePartitionsRequest
+public sealed partial class CreatePartitionsRequest : IKafkaMessage<CreatePartitionsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteAclsRequest (request, API key 31): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DeleteAclsRequest
+public sealed partial class DeleteAclsRequest : IKafkaMessage<DeleteAclsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteShareGroupStateRequest (request, API key 86): versions 0, flexible 0.</summary>
-public sealed partial class DeleteShareGroupStateRequest
+public sealed partial class DeleteShareGroupStateRequest : IKafkaMessage<DeleteShareGroupStateRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteShareGroupStateResponse (response, API key 86): versions 0, flexible 0.</summary>
-public sealed partial class DeleteShareGroupStateResponse
+public sealed partial class DeleteShareGroupStateResponse : IKafkaMessage<DeleteShareGroupStateResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeAclsRequest (request, API key 29): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DescribeAclsRequest
+public sealed partial class DescribeAclsRequest : IKafkaMessage<DescribeAclsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

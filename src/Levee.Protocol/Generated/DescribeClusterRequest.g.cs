@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeClusterRequest (request, API key 60): versions 0-1, flexible 0-1.</summary>
-public sealed partial class DescribeClusterRequest
+public sealed partial class DescribeClusterRequest : IKafkaMessage<DescribeClusterRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

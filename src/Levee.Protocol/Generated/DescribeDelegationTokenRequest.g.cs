@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeDelegationTokenRequest (request, API key 41): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DescribeDelegationTokenRequest
+public sealed partial class DescribeDelegationTokenRequest : IKafkaMessage<DescribeDelegationTokenRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeGroupsRequest (request, API key 15): versions 0-5, flexible 5.</summary>
-public sealed partial class DescribeGroupsRequest
+public sealed partial class DescribeGroupsRequest : IKafkaMessage<DescribeGroupsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeQuorumRequest (request, API key 55): versions 0-2, flexible 0-2.</summary>
-public sealed partial class DescribeQuorumRequest
+public sealed partial class DescribeQuorumRequest : IKafkaMessage<DescribeQuorumRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeQuorumResponse (response, API key 55): versions 0-2, flexible 0-2.</summary>
-public sealed partial class DescribeQuorumResponse
+public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuorumResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTopicPartitionsRequest (request, API key 75): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTopicPartitionsRequest
+public sealed partial class DescribeTopicPartitionsRequest : IKafkaMessage<DescribeTopicPartitionsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EndQuorumEpochRequest (request, API key 54): versions 0-1, flexible 1.</summary>
-public sealed partial class EndQuorumEpochRequest
+public sealed partial class EndQuorumEpochRequest : IKafkaMessage<EndQuorumEpochRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

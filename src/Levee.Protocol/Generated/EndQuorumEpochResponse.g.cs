@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EndQuorumEpochResponse (response, API key 54): versions 0-1, flexible 1.</summary>
-public sealed partial class EndQuorumEpochResponse
+public sealed partial class EndQuorumEpochResponse : IKafkaMessage<EndQuorumEpochResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EndTxnRequest (request, API key 26): versions 0-5, flexible 3-5.</summary>
-public sealed partial class EndTxnRequest
+public sealed partial class EndTxnRequest : IKafkaMessage<EndTxnRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

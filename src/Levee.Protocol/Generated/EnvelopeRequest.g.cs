@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EnvelopeRequest (request, API key 58): versions 0, flexible 0.</summary>
-public sealed partial class EnvelopeRequest
+public sealed partial class EnvelopeRequest : IKafkaMessage<EnvelopeRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

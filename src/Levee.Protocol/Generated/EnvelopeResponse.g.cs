@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EnvelopeResponse (response, API key 58): versions 0, flexible 0.</summary>
-public sealed partial class EnvelopeResponse
+public sealed partial class EnvelopeResponse : IKafkaMessage<EnvelopeResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

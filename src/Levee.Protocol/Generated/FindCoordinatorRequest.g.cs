@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FindCoordinatorRequest (request, API key 10): versions 0-6, flexible 3-6.</summary>
-public sealed partial class FindCoordinatorRequest
+public sealed partial class FindCoordinatorRequest : IKafkaMessage<FindCoordinatorRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

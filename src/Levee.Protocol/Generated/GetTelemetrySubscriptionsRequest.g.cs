@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's GetTelemetrySubscriptionsRequest (request, API key 71): versions 0, flexible 0.</summary>
-public sealed partial class GetTelemetrySubscriptionsRequest
+public sealed partial class GetTelemetrySubscriptionsRequest : IKafkaMessage<GetTelemetrySubscriptionsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

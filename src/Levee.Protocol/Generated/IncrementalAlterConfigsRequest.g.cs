@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's IncrementalAlterConfigsRequest (request, API key 44): versions 0-1, flexible 1.</summary>
-public sealed partial class IncrementalAlterConfigsRequest
+public sealed partial class IncrementalAlterConfigsRequest : IKafkaMessage<IncrementalAlterConfigsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's InitializeShareGroupStateRequest (request, API key 83): versions 0, flexible 0.</summary>
-public sealed partial class InitializeShareGroupStateRequest
+public sealed partial class InitializeShareGroupStateRequest : IKafkaMessage<InitializeShareGroupStateRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

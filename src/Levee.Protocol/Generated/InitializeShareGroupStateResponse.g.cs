@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's InitializeShareGroupStateResponse (response, API key 83): versions 0, flexible 0.</summary>
-public sealed partial class InitializeShareGroupStateResponse
+public sealed partial class InitializeShareGroupStateResponse : IKafkaMessage<InitializeShareGroupStateResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's JoinGroupRequest (request, API key 11): versions 0-9, flexible 6-9.</summary>
-public sealed partial class JoinGroupRequest
+public sealed partial class JoinGroupRequest : IKafkaMessage<JoinGroupRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's LeaderAndIsrRequest (request, API key 4): versions 0-7, flexible 4-7.</summary>
-public sealed partial class LeaderAndIsrRequest
+public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's LeaderChangeMessage (data): versions 0-1, flexible 0-1.</summary>
-public sealed partial class LeaderChangeMessage
+public sealed partial class LeaderChangeMessage : IKafkaMessage<LeaderChangeMessage>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListGroupsRequest (request, API key 16): versions 0-5, flexible 3-5.</summary>
-public sealed partial class ListGroupsRequest
+public sealed partial class ListGroupsRequest : IKafkaMessage<ListGroupsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

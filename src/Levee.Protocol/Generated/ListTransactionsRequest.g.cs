@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListTransactionsRequest (request, API key 66): versions 0-1, flexible 0-1.</summary>
-public sealed partial class ListTransactionsRequest
+public sealed partial class ListTransactionsRequest : IKafkaMessage<ListTransactionsRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

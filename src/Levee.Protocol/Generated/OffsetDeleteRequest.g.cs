@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetDeleteRequest (request, API key 47): versions 0, flexible none.</summary>
-public sealed partial class OffsetDeleteRequest
+public sealed partial class OffsetDeleteRequest : IKafkaMessage<OffsetDeleteRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

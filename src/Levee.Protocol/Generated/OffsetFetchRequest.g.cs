@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetFetchRequest (request, API key 9): versions 0-9, flexible 6-9.</summary>
-public sealed partial class OffsetFetchRequest
+public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

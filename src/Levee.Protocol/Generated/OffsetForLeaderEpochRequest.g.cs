@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetForLeaderEpochRequest (request, API key 23): versions 0-4, flexible 4.</summary>
-public sealed partial class OffsetForLeaderEpochRequest
+public sealed partial class OffsetForLeaderEpochRequest : IKafkaMessage<OffsetForLeaderEpochRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

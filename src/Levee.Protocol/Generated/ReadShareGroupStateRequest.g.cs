@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ReadShareGroupStateRequest (request, API key 84): versions 0, flexible 0.</summary>
-public sealed partial class ReadShareGroupStateRequest
+public sealed partial class ReadShareGroupStateRequest : IKafkaMessage<ReadShareGroupStateRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ReadShareGroupStateResponse (response, API key 84): versions 0, flexible 0.</summary>
-public sealed partial class ReadShareGroupStateResponse
+public sealed partial class ReadShareGroupStateResponse : IKafkaMessage<ReadShareGroupStateResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ReadShareGroupStateSummaryRequest (request, API key 87): versions 0, flexible 0.</summary>
-public sealed partial class ReadShareGroupStateSummaryRequest
+public sealed partial class ReadShareGroupStateSummaryRequest : IKafkaMessage<ReadShareGroupStateSummaryRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ReadShareGroupStateSummaryResponse (response, API key 87): versions 0, flexible 0.</summary>
-public sealed partial class ReadShareGroupStateSummaryResponse
+public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<ReadShareGroupStateSummaryResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

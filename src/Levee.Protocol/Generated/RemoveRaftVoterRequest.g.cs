@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's RemoveRaftVoterRequest (request, API key 81): versions 0, flexible 0.</summary>
-public sealed partial class RemoveRaftVoterRequest
+public sealed partial class RemoveRaftVoterRequest : IKafkaMessage<RemoveRaftVoterRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

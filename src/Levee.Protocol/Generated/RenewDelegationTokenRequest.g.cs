@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's RenewDelegationTokenRequest (request, API key 39): versions 0-2, flexible 2.</summary>
-public sealed partial class RenewDelegationTokenRequest
+public sealed partial class RenewDelegationTokenRequest : IKafkaMessage<RenewDelegationTokenRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

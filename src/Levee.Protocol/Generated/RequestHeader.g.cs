@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's RequestHeader (header): versions 0-2, flexible 2.</summary>
-public sealed partial class RequestHeader
+public sealed partial class RequestHeader : IKafkaMessage<RequestHeader>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ResponseHeader (header): versions 0-1, flexible 1.</summary>
-public sealed partial class ResponseHeader
+public sealed partial class ResponseHeader : IKafkaMessage<ResponseHeader>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

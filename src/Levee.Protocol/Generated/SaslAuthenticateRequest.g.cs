@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's SaslAuthenticateRequest (request, API key 36): versions 0-2, flexible 2.</summary>
-public sealed partial class SaslAuthenticateRequest
+public sealed partial class SaslAuthenticateRequest : IKafkaMessage<SaslAuthenticateRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's SaslAuthenticateResponse (response, API key 36): versions 0-2, flexible 2.</summary>
-public sealed partial class SaslAuthenticateResponse
+public sealed partial class SaslAuthenticateResponse : IKafkaMessage<SaslAuthenticateResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

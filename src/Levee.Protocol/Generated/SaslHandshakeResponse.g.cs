@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's SaslHandshakeResponse (response, API key 17): versions 0-1, flexible none.</summary>
-public sealed partial class SaslHandshakeResponse
+public sealed partial class SaslHandshakeResponse : IKafkaMessage<SaslHandshakeResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareAcknowledgeRequest (request, API key 79): versions 0, flexible 0.</summary>
-public sealed partial class ShareAcknowledgeRequest
+public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowledgeRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

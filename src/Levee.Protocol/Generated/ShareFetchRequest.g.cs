@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareFetchRequest (request, API key 78): versions 0, flexible 0.</summary>
-public sealed partial class ShareFetchRequest
+public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

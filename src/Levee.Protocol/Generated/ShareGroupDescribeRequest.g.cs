@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupDescribeRequest (request, API key 77): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupDescribeRequest
+public sealed partial class ShareGroupDescribeRequest : IKafkaMessage<ShareGroupDescribeRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

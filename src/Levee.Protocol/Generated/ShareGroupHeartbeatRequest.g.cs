@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupHeartbeatRequest (request, API key 76): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupHeartbeatRequest
+public sealed partial class ShareGroupHeartbeatRequest : IKafkaMessage<ShareGroupHeartbeatRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's SnapshotFooterRecord (data): versions 0, flexible 0.</summary>
-public sealed partial class SnapshotFooterRecord
+public sealed partial class SnapshotFooterRecord : IKafkaMessage<SnapshotFooterRecord>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

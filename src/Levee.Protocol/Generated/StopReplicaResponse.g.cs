@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's StopReplicaResponse (response, API key 5): versions 0-4, flexible 2-4.</summary>
-public sealed partial class StopReplicaResponse
+public sealed partial class StopReplicaResponse : IKafkaMessage<StopReplicaResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

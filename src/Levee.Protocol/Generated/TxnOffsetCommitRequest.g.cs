@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's TxnOffsetCommitRequest (request, API key 28): versions 0-4, flexible 3-4.</summary>
-public sealed partial class TxnOffsetCommitRequest
+public sealed partial class TxnOffsetCommitRequest : IKafkaMessage<TxnOffsetCommitRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UnregisterBrokerRequest (request, API key 64): versions 0, flexible 0.</summary>
-public sealed partial class UnregisterBrokerRequest
+public sealed partial class UnregisterBrokerRequest : IKafkaMessage<UnregisterBrokerRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

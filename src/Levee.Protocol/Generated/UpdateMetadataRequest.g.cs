@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UpdateMetadataRequest (request, API key 6): versions 0-8, flexible 6-8.</summary>
-public sealed partial class UpdateMetadataRequest
+public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadataRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UpdateMetadataResponse (response, API key 6): versions 0-8, flexible 6-8.</summary>
-public sealed partial class UpdateMetadataResponse
+public sealed partial class UpdateMetadataResponse : IKafkaMessage<UpdateMetadataResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

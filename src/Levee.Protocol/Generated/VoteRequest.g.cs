@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's VoteRequest (request, API key 52): versions 0-1, flexible 0-1.</summary>
-public sealed partial class VoteRequest
+public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

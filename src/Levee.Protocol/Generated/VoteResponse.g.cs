@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's VoteResponse (response, API key 52): versions 0-1, flexible 0-1.</summary>
-public sealed partial class VoteResponse
+public sealed partial class VoteResponse : IKafkaMessage<VoteResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

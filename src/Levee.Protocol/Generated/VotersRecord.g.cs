@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's VotersRecord (data): versions 0, flexible 0.</summary>
-public sealed partial class VotersRecord
+public sealed partial class VotersRecord : IKafkaMessage<VotersRecord>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's WriteShareGroupStateResponse (response, API key 85): versions 0, flexible 0.</summary>
-public sealed partial class WriteShareGroupStateResponse
+public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteShareGroupStateResponse>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's WriteTxnMarkersRequest (request, API key 27): versions 0-1, flexible 1.</summary>
-public sealed partial class WriteTxnMarkersRequest
+public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarkersRequest>
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
