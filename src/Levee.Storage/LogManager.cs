@@ -1,0 +1,461 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Storage;
+
+/// <summary>
+/// All partition logs of one data directory, laid out as Kafka lays out a <c>log.dirs</c> entry:
+/// <c>meta.properties</c>, <c>recovery-point-offset-checkpoint</c>, <c>log-start-offset-checkpoint</c>, the
+/// <c>.kafka_cleanshutdown</c> marker and one <c>&lt;topic&gt;-&lt;partition&gt;</c> directory per log. One background
+/// loop (a <see cref="PeriodicTimer"/>) applies retention, flush.ms and the checkpoints for every log.
+/// </summary>
+public sealed partial class LogManager : IAsyncDisposable
+{
+    /// <summary>Written on clean shutdown, removed at start: its absence means the logs must be recovered.</summary>
+    public const string CleanShutdownFileName = ".kafka_cleanshutdown";
+
+    /// <summary>Recovery points of all logs.</summary>
+    public const string RecoveryPointCheckpointFileName = "recovery-point-offset-checkpoint";
+
+    /// <summary>Log start offsets of all logs.</summary>
+    public const string LogStartOffsetCheckpointFileName = "log-start-offset-checkpoint";
+
+    /// <summary>Node and cluster identity of the directory.</summary>
+    public const string MetaPropertiesFileName = "meta.properties";
+
+    private const string DeleteDirSuffix = "-delete";
+
+    private readonly ConcurrentDictionary<TopicPartition, PartitionLog> _logs = new();
+    private readonly Lock _createLock = new();
+    private readonly Lock _checkpointLock = new();
+    private readonly LogManagerOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+    private long _lastRetentionMs;
+    private long _lastRecoveryCheckpointMs;
+    private long _lastStartOffsetCheckpointMs;
+    private int _disposed;
+
+    private LogManager(LogManagerOptions options, string clusterId, bool hadCleanShutdown, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        _options = options;
+        ClusterId = clusterId;
+        HadCleanShutdown = hadCleanShutdown;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<LogManager>();
+        _time = time;
+        var now = NowMs;
+        _lastRetentionMs = now;
+        _lastRecoveryCheckpointMs = now;
+        _lastStartOffsetCheckpointMs = now;
+    }
+
+    /// <summary>The data directory.</summary>
+    public string DataDirectory => _options.DataDirectory;
+
+    /// <summary>The cluster id from (or written to) <c>meta.properties</c>.</summary>
+    public string ClusterId { get; }
+
+    /// <summary>True when the previous run ended with a clean shutdown (no recovery was needed).</summary>
+    public bool HadCleanShutdown { get; }
+
+    /// <summary>All open logs.</summary>
+    public IReadOnlyCollection<PartitionLog> All => [.. _logs.Values];
+
+    /// <summary>
+    /// Opens the data directory: checks <c>meta.properties</c>, reads the checkpoints, opens every partition
+    /// directory (in parallel; recovery when the clean-shutdown marker is missing), removes the marker, and
+    /// starts the background loop.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><c>meta.properties</c> names another node or cluster.</exception>
+    public static LogManager Open(LogManagerOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(time);
+        options.DefaultConfig.Validate();
+        var dir = options.DataDirectory;
+        Directory.CreateDirectory(dir);
+
+        var clusterId = EnsureMetaProperties(dir, options);
+        var markerPath = Path.Combine(dir, CleanShutdownFileName);
+        var hadCleanShutdown = File.Exists(markerPath);
+        var manager = new LogManager(options, clusterId, hadCleanShutdown, loggerFactory, time);
+        var recoveryPoints = manager.ReadCheckpoint(RecoveryPointCheckpointFileName);
+        var startOffsets = manager.ReadCheckpoint(LogStartOffsetCheckpointFileName);
+
+        var partitionDirs = new List<(string Path, TopicPartition TopicPartition)>();
+        foreach (var sub in Directory.EnumerateDirectories(dir))
+        {
+            var name = Path.GetFileName(sub);
+            if (name.EndsWith(DeleteDirSuffix, StringComparison.Ordinal))
+            {
+                TryDeleteDirectory(sub);
+            }
+            else if (TopicPartition.TryParseDirectoryName(name, out var tp))
+            {
+                partitionDirs.Add((sub, tp.Value));
+            }
+        }
+
+        var partitionLogger = loggerFactory.CreateLogger<PartitionLog>();
+        try
+        {
+            Parallel.ForEach(
+                partitionDirs,
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                entry =>
+                {
+                    var config = options.TopicConfig?.Invoke(entry.TopicPartition.Topic) ?? options.DefaultConfig;
+                    var log = PartitionLog.Open(
+                        entry.Path,
+                        entry.TopicPartition,
+                        config,
+                        recoveryPoints.GetValueOrDefault(entry.TopicPartition),
+                        hadCleanShutdown,
+                        partitionLogger,
+                        time,
+                        startOffsets.GetValueOrDefault(entry.TopicPartition));
+                    manager._logs[entry.TopicPartition] = log;
+                });
+        }
+        catch
+        {
+            foreach (var log in manager._logs.Values)
+            {
+                log.Dispose();
+            }
+
+            throw;
+        }
+
+        // From here on a crash is unclean again; the checkpoints now describe the recovered logs.
+        if (hadCleanShutdown)
+        {
+            File.Delete(markerPath);
+        }
+
+        manager.CheckpointRecoveryPoints();
+        manager.CheckpointLogStartOffsets();
+        LogStarted(manager._logger, dir, manager._logs.Count, hadCleanShutdown);
+        manager._loop = manager.RunAsync(manager._stop.Token);
+        return manager;
+    }
+
+    /// <summary>Returns the partition's log, creating its directory and first segment if needed.</summary>
+    /// <exception cref="ArgumentException">The topic name is not legal in Kafka.</exception>
+    public PartitionLog GetOrCreate(TopicPartition topicPartition, LogConfig? config = null)
+    {
+        if (_logs.TryGetValue(topicPartition, out var existing))
+        {
+            return existing;
+        }
+
+        TopicPartition.ValidateTopicName(topicPartition.Topic);
+        ArgumentOutOfRangeException.ThrowIfNegative(topicPartition.Partition);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        lock (_createLock)
+        {
+            if (_logs.TryGetValue(topicPartition, out existing))
+            {
+                return existing;
+            }
+
+            var log = PartitionLog.Open(
+                Path.Combine(DataDirectory, topicPartition.DirectoryName),
+                topicPartition,
+                config ?? _options.DefaultConfig,
+                recoveryPoint: 0,
+                hadCleanShutdown: true,
+                _loggerFactory.CreateLogger<PartitionLog>(),
+                _time);
+            _logs[topicPartition] = log;
+            return log;
+        }
+    }
+
+    /// <summary>The partition's log if it exists here.</summary>
+    public bool TryGet(TopicPartition topicPartition, [NotNullWhen(true)] out PartitionLog? log) => _logs.TryGetValue(topicPartition, out log);
+
+    /// <summary>
+    /// Closes and removes a partition's log. The directory is renamed <c>&lt;topic&gt;-&lt;partition&gt;.&lt;id&gt;-delete</c>
+    /// at once (as Kafka does) and removed in the background. False when the log does not exist.
+    /// </summary>
+    public bool Delete(TopicPartition topicPartition)
+    {
+        lock (_createLock)
+        {
+            if (!_logs.TryRemove(topicPartition, out var log))
+            {
+                return false;
+            }
+
+            log.Dispose();
+            var renamed = Path.Combine(DataDirectory, $"{topicPartition.DirectoryName}.{Guid.NewGuid():N}{DeleteDirSuffix}");
+            try
+            {
+                Directory.Move(log.Directory, renamed);
+            }
+            catch (IOException)
+            {
+                renamed = log.Directory;
+            }
+
+            _ = Task.Run(() => TryDeleteDirectory(renamed));
+        }
+
+        CheckpointRecoveryPoints();
+        CheckpointLogStartOffsets();
+        return true;
+    }
+
+    /// <summary>Writes <c>recovery-point-offset-checkpoint</c> from every log's recovery point.</summary>
+    public void CheckpointRecoveryPoints() =>
+        WriteCheckpoint(RecoveryPointCheckpointFileName, log => log.RecoveryPoint);
+
+    /// <summary>Writes <c>log-start-offset-checkpoint</c> from every log's start offset.</summary>
+    public void CheckpointLogStartOffsets() =>
+        WriteCheckpoint(LogStartOffsetCheckpointFileName, log => log.LogStartOffset);
+
+    /// <summary>
+    /// One pass of the background work, whichever parts are due at <paramref name="nowMs"/>: retention, flush.ms,
+    /// checkpoints. The timer calls it; tests may too.
+    /// </summary>
+    public void RunMaintenance(long nowMs)
+    {
+        if (nowMs - _lastRetentionMs >= _options.RetentionCheckIntervalMs)
+        {
+            _lastRetentionMs = nowMs;
+            var deleted = 0;
+            foreach (var log in _logs.Values)
+            {
+                try
+                {
+                    deleted += log.ApplyRetention(nowMs);
+                }
+                catch (IOException e)
+                {
+                    LogMaintenanceFailed(_logger, log.TopicPartition, e);
+                }
+            }
+
+            if (deleted > 0)
+            {
+                CheckpointLogStartOffsets();
+            }
+        }
+
+        foreach (var log in _logs.Values)
+        {
+            var flushMs = log.Config.FlushMs;
+            if (flushMs != long.MaxValue && nowMs - log.LastFlushTimeMs >= flushMs)
+            {
+                try
+                {
+                    log.Flush();
+                }
+                catch (IOException e)
+                {
+                    LogMaintenanceFailed(_logger, log.TopicPartition, e);
+                }
+            }
+        }
+
+        if (nowMs - _lastRecoveryCheckpointMs >= _options.RecoveryPointCheckpointIntervalMs)
+        {
+            _lastRecoveryCheckpointMs = nowMs;
+            CheckpointRecoveryPoints();
+        }
+
+        if (nowMs - _lastStartOffsetCheckpointMs >= _options.LogStartOffsetCheckpointIntervalMs)
+        {
+            _lastStartOffsetCheckpointMs = nowMs;
+            CheckpointLogStartOffsets();
+        }
+    }
+
+    /// <summary>
+    /// Clean shutdown: stops the loop, flushes and closes every log, writes the checkpoints (recovery point = log
+    /// end) and then the clean-shutdown marker, so the next start trusts the indexes and skips recovery.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+
+        var clean = true;
+        foreach (var log in _logs.Values)
+        {
+            try
+            {
+                log.Flush();
+            }
+            catch (IOException e)
+            {
+                clean = false;
+                LogMaintenanceFailed(_logger, log.TopicPartition, e);
+            }
+        }
+
+        CheckpointRecoveryPoints();
+        CheckpointLogStartOffsets();
+        foreach (var log in _logs.Values)
+        {
+            log.Dispose();
+        }
+
+        if (clean)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(DataDirectory, CleanShutdownFileName), []).ConfigureAwait(false);
+        }
+
+        LogStopped(_logger, DataDirectory, clean);
+    }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var tickMs = Math.Max(1, Math.Min(
+            Math.Min(_options.RetentionCheckIntervalMs, _options.FlushSchedulerIntervalMs),
+            Math.Min(_options.RecoveryPointCheckpointIntervalMs, _options.LogStartOffsetCheckpointIntervalMs)));
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    RunMaintenance(NowMs);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+                {
+                    LogLoopFailed(_logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
+        }
+    }
+
+    private Dictionary<TopicPartition, long> ReadCheckpoint(string fileName)
+    {
+        var path = Path.Combine(DataDirectory, fileName);
+        try
+        {
+            return CheckpointFile.ReadOffsets(path);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or OverflowException)
+        {
+            // Recovering from offset 0 is always safe, only slower.
+            LogCheckpointUnreadable(_logger, path, e);
+            return [];
+        }
+    }
+
+    private void WriteCheckpoint(string fileName, Func<PartitionLog, long> offset)
+    {
+        lock (_checkpointLock)
+        {
+            var entries = _logs.Select(kv => new KeyValuePair<TopicPartition, long>(kv.Key, offset(kv.Value))).ToList();
+            CheckpointFile.WriteOffsets(Path.Combine(DataDirectory, fileName), entries);
+        }
+    }
+
+    /// <summary>Reads or writes <c>meta.properties</c> (version=1, node.id, cluster.id) and returns the cluster id.</summary>
+    private static string EnsureMetaProperties(string dir, LogManagerOptions options)
+    {
+        var path = Path.Combine(dir, MetaPropertiesFileName);
+        if (File.Exists(path))
+        {
+            var properties = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var line in File.ReadAllLines(path))
+            {
+                var trimmed = line.Trim();
+                var eq = trimmed.IndexOf('=', StringComparison.Ordinal);
+                if (trimmed.Length == 0 || trimmed[0] is '#' or '!' || eq <= 0)
+                {
+                    continue;
+                }
+
+                properties[trimmed[..eq].Trim()] = trimmed[(eq + 1)..].Trim();
+            }
+
+            if (properties.TryGetValue("node.id", out var nodeId) && nodeId != options.NodeId.ToString(CultureInfo.InvariantCulture))
+            {
+                throw new InvalidOperationException($"{path} belongs to node.id {nodeId}, but this broker is node.id {options.NodeId}.");
+            }
+
+            if (properties.TryGetValue("cluster.id", out var storedCluster))
+            {
+                if (options.ClusterId is not null && options.ClusterId != storedCluster)
+                {
+                    throw new InvalidOperationException($"{path} belongs to cluster {storedCluster}, but this broker is configured for cluster {options.ClusterId}.");
+                }
+
+                return storedCluster;
+            }
+        }
+
+        var clusterId = options.ClusterId ?? NewKafkaUuid();
+        var text = new StringBuilder()
+            .Append("#\n#")
+            .Append(DateTimeOffset.UtcNow.ToString("R", CultureInfo.InvariantCulture))
+            .Append('\n')
+            .Append(CultureInfo.InvariantCulture, $"cluster.id={clusterId}\n")
+            .Append(CultureInfo.InvariantCulture, $"node.id={options.NodeId}\n")
+            .Append("version=1\n")
+            .ToString();
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+        return clusterId;
+    }
+
+    /// <summary>A random id in Kafka's Uuid text form: 16 bytes, URL-safe base64 without padding.</summary>
+    private static string NewKafkaUuid() =>
+        Convert.ToBase64String(Guid.NewGuid().ToByteArray()).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Count} logs in {Directory} (clean shutdown: {Clean})")]
+    private static partial void LogStarted(ILogger logger, string directory, int count, bool clean);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closed the logs in {Directory} (clean: {Clean})")]
+    private static partial void LogStopped(ILogger logger, string directory, bool clean);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Log maintenance of {TopicPartition} failed")]
+    private static partial void LogMaintenanceFailed(ILogger logger, TopicPartition topicPartition, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Log maintenance loop iteration failed")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint {Path} is unreadable; recovering from offset 0")]
+    private static partial void LogCheckpointUnreadable(ILogger logger, string path, Exception exception);
+}

@@ -1,0 +1,35 @@
+namespace Levee.Storage;
+
+/// <summary>Settings of a <see cref="LogManager"/>, with Kafka's broker config names and defaults.</summary>
+public sealed class LogManagerOptions
+{
+    /// <summary><c>log.dirs</c> (one directory).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary><c>node.id</c>, recorded in <c>meta.properties</c> and checked on start.</summary>
+    public int NodeId { get; init; } = 1;
+
+    /// <summary>The cluster id recorded in <c>meta.properties</c>; null adopts the stored one or generates one.</summary>
+    public string? ClusterId { get; init; }
+
+    /// <summary>Configuration for logs opened at startup and created without one.</summary>
+    public LogConfig DefaultConfig { get; init; } = LogConfig.Default;
+
+    /// <summary>Per-topic configuration for logs found at startup; null means <see cref="DefaultConfig"/>.</summary>
+    public Func<string, LogConfig>? TopicConfig { get; init; }
+
+    /// <summary><c>log.retention.check.interval.ms</c>. Default 5 minutes.</summary>
+    public long RetentionCheckIntervalMs { get; init; } = 300_000;
+
+    /// <summary><c>log.flush.offset.checkpoint.interval.ms</c>: how often recovery points are checkpointed. Default 60 s.</summary>
+    public long RecoveryPointCheckpointIntervalMs { get; init; } = 60_000;
+
+    /// <summary><c>log.flush.start.offset.checkpoint.interval.ms</c>: how often log start offsets are checkpointed. Default 60 s.</summary>
+    public long LogStartOffsetCheckpointIntervalMs { get; init; } = 60_000;
+
+    /// <summary>
+    /// <c>log.flush.scheduler.interval.ms</c>: how often logs are checked against their <c>flush.ms</c>. Kafka's
+    /// default is "never"; ours is 1 s, which costs nothing while no topic sets <c>flush.ms</c>.
+    /// </summary>
+    public long FlushSchedulerIntervalMs { get; init; } = 1_000;
+}
