@@ -279,9 +279,16 @@ public static class CompressionCodecs
         var decompressor = t_zstdDecompressor ??= new Decompressor();
         decompressor.ResetStream();
 
-        // The window is memory the decoder allocates on the frame's say-so; a window larger than the output
-        // limit is never needed, so cap it there (within zstd's 2^10..2^27 default range).
-        var windowLog = Math.Clamp(64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)Math.Max(max, 1) - 1), 10, 27);
+        // A frame that declares its content size (librdkafka's and zstd's one-shot API do) is checked before
+        // anything is allocated.
+        if (DeclaredZstdContentSize(input) is { } declared && declared > (ulong)max)
+        {
+            return DecompressionStatus.TooLarge;
+        }
+
+        // The window is memory the decoder allocates on the frame's say-so. Cap it near the output limit, but no
+        // lower than 2^23: streaming producers (Java's zstd-jni) declare windows from their level, not their size.
+        var windowLog = Math.Clamp(64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)Math.Max(max, 1) - 1), 23, 27);
         decompressor.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, windowLog);
 
         var consumedTotal = 0;
@@ -324,6 +331,42 @@ public static class CompressionCodecs
                 return DecompressionStatus.Corrupt;
             }
         }
+    }
+
+    /// <summary>Content size from a zstd frame header, when the frame declares one.</summary>
+    private static ulong? DeclaredZstdContentSize(ReadOnlySpan<byte> input)
+    {
+        // Frame header: magic (4), descriptor (1), [window descriptor (1)], [dictionary id (0/1/2/4)], [content size (0/1/2/4/8)].
+        if (input.Length < 6 || BinaryPrimitives.ReadUInt32LittleEndian(input) != 0xFD2FB528u)
+        {
+            return null;
+        }
+
+        var descriptor = input[4];
+        var sizeFlag = descriptor >> 6;
+        var singleSegment = (descriptor & 0x20) != 0;
+        ReadOnlySpan<byte> dictionaryIdSizes = [0, 1, 2, 4];
+        var p = 5 + (singleSegment ? 0 : 1) + dictionaryIdSizes[descriptor & 0x03];
+        var sizeBytes = sizeFlag switch
+        {
+            0 => singleSegment ? 1 : 0,
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        };
+        if (sizeBytes == 0 || input.Length < p + sizeBytes)
+        {
+            return null;
+        }
+
+        var field = input.Slice(p, sizeBytes);
+        return sizeBytes switch
+        {
+            1 => field[0],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(field) + 256u,
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(field),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(field),
+        };
     }
 
     /// <summary>A write-only stream appending to an <see cref="IBufferWriter{T}"/> (for GZipStream).</summary>

@@ -9,7 +9,10 @@ namespace Levee.Protocol.Records;
 /// <param name="Value">Header value; null writes length -1.</param>
 public readonly record struct RecordHeaderData(string Key, ReadOnlyMemory<byte>? Value);
 
-/// <summary>A record to write.</summary>
+/// <summary>
+/// A record to write. Beware C#'s conversions: a <c>byte[]</c> variable holding null converts to an empty,
+/// non-null <see cref="ReadOnlyMemory{T}"/>; pass <c>null</c> itself (or <c>(ReadOnlyMemory&lt;byte&gt;?)null</c>) for a null key or value.
+/// </summary>
 /// <param name="Key">Key; null writes length -1.</param>
 /// <param name="Value">Value; null writes length -1 (a tombstone).</param>
 /// <param name="Timestamp">Record timestamp in epoch milliseconds (CreateTime).</param>
