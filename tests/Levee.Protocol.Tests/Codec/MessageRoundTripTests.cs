@@ -50,6 +50,27 @@ public class MessageRoundTripTests
             .Invoke(null, []);
     }
 
+    [Fact]
+    public void RandomInstances_CoverNullsAndNonDefaultTaggedFields()
+    {
+        // Guards the round-trip test itself: the filler must reach nulls and tagged fields.
+        var filler = new RandomMessageFiller(new Random(42));
+        var clusterIds = new HashSet<bool>();
+        var taggedWritten = false;
+        for (var i = 0; i < 40; i++)
+        {
+            var request = (FetchRequest)filler.Fill(typeof(FetchRequest));
+            clusterIds.Add(request.ClusterId is null);
+            var withTags = Write(request, 15).Length;
+            request.ClusterId = null;
+            request.ReplicaState = new FetchRequest.ReplicaStateData();
+            taggedWritten |= Write(request, 15).Length < withTags;
+        }
+
+        Assert.Equal(2, clusterIds.Count);
+        Assert.True(taggedWritten);
+    }
+
     private static void RoundTripAllVersions<T>(int seed)
         where T : class, IKafkaMessage<T>
     {
