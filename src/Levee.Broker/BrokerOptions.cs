@@ -1,0 +1,121 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace Levee.Broker;
+
+/// <summary>
+/// Settings of one broker. Keys are Kafka's own names where Kafka has one (log.dirs, node.id,
+/// auto.create.topics.enable, ...). They come from flags, levee.json and LEVEE_* environment
+/// variables through Microsoft.Extensions.Configuration; see <see cref="FromConfiguration"/>.
+/// </summary>
+public sealed record BrokerOptions
+{
+    /// <summary>This broker's id (node.id).</summary>
+    public int NodeId { get; init; } = 1;
+
+    /// <summary>Host the Kafka listener binds to and advertises.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Kafka listener port; 0 picks a free port (tests).</summary>
+    public int Port { get; init; } = 9092;
+
+    /// <summary>Data directory (log.dirs).</summary>
+    public string DataDir { get; init; } = "./data";
+
+    /// <summary>Cluster id reported in Metadata; generated and stored in meta.properties when absent.</summary>
+    public string? ClusterId { get; init; }
+
+    /// <summary>auto.create.topics.enable: create a topic on first Metadata or Produce naming it.</summary>
+    public bool AutoCreateTopics { get; init; } = true;
+
+    /// <summary>num.partitions: partitions of an auto-created topic or of a CreateTopics request that leaves it at -1.</summary>
+    public int DefaultPartitions { get; init; } = 1;
+
+    /// <summary>default.replication.factor.</summary>
+    public short DefaultReplicationFactor { get; init; } = 1;
+
+    /// <summary>socket.request.max.bytes: frames above it close the connection.</summary>
+    public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
+
+    /// <summary>log.retention.check.interval.ms.</summary>
+    public long RetentionCheckIntervalMs { get; init; } = 300_000;
+
+    /// <summary>Broker-level defaults for topic configs (log.segment.bytes, log.retention.ms, message.max.bytes, ...), by topic config name.</summary>
+    public IReadOnlyDictionary<string, string> TopicConfigDefaults { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Reads options from configuration. Keys are normalised (lower case, '_' and '-' become '.'),
+    /// so LEVEE_LOG_DIRS, --log-dirs and "log.dirs" all name the same setting. data.dir is an alias of log.dirs.
+    /// </summary>
+    public static BrokerOptions FromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in configuration.AsEnumerable())
+        {
+            if (pair.Value is not null)
+            {
+                values[Normalise(pair.Key)] = pair.Value;
+            }
+        }
+
+        var defaults = new BrokerOptions();
+        var topicDefaults = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (brokerKey, topicKey) in BrokerToTopicConfig)
+        {
+            if (values.TryGetValue(brokerKey, out var v))
+            {
+                topicDefaults[topicKey] = v;
+            }
+        }
+
+        if (values.TryGetValue("log.retention.hours", out var hours) && !topicDefaults.ContainsKey("retention.ms"))
+        {
+            topicDefaults["retention.ms"] = (long.Parse(hours, CultureInfo.InvariantCulture) * 3_600_000L).ToString(CultureInfo.InvariantCulture);
+        }
+
+        return new BrokerOptions
+        {
+            NodeId = Int(values, "node.id", defaults.NodeId),
+            Host = Str(values, "host", defaults.Host),
+            Port = Int(values, "port", defaults.Port),
+            DataDir = values.TryGetValue("log.dirs", out var dirs) ? dirs : Str(values, "data.dir", defaults.DataDir),
+            ClusterId = values.TryGetValue("cluster.id", out var cid) ? cid : null,
+            AutoCreateTopics = Bool(values, "auto.create.topics.enable", defaults.AutoCreateTopics),
+            DefaultPartitions = Int(values, "num.partitions", defaults.DefaultPartitions),
+            DefaultReplicationFactor = (short)Int(values, "default.replication.factor", defaults.DefaultReplicationFactor),
+            SocketRequestMaxBytes = Int(values, "socket.request.max.bytes", defaults.SocketRequestMaxBytes),
+            RetentionCheckIntervalMs = Long(values, "log.retention.check.interval.ms", defaults.RetentionCheckIntervalMs),
+            TopicConfigDefaults = topicDefaults,
+        };
+    }
+
+    private static readonly (string Broker, string Topic)[] BrokerToTopicConfig =
+    [
+        ("log.segment.bytes", "segment.bytes"),
+        ("log.roll.ms", "segment.ms"),
+        ("log.retention.ms", "retention.ms"),
+        ("log.retention.bytes", "retention.bytes"),
+        ("message.max.bytes", "max.message.bytes"),
+        ("log.message.timestamp.type", "message.timestamp.type"),
+        ("log.cleanup.policy", "cleanup.policy"),
+        ("log.index.interval.bytes", "index.interval.bytes"),
+        ("log.flush.interval.messages", "flush.messages"),
+        ("log.flush.interval.ms", "flush.ms"),
+        ("min.insync.replicas", "min.insync.replicas"),
+        ("compression.type", "compression.type"),
+    ];
+
+    private static string Normalise(string key) => key.ToLowerInvariant().Replace('_', '.').Replace('-', '.').Replace(':', '.');
+
+    private static string Str(Dictionary<string, string> v, string key, string fallback) => v.TryGetValue(key, out var s) ? s : fallback;
+
+    private static int Int(Dictionary<string, string> v, string key, int fallback) =>
+        v.TryGetValue(key, out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : fallback;
+
+    private static long Long(Dictionary<string, string> v, string key, long fallback) =>
+        v.TryGetValue(key, out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : fallback;
+
+    private static bool Bool(Dictionary<string, string> v, string key, bool fallback) =>
+        v.TryGetValue(key, out var s) ? bool.Parse(s) : fallback;
+}

@@ -1,0 +1,57 @@
+using System.Collections.Immutable;
+using Levee.Broker.Partitions;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>AlterConfigs (v0-v2): replaces a topic's whole set of config overrides.</summary>
+public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.AlterConfigs;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 2;
+
+    /// <inheritdoc />
+    protected override AlterConfigsRequest Read(ref KafkaReader reader, short version) => AlterConfigsRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(AlterConfigsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request)
+    {
+        var response = new AlterConfigsResponse();
+        foreach (var resource in request.Resources)
+        {
+            var result = new AlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
+            response.Responses.Add(result);
+            if ((ConfigResourceType)resource.ResourceType != ConfigResourceType.Topic)
+            {
+                result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                result.ErrorMessage = "Only topic configs can be altered on this broker.";
+                continue;
+            }
+
+            if (resource.Configs.Select(c => c.Name).Distinct(StringComparer.Ordinal).Count() != resource.Configs.Count)
+            {
+                result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                result.ErrorMessage = "Error due to duplicate config keys";
+                continue;
+            }
+
+            var replacement = resource.Configs.ToImmutableSortedDictionary(c => c.Name, c => c.Value!, StringComparer.Ordinal);
+            var outcome = replicas.AlterConfigs(resource.ResourceName, _ => replacement, request.ValidateOnly);
+            result.ErrorCode = (short)outcome.Error;
+            result.ErrorMessage = outcome.Message;
+        }
+
+        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+    }
+}

@@ -1,0 +1,63 @@
+using Levee.Broker.Partitions;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>DeleteTopics (v1-v6): by name, or by topic id from v6.</summary>
+public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.DeleteTopics;
+
+    /// <inheritdoc />
+    public override short MinVersion => 1;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 6;
+
+    /// <inheritdoc />
+    protected override DeleteTopicsRequest Read(ref KafkaReader reader, short version) => DeleteTopicsRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(DeleteTopicsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var response = new DeleteTopicsResponse();
+        var targets = context.ApiVersion >= 6
+            ? request.Topics.Select(t => (t.Name, t.TopicId))
+            : request.TopicNames.Select(n => ((string?)n, Guid.Empty));
+        foreach (var (name, id) in targets)
+        {
+            var result = new DeleteTopicsResponse.DeletableTopicResult { Name = name, TopicId = id };
+            response.Responses.Add(result);
+            var resolved = name;
+            if (resolved is null)
+            {
+                if (!replicas.Topics.TryGet(id, out var byId))
+                {
+                    result.ErrorCode = (short)ErrorCode.UnknownTopicId;
+                    result.ErrorMessage = $"Topic id {id} does not exist.";
+                    continue;
+                }
+
+                resolved = byId.Name;
+                result.Name = resolved;
+            }
+            else if (replicas.Topics.TryGet(resolved, out var byName))
+            {
+                result.TopicId = byName.TopicId;
+            }
+
+            var outcome = replicas.DeleteTopic(resolved);
+            result.ErrorCode = (short)outcome.Error;
+            result.ErrorMessage = outcome.Message;
+        }
+
+        return ValueTask.FromResult<DeleteTopicsResponse?>(response);
+    }
+}

@@ -1,0 +1,130 @@
+using System.Globalization;
+using Levee.Broker.Partitions;
+using Levee.Broker.Requests;
+using Levee.Broker.Topics;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>
+/// DescribeConfigs (v1-v4): every topic config with its value, source, synonyms (v1+), type and
+/// documentation (v3+); the broker resource lists the broker's own settings as static configs.
+/// </summary>
+public sealed class DescribeConfigsHandler(ReplicaManager replicas, BrokerOptions options, BrokerIdentity identity) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.DescribeConfigs;
+
+    /// <inheritdoc />
+    public override short MinVersion => 1;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 4;
+
+    /// <inheritdoc />
+    protected override DescribeConfigsRequest Read(ref KafkaReader reader, short version) => DescribeConfigsRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(DescribeConfigsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<DescribeConfigsResponse?> HandleAsync(RequestContext context, DescribeConfigsRequest request)
+    {
+        var response = new DescribeConfigsResponse();
+        foreach (var resource in request.Resources)
+        {
+            var result = new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
+            response.Results.Add(result);
+            var keys = resource.ConfigurationKeys is { Count: > 0 } k ? k.ToHashSet(StringComparer.Ordinal) : null;
+            switch ((ConfigResourceType)resource.ResourceType)
+            {
+                case ConfigResourceType.Topic:
+                    if (!replicas.Topics.TryGet(resource.ResourceName, out var topic))
+                    {
+                        result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                        result.ErrorMessage = $"Topic {resource.ResourceName} does not exist.";
+                        break;
+                    }
+
+                    foreach (var effective in replicas.DescribeConfigs(topic))
+                    {
+                        if (keys is not null && !keys.Contains(effective.Definition.Name))
+                        {
+                            continue;
+                        }
+
+                        var entry = new DescribeConfigsResponse.DescribeConfigsResourceResult
+                        {
+                            Name = effective.Definition.Name,
+                            Value = effective.Value,
+                            ReadOnly = false,
+                            IsDefault = effective.Source == ConfigSource.DefaultConfig,
+                            ConfigSource = (sbyte)effective.Source,
+                            IsSensitive = false,
+                            ConfigType = (sbyte)effective.Definition.Type,
+                            Documentation = request.IncludeDocumentation ? effective.Definition.Documentation : null,
+                        };
+                        if (request.IncludeSynonyms)
+                        {
+                            foreach (var (name, value, source) in effective.Synonyms)
+                            {
+                                entry.Synonyms.Add(new DescribeConfigsResponse.DescribeConfigsSynonym { Name = name, Value = value, Source = (sbyte)source });
+                            }
+                        }
+
+                        result.Configs.Add(entry);
+                    }
+
+                    break;
+                case ConfigResourceType.Broker:
+                    if (resource.ResourceName.Length > 0 && resource.ResourceName != identity.NodeId.ToString(CultureInfo.InvariantCulture))
+                    {
+                        result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                        result.ErrorMessage = $"Unexpected broker id, expected {identity.NodeId} but received {resource.ResourceName}";
+                        break;
+                    }
+
+                    foreach (var (name, value) in BrokerConfigs())
+                    {
+                        if (keys is null || keys.Contains(name))
+                        {
+                            result.Configs.Add(new DescribeConfigsResponse.DescribeConfigsResourceResult
+                            {
+                                Name = name,
+                                Value = value,
+                                ReadOnly = true,
+                                ConfigSource = (sbyte)ConfigSource.StaticBrokerConfig,
+                                ConfigType = (sbyte)Topics.ConfigType.String,
+                            });
+                        }
+                    }
+
+                    break;
+                default:
+                    result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                    result.ErrorMessage = $"Unsupported resource type {resource.ResourceType}.";
+                    break;
+            }
+        }
+
+        return ValueTask.FromResult<DescribeConfigsResponse?>(response);
+    }
+
+    private IEnumerable<(string Name, string Value)> BrokerConfigs()
+    {
+        var c = CultureInfo.InvariantCulture;
+        yield return ("node.id", identity.NodeId.ToString(c));
+        yield return ("broker.id", identity.NodeId.ToString(c));
+        yield return ("log.dirs", Path.GetFullPath(options.DataDir));
+        yield return ("auto.create.topics.enable", options.AutoCreateTopics ? "true" : "false");
+        yield return ("num.partitions", options.DefaultPartitions.ToString(c));
+        yield return ("default.replication.factor", options.DefaultReplicationFactor.ToString(c));
+        yield return ("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(c));
+        yield return ("log.retention.check.interval.ms", options.RetentionCheckIntervalMs.ToString(c));
+        foreach (var def in TopicConfigDefinitions.All.Values.Where(d => d.BrokerSynonym is not null).OrderBy(d => d.BrokerSynonym, StringComparer.Ordinal))
+        {
+            yield return (def.BrokerSynonym!, options.TopicConfigDefaults.TryGetValue(def.Name, out var v) ? v : def.Default);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using System.Buffers;
+using Levee.Broker.Partitions;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>
+/// Fetch (v4-v17). Serves stored batches as they are on disk: a fetch that starts inside a batch
+/// gets the whole batch, and the first partition with data gets at least one whole batch even past
+/// the byte limits (KIP-74). min.bytes / max.wait are honoured by waiting on the partitions' append
+/// signals with a timer, not a thread. Fetch sessions (KIP-227) take Kafka's documented fallback:
+/// the broker answers session id 0, so clients keep sending full fetch requests.
+/// </summary>
+public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.Fetch;
+
+    /// <inheritdoc />
+    public override short MinVersion => 4;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 17;
+
+    /// <inheritdoc />
+    protected override FetchRequest Read(ref KafkaReader reader, short version) => FetchRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(FetchResponse response, ref KafkaWriter writer, short version)
+    {
+        try
+        {
+            response.Write(ref writer, version);
+        }
+        finally
+        {
+            ReturnBuffers(response);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<FetchResponse?> HandleAsync(RequestContext context, FetchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (request.SessionId != 0)
+        {
+            // We never hand out sessions, so a client naming one is out of step: Kafka's answer.
+            return new FetchResponse { ErrorCode = (short)ErrorCode.FetchSessionIdNotFound, SessionId = 0 };
+        }
+
+        var deadline = time.GetUtcNow().AddMilliseconds(Math.Max(0, request.MaxWaitMs));
+        while (true)
+        {
+            var (response, bytes, hasError, waitOn) = ReadOnce(context.ApiVersion, request);
+            var remaining = deadline - time.GetUtcNow();
+            if (hasError || bytes >= request.MinBytes || remaining <= TimeSpan.Zero || waitOn.Count == 0)
+            {
+                return response;
+            }
+
+            ReturnBuffers(response);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.Aborted);
+            timeout.CancelAfter(remaining);
+            try
+            {
+                await Task.WhenAny(waitOn).WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)
+            {
+                // max.wait.ms elapsed: answer with whatever is there now.
+                return ReadOnce(context.ApiVersion, request).Response;
+            }
+        }
+    }
+
+    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request)
+    {
+        var response = new FetchResponse { SessionId = 0 };
+        var waitOn = new List<Task>();
+        long total = 0;
+        var hasError = false;
+        var responseBudget = request.MaxBytes;
+        foreach (var fetchTopic in request.Topics)
+        {
+            var name = fetchTopic.Topic;
+            var known = version >= 13
+                ? replicas.Topics.TryGet(fetchTopic.TopicId, out var topic)
+                : replicas.Topics.TryGet(name, out topic);
+            if (known)
+            {
+                name = topic.Name;
+            }
+
+            var topicResponse = new FetchResponse.FetchableTopicResponse { Topic = name, TopicId = fetchTopic.TopicId };
+            foreach (var fetchPartition in fetchTopic.Partitions)
+            {
+                var data = new FetchResponse.PartitionData { PartitionIndex = fetchPartition.Partition, Records = ReadOnlyMemory<byte>.Empty };
+                topicResponse.Partitions.Add(data);
+                if (!known || !replicas.TryGetPartition(name, fetchPartition.Partition, out var partition))
+                {
+                    data.ErrorCode = (short)(version >= 13 && !known ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                    data.HighWatermark = -1;
+                    hasError = true;
+                    continue;
+                }
+
+                var log = partition.Log;
+                var highWatermark = partition.HighWatermark;
+                data.HighWatermark = highWatermark;
+                data.LastStableOffset = highWatermark;
+                data.LogStartOffset = log.LogStartOffset;
+                var offset = fetchPartition.FetchOffset;
+                if (offset < log.LogStartOffset || offset > log.LogEndOffset)
+                {
+                    data.ErrorCode = (short)ErrorCode.OffsetOutOfRange;
+                    hasError = true;
+                    continue;
+                }
+
+                waitOn.Add(partition.NextAppend);
+                if (offset >= highWatermark)
+                {
+                    continue;
+                }
+
+                var limit = (int)Math.Min(fetchPartition.PartitionMaxBytes, Math.Max(0, responseBudget));
+                var read = log.Read(offset, limit, highWatermark, minOneBatch: total == 0);
+                if (read.Length == 0)
+                {
+                    continue;
+                }
+
+                var buffer = ArrayPool<byte>.Shared.Rent(read.Length);
+                read.CopyTo(buffer);
+                data.Records = new ReadOnlyMemory<byte>(buffer, 0, read.Length);
+                total += read.Length;
+                responseBudget -= read.Length;
+            }
+
+            response.Responses.Add(topicResponse);
+        }
+
+        return (response, total, hasError, waitOn);
+    }
+
+    private static void ReturnBuffers(FetchResponse response)
+    {
+        foreach (var topic in response.Responses)
+        {
+            foreach (var partition in topic.Partitions)
+            {
+                if (partition.Records is { Length: > 0 } records && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(records, out var segment) && segment.Array is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(segment.Array);
+                    partition.Records = ReadOnlyMemory<byte>.Empty;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Collections.Immutable;
+using Levee.Broker.Partitions;
+using Levee.Broker.Requests;
+using Levee.Broker.Topics;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs.</summary>
+public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
+{
+    private const sbyte Set = 0;
+    private const sbyte Delete = 1;
+    private const sbyte Append = 2;
+    private const sbyte Subtract = 3;
+
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.IncrementalAlterConfigs;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 1;
+
+    /// <inheritdoc />
+    protected override IncrementalAlterConfigsRequest Read(ref KafkaReader reader, short version) => IncrementalAlterConfigsRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(IncrementalAlterConfigsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request)
+    {
+        var response = new IncrementalAlterConfigsResponse();
+        foreach (var resource in request.Resources)
+        {
+            var result = new IncrementalAlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
+            response.Responses.Add(result);
+            if ((ConfigResourceType)resource.ResourceType != ConfigResourceType.Topic)
+            {
+                result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                result.ErrorMessage = "Only topic configs can be altered on this broker.";
+                continue;
+            }
+
+            if (resource.Configs.Select(c => c.Name).Distinct(StringComparer.Ordinal).Count() != resource.Configs.Count)
+            {
+                result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                result.ErrorMessage = "Error due to duplicate config keys";
+                continue;
+            }
+
+            string? problem = null;
+            var outcome = replicas.AlterConfigs(resource.ResourceName, current => Apply(current, resource.Configs, ref problem), request.ValidateOnly);
+            if (problem is not null)
+            {
+                result.ErrorCode = (short)ErrorCode.InvalidConfig;
+                result.ErrorMessage = problem;
+                continue;
+            }
+
+            result.ErrorCode = (short)outcome.Error;
+            result.ErrorMessage = outcome.Message;
+        }
+
+        return ValueTask.FromResult<IncrementalAlterConfigsResponse?>(response);
+    }
+
+    private static ImmutableSortedDictionary<string, string> Apply(ImmutableSortedDictionary<string, string> current, List<IncrementalAlterConfigsRequest.AlterableConfig> changes, ref string? problem)
+    {
+        var builder = current.ToBuilder();
+        foreach (var change in changes)
+        {
+            if (!TopicConfigDefinitions.All.TryGetValue(change.Name, out var definition))
+            {
+                problem = $"Unknown topic config name: {change.Name}";
+                return current;
+            }
+
+            switch (change.ConfigOperation)
+            {
+                case Set:
+                    builder[change.Name] = change.Value ?? string.Empty;
+                    break;
+                case Delete:
+                    builder.Remove(change.Name);
+                    break;
+                case Append or Subtract when definition.Type == ConfigType.List:
+                    var existing = (builder.TryGetValue(change.Name, out var v) ? v : definition.Default)
+                        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+                    var items = (change.Value ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (change.ConfigOperation == Append)
+                    {
+                        existing.AddRange(items.Where(i => !existing.Contains(i)));
+                    }
+                    else
+                    {
+                        existing.RemoveAll(items.Contains);
+                    }
+
+                    builder[change.Name] = string.Join(',', existing);
+                    break;
+                case Append or Subtract:
+                    problem = $"Config value append/subtract is not allowed for config key {change.Name} because its type is not LIST";
+                    return current;
+                default:
+                    problem = $"Unknown config operation {change.ConfigOperation} for {change.Name}";
+                    return current;
+            }
+        }
+
+        return builder.ToImmutable();
+    }
+}

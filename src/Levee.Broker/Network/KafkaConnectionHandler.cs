@@ -1,0 +1,219 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Framing;
+using Levee.Protocol.Messages;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Broker.Network;
+
+/// <summary>
+/// One Kafka client connection on Kestrel's transport. Requests are read as size-prefixed frames and
+/// handled one after another in arrival order, as Kafka does (a client may pipeline many; responses
+/// leave in the same order). Output is flushed once no further complete request is buffered, so a
+/// pipelining client gets its responses in few writes.
+/// </summary>
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, BrokerOptions options, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
+{
+    /// <inheritdoc />
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
+        using var responseBuffer = new ResponseBuffer(64 * 1024);
+        var aborted = connection.ConnectionClosed;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(aborted).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var close = false;
+                var wrote = false;
+                try
+                {
+                    while (true)
+                    {
+                        var status = KafkaFrame.TryRead(ref buffer, options.SocketRequestMaxBytes, out var payload, out var declared);
+                        if (status == FrameStatus.Incomplete)
+                        {
+                            break;
+                        }
+
+                        if (status == FrameStatus.Invalid)
+                        {
+                            LogInvalidFrame(connection.RemoteEndPoint?.ToString(), declared, options.SocketRequestMaxBytes);
+                            close = true;
+                            break;
+                        }
+
+                        var outcome = await ProcessAsync(connection, payload, responseBuffer, output, aborted).ConfigureAwait(false);
+                        if (outcome == Outcome.Close)
+                        {
+                            close = true;
+                            break;
+                        }
+
+                        wrote |= outcome == Outcome.Responded;
+                    }
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (wrote)
+                {
+                    var flush = await output.FlushAsync(aborted).ConfigureAwait(false);
+                    if (flush.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+
+                if (close || result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The connection closed or the broker is stopping.
+        }
+        catch (ConnectionResetException)
+        {
+            // The client went away mid-request.
+        }
+        finally
+        {
+            await input.CompleteAsync().ConfigureAwait(false);
+            await output.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private enum Outcome
+    {
+        Responded,
+        NoResponse,
+        Close,
+    }
+
+    private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ReadOnlySequence<byte> payload, ResponseBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
+    {
+        // The frame is copied once into a pooled buffer: handlers may keep slices of it (records) until
+        // they complete, and the produce path patches offsets into batches in place.
+        var length = (int)payload.Length;
+        var rented = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            payload.CopyTo(rented);
+            var frame = new Memory<byte>(rented, 0, length);
+            if (!TryReadHeader(frame, out var header, out var bodyStart, out var problem))
+            {
+                LogMalformedRequest(connection.RemoteEndPoint?.ToString(), problem);
+                return Outcome.Close;
+            }
+
+            var context = new RequestContext
+            {
+                ApiKey = (ApiKey)header.RequestApiKey,
+                ApiVersion = header.RequestApiVersion,
+                CorrelationId = header.CorrelationId,
+                ClientId = header.ClientId,
+                RemoteEndPoint = connection.RemoteEndPoint,
+                Aborted = aborted,
+            };
+
+            responseBuffer.Reset();
+            responseBuffer.GetSpan(KafkaFrame.LengthPrefixSize);
+            responseBuffer.Advance(KafkaFrame.LengthPrefixSize);
+            WriteResponseHeader(context, responseBuffer);
+            bool respond;
+            try
+            {
+                respond = await dispatcher.DispatchAsync(context, frame[bodyStart..], responseBuffer).ConfigureAwait(false);
+            }
+            catch (KafkaProtocolException ex)
+            {
+                LogMalformedBody(connection.RemoteEndPoint?.ToString(), context.ApiKey, context.ApiVersion, ex.Message);
+                return Outcome.Close;
+            }
+            catch (UnsupportedRequestException ex)
+            {
+                LogUnsupported(connection.RemoteEndPoint?.ToString(), ex.Message);
+                return Outcome.Close;
+            }
+
+            if (!respond)
+            {
+                return Outcome.NoResponse;
+            }
+
+            var written = responseBuffer.WrittenSpan;
+            BinaryPrimitives.WriteInt32BigEndian(written, written.Length - KafkaFrame.LengthPrefixSize);
+            output.Write(written);
+            return Outcome.Responded;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static bool TryReadHeader(ReadOnlyMemory<byte> frame, out RequestHeader header, out int bodyStart, out string problem)
+    {
+        header = null!;
+        bodyStart = 0;
+        if (frame.Length < 8)
+        {
+            problem = $"frame of {frame.Length} bytes is too short for a request header";
+            return false;
+        }
+
+        var apiKey = BinaryPrimitives.ReadInt16BigEndian(frame.Span);
+        var apiVersion = BinaryPrimitives.ReadInt16BigEndian(frame.Span[2..]);
+        if (!ApiMessages.IsKnown(apiKey))
+        {
+            problem = $"unknown API key {apiKey}";
+            return false;
+        }
+
+        try
+        {
+            var reader = new KafkaReader(frame);
+            header = RequestHeader.Read(ref reader, ApiMessages.RequestHeaderVersion((ApiKey)apiKey, apiVersion));
+            bodyStart = reader.Position;
+            problem = string.Empty;
+            return true;
+        }
+        catch (KafkaProtocolException ex)
+        {
+            problem = $"malformed request header: {ex.Message}";
+            return false;
+        }
+    }
+
+    private static void WriteResponseHeader(RequestContext context, IBufferWriter<byte> output)
+    {
+        var writer = new KafkaWriter(output);
+        var version = ApiMessages.ResponseHeaderVersion(context.ApiKey, Math.Min(context.ApiVersion, ApiMessages.HighestVersion(context.ApiKey)));
+        new ResponseHeader { CorrelationId = context.CorrelationId }.Write(ref writer, version);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: frame length {Length} is outside 0..{Max} (socket.request.max.bytes)")]
+    private partial void LogInvalidFrame(string? remote, int length, int max);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
+    private partial void LogMalformedRequest(string? remote, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: malformed {ApiKey} v{Version} request: {Problem}")]
+    private partial void LogMalformedBody(string? remote, ApiKey apiKey, short version, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
+    private partial void LogUnsupported(string? remote, string problem);
+}

@@ -1,0 +1,26 @@
+using System.Net;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Requests;
+
+/// <summary>What a handler knows about the request it serves: its header and the connection it came on.</summary>
+public sealed class RequestContext
+{
+    /// <summary>The API of the request.</summary>
+    public required ApiKey ApiKey { get; init; }
+
+    /// <summary>The version the client used.</summary>
+    public required short ApiVersion { get; init; }
+
+    /// <summary>The client's correlation id.</summary>
+    public required int CorrelationId { get; init; }
+
+    /// <summary>The client id from the request header, if any.</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>The remote end of the connection.</summary>
+    public EndPoint? RemoteEndPoint { get; init; }
+
+    /// <summary>Cancelled when the connection closes or the broker stops.</summary>
+    public CancellationToken Aborted { get; init; }
+}

@@ -1,0 +1,6 @@
+using System.CommandLine;
+using Levee.Commands;
+
+var root = new RootCommand("Levee: a Kafka-compatible streaming service.");
+root.Subcommands.Add(ServeCommand.Create());
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

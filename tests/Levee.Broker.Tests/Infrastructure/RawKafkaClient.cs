@@ -1,0 +1,111 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Tests.Infrastructure;
+
+/// <summary>
+/// A minimal Kafka client over a plain socket using Levee's own codec, for tests that must send
+/// exactly chosen bytes (corrupt batches, odd versions, malformed frames) and read raw responses.
+/// </summary>
+public sealed class RawKafkaClient : IDisposable
+{
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+    private int _correlationId;
+
+    private RawKafkaClient(TcpClient tcp)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+    }
+
+    public static async Task<RawKafkaClient> ConnectAsync(string bootstrap)
+    {
+        var parts = bootstrap.Split(':');
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(parts[0], int.Parse(parts[1]));
+        return new RawKafkaClient(tcp);
+    }
+
+    public NetworkStream Stream => _stream;
+
+    /// <summary>Writes a request header and a body written by <paramref name="writeBody"/>; returns the correlation id.</summary>
+    public async Task<int> SendAsync(ApiKey key, short version, WriteBody writeBody)
+    {
+        var correlationId = ++_correlationId;
+        var buffer = new ArrayBufferWriter<byte>();
+        buffer.Write(new byte[4]);
+        var writer = new KafkaWriter(buffer);
+        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = correlationId, ClientId = "levee-tests" }
+            .Write(ref writer, ApiMessages.RequestHeaderVersion(key, version));
+        writeBody(ref writer);
+        var bytes = buffer.WrittenSpan.ToArray();
+        BinaryPrimitives.WriteInt32BigEndian(bytes, bytes.Length - 4);
+        await _stream.WriteAsync(bytes);
+        return correlationId;
+    }
+
+    /// <summary>Reads one response frame; returns its body after the response header, or null when the broker closed the connection.</summary>
+    public async Task<byte[]?> ReceiveAsync(ApiKey key, short version, int expectedCorrelationId)
+    {
+        var prefix = new byte[4];
+        if (!await ReadExactlyOrEofAsync(prefix))
+        {
+            return null;
+        }
+
+        var frame = new byte[BinaryPrimitives.ReadInt32BigEndian(prefix)];
+        if (!await ReadExactlyOrEofAsync(frame))
+        {
+            return null;
+        }
+
+        var reader = new KafkaReader(frame);
+        var header = ResponseHeader.Read(ref reader, ApiMessages.ResponseHeaderVersion(key, version));
+        Assert.Equal(expectedCorrelationId, header.CorrelationId);
+        return frame[reader.Position..];
+    }
+
+    /// <summary>True when the broker has closed the connection (reads return end of stream).</summary>
+    public async Task<bool> IsClosedByPeerAsync(TimeSpan within)
+    {
+        using var cts = new CancellationTokenSource(within);
+        var one = new byte[1];
+        try
+        {
+            return await _stream.ReadAsync(one, cts.Token) == 0;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    public delegate void WriteBody(ref KafkaWriter writer);
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _tcp.Dispose();
+    }
+
+    private async Task<bool> ReadExactlyOrEofAsync(byte[] buffer)
+    {
+        try
+        {
+            await _stream.ReadExactlyAsync(buffer);
+            return true;
+        }
+        catch (EndOfStreamException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Levee.Compat.Infrastructure;
+
+/// <summary>
+/// A real `levee serve` process, started from the build output beside the tests, on a free port and
+/// its own data directory. Readiness is the broker's own "ready" log line, not a sleep.
+/// </summary>
+public sealed class LeveeProcess : IAsyncDisposable
+{
+    private readonly StringBuilder _output = new();
+    private Process _process = null!;
+    private TaskCompletionSource _ready = null!;
+
+    private LeveeProcess(string dataDir, int port)
+    {
+        DataDir = dataDir;
+        Port = port;
+    }
+
+    public string DataDir { get; }
+
+    public int Port { get; }
+
+    public string BootstrapServers => $"127.0.0.1:{Port}";
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static async Task<LeveeProcess> StartAsync(string? dataDir = null, int? port = null, params string[] extraArgs)
+    {
+        dataDir ??= Path.Combine(Path.GetTempPath(), "levee-compat-" + Guid.NewGuid().ToString("N"));
+        var process = new LeveeProcess(dataDir, port ?? FreePort());
+        await process.LaunchAsync(extraArgs);
+        return process;
+    }
+
+    /// <summary>Kills the process at once (SIGKILL): no clean shutdown, no flush.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Asks for a clean stop (SIGTERM) and returns the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Starts `levee serve` again on the same port and data directory.</summary>
+    public Task RestartAsync(params string[] extraArgs) => LaunchAsync(extraArgs);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+
+    private async Task LaunchAsync(string[] extraArgs)
+    {
+        var levee = Path.Combine(AppContext.BaseDirectory, "levee.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { levee, "serve", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir }.Concat(extraArgs))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.Exited += (_, _) => _ready.TrySetException(new InvalidOperationException("levee exited before it was ready:\n" + Output));
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await _ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+
+        if (line.Contains(" ready: Kafka listener", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
