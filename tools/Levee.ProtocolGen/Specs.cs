@@ -100,7 +100,8 @@ internal sealed class FieldSpec
         var flexible = Text("flexibleVersions");
         return new FieldSpec
         {
-            Name = Text("name")!,
+            // A few specs spell field names in camelCase (CreateTopics' timeoutMs, validateOnly): C# properties are PascalCase.
+            Name = char.ToUpperInvariant(Text("name")![0]) + Text("name")![1..],
             Type = Text("type")!,
             Versions = Versions.Parse(Text("versions")),
             NullableVersions = Versions.Parse(Text("nullableVersions")),

@@ -70,14 +70,14 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
                 configs[config.Name] = config.Value;
             }
 
-            var outcome = replicas.CreateTopic(topic.Name, partitions, replicationFactor, configs, request.validateOnly, out var created);
+            var outcome = replicas.CreateTopic(topic.Name, partitions, replicationFactor, configs, request.ValidateOnly, out var created);
             if (outcome.Error != ErrorCode.None || created is null)
             {
                 Fail(result, outcome.Error, outcome.Message);
                 continue;
             }
 
-            result.TopicId = request.validateOnly ? Guid.Empty : created.TopicId;
+            result.TopicId = request.ValidateOnly ? Guid.Empty : created.TopicId;
             result.NumPartitions = created.PartitionCount;
             result.ReplicationFactor = 1;
             result.Configs = [];

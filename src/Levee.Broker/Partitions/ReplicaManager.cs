@@ -54,7 +54,6 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(loggerFactory);
         Directory.CreateDirectory(options.DataDir);
         var topics = new TopicStore(Path.Combine(options.DataDir, "levee-topics.json"));
-        ReplicaManager? manager = null;
         var logs = LogManager.Open(
             new LogManagerOptions
             {
@@ -62,11 +61,11 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 NodeId = options.NodeId,
                 ClusterId = options.ClusterId,
                 RetentionCheckIntervalMs = options.RetentionCheckIntervalMs,
-                TopicConfig = name => topics.TryGet(name, out var topic) ? manager!.LogConfigFor(topic) : LogConfig.Default,
+                TopicConfig = name => topics.TryGet(name, out var topic) ? LogConfigFor(options, topic) : LogConfig.Default,
             },
             loggerFactory,
             time);
-        manager = new ReplicaManager(options, logs, topics, loggerFactory.CreateLogger<ReplicaManager>());
+        var manager = new ReplicaManager(options, logs, topics, loggerFactory.CreateLogger<ReplicaManager>());
         foreach (var topic in topics.All)
         {
             manager.OpenPartitions(topic, 0);
@@ -294,10 +293,15 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     }
 
     /// <summary>The effective value of one topic config.</summary>
-    public string ConfigValue(TopicInfo topic, string name)
+    public string ConfigValue(TopicInfo topic, string name) => ConfigValue(_options, topic, name);
+
+    /// <summary>The storage settings a topic's configs imply.</summary>
+    public LogConfig LogConfigFor(TopicInfo topic) => LogConfigFor(_options, topic);
+
+    private static string ConfigValue(BrokerOptions options, TopicInfo topic, string name)
     {
         ArgumentNullException.ThrowIfNull(topic);
-        if (topic.Configs.TryGetValue(name, out var v) || _options.TopicConfigDefaults.TryGetValue(name, out v))
+        if (topic.Configs.TryGetValue(name, out var v) || options.TopicConfigDefaults.TryGetValue(name, out v))
         {
             return v;
         }
@@ -305,10 +309,9 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         return TopicConfigDefinitions.All[name].Default;
     }
 
-    /// <summary>The storage settings a topic's configs imply.</summary>
-    public LogConfig LogConfigFor(TopicInfo topic)
+    private static LogConfig LogConfigFor(BrokerOptions options, TopicInfo topic)
     {
-        long L(string name) => long.Parse(ConfigValue(topic, name), CultureInfo.InvariantCulture);
+        long L(string name) => long.Parse(ConfigValue(options, topic, name), CultureInfo.InvariantCulture);
         return new LogConfig
         {
             SegmentBytes = (int)L("segment.bytes"),

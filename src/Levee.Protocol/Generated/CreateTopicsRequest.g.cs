@@ -25,10 +25,10 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
     public List<CreateTopicsRequest.CreatableTopic> Topics { get; set; } = new();
 
     /// <summary>How long to wait in milliseconds before timing out the request. Versions 0-7.</summary>
-    public int timeoutMs { get; set; } = 60000;
+    public int TimeoutMs { get; set; } = 60000;
 
     /// <summary>If true, check that the topics can be created as specified, but don't create anything. Versions 1-7.</summary>
-    public bool validateOnly { get; set; }
+    public bool ValidateOnly { get; set; }
 
     /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
     public void Write(ref KafkaWriter writer, short version)
@@ -43,10 +43,10 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
         {
             item.Write(ref writer, version);
         }
-        writer.WriteInt32(timeoutMs);
+        writer.WriteInt32(TimeoutMs);
         if (version >= 1)
         {
-            writer.WriteBool(validateOnly);
+            writer.WriteBool(ValidateOnly);
         }
         if (version >= 5)
         {
@@ -79,10 +79,10 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
                 result.Topics = list;
             }
         }
-        result.timeoutMs = reader.ReadInt32();
+        result.TimeoutMs = reader.ReadInt32();
         if (version >= 1)
         {
-            result.validateOnly = reader.ReadBool();
+            result.ValidateOnly = reader.ReadBool();
         }
         if (version >= 5)
         {

@@ -25,7 +25,7 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
     public int ControllerId { get; set; }
 
     /// <summary>If KRaft controller id is used during migration. See KIP-866 Versions 7.</summary>
-    public bool isKRaftController { get; set; }
+    public bool IsKRaftController { get; set; }
 
     /// <summary>The current controller epoch. Versions 0-7.</summary>
     public int ControllerEpoch { get; set; }
@@ -56,7 +56,7 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
         writer.WriteInt32(ControllerId);
         if (version >= 7)
         {
-            writer.WriteBool(isKRaftController);
+            writer.WriteBool(IsKRaftController);
         }
         writer.WriteInt32(ControllerEpoch);
         if (version >= 2)
@@ -106,7 +106,7 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
         result.ControllerId = reader.ReadInt32();
         if (version >= 7)
         {
-            result.isKRaftController = reader.ReadBool();
+            result.IsKRaftController = reader.ReadBool();
         }
         result.ControllerEpoch = reader.ReadInt32();
         if (version >= 2)

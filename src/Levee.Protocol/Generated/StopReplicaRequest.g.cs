@@ -25,7 +25,7 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
     public int ControllerId { get; set; }
 
     /// <summary>If KRaft controller id is used during migration. See KIP-866 Versions 4.</summary>
-    public bool isKRaftController { get; set; }
+    public bool IsKRaftController { get; set; }
 
     /// <summary>The controller epoch. Versions 0-4.</summary>
     public int ControllerEpoch { get; set; }
@@ -56,7 +56,7 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
         writer.WriteInt32(ControllerId);
         if (version >= 4)
         {
-            writer.WriteBool(isKRaftController);
+            writer.WriteBool(IsKRaftController);
         }
         writer.WriteInt32(ControllerEpoch);
         if (version >= 1)
@@ -109,7 +109,7 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
         result.ControllerId = reader.ReadInt32();
         if (version >= 4)
         {
-            result.isKRaftController = reader.ReadBool();
+            result.IsKRaftController = reader.ReadBool();
         }
         result.ControllerEpoch = reader.ReadInt32();
         if (version >= 1)

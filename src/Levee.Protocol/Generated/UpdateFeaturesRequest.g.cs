@@ -22,7 +22,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
     public const ApiKey Key = ApiKey.UpdateFeatures;
 
     /// <summary>How long to wait in milliseconds before timing out the request. Versions 0-2.</summary>
-    public int timeoutMs { get; set; } = 60000;
+    public int TimeoutMs { get; set; } = 60000;
 
     /// <summary>The list of updates to finalized features. Versions 0-2.</summary>
     public List<UpdateFeaturesRequest.FeatureUpdateKey> FeatureUpdates { get; set; } = new();
@@ -38,7 +38,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
             throw new KafkaProtocolException($"UpdateFeaturesRequest version {version} is not supported (versions {LowestVersion}-{HighestVersion}).");
         }
 
-        writer.WriteInt32(timeoutMs);
+        writer.WriteInt32(TimeoutMs);
         writer.WriteArrayLength(FeatureUpdates.Count, compact: true);
         foreach (var item in FeatureUpdates)
         {
@@ -60,7 +60,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
         }
 
         var result = new UpdateFeaturesRequest();
-        result.timeoutMs = reader.ReadInt32();
+        result.TimeoutMs = reader.ReadInt32();
         {
             var count = reader.ReadArrayLength(compact: true);
             if (count < 0)

@@ -25,7 +25,7 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
     public int ControllerId { get; set; }
 
     /// <summary>If KRaft controller id is used during migration. See KIP-866 Versions 8.</summary>
-    public bool isKRaftController { get; set; }
+    public bool IsKRaftController { get; set; }
 
     /// <summary>Indicates if this request is a Full metadata snapshot (2), Incremental (1), or Unknown (0). Using during ZK migration, see KIP-866 Versions 8; tagged (tag 0) 8.</summary>
     public sbyte Type { get; set; }
@@ -56,7 +56,7 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
         writer.WriteInt32(ControllerId);
         if (version >= 8)
         {
-            writer.WriteBool(isKRaftController);
+            writer.WriteBool(IsKRaftController);
         }
         writer.WriteInt32(ControllerEpoch);
         if (version >= 5)
@@ -116,7 +116,7 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
         result.ControllerId = reader.ReadInt32();
         if (version >= 8)
         {
-            result.isKRaftController = reader.ReadBool();
+            result.IsKRaftController = reader.ReadBool();
         }
         result.ControllerEpoch = reader.ReadInt32();
         if (version >= 5)
