@@ -63,7 +63,14 @@ public sealed partial class PartitionLog
         }
 
         var segments = Volatile.Read(ref _segments);
-        for (var i = Math.Max(0, FloorSegment(segments, fetchOffset)); i < segments.Length; i++)
+        var first = FloorSegment(segments, fetchOffset);
+        if (first < 0)
+        {
+            // Retention deleted the segment after the start offset was checked: the offset is gone now.
+            throw new OffsetOutOfRangeException(TopicPartition, fetchOffset, LogStartOffset, logEndOffset);
+        }
+
+        for (var i = first; i < segments.Length; i++)
         {
             var segment = segments[i];
             if (segment.BaseOffset >= limit)

@@ -64,7 +64,7 @@ public sealed class TimestampTests : IDisposable
 
         using var reopened = LogExtensions.OpenLog(dir);
         Assert.Equal(new TimestampAndOffset(1, 9, 0), reopened.OffsetForTimestamp(PartitionLog.MaxTimestampQuery));
-        
+
         // Record order decides, not timestamp order: offset 1 (ts 9) is the first record with ts >= 8.
         Assert.Equal(new TimestampAndOffset(1, 9, 0), reopened.OffsetForTimestamp(8));
     }
