@@ -131,7 +131,7 @@ internal sealed class LogSegment
             return false;
         }
 
-        return !TimeIndex.TryGetLast(out _, out var timeRel) || (timeRel >= 0 && (OffsetIndex.Count == 0 || timeRel <= rel + int.MaxValue));
+        return !TimeIndex.TryGetLast(out _, out var timeRel) || timeRel >= 0;
     }
 
     /// <summary>
