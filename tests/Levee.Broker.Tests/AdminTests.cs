@@ -166,7 +166,7 @@ public sealed class AdminTests : IAsyncLifetime
         var result = Assert.Single(await _admin.DeleteRecordsAsync([new TopicPartitionOffset("trimmed", 0, 7)]));
         Assert.Equal(7, result.Offset.Value);
 
-        using var consumer = new ConsumerBuilder<Null, string>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers , GroupId = "levee-tests"}).Build();
+        using var consumer = new ConsumerBuilder<Null, string>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers, GroupId = "levee-tests" }).Build();
         var watermarks = consumer.QueryWatermarkOffsets(new TopicPartition("trimmed", 0), TimeSpan.FromSeconds(10));
         Assert.Equal(7, watermarks.Low.Value);
         consumer.Assign(new TopicPartitionOffset("trimmed", 0, Offset.Beginning));

@@ -172,7 +172,7 @@ public sealed class BadInputTests : IAsyncLifetime
 
     private long HighWatermark(string topic)
     {
-        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers , GroupId = "levee-tests"}).Build();
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers, GroupId = "levee-tests" }).Build();
         return consumer.QueryWatermarkOffsets(new Confluent.Kafka.TopicPartition(topic, 0), TimeSpan.FromSeconds(10)).High.Value;
     }
 

@@ -35,7 +35,7 @@ public sealed class FetchTests : IAsyncLifetime
         Assert.Equal(header.TotalSize, bytes.Length);
 
         // And a real client seeking there gets exactly offset 5 first.
-        using var consumer = new ConsumerBuilder<Ignore, string>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers , GroupId = "levee-tests"}).Build();
+        using var consumer = new ConsumerBuilder<Ignore, string>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers, GroupId = "levee-tests" }).Build();
         consumer.Assign(new TopicPartitionOffset("mid-batch", 0, 5));
         var first = consumer.Consume(TimeSpan.FromSeconds(10));
         Assert.Equal(5, first.Offset.Value);

@@ -29,7 +29,7 @@ public sealed class RetentionTests
             }
         }
 
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers , GroupId = "levee-tests"}).Build();
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "levee-tests" }).Build();
         var partition = new TopicPartition("retained", 0);
         // The retention pass runs in the background every 100 ms: poll its visible effect, with a deadline.
         var deadline = DateTime.UtcNow.AddSeconds(30);
