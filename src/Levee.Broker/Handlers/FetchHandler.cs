@@ -3,6 +3,7 @@ using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using Levee.Storage;
 
 namespace Levee.Broker.Handlers;
 
@@ -126,7 +127,20 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                 }
 
                 var limit = (int)Math.Min(fetchPartition.PartitionMaxBytes, Math.Max(0, responseBudget));
-                var read = log.Read(offset, limit, highWatermark, minOneBatch: total == 0);
+                LogReadResult read;
+                try
+                {
+                    read = log.Read(offset, limit, highWatermark, minOneBatch: total == 0);
+                }
+                catch (OffsetOutOfRangeException)
+                {
+                    // Retention or DeleteRecords moved the log start past the offset since the check above.
+                    data.ErrorCode = (short)ErrorCode.OffsetOutOfRange;
+                    data.LogStartOffset = log.LogStartOffset;
+                    hasError = true;
+                    continue;
+                }
+
                 if (read.Length == 0)
                 {
                     continue;
