@@ -43,6 +43,30 @@ public sealed record BrokerOptions
     /// <summary>Broker-level defaults for topic configs (log.segment.bytes, log.retention.ms, message.max.bytes, ...), by topic config name.</summary>
     public IReadOnlyDictionary<string, string> TopicConfigDefaults { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for more members.</summary>
+    public int GroupInitialRebalanceDelayMs { get; init; } = 3000;
+
+    /// <summary>group.min.session.timeout.ms: the smallest session timeout a member may ask for.</summary>
+    public int GroupMinSessionTimeoutMs { get; init; } = 6000;
+
+    /// <summary>group.max.session.timeout.ms: the largest session timeout a member may ask for.</summary>
+    public int GroupMaxSessionTimeoutMs { get; init; } = 1_800_000;
+
+    /// <summary>group.max.size: the most members a classic group may have.</summary>
+    public int GroupMaxSize { get; init; } = int.MaxValue;
+
+    /// <summary>offsets.topic.num.partitions: partitions of __consumer_offsets when it is created.</summary>
+    public int OffsetsTopicPartitions { get; init; } = 50;
+
+    /// <summary>offsets.retention.minutes: how long the offsets of an empty group are kept.</summary>
+    public long OffsetsRetentionMinutes { get; init; } = 10_080;
+
+    /// <summary>offsets.retention.check.interval.ms: how often expired offsets are looked for.</summary>
+    public long OffsetsRetentionCheckIntervalMs { get; init; } = 600_000;
+
+    /// <summary>offset.metadata.max.bytes: the largest metadata string an offset commit may carry.</summary>
+    public int OffsetMetadataMaxBytes { get; init; } = 4096;
+
     /// <summary>
     /// Reads options from configuration. Keys are normalised (lower case, '_' and '-' become '.'),
     /// so LEVEE_LOG_DIRS, --log-dirs and "log.dirs" all name the same setting. data.dir is an alias of log.dirs.
@@ -87,6 +111,14 @@ public sealed record BrokerOptions
             SocketRequestMaxBytes = Int(values, "socket.request.max.bytes", defaults.SocketRequestMaxBytes),
             RetentionCheckIntervalMs = Long(values, "log.retention.check.interval.ms", defaults.RetentionCheckIntervalMs),
             TopicConfigDefaults = topicDefaults,
+            GroupInitialRebalanceDelayMs = Int(values, "group.initial.rebalance.delay.ms", defaults.GroupInitialRebalanceDelayMs),
+            GroupMinSessionTimeoutMs = Int(values, "group.min.session.timeout.ms", defaults.GroupMinSessionTimeoutMs),
+            GroupMaxSessionTimeoutMs = Int(values, "group.max.session.timeout.ms", defaults.GroupMaxSessionTimeoutMs),
+            GroupMaxSize = Int(values, "group.max.size", defaults.GroupMaxSize),
+            OffsetsTopicPartitions = Int(values, "offsets.topic.num.partitions", defaults.OffsetsTopicPartitions),
+            OffsetsRetentionMinutes = Long(values, "offsets.retention.minutes", defaults.OffsetsRetentionMinutes),
+            OffsetsRetentionCheckIntervalMs = Long(values, "offsets.retention.check.interval.ms", defaults.OffsetsRetentionCheckIntervalMs),
+            OffsetMetadataMaxBytes = Int(values, "offset.metadata.max.bytes", defaults.OffsetMetadataMaxBytes),
         };
     }
 

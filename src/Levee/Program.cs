@@ -3,4 +3,5 @@ using Levee.Commands;
 
 var root = new RootCommand("Levee: a Kafka-compatible streaming service.");
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
