@@ -23,7 +23,14 @@ public readonly record struct LogAppendInfo(
     long Position,
     int Size,
     int BatchCount,
-    long RecordCount);
+    long RecordCount)
+{
+    /// <summary>
+    /// True when the append was a retry of a batch an idempotent producer had already written: nothing was
+    /// appended, and the offsets are those the original was given (Kafka answers NONE with them).
+    /// </summary>
+    public bool IsDuplicate { get; init; }
+}
 
 /// <summary>An offset and the timestamp found there (ListOffsets answers).</summary>
 /// <param name="Offset">The offset.</param>

@@ -36,6 +36,12 @@ public sealed record LogConfig
     /// <summary><c>flush.ms</c>: fsync when the last flush is this old (checked by the log manager). Default never.</summary>
     public long FlushMs { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// <c>producer.id.expiration.ms</c> (a broker setting in Kafka, carried here so every log has it): the state of an
+    /// idempotent producer whose last batch is this old is dropped. Default 1 day.
+    /// </summary>
+    public long ProducerIdExpirationMs { get; init; } = 86_400_000;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for values Kafka would refuse.</summary>
     public void Validate()
     {
@@ -49,5 +55,6 @@ public sealed record LogConfig
         ArgumentOutOfRangeException.ThrowIfNegative(FileDeleteDelayMs, nameof(FileDeleteDelayMs));
         ArgumentOutOfRangeException.ThrowIfLessThan(FlushMessages, 1, nameof(FlushMessages));
         ArgumentOutOfRangeException.ThrowIfNegative(FlushMs, nameof(FlushMs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ProducerIdExpirationMs, 1, nameof(ProducerIdExpirationMs));
     }
 }

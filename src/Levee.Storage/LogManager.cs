@@ -40,6 +40,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private long _lastRetentionMs;
     private long _lastRecoveryCheckpointMs;
     private long _lastStartOffsetCheckpointMs;
+    private long _lastProducerExpirationMs;
     private int _disposed;
 
     private LogManager(LogManagerOptions options, string clusterId, bool hadCleanShutdown, ILoggerFactory loggerFactory, TimeProvider time)
@@ -54,6 +55,7 @@ public sealed partial class LogManager : IAsyncDisposable
         _lastRetentionMs = now;
         _lastRecoveryCheckpointMs = now;
         _lastStartOffsetCheckpointMs = now;
+        _lastProducerExpirationMs = now;
     }
 
     /// <summary>The data directory.</summary>
@@ -225,7 +227,7 @@ public sealed partial class LogManager : IAsyncDisposable
 
     /// <summary>
     /// One pass of the background work, whichever parts are due at <paramref name="nowMs"/>: retention, flush.ms,
-    /// checkpoints. The timer calls it; tests may too.
+    /// checkpoints, producer id expiration. The timer calls it; tests may too.
     /// </summary>
     public void RunMaintenance(long nowMs)
     {
@@ -277,6 +279,15 @@ public sealed partial class LogManager : IAsyncDisposable
         {
             _lastStartOffsetCheckpointMs = nowMs;
             CheckpointLogStartOffsets();
+        }
+
+        if (nowMs - _lastProducerExpirationMs >= _options.ProducerIdExpirationCheckIntervalMs)
+        {
+            _lastProducerExpirationMs = nowMs;
+            foreach (var log in _logs.Values)
+            {
+                log.RemoveExpiredProducers(nowMs);
+            }
         }
     }
 
@@ -330,7 +341,7 @@ public sealed partial class LogManager : IAsyncDisposable
     {
         var tickMs = Math.Max(1, Math.Min(
             Math.Min(_options.RetentionCheckIntervalMs, _options.FlushSchedulerIntervalMs),
-            Math.Min(_options.RecoveryPointCheckpointIntervalMs, _options.LogStartOffsetCheckpointIntervalMs)));
+            Math.Min(Math.Min(_options.RecoveryPointCheckpointIntervalMs, _options.LogStartOffsetCheckpointIntervalMs), _options.ProducerIdExpirationCheckIntervalMs)));
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs), _time);
         try
         {

@@ -32,4 +32,10 @@ public sealed class LogManagerOptions
     /// default is "never"; ours is 1 s, which costs nothing while no topic sets <c>flush.ms</c>.
     /// </summary>
     public long FlushSchedulerIntervalMs { get; init; } = 1_000;
+
+    /// <summary>
+    /// <c>producer.id.expiration.check.interval.ms</c>: how often idle idempotent producers are expired (after each
+    /// log's <see cref="LogConfig.ProducerIdExpirationMs"/>). Default 10 minutes.
+    /// </summary>
+    public long ProducerIdExpirationCheckIntervalMs { get; init; } = 600_000;
 }

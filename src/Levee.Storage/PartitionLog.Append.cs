@@ -28,6 +28,26 @@ public sealed partial class PartitionLog
         {
             ThrowIfDisposed();
             var now = NowMs;
+
+            // Idempotent producers (KIP-98): check sequences and epochs before anything is written, under the same
+            // lock as the append, so that check and append are one step per partition.
+            if (CheckProducerBatches(batches, out var duplicate))
+            {
+                return new LogAppendInfo(
+                    duplicate.FirstOffset,
+                    duplicate.LastOffset,
+                    duplicate.Timestamp,
+                    duplicate.LastOffset,
+                    useLogAppendTime ? duplicate.Timestamp : -1,
+                    LogStartOffset,
+                    -1,
+                    -1,
+                    0,
+                    0,
+                    0)
+                { IsDuplicate = true };
+            }
+
             var next = _logEndOffset;
             var first = next;
             long maxTimestamp = -1, offsetOfMaxTimestamp = -1, records = 0;
@@ -69,6 +89,7 @@ public sealed partial class PartitionLog
 
             var (segmentBase, filePosition) = AppendLocked(batches, first, next - 1, now);
             _epochs.Assign(leaderEpoch, first);
+            ApplyProducerBatches(batches);
             return new LogAppendInfo(
                 first,
                 next - 1,
@@ -134,6 +155,7 @@ public sealed partial class PartitionLog
             }
 
             var (segmentBase, filePosition) = AppendLocked(batches, first, expected - 1, now);
+            ApplyProducerBatches(batches);
 
             // Epoch history follows the leader's stamps (Kafka assigns per batch on the follower).
             position = 0;
@@ -233,6 +255,9 @@ public sealed partial class PartitionLog
         var created = LogSegment.Create(Directory, baseOffset, _config);
         Volatile.Write(ref _segments, [.. segments, created]);
 
+        // As Kafka: a producer snapshot at each roll bounds what recovery must replay to the active segment.
+        TakeProducerSnapshot();
+
         // Kafka flushes the rolled segment in the background; this is what moves the recovery point forward
         // when flush.ms / flush.messages are off (the default), so a crash only rescans the active segment.
         if (old.Size > 0)
@@ -300,6 +325,7 @@ public sealed partial class PartitionLog
             }
 
             var end = _logEndOffset;
+            ReloadProducerState();
             Volatile.Write(ref _highWatermark, Math.Min(_highWatermark, end));
             Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
             LogTruncated(_logger, TopicPartition, offset, end);

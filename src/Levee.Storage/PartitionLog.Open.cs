@@ -71,6 +71,9 @@ public sealed partial class PartitionLog
             _recoveryPoint = hadCleanShutdown ? logEndOffset : Math.Min(Math.Max(recoveryPoint, 0), logEndOffset),
         };
 
+        // After the log's own recovery: the producer state must describe exactly the batches that survived it.
+        log.ReloadProducerState();
+
         if (!hadCleanShutdown)
         {
             // What recovery validated is now the truth on disk; make it durable so the next crash starts here.

@@ -1,3 +1,4 @@
+using Levee.Storage.ProducerState;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Storage;
@@ -13,7 +14,7 @@ namespace Levee.Storage;
 /// describe. Deleted segments are renamed <c>.deleted</c> and keep their file handles open for
 /// <c>file.delete.delay.ms</c>, as Kafka does, so a read that raced with retention still completes.
 /// The class is split by concern: <c>PartitionLog.Open.cs</c> (recovery), <c>.Append.cs</c>, <c>.Read.cs</c>,
-/// <c>.Retention.cs</c>.
+/// <c>.Retention.cs</c>, <c>.ProducerState.cs</c> (idempotent producers).
 /// </remarks>
 public sealed partial class PartitionLog : IDisposable
 {
@@ -23,6 +24,7 @@ public sealed partial class PartitionLog : IDisposable
     private readonly TimeProvider _time;
     private readonly LeaderEpochCheckpoint _epochs;
     private readonly List<LogSegment> _pendingDeletes = [];
+    private readonly ProducerStateManager _producers;
     private LogSegment[] _segments;
     private LogConfig _config;
     private long _logStartOffset;
@@ -49,6 +51,7 @@ public sealed partial class PartitionLog : IDisposable
         _logger = logger;
         _time = time;
         _lastFlushMs = NowMs;
+        _producers = new ProducerStateManager(directory);
     }
 
     /// <summary>The partition directory.</summary>
@@ -174,6 +177,8 @@ public sealed partial class PartitionLog : IDisposable
                 return;
             }
 
+            // Kafka writes a producer snapshot on close, so the next open need not replay the log.
+            TakeProducerSnapshot();
             _disposed = true;
             var segments = _segments;
             try
