@@ -74,12 +74,29 @@ public sealed record BrokerOptions
     public static BrokerOptions FromConfiguration(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        // Several spellings normalise to one key (LEVEE_LOG_DIRS and "log.dirs"), so precedence must
+        // follow the providers' order (later wins), not the order keys happen to be enumerated in.
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in configuration.AsEnumerable())
+        IEnumerable<IConfigurationProvider> providers = configuration is IConfigurationRoot root ? root.Providers : [];
+        foreach (var provider in providers)
         {
-            if (pair.Value is not null)
+            foreach (var key in provider.GetChildKeys([], null).Distinct(StringComparer.OrdinalIgnoreCase))
             {
-                values[Normalise(pair.Key)] = pair.Value;
+                if (provider.TryGet(key, out var value) && value is not null)
+                {
+                    values[Normalise(key)] = value;
+                }
+            }
+        }
+
+        if (configuration is not IConfigurationRoot)
+        {
+            foreach (var pair in configuration.AsEnumerable())
+            {
+                if (pair.Value is not null)
+                {
+                    values[Normalise(pair.Key)] = pair.Value;
+                }
             }
         }
 

@@ -57,6 +57,8 @@ public sealed partial class LeveeBroker : IAsyncDisposable
             o.SingleLine = true;
             o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
         });
+        // Kestrel's own start-up lines speak of "http://" listeners: misleading for a Kafka port.
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
 
         var identity = new BrokerIdentity(options.NodeId, options.Host);
