@@ -40,6 +40,9 @@ public sealed record BrokerOptions
     /// <summary>log.retention.check.interval.ms.</summary>
     public long RetentionCheckIntervalMs { get; init; } = 300_000;
 
+    /// <summary>producer.id.expiration.ms: the state of an idempotent producer idle this long is dropped (Kafka: 1 day).</summary>
+    public long ProducerIdExpirationMs { get; init; } = 86_400_000;
+
     /// <summary>Broker-level defaults for topic configs (log.segment.bytes, log.retention.ms, message.max.bytes, ...), by topic config name.</summary>
     public IReadOnlyDictionary<string, string> TopicConfigDefaults { get; init; } = new Dictionary<string, string>();
 
@@ -127,6 +130,7 @@ public sealed record BrokerOptions
             DefaultReplicationFactor = (short)Int(values, "default.replication.factor", defaults.DefaultReplicationFactor),
             SocketRequestMaxBytes = Int(values, "socket.request.max.bytes", defaults.SocketRequestMaxBytes),
             RetentionCheckIntervalMs = Long(values, "log.retention.check.interval.ms", defaults.RetentionCheckIntervalMs),
+            ProducerIdExpirationMs = Long(values, "producer.id.expiration.ms", defaults.ProducerIdExpirationMs),
             TopicConfigDefaults = topicDefaults,
             GroupInitialRebalanceDelayMs = Int(values, "group.initial.rebalance.delay.ms", defaults.GroupInitialRebalanceDelayMs),
             GroupMinSessionTimeoutMs = Int(values, "group.min.session.timeout.ms", defaults.GroupMinSessionTimeoutMs),

@@ -2,6 +2,7 @@ using System.Net;
 using Levee.Broker.Handlers;
 using Levee.Broker.Network;
 using Levee.Broker.Partitions;
+using Levee.Broker.Producers;
 using Levee.Broker.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -78,6 +79,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, IncrementalAlterConfigsHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeClusterHandler>();
         builder.Services.AddSingleton<IApiHandler, DeleteRecordsHandler>();
+        builder.Services.AddSingleton(sp => new ProducerIdManager(options.DataDir));
+        builder.Services.AddSingleton<IApiHandler, InitProducerIdHandler>();
+        builder.Services.AddSingleton<IApiHandler, DescribeProducersHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         builder.Services.AddSingleton(sp => new RequestDispatcher(sp.GetServices<IApiHandler>()));
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -5,6 +5,7 @@ using Levee.Broker.Requests;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
+using Levee.Storage.ProducerState;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Handlers;
@@ -115,10 +116,17 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
 
         try
         {
+            // Idempotent producers: a retry of a batch already written gets NONE and the original offsets (Kafka's
+            // answer); out-of-order or fenced batches throw ProducerStateException and nothing is written.
             var info = partition.Append(bytes, logAppendTime);
             result.BaseOffset = info.FirstOffset;
             result.LogAppendTimeMs = info.LogAppendTime;
             result.LogStartOffset = partition.Log.LogStartOffset;
+        }
+        catch (ProducerStateException ex)
+        {
+            LogRejected(partition.Id.ToString(), ex.ErrorCode, ex.Message);
+            Fail(result, ex.ErrorCode, ex.Message);
         }
         catch (IOException ex)
         {

@@ -323,6 +323,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             FileDeleteDelayMs = L("file.delete.delay.ms"),
             FlushMessages = L("flush.messages"),
             FlushMs = L("flush.ms"),
+            ProducerIdExpirationMs = options.ProducerIdExpirationMs,
         };
     }
 

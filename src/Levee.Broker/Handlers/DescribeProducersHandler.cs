@@ -1,0 +1,68 @@
+using Levee.Broker.Partitions;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>
+/// DescribeProducers (v0, KIP-664): the idempotent producers with state on each partition asked for. Without
+/// transactions the coordinator epoch and the current transaction start offset are always -1.
+/// </summary>
+public sealed class DescribeProducersHandler(ReplicaManager replicas) : ApiHandler<DescribeProducersRequest, DescribeProducersResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.DescribeProducers;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 0;
+
+    /// <inheritdoc />
+    protected override DescribeProducersRequest Read(ref KafkaReader reader, short version) => DescribeProducersRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(DescribeProducersResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<DescribeProducersResponse?> HandleAsync(RequestContext context, DescribeProducersRequest request)
+    {
+        var response = new DescribeProducersResponse();
+        foreach (var topic in request.Topics)
+        {
+            var topicResponse = new DescribeProducersResponse.TopicResponse { Name = topic.Name };
+            foreach (var index in topic.PartitionIndexes)
+            {
+                var partitionResponse = new DescribeProducersResponse.PartitionResponse { PartitionIndex = index };
+                if (!replicas.TryGetPartition(topic.Name, index, out var partition))
+                {
+                    partitionResponse.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    partitionResponse.ErrorMessage = "This server does not host this topic-partition.";
+                }
+                else
+                {
+                    foreach (var producer in partition.Log.ActiveProducers())
+                    {
+                        partitionResponse.ActiveProducers.Add(new DescribeProducersResponse.ProducerState
+                        {
+                            ProducerId = producer.ProducerId,
+                            ProducerEpoch = producer.ProducerEpoch,
+                            LastSequence = producer.LastSequence,
+                            LastTimestamp = producer.LastTimestamp,
+                            CoordinatorEpoch = -1,
+                            CurrentTxnStartOffset = producer.CurrentTxnStartOffset,
+                        });
+                    }
+                }
+
+                topicResponse.Partitions.Add(partitionResponse);
+            }
+
+            response.Topics.Add(topicResponse);
+        }
+
+        return ValueTask.FromResult<DescribeProducersResponse?>(response);
+    }
+}

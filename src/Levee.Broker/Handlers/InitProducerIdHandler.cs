@@ -1,0 +1,52 @@
+using Levee.Broker.Producers;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>
+/// InitProducerId (v0-v5, what Kafka 4.0 advertises) for idempotent producers: a producer id from
+/// <see cref="ProducerIdManager"/> with epoch 0, or, when a v3+ request names the id and epoch the producer holds,
+/// the same id with the epoch bumped (KIP-360).
+/// </summary>
+/// <remarks>
+/// Transactions are not available yet. A request with a transactional id gets COORDINATOR_NOT_AVAILABLE, which is
+/// what Kafka answers when its transaction coordinator cannot serve (the <c>__transaction_state</c> log is not
+/// available). It is retriable: a transactional client keeps looking for a coordinator and fails its
+/// initTransactions() with a timeout (max.block.ms), as it would against such a Kafka cluster.
+/// </remarks>
+public sealed class InitProducerIdHandler(ProducerIdManager producerIds) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.InitProducerId;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 5;
+
+    /// <inheritdoc />
+    protected override InitProducerIdRequest Read(ref KafkaReader reader, short version) => InitProducerIdRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(InitProducerIdResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request)
+    {
+        if (request.TransactionalId is not null)
+        {
+            return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse
+            {
+                ErrorCode = (short)ErrorCode.CoordinatorNotAvailable,
+                ProducerId = -1,
+                ProducerEpoch = -1,
+            });
+        }
+
+        var (producerId, epoch) = producerIds.InitProducer(request.ProducerId, request.ProducerEpoch);
+        return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse { ProducerId = producerId, ProducerEpoch = epoch });
+    }
+}
