@@ -1,0 +1,268 @@
+using System.Collections.Immutable;
+
+namespace Levee.Cluster.Metadata;
+
+/// <summary>
+/// An immutable snapshot of the cluster state: brokers, topics, partitions, configs, producer
+/// ids. Every broker builds it by applying the committed metadata log; handlers read
+/// <c>MetadataQuorum.Current</c>, which is swapped atomically, so a reader never sees half a batch.
+/// </summary>
+/// <remarks>
+/// <see cref="Apply(MetadataRecord)"/> is pure: the same records in the same order give the same
+/// image on every node, whatever the batching, which is what makes it a replicated state machine.
+/// </remarks>
+public sealed partial class MetadataImage
+{
+    private static readonly ImmutableSortedDictionary<int, PartitionImage> NoPartitions = ImmutableSortedDictionary<int, PartitionImage>.Empty;
+
+    /// <summary>The image of an empty cluster, before the first record.</summary>
+    public static MetadataImage Empty { get; } = new(
+        0,
+        ImmutableSortedDictionary<int, BrokerRegistration>.Empty,
+        ImmutableSortedDictionary<Guid, TopicImage>.Empty,
+        ImmutableSortedDictionary.Create<string, TopicImage>(StringComparer.Ordinal),
+        ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>>.Empty,
+        0);
+
+    private MetadataImage(
+        long offset,
+        ImmutableSortedDictionary<int, BrokerRegistration> brokers,
+        ImmutableSortedDictionary<Guid, TopicImage> topicsById,
+        ImmutableSortedDictionary<string, TopicImage> topicsByName,
+        ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> configs,
+        long nextProducerId)
+    {
+        Offset = offset;
+        Brokers = brokers;
+        TopicsById = topicsById;
+        TopicsByName = topicsByName;
+        Configs = configs;
+        NextProducerId = nextProducerId;
+    }
+
+    /// <summary>
+    /// The metadata log offset (Raft log index) of the last entry applied to this image; 0 before
+    /// any. <c>MetadataQuorum.AppendAsync</c> returns the offset at which its batch is visible.
+    /// </summary>
+    public long Offset { get; }
+
+    /// <summary>Registered brokers by id.</summary>
+    public ImmutableSortedDictionary<int, BrokerRegistration> Brokers { get; }
+
+    /// <summary>Topics by id.</summary>
+    public ImmutableSortedDictionary<Guid, TopicImage> TopicsById { get; }
+
+    /// <summary>Topics by name (ordinal).</summary>
+    public ImmutableSortedDictionary<string, TopicImage> TopicsByName { get; }
+
+    /// <summary>Config overrides by resource, then by config name. Only resources with at least one override appear.</summary>
+    public ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> Configs { get; }
+
+    /// <summary>The first producer id not yet handed out.</summary>
+    public long NextProducerId { get; }
+
+    /// <summary>Finds a partition by topic name and index.</summary>
+    public PartitionImage? GetPartition(string topic, int partition) =>
+        TopicsByName.TryGetValue(topic, out var image) && image.Partitions.TryGetValue(partition, out var p) ? p : null;
+
+    /// <summary>The config overrides of a resource (empty when it has none).</summary>
+    public ImmutableSortedDictionary<string, string> GetConfigs(ConfigResourceType type, string name) =>
+        Configs.TryGetValue(new ConfigResource(type, name), out var configs)
+            ? configs
+            : ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
+
+    /// <summary>The same state at another metadata offset.</summary>
+    public MetadataImage WithOffset(long offset) =>
+        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId);
+
+    /// <summary>Applies records in order (an atomic batch: all apply or the method throws and this image is unchanged).</summary>
+    /// <exception cref="InvalidMetadataRecordException">A record does not apply to the image reached so far.</exception>
+    public MetadataImage Apply(IEnumerable<MetadataRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var image = this;
+        foreach (var record in records)
+        {
+            image = image.Apply(record);
+        }
+
+        return image;
+    }
+
+    /// <summary>Returns the image with one record applied; this image is unchanged.</summary>
+    /// <exception cref="InvalidMetadataRecordException">The record does not apply to this image.</exception>
+    public MetadataImage Apply(MetadataRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record switch
+        {
+            RegisterBrokerRecord r => WithBrokers(Brokers.SetItem(
+                r.BrokerId,
+                new BrokerRegistration(
+                    r.BrokerId, r.IncarnationId, r.BrokerEpoch, r.EndPoints.IsDefault ? [] : r.EndPoints, r.Rack, r.Fenced, r.InControlledShutdown))),
+            UnregisterBrokerRecord r => WithBrokers(Brokers.Remove(RequireBroker(r.BrokerId, r.BrokerEpoch).Id)),
+            FenceBrokerRecord r => WithBrokers(Brokers.SetItem(r.Id, RequireBroker(r.Id, r.Epoch) with { Fenced = true })),
+            UnfenceBrokerRecord r => WithBrokers(Brokers.SetItem(r.Id, RequireBroker(r.Id, r.Epoch) with { Fenced = false })),
+            BrokerRegistrationChangeRecord r => ApplyRegistrationChange(r),
+            TopicRecord r => ApplyTopic(r),
+            PartitionRecord r => ApplyPartition(r),
+            PartitionChangeRecord r => ApplyPartitionChange(r),
+            ConfigRecord r => ApplyConfig(r),
+            RemoveTopicRecord r => ApplyRemoveTopic(r),
+            ProducerIdsRecord r => r.NextProducerId > NextProducerId
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId)
+                : throw Invalid($"ProducerIdsRecord moves the next producer id back from {NextProducerId} to {r.NextProducerId}."),
+            _ => throw Invalid($"Unsupported metadata record {record.GetType().Name}."),
+        };
+    }
+
+    private MetadataImage WithBrokers(ImmutableSortedDictionary<int, BrokerRegistration> brokers) =>
+        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId);
+
+    private MetadataImage WithTopic(TopicImage topic) => new(
+        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId);
+
+    private BrokerRegistration RequireBroker(int id, long epoch)
+    {
+        if (!Brokers.TryGetValue(id, out var broker))
+        {
+            throw Invalid($"Broker {id} is not registered.");
+        }
+
+        if (broker.Epoch != epoch)
+        {
+            throw Invalid($"Broker {id} has epoch {broker.Epoch}, not {epoch}.");
+        }
+
+        return broker;
+    }
+
+    private MetadataImage ApplyRegistrationChange(BrokerRegistrationChangeRecord r)
+    {
+        var broker = RequireBroker(r.BrokerId, r.BrokerEpoch);
+        return WithBrokers(Brokers.SetItem(r.BrokerId, broker with
+        {
+            Fenced = r.Fenced ?? broker.Fenced,
+            InControlledShutdown = r.InControlledShutdown ?? broker.InControlledShutdown,
+        }));
+    }
+
+    private MetadataImage ApplyTopic(TopicRecord r)
+    {
+        if (string.IsNullOrEmpty(r.Name) || r.TopicId == Guid.Empty)
+        {
+            throw Invalid("A topic needs a name and a non-zero id.");
+        }
+
+        if (TopicsByName.ContainsKey(r.Name))
+        {
+            throw Invalid($"Topic '{r.Name}' already exists.");
+        }
+
+        if (TopicsById.ContainsKey(r.TopicId))
+        {
+            throw Invalid($"Topic id {r.TopicId} is already used.");
+        }
+
+        return WithTopic(new TopicImage(r.Name, r.TopicId, NoPartitions));
+    }
+
+    private MetadataImage ApplyPartition(PartitionRecord r)
+    {
+        var topic = RequireTopic(r.TopicId);
+        if (r.PartitionId < 0)
+        {
+            throw Invalid($"Partition index {r.PartitionId} of topic '{topic.Name}' is negative.");
+        }
+
+        var partition = new PartitionImage(
+            r.TopicId, r.PartitionId, Normalize(r.Replicas), Normalize(r.Isr), r.Leader, r.LeaderEpoch, r.PartitionEpoch);
+        CheckPartition(topic, partition);
+        return WithTopic(topic with { Partitions = topic.Partitions.SetItem(r.PartitionId, partition) });
+    }
+
+    private MetadataImage ApplyPartitionChange(PartitionChangeRecord r)
+    {
+        var topic = RequireTopic(r.TopicId);
+        if (!topic.Partitions.TryGetValue(r.PartitionId, out var current))
+        {
+            throw Invalid($"Topic '{topic.Name}' has no partition {r.PartitionId}.");
+        }
+
+        var leader = r.Leader == PartitionChangeRecord.NoLeaderChange ? current.Leader : r.Leader;
+        var changed = current with
+        {
+            Replicas = r.Replicas is { } replicas ? Normalize(replicas) : current.Replicas,
+            Isr = r.Isr is { } isr ? Normalize(isr) : current.Isr,
+            Leader = leader,
+
+            // As in KRaft: a new leader starts a new leader epoch; any change is a new partition epoch.
+            LeaderEpoch = leader != current.Leader ? current.LeaderEpoch + 1 : current.LeaderEpoch,
+            PartitionEpoch = current.PartitionEpoch + 1,
+        };
+        CheckPartition(topic, changed);
+        return WithTopic(topic with { Partitions = topic.Partitions.SetItem(r.PartitionId, changed) });
+    }
+
+    private MetadataImage ApplyConfig(ConfigRecord r)
+    {
+        if (!Enum.IsDefined(r.ResourceType))
+        {
+            throw Invalid($"Unknown config resource type {(sbyte)r.ResourceType}.");
+        }
+
+        if (string.IsNullOrEmpty(r.Name))
+        {
+            throw Invalid("A config needs a name.");
+        }
+
+        var resource = new ConfigResource(r.ResourceType, r.ResourceName);
+        var configs = GetConfigs(r.ResourceType, r.ResourceName);
+        configs = r.Value is null ? configs.Remove(r.Name) : configs.SetItem(r.Name, r.Value);
+        var all = configs.IsEmpty ? Configs.Remove(resource) : Configs.SetItem(resource, configs);
+        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId);
+    }
+
+    private MetadataImage ApplyRemoveTopic(RemoveTopicRecord r)
+    {
+        var topic = RequireTopic(r.TopicId);
+        return new(
+            Offset,
+            Brokers,
+            TopicsById.Remove(topic.Id),
+            TopicsByName.Remove(topic.Name),
+            Configs.Remove(new ConfigResource(ConfigResourceType.Topic, topic.Name)),
+            NextProducerId);
+    }
+
+    private TopicImage RequireTopic(Guid id) =>
+        TopicsById.TryGetValue(id, out var topic) ? topic : throw Invalid($"Topic id {id} does not exist.");
+
+    private static void CheckPartition(TopicImage topic, PartitionImage p)
+    {
+        var name = $"{topic.Name}-{p.PartitionId}";
+        if (p.Replicas.IsEmpty)
+        {
+            throw Invalid($"Partition {name} has no replicas.");
+        }
+
+        if (p.Replicas.Distinct().Count() != p.Replicas.Length || p.Isr.Distinct().Count() != p.Isr.Length)
+        {
+            throw Invalid($"Partition {name} lists a replica twice.");
+        }
+
+        if (p.Isr.Any(r => !p.Replicas.Contains(r)))
+        {
+            throw Invalid($"The ISR of partition {name} [{string.Join(',', p.Isr)}] is not within its replicas [{string.Join(',', p.Replicas)}].");
+        }
+
+        if (p.Leader != -1 && !p.Replicas.Contains(p.Leader))
+        {
+            throw Invalid($"Leader {p.Leader} of partition {name} is not one of its replicas.");
+        }
+    }
+
+    private static ImmutableArray<int> Normalize(ImmutableArray<int> values) => values.IsDefault ? [] : values;
+
+    private static InvalidMetadataRecordException Invalid(string message) => new(message);
+}
