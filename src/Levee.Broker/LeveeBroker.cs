@@ -1,4 +1,5 @@
 using System.Net;
+using Levee.Broker.Groups;
 using Levee.Broker.Handlers;
 using Levee.Broker.Network;
 using Levee.Broker.Partitions;
@@ -67,6 +68,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(identity);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddGroupCoordinator();
         builder.Services.AddSingleton<IApiHandler, MetadataHandler>();
         builder.Services.AddSingleton<IApiHandler, ProduceHandler>();
         builder.Services.AddSingleton<IApiHandler, FetchHandler>();

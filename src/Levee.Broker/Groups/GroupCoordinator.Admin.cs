@@ -1,0 +1,125 @@
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+using Levee.Protocol.Records;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Broker.Groups;
+
+public sealed partial class GroupCoordinator
+{
+    // READ (3), DELETE (6) and DESCRIBE (8) are the operations a group supports; without ACLs all are allowed.
+    private const int GroupAuthorizedOperations = (1 << 3) | (1 << 6) | (1 << 8);
+
+    /// <summary>DescribeGroups: state, protocol and members; member metadata and assignments only when Stable, as Kafka.</summary>
+    public DescribeGroupsResponse.DescribedGroup Describe(string groupId, bool includeAuthorizedOperations)
+    {
+        var described = new DescribeGroupsResponse.DescribedGroup
+        {
+            GroupId = groupId,
+            GroupState = nameof(GroupState.Dead),
+            AuthorizedOperations = includeAuthorizedOperations ? GroupAuthorizedOperations : int.MinValue,
+        };
+        var group = TryGetGroup(groupId);
+        if (group is null)
+        {
+            return described;
+        }
+
+        lock (group.Sync)
+        {
+            described.GroupState = group.State.ToString();
+            described.ProtocolType = group.ProtocolType ?? "";
+            var stable = group.State == GroupState.Stable;
+            described.ProtocolData = stable ? group.ProtocolName ?? "" : "";
+            foreach (var member in group.Members)
+            {
+                described.Members.Add(new DescribeGroupsResponse.DescribedGroupMember
+                {
+                    MemberId = member.MemberId,
+                    GroupInstanceId = member.GroupInstanceId,
+                    ClientId = member.ClientId,
+                    ClientHost = member.ClientHost,
+                    MemberMetadata = stable ? member.MetadataFor(group.ProtocolName) : [],
+                    MemberAssignment = stable ? member.Assignment : [],
+                });
+            }
+        }
+
+        return described;
+    }
+
+    /// <summary>ListGroups: every live group, filtered by state (v4+, case-insensitive) and type (v5+; these are all "classic").</summary>
+    public List<ListGroupsResponse.ListedGroup> ListGroups(IReadOnlyCollection<string> statesFilter, IReadOnlyCollection<string> typesFilter)
+    {
+        ArgumentNullException.ThrowIfNull(statesFilter);
+        ArgumentNullException.ThrowIfNull(typesFilter);
+        var listed = new List<ListGroupsResponse.ListedGroup>();
+        if (typesFilter.Count > 0 && !typesFilter.Contains("classic", StringComparer.OrdinalIgnoreCase))
+        {
+            return listed;
+        }
+
+        foreach (var group in _groups.Values)
+        {
+            lock (group.Sync)
+            {
+                if (group.State == GroupState.Dead)
+                {
+                    continue;
+                }
+
+                var state = group.State.ToString();
+                if (statesFilter.Count > 0 && !statesFilter.Contains(state, StringComparer.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                listed.Add(new ListGroupsResponse.ListedGroup { GroupId = group.GroupId, ProtocolType = group.ProtocolType ?? "", GroupState = state, GroupType = "classic" });
+            }
+        }
+
+        return listed;
+    }
+
+    /// <summary>DeleteGroups: an empty group's offsets and metadata are tombstoned and the group removed.</summary>
+    public ErrorCode DeleteGroup(string groupId)
+    {
+        var group = TryGetGroup(groupId);
+        if (group is null)
+        {
+            return ErrorCode.GroupIdNotFound;
+        }
+
+        lock (group.Sync)
+        {
+            var now = NowMs;
+            switch (group.State)
+            {
+                case GroupState.Dead:
+                    return ErrorCode.GroupIdNotFound;
+                case GroupState.Empty:
+                    break;
+                default:
+                    return ErrorCode.NonEmptyGroup;
+            }
+
+            var records = group.Offsets.Keys
+                .Select(tp => new RecordData(GroupRecords.OffsetCommitKey(group.GroupId, tp.Topic, tp.Partition), null, now))
+                .Append(new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), null, now))
+                .ToList();
+            var error = Append(group, records);
+            if (error != ErrorCode.None)
+            {
+                return error;
+            }
+
+            group.Offsets.Clear();
+            RemoveGroup(group, now);
+            LogGroupDeleted(groupId);
+            return ErrorCode.None;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId} deleted")]
+    private partial void LogGroupDeleted(string groupId);
+}

@@ -1,0 +1,180 @@
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Broker.Groups;
+
+public sealed partial class GroupCoordinator
+{
+    /// <summary>
+    /// SyncGroup: followers wait for the leader's assignment; the leader's assignment is written to
+    /// __consumer_offsets, then handed to every member and the group becomes Stable.
+    /// </summary>
+    public async ValueTask<SyncGroupResponse> SyncGroupAsync(SyncGroupRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.GroupId.Length == 0)
+        {
+            return SyncError(ErrorCode.InvalidGroupId);
+        }
+
+        if (_shuttingDown)
+        {
+            return SyncError(ErrorCode.NotCoordinator);
+        }
+
+        var group = TryGetGroup(request.GroupId);
+        if (group is null)
+        {
+            return SyncError(ErrorCode.UnknownMemberId);
+        }
+
+        var sync = new TaskCompletionSource<SyncGroupResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (group.Sync)
+        {
+            var now = NowMs;
+            if (group.State == GroupState.Dead)
+            {
+                return SyncError(ErrorCode.CoordinatorNotAvailable);
+            }
+
+            var error = ValidateMember(group, request.MemberId, request.GroupInstanceId);
+            if (error != ErrorCode.None)
+            {
+                return SyncError(error);
+            }
+
+            if (request.GenerationId != group.GenerationId)
+            {
+                return SyncError(ErrorCode.IllegalGeneration);
+            }
+
+            // v5 (KIP-559): the client states the protocol it thinks the group uses.
+            if ((request.ProtocolType is not null && request.ProtocolType != group.ProtocolType) ||
+                (request.ProtocolName is not null && request.ProtocolName != group.ProtocolName))
+            {
+                return SyncError(ErrorCode.InconsistentGroupProtocol);
+            }
+
+            var member = group.Get(request.MemberId)!;
+            switch (group.State)
+            {
+                case GroupState.PreparingRebalance:
+                    return SyncError(ErrorCode.RebalanceInProgress);
+                case GroupState.Stable:
+                    group.PendingSyncMembers.Remove(member.MemberId);
+                    member.SessionDeadlineMs = now + member.SessionTimeoutMs;
+                    return SyncResult(group, member.Assignment);
+                case GroupState.CompletingRebalance:
+                    group.PendingSyncMembers.Remove(member.MemberId);
+                    member.SessionDeadlineMs = now + member.SessionTimeoutMs;
+                    member.AwaitingSync?.TrySetResult(SyncError(ErrorCode.RebalanceInProgress));
+                    member.AwaitingSync = sync;
+                    if (group.IsLeader(member.MemberId))
+                    {
+                        CompleteSync(group, request, now);
+                    }
+
+                    break;
+                default:
+                    return SyncError(ErrorCode.UnknownMemberId);
+            }
+        }
+
+        return await sync.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void CompleteSync(Group group, SyncGroupRequest request, long now)
+    {
+        // Members the leader left out get an empty assignment; ids that are not members are ignored.
+        var assignments = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var a in request.Assignments)
+        {
+            assignments[a.MemberId] = a.Assignment;
+        }
+
+        foreach (var member in group.Members)
+        {
+            member.Assignment = assignments.TryGetValue(member.MemberId, out var assignment) ? assignment : [];
+        }
+
+        var error = StoreGroup(group, now);
+        if (error != ErrorCode.None)
+        {
+            ResetAndPropagateAssignmentError(group, error, now);
+            MaybePrepareRebalance(group, now);
+            return;
+        }
+
+        foreach (var member in group.Members)
+        {
+            member.AwaitingSync?.TrySetResult(SyncResult(group, member.Assignment));
+            member.AwaitingSync = null;
+            member.SessionDeadlineMs = now + member.SessionTimeoutMs;
+        }
+
+        group.TransitionTo(GroupState.Stable, now);
+        if (group.PendingSyncMembers.Count == 0)
+        {
+            group.SyncDeadlineMs = long.MaxValue;
+        }
+
+        LogStable(group.GroupId, group.GenerationId);
+    }
+
+    /// <summary>Answers every parked SyncGroup with <paramref name="error"/> and drops the assignment.</summary>
+    private static void ResetAndPropagateAssignmentError(Group group, ErrorCode error, long now)
+    {
+        foreach (var member in group.Members)
+        {
+            member.Assignment = [];
+            if (member.AwaitingSync is { } sync)
+            {
+                sync.TrySetResult(SyncError(error));
+                member.AwaitingSync = null;
+                member.SessionDeadlineMs = now + member.SessionTimeoutMs;
+            }
+        }
+    }
+
+    /// <summary>Members that got a JoinGroup response but never synced within the rebalance timeout are removed (KAFKA-13216).</summary>
+    private void OnSyncDeadline(Group group, long now)
+    {
+        group.SyncDeadlineMs = long.MaxValue;
+        if (group.PendingSyncMembers.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var memberId in group.PendingSyncMembers.ToList())
+        {
+            LogPendingSyncExpired(group.GroupId, memberId);
+            var member = group.Get(memberId);
+            if (member is not null)
+            {
+                member.AwaitingJoin?.TrySetResult(JoinError(memberId, ErrorCode.UnknownMemberId));
+                member.AwaitingSync?.TrySetResult(SyncError(ErrorCode.UnknownMemberId));
+            }
+
+            group.Remove(memberId);
+        }
+
+        group.PendingSyncMembers.Clear();
+        PrepareRebalance(group, now);
+    }
+
+    private static SyncGroupResponse SyncResult(Group group, byte[] assignment) => new()
+    {
+        ProtocolType = group.ProtocolType,
+        ProtocolName = group.ProtocolName,
+        Assignment = assignment,
+    };
+
+    private static SyncGroupResponse SyncError(ErrorCode error) => new() { ErrorCode = (short)error, Assignment = [] };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} is stable")]
+    private partial void LogStable(string groupId, int generationId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} did not send SyncGroup in time; removed")]
+    private partial void LogPendingSyncExpired(string groupId, string memberId);
+}

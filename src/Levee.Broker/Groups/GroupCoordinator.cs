@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Levee.Broker.Partitions;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Broker.Groups;
+
+/// <summary>
+/// Kafka's classic group coordinator (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, offsets, group admin) for the
+/// groups whose __consumer_offsets partition this broker leads (on a single broker: all of them).
+/// <para>
+/// Concurrency: each <see cref="Group"/> has its own lock; a request takes it for its whole decision, including
+/// the append to __consumer_offsets, so a group's records are written in the order its state changed. JoinGroup
+/// and SyncGroup that must wait park a <see cref="TaskCompletionSource{TResult}"/> on the member and are
+/// answered by whichever request or timer completes the phase. One <see cref="PeriodicTimer"/> drives every
+/// deadline (sessions, join and sync phases, pending member ids, offset retention): no thread or timer per member.
+/// </para>
+/// </summary>
+public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
+{
+    /// <summary>The internal topic holding offsets and group metadata.</summary>
+    public const string OffsetsTopic = "__consumer_offsets";
+
+    /// <summary>How long a new member's JoinGroup may wait (KIP-394): it has no session yet.</summary>
+    private const long NewMemberJoinTimeoutMs = 300_000;
+
+    /// <summary>Granularity of every group deadline.</summary>
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
+
+    private readonly ConcurrentDictionary<string, Group> _groups = new(StringComparer.Ordinal);
+    private readonly ReplicaManager _replicas;
+    private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _topicLock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private int _offsetsPartitions;
+    private volatile bool _shuttingDown;
+    private long _nextRetentionCheckMs;
+    private Task? _timerLoop;
+
+    /// <summary>Creates the coordinator; <see cref="StartAsync"/> loads the stored groups and starts the timer.</summary>
+    public GroupCoordinator(ReplicaManager replicas, BrokerOptions options, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(lifetime);
+
+        // Parked JoinGroup/SyncGroup requests are answered as soon as the broker starts stopping, so that
+        // closing connections never waits for a rebalance timeout.
+        lifetime.ApplicationStopping.Register(FailParkedRequests);
+        _replicas = replicas;
+        _options = options;
+        _time = time;
+        _logger = loggerFactory.CreateLogger<GroupCoordinator>();
+    }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private long OffsetsRetentionMs => _options.OffsetsRetentionMinutes * 60_000;
+
+    /// <summary>The __consumer_offsets partition of a group: abs(Java String.hashCode(groupId)) % partitions, as Kafka computes it.</summary>
+    public static int PartitionFor(string groupId, int partitionCount)
+    {
+        ArgumentNullException.ThrowIfNull(groupId);
+        var hash = 0;
+        foreach (var c in groupId)
+        {
+            hash = unchecked((31 * hash) + c);
+        }
+
+        // Kafka's Utils.abs maps Integer.MIN_VALUE to 0 rather than overflowing.
+        var abs = hash == int.MinValue ? 0 : Math.Abs(hash);
+        return abs % partitionCount;
+    }
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        LoadAll();
+        _nextRetentionCheckMs = NowMs + _options.OffsetsRetentionCheckIntervalMs;
+        _timerLoop = Task.Run(() => RunTimersAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_timerLoop is not null)
+        {
+            await _timerLoop.ConfigureAwait(false);
+        }
+
+        FailParkedRequests();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// Kafka answers parked requests with NOT_COORDINATOR when it gives up a group: the client finds the
+    /// coordinator again and rejoins.
+    /// </summary>
+    private void FailParkedRequests()
+    {
+        _shuttingDown = true;
+        foreach (var group in _groups.Values)
+        {
+            lock (group.Sync)
+            {
+                foreach (var member in group.Members)
+                {
+                    member.AwaitingJoin?.TrySetResult(JoinError(member.MemberId, ErrorCode.NotCoordinator));
+                    member.AwaitingJoin = null;
+                    member.AwaitingSync?.TrySetResult(new SyncGroupResponse { ErrorCode = (short)ErrorCode.NotCoordinator });
+                    member.AwaitingSync = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates __consumer_offsets on first use, as Kafka does on the first FindCoordinator. False when it cannot
+    /// be created (the caller answers COORDINATOR_NOT_AVAILABLE).
+    /// </summary>
+    internal bool TryEnsureOffsetsTopic()
+    {
+        if (Volatile.Read(ref _offsetsPartitions) > 0)
+        {
+            return true;
+        }
+
+        lock (_topicLock)
+        {
+            if (_offsetsPartitions > 0)
+            {
+                return true;
+            }
+
+            if (!_replicas.Topics.TryGet(OffsetsTopic, out var topic))
+            {
+                // No compaction yet, so the log must never be deleted by retention: offsets live until tombstoned
+                // in memory and the log keeps every record (see docs/groups.md).
+                var configs = ImmutableDictionary<string, string?>.Empty
+                    .Add("retention.ms", "-1")
+                    .Add("retention.bytes", "-1")
+                    .Add("segment.bytes", "104857600");
+                var result = _replicas.CreateTopic(OffsetsTopic, _options.OffsetsTopicPartitions, 1, configs, validateOnly: false, out var created);
+                if (result.Error == ErrorCode.None && created is not null)
+                {
+                    topic = created;
+                }
+                else if (!_replicas.Topics.TryGet(OffsetsTopic, out topic))
+                {
+                    LogOffsetsTopicFailed(result.Error, result.Message);
+                    return false;
+                }
+            }
+
+            Volatile.Write(ref _offsetsPartitions, topic.PartitionCount);
+            return true;
+        }
+    }
+
+    private Group? TryGetGroup(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;
+
+    private Group GetOrCreateGroup(string groupId) =>
+        _groups.GetOrAdd(groupId, id => new Group(id, PartitionFor(id, _offsetsPartitions), NowMs));
+
+    /// <summary>Marks a group dead and forgets it. Called with the group's lock held.</summary>
+    private void RemoveGroup(Group group, long nowMs)
+    {
+        group.TransitionTo(GroupState.Dead, nowMs);
+        _groups.TryRemove(new KeyValuePair<string, Group>(group.GroupId, group));
+    }
+
+    /// <summary>KIP-345 checks of a request naming a member: a static member must match its registration.</summary>
+    private static ErrorCode ValidateMember(Group group, string memberId, string? groupInstanceId)
+    {
+        if (groupInstanceId is not null)
+        {
+            if (!group.StaticMembers.TryGetValue(groupInstanceId, out var registered))
+            {
+                return ErrorCode.UnknownMemberId;
+            }
+
+            if (registered != memberId)
+            {
+                return ErrorCode.FencedInstanceId;
+            }
+        }
+
+        return group.Has(memberId) ? ErrorCode.None : ErrorCode.UnknownMemberId;
+    }
+
+    private async Task RunTimersAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Tick, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var now = NowMs;
+                foreach (var group in _groups.Values)
+                {
+                    try
+                    {
+                        lock (group.Sync)
+                        {
+                            OnTick(group, now);
+                        }
+                    }
+#pragma warning disable CA1031 // One group's failure must not stop the timer of every other group.
+                    catch (Exception e)
+#pragma warning restore CA1031
+                    {
+                        LogTimerFailed(e, group.GroupId);
+                    }
+                }
+
+                if (now >= _nextRetentionCheckMs)
+                {
+                    _nextRetentionCheckMs = now + _options.OffsetsRetentionCheckIntervalMs;
+                    ExpireOffsets(now);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>Fires the group's due deadlines. Called with the group's lock held.</summary>
+    private void OnTick(Group group, long now)
+    {
+        if (group.State == GroupState.Dead)
+        {
+            return;
+        }
+
+        if (group.PendingMembers.Count > 0)
+        {
+            foreach (var (memberId, deadline) in group.PendingMembers.ToList())
+            {
+                if (deadline <= now)
+                {
+                    group.PendingMembers.Remove(memberId);
+                    LogPendingMemberExpired(group.GroupId, memberId);
+                }
+            }
+
+            TryCompleteJoin(group, now);
+        }
+
+        foreach (var member in group.Members.ToList())
+        {
+            // A member with a JoinGroup or SyncGroup in flight is alive (its request is parked here), except a
+            // new member, whose first join is bounded by the new-member timeout instead.
+            var keptAlive = !member.IsNew && (member.IsAwaitingJoin || member.IsAwaitingSync);
+            if (!keptAlive && member.SessionDeadlineMs <= now && group.Has(member.MemberId))
+            {
+                LogSessionExpired(group.GroupId, member.MemberId, member.SessionTimeoutMs);
+                RemoveMemberAndUpdateGroup(group, member, now);
+            }
+        }
+
+        if (group.State == GroupState.PreparingRebalance && now >= group.JoinDeadlineMs)
+        {
+            OnJoinDeadline(group, now);
+        }
+
+        if (group.State is GroupState.CompletingRebalance or GroupState.Stable && now >= group.SyncDeadlineMs)
+        {
+            OnSyncDeadline(group, now);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not create {Topic}: {Error} {Message}")]
+    private partial void LogOffsetsTopicFailedCore(string topic, ErrorCode error, string? message);
+
+    private void LogOffsetsTopicFailed(ErrorCode error, string? message) => LogOffsetsTopicFailedCore(OffsetsTopic, error, message);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Group timer failed for group {GroupId}")]
+    private partial void LogTimerFailed(Exception e, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: pending member {MemberId} did not rejoin in time and is dropped")]
+    private partial void LogPendingMemberExpired(string groupId, string memberId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} session expired ({SessionTimeoutMs} ms without heartbeat); removing it")]
+    private partial void LogSessionExpired(string groupId, string memberId, int sessionTimeoutMs);
+}

@@ -1,0 +1,38 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>DeleteGroups (v0-v2): deletes empty groups with their offsets.</summary>
+public sealed class DeleteGroupsHandler(GroupCoordinator coordinator) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.DeleteGroups;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 2;
+
+    /// <inheritdoc />
+    protected override DeleteGroupsRequest Read(ref KafkaReader reader, short version) => DeleteGroupsRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(DeleteGroupsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var response = new DeleteGroupsResponse();
+        foreach (var groupId in request.GroupsNames)
+        {
+            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)coordinator.DeleteGroup(groupId) });
+        }
+
+        return ValueTask.FromResult<DeleteGroupsResponse?>(response);
+    }
+}

@@ -1,0 +1,29 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>Heartbeat (v0-v4): keeps a member alive; REBALANCE_IN_PROGRESS asks it to rejoin.</summary>
+public sealed class HeartbeatHandler(GroupCoordinator coordinator) : ApiHandler<HeartbeatRequest, HeartbeatResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.Heartbeat;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 4;
+
+    /// <inheritdoc />
+    protected override HeartbeatRequest Read(ref KafkaReader reader, short version) => HeartbeatRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(HeartbeatResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request) =>
+        ValueTask.FromResult<HeartbeatResponse?>(new HeartbeatResponse { ErrorCode = (short)coordinator.Heartbeat(request) });
+}

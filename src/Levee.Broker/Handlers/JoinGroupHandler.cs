@@ -1,0 +1,40 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>JoinGroup (v0-v9): joins a classic group; see GroupCoordinator.JoinGroupAsync.</summary>
+public sealed class JoinGroupHandler(GroupCoordinator coordinator) : ApiHandler<JoinGroupRequest, JoinGroupResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.JoinGroup;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 9;
+
+    /// <inheritdoc />
+    protected override JoinGroupRequest Read(ref KafkaReader reader, short version) => JoinGroupRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(JoinGroupResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var response = await coordinator.JoinGroupAsync(request, context.ApiVersion, context.ClientId ?? "", GroupHandlers.ClientHost(context), context.Aborted).ConfigureAwait(false);
+
+        // Protocol name and type are nullable only from v7 (KIP-559).
+        if (context.ApiVersion < 7)
+        {
+            response.ProtocolName ??= "";
+        }
+
+        return response;
+    }
+}

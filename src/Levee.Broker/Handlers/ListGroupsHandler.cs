@@ -1,0 +1,33 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>ListGroups (v0-v5): the groups, filtered by state (v4+) and type (v5+).</summary>
+public sealed class ListGroupsHandler(GroupCoordinator coordinator) : ApiHandler<ListGroupsRequest, ListGroupsResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.ListGroups;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 5;
+
+    /// <inheritdoc />
+    protected override ListGroupsRequest Read(ref KafkaReader reader, short version) => ListGroupsRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(ListGroupsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<ListGroupsResponse?> HandleAsync(RequestContext context, ListGroupsRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var response = new ListGroupsResponse { Groups = coordinator.ListGroups(request.StatesFilter, request.TypesFilter) };
+        return ValueTask.FromResult<ListGroupsResponse?>(response);
+    }
+}

@@ -1,0 +1,32 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>OffsetCommit (v2-v9; v0-v1 were removed in Kafka 4.0, KIP-896): commits offsets after appending them to __consumer_offsets.</summary>
+public sealed class OffsetCommitHandler(GroupCoordinator coordinator) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.OffsetCommit;
+
+    /// <inheritdoc />
+    public override short MinVersion => 2;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 9;
+
+    /// <inheritdoc />
+    protected override OffsetCommitRequest Read(ref KafkaReader reader, short version) => OffsetCommitRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(OffsetCommitResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ValueTask.FromResult<OffsetCommitResponse?>(coordinator.CommitOffsets(request, context.ApiVersion));
+    }
+}

@@ -1,0 +1,32 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>OffsetFetch (v1-v9; v0 was removed in Kafka 4.0): committed offsets of one group, or of several (v8+).</summary>
+public sealed class OffsetFetchHandler(GroupCoordinator coordinator) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.OffsetFetch;
+
+    /// <inheritdoc />
+    public override short MinVersion => 1;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 9;
+
+    /// <inheritdoc />
+    protected override OffsetFetchRequest Read(ref KafkaReader reader, short version) => OffsetFetchRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(OffsetFetchResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ValueTask.FromResult<OffsetFetchResponse?>(coordinator.FetchOffsets(request, context.ApiVersion));
+    }
+}

@@ -1,0 +1,32 @@
+using Levee.Broker.Groups;
+using Levee.Broker.Requests;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Handlers;
+
+/// <summary>SyncGroup (v0-v5): the leader hands out the assignment; members receive their share.</summary>
+public sealed class SyncGroupHandler(GroupCoordinator coordinator) : ApiHandler<SyncGroupRequest, SyncGroupResponse>
+{
+    /// <inheritdoc />
+    public override ApiKey Key => ApiKey.SyncGroup;
+
+    /// <inheritdoc />
+    public override short MinVersion => 0;
+
+    /// <inheritdoc />
+    public override short MaxVersion => 5;
+
+    /// <inheritdoc />
+    protected override SyncGroupRequest Read(ref KafkaReader reader, short version) => SyncGroupRequest.Read(ref reader, version);
+
+    /// <inheritdoc />
+    protected override void Write(SyncGroupResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
+
+    /// <inheritdoc />
+    protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return await coordinator.SyncGroupAsync(request, context.Aborted).ConfigureAwait(false);
+    }
+}
