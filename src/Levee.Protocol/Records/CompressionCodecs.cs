@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using K4os.Compression.LZ4;
+using K4os.Compression.LZ4.Streams;
 using Snappier;
 using ZstdSharp;
 using ZstdSharp.Unsafe;
@@ -46,6 +48,9 @@ public static class CompressionCodecs
     /// <summary>Kafka's default zstd level (compression.zstd.level).</summary>
     private const int ZstdLevel = 3;
 
+    // What Kafka's Java producer writes: independent 64 KiB blocks, no checksums beyond the batch CRC.
+    private static readonly LZ4EncoderSettings Lz4Settings = new() { ChainBlocks = false, BlockSize = 64 * 1024, CompressionLevel = LZ4Level.L00_FAST };
+
     [ThreadStatic]
     private static Decompressor? t_zstdDecompressor;
 
@@ -69,7 +74,7 @@ public static class CompressionCodecs
                 CompressSnappyXerial(input, output);
                 break;
             case CompressionType.Lz4:
-                Lz4Frame.Compress(input, output);
+                LZ4Frame.Encode(input, output, Lz4Settings);
                 break;
             case CompressionType.Zstd:
                 CompressZstd(input, output);
@@ -113,12 +118,12 @@ public static class CompressionCodecs
                 CompressionType.None => CopyBounded(input, output, maxOutputBytes, out written),
                 CompressionType.Gzip => DecompressGzip(input, output, maxOutputBytes, out written),
                 CompressionType.Snappy => DecompressSnappy(input, output, maxOutputBytes, out written),
-                CompressionType.Lz4 => Lz4Frame.Decompress(input, output, maxOutputBytes, out written),
+                CompressionType.Lz4 => DecompressLz4(input, output, maxOutputBytes, out written),
                 CompressionType.Zstd => DecompressZstd(input, output, maxOutputBytes, out written),
                 _ => DecompressionStatus.UnsupportedCodec,
             };
         }
-        catch (Exception e) when (e is InvalidDataException or ZstdException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidDataException or IOException or ZstdException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
         {
             // The libraries signal malformed input with exceptions; a bounded writer signals its cap the same way.
             written = 0;
@@ -148,23 +153,31 @@ public static class CompressionCodecs
         }
     }
 
-    private static DecompressionStatus DecompressGzip(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int max, out int written)
+    private static DecompressionStatus DecompressGzip(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int max, out int written) =>
+        DecompressStream(input, output, max, out written, source => new GZipStream(source, CompressionMode.Decompress));
+
+    // Kafka's LZ4 (magic 2) is the standard LZ4 frame format, which K4os.Compression.LZ4.Streams reads in
+    // every variant (linked or independent blocks, block and content checksums, content size).
+    private static DecompressionStatus DecompressLz4(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int max, out int written) =>
+        DecompressStream(input, output, max, out written, source => LZ4Stream.Decode(source));
+
+    private static DecompressionStatus DecompressStream(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int max, out int written, Func<Stream, Stream> decoder)
     {
         written = 0;
 
-        // GZipStream reads from a Stream, so the compressed bytes go into a pooled array first.
+        // The stream decoders read from a Stream, so the compressed bytes go into a pooled array first.
         var rented = ArrayPool<byte>.Shared.Rent(Math.Max(input.Length, 1));
         try
         {
             input.CopyTo(rented);
             using var source = new MemoryStream(rented, 0, input.Length, writable: false);
-            using var gzip = new GZipStream(source, CompressionMode.Decompress);
+            using var decompressed = decoder(source);
             while (true)
             {
                 // Ask for one byte beyond the limit so that a bomb is detected, never written past.
                 var room = (int)Math.Min(StreamChunk, (long)max - written + 1);
                 var span = output.GetSpan(room)[..room];
-                var n = gzip.Read(span);
+                var n = decompressed.Read(span);
                 if (n == 0)
                 {
                     return DecompressionStatus.Ok;
