@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Regenerates docs/benchmarks.md and docs/img/*.svg (about 10-15 minutes on 2 cores). Not part of .ci/run.
+#  1. measures the machine: loopback TCP (iperf3), sequential write (fio: page cache, and to disk with fsync);
+#  2. starts `levee bench null-broker` and a real `levee serve` (temporary data dir) and runs the same
+#     `levee bench` scenarios against both: record size, acks, compression, consume, partitions, connections;
+#  3. end-to-end latency vs offered load on Levee (fractions of its measured maximum);
+#  4. startup after a clean shutdown with all those partitions (10,000+), and broker RSS;
+#  5. BenchmarkDotNet micro-benchmarks (bench/Levee.Benchmarks, short in-process job);
+#  6. bench/report.py writes the report with ratios and plots.
+# Environment: SCALE=0.5 shortens every run; SKIP_MICRO=1 skips BenchmarkDotNet; PARTITIONS="1 12 100 1000 10000".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${SCALE:-1}
+PARTITIONS=${PARTITIONS:-"1 12 100 1000 10000"}
+CONNECTIONS=${CONNECTIONS:-"1 10 100"}
+results=bench/results
+rm -rf "$results"
+mkdir -p "$results"/levee "$results"/null "$results"/machine
+work=$(mktemp -d /tmp/levee-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+need=()
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v fio >/dev/null || need+=(fio)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "Installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+echo "== build (Release)"
+dotnet build src/Levee/Levee.csproj -c Release -v q --nologo -clp:ErrorsOnly
+levee=src/Levee/bin/Release/net10.0/levee
+
+n() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); if (v < 1000) v = 1000; print v }'; }
+
+echo "== machine"
+{
+  echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+  echo "cores=$(nproc)"
+  echo "memory_gib=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
+  echo "kernel=$(uname -r)"
+  echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "dotnet=$(dotnet --version)"
+  echo "filesystem=$(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')"
+  echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+} > "$results/machine/info.env"
+cat "$results/machine/info.env"
+iperf3 -s -p 15201 -1 >/dev/null 2>&1 &
+sleep 1
+iperf3 -c 127.0.0.1 -p 15201 -t 5 -J > "$results/machine/iperf3.json"
+fio --name=pagecache --directory="$work" --rw=write --bs=1M --size=1G --ioengine=psync --output-format=json > "$results/machine/fio-pagecache.json"
+rm -f "$work"/pagecache*
+fio --name=disk --directory="$work" --rw=write --bs=1M --size=1G --ioengine=psync --end_fsync=1 --output-format=json > "$results/machine/fio-disk.json"
+rm -f "$work"/disk*
+
+null_port=19192
+levee_port=19092
+echo "== brokers"
+"$levee" bench null-broker --port "$null_port" --fetch-record-size 1024 > "$work/null.log" 2>&1 &
+pids+=($!)
+
+start_levee() { # writes startup seconds (launch to ready line) to $1
+  : > "$work/levee.log"
+  local start end
+  start=$(date +%s.%N)
+  "$levee" serve --data-dir "$work/data" --port "$levee_port" > "$work/levee.log" 2>&1 &
+  levee_pid=$!
+  pids+=("$levee_pid")
+  until grep -q "ready" "$work/levee.log"; do
+    kill -0 "$levee_pid" 2>/dev/null || { cat "$work/levee.log"; echo "levee serve exited"; exit 1; }
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' > "$1"
+}
+
+stop_levee() { # writes shutdown seconds to $1
+  local start end
+  start=$(date +%s.%N)
+  kill -TERM "$levee_pid"
+  wait "$levee_pid" || true
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' > "$1"
+}
+
+rss() { awk '/^VmRSS|^VmHWM/ { printf "%s=%d\n", $1, $2 }' "/proc/$levee_pid/status" | tr -d ':'; }
+
+start_levee "$results/levee/startup-empty.txt"
+sleep 1
+
+one() { # target name args...
+  local target=$1 name=$2
+  shift 2
+  local port=$null_port
+  [ "$target" = levee ] && port=$levee_port
+  if "$levee" bench "$@" --bootstrap "127.0.0.1:$port" --topic "${TOPIC:-$name}" --no-progress --timeout-s 240 \
+      --json "$results/$target/$name.json" > "$results/$target/$name.txt" 2>&1; then
+    /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"  {sys.argv[2]:6} {sys.argv[3]:16} {r[\"records_per_sec\"]:>12,.0f} rec/s {r[\"mb_per_sec\"]:>9.1f} MB/s  p50 {r[\"p50_ms\"]:.3f} ms  p99 {r[\"p99_ms\"]:.3f} ms")' \
+      "$results/$target/$name.json" "$target" "$name"
+  else
+    echo "  $target $name FAILED (see $results/$target/$name.txt)"
+  fi
+}
+
+pair() { one null "$@"; one levee "$@"; }
+
+echo "== record size (12 partitions, acks=1, 1 producer)"
+pair size-100 produce --records "$(n 1000000)" --size 100 --partitions 12 --acks 1
+pair size-1024 produce --records "$(n 400000)" --size 1024 --partitions 12 --acks 1
+pair size-10240 produce --records "$(n 50000)" --size 10240 --partitions 12 --acks 1
+
+echo "== acks and compression (1 KiB, 12 partitions)"
+pair acks-0 produce --records "$(n 400000)" --size 1024 --partitions 12 --acks 0
+pair acks-all produce --records "$(n 400000)" --size 1024 --partitions 12 --acks all
+pair lz4 produce --records "$(n 400000)" --size 1024 --partitions 12 --acks 1 --compression lz4
+
+echo "== consume from page cache (the size-1024 topic, 12 partitions)"
+TOPIC=size-1024 pair consume-1024 consume --records "$(n 400000)" --size 1024 --partitions 12
+
+echo "== partitions (1 KiB, acks=1, 1 producer)"
+for p in $PARTITIONS; do
+  pair "part-$p" produce --records "$(n 300000)" --size 1024 --partitions "$p" --acks 1
+  if [ "$p" -ge 10000 ]; then rss > "$results/levee/rss-after-$p-partitions.env"; fi
+done
+rss > "$results/levee/rss-after-partitions.env"
+
+echo "== connections (1 KiB, 12 partitions, acks=1)"
+for c in $CONNECTIONS; do
+  pair "conn-$c" produce --records "$(n 300000)" --size 1024 --partitions 12 --acks 1 --producers "$c"
+done
+
+echo "== end-to-end latency vs offered load (Levee, 1 partition, 1 KiB, linger.ms=0)"
+max=$(/usr/bin/python3 -c 'import json; print(int(json.load(open("bench/results/levee/part-1.json"))["records_per_sec"]))')
+echo "max sustainable (produce, 1 partition, acks=1): $max records/s"
+echo "$max" > "$results/levee/e2e-max-rate.txt"
+for f in 0.1 0.25 0.5 0.75 0.9; do
+  rate=$(awk -v m="$max" -v f="$f" 'BEGIN { print int(m * f) }')
+  records=$(awk -v r="$rate" -v s="$SCALE" 'BEGIN { v = int(r * 5 * s); if (v < 2000) v = 2000; print v }')
+  one levee "e2e-$f" e2e --records "$records" --rate "$rate" --size 1024 --partitions 1 --acks 1 --linger-ms 0
+done
+
+echo "== startup after clean shutdown"
+rss > "$results/levee/rss-before-restart.env"
+partitions=$(find "$work/data" -mindepth 1 -maxdepth 1 -type d -name '*-[0-9]*' | wc -l)
+echo "$partitions" > "$results/levee/partitions-on-disk.txt"
+stop_levee "$results/levee/shutdown.txt"
+start_levee "$results/levee/startup-clean.txt"
+sleep 2
+rss > "$results/levee/rss-after-restart.env"
+stop_levee "$results/levee/shutdown-2.txt"
+start_levee "$results/levee/startup-clean-2.txt"
+echo "partitions on disk: $partitions, startup: $(cat "$results/levee/startup-clean.txt") s / $(cat "$results/levee/startup-clean-2.txt") s"
+stop_levee "$results/levee/shutdown-3.txt"
+
+if [ "${SKIP_MICRO:-0}" != 1 ]; then
+  echo "== BenchmarkDotNet (short job, in process)"
+  dotnet build bench/Levee.Benchmarks -c Release -v q --nologo -clp:ErrorsOnly
+  (cd "$work" && dotnet "$OLDPWD/bench/Levee.Benchmarks/bin/Release/net10.0/Levee.Benchmarks.dll" \
+    --filter '*' --job short --inProcess --exporters github --artifacts "$work/bdn") > "$results/micro.log" 2>&1
+  cp "$work"/bdn/results/*-report-github.md "$results/micro.md"
+fi
+
+echo "== report"
+/usr/bin/python3 bench/report.py "$results" docs/benchmarks.md docs/img
+echo "Wrote docs/benchmarks.md"
