@@ -127,9 +127,9 @@ public static class ProducerSnapshotFile
             var lastOffset = BinaryPrimitives.ReadInt64BigEndian(e[14..]);
             var offsetDelta = BinaryPrimitives.ReadInt32BigEndian(e[22..]);
             var timestamp = BinaryPrimitives.ReadInt64BigEndian(e[26..]);
-            if (offsetDelta < 0 || lastSequence < 0)
+            if (offsetDelta < 0)
             {
-                throw new InvalidDataException($"Producer snapshot entry {i} has offset delta {offsetDelta} and last sequence {lastSequence}.");
+                throw new InvalidDataException($"Producer snapshot entry {i} has offset delta {offsetDelta}.");
             }
 
             if (!producers.TryGetValue(producerId, out var entry))
