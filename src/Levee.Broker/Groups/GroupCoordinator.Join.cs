@@ -319,6 +319,9 @@ public sealed partial class GroupCoordinator
 
         group.TransitionTo(GroupState.PreparingRebalance, now);
         LogPreparingRebalance(group.GroupId, group.GenerationId, group.Members.Count);
+
+        // Like Kafka's DelayedJoin, try at once: a group whose last member just left completes (to Empty) now.
+        TryCompleteJoin(group, now);
     }
 
     /// <summary>Ends the join phase early when every known member has rejoined (never during the initial delay).</summary>
