@@ -1,7 +1,7 @@
 using Confluent.Kafka;
 using Levee.Broker.Tests.Infrastructure;
-using ErrorCode = Levee.Protocol.ErrorCode;
 using static Levee.Broker.Tests.Groups.GroupTestSupport;
+using ErrorCode = Levee.Protocol.ErrorCode;
 
 namespace Levee.Broker.Tests.Groups;
 
