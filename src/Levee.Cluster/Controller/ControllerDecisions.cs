@@ -1,0 +1,167 @@
+using System.Collections.Immutable;
+using Levee.Cluster.Metadata;
+using Levee.Protocol;
+
+namespace Levee.Cluster.Controller;
+
+/// <summary>A controller decision: the records to commit, or Kafka's error code and message.</summary>
+public sealed record Decision(ErrorCode Error, string? Message, IReadOnlyList<MetadataRecord> Records)
+{
+    /// <summary>A refusal.</summary>
+    public static Decision Fail(ErrorCode error, string message) => new(error, message, []);
+
+    /// <summary>Records to commit.</summary>
+    public static Decision Commit(IReadOnlyList<MetadataRecord> records) => new(ErrorCode.None, null, records);
+}
+
+/// <summary>
+/// The controller's topic and ISR decisions as pure functions of the metadata image, so they are
+/// unit-tested without a quorum and replayed identically by whichever node leads it.
+/// </summary>
+public static class ControllerDecisions
+{
+    /// <summary>
+    /// A new topic: a topic record, one partition record per partition (replicas placed by
+    /// <see cref="ReplicaPlacement"/> on available brokers unless given, leader the first replica,
+    /// ISR all replicas), and its config overrides.
+    /// </summary>
+    public static Decision CreateTopic(MetadataImage image, string name, Guid topicId, int partitions, short replicationFactor, IReadOnlyList<ImmutableArray<int>>? assignment, IReadOnlyDictionary<string, string> configs, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(configs);
+        if (image.TopicsByName.ContainsKey(name))
+        {
+            return Decision.Fail(ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists.");
+        }
+
+        var available = image.Brokers.Values.Where(b => !b.Fenced && !b.InControlledShutdown).Select(b => b.Id).ToList();
+        IReadOnlyList<ImmutableArray<int>> replicas;
+        if (assignment is not null)
+        {
+            var unknown = assignment.SelectMany(a => a).FirstOrDefault(b => !image.Brokers.ContainsKey(b), -1);
+            if (unknown >= 0)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"The manual partition assignment includes broker {unknown}, but no such broker is registered.");
+            }
+
+            if (assignment.Any(a => a.IsEmpty || a.Distinct().Count() != a.Length))
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, "A manual partition assignment must name each replica once, and at least one.");
+            }
+
+            replicas = assignment;
+        }
+        else
+        {
+            if (partitions <= 0)
+            {
+                return Decision.Fail(ErrorCode.InvalidPartitions, "Number of partitions must be larger than 0.");
+            }
+
+            if (replicationFactor <= 0)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicationFactor, "Replication factor must be larger than 0.");
+            }
+
+            if (replicationFactor > available.Count)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicationFactor, $"Unable to replicate the partition {replicationFactor} time(s): The target replication factor of {replicationFactor} cannot be reached because only {available.Count} broker(s) are registered.");
+            }
+
+            replicas = ReplicaPlacement.Assign(available, partitions, replicationFactor, 0, random);
+        }
+
+        var records = new List<MetadataRecord> { new TopicRecord(name, topicId) };
+        for (var i = 0; i < replicas.Count; i++)
+        {
+            var leader = PartitionLeadership.ChooseLeader(image, replicas[i], replicas[i], exclude: -1);
+            records.Add(new PartitionRecord(topicId, i, replicas[i], replicas[i], leader));
+        }
+
+        foreach (var (key, value) in configs.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            records.Add(new ConfigRecord(ConfigResourceType.Topic, name, key, value));
+        }
+
+        return Decision.Commit(records);
+    }
+
+    /// <summary>More partitions for an existing topic, placed like new ones.</summary>
+    public static Decision CreatePartitions(MetadataImage image, string name, int count, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (!image.TopicsByName.TryGetValue(name, out var topic))
+        {
+            return Decision.Fail(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition.");
+        }
+
+        var current = topic.Partitions.Count;
+        if (count < current)
+        {
+            return Decision.Fail(ErrorCode.InvalidPartitions, $"Topic currently has {current} partitions, which is higher than the requested {count}.");
+        }
+
+        if (count == current)
+        {
+            return Decision.Fail(ErrorCode.InvalidPartitions, $"Topic already has {current} partitions.");
+        }
+
+        var replicationFactor = topic.Partitions.Values.First().Replicas.Length;
+        var available = image.Brokers.Values.Where(b => !b.Fenced && !b.InControlledShutdown).Select(b => b.Id).ToList();
+        if (replicationFactor > available.Count)
+        {
+            return Decision.Fail(ErrorCode.InvalidReplicationFactor, $"Unable to replicate the new partitions {replicationFactor} time(s): only {available.Count} broker(s) are available.");
+        }
+
+        var replicas = ReplicaPlacement.Assign(available, count - current, replicationFactor, current, random);
+        var records = new List<MetadataRecord>();
+        for (var i = 0; i < replicas.Count; i++)
+        {
+            records.Add(new PartitionRecord(topic.Id, current + i, replicas[i], replicas[i], replicas[i][0]));
+        }
+
+        return Decision.Commit(records);
+    }
+
+    /// <summary>
+    /// A partition leader asks to change its ISR (Kafka's AlterPartition). Accepted only from the
+    /// current leader at the current leader and partition epochs, for an ISR made of available
+    /// replicas that still contains the leader.
+    /// </summary>
+    public static Decision AlterIsr(MetadataImage image, Guid topicId, int partitionId, int requester, int leaderEpoch, int partitionEpoch, ImmutableArray<int> newIsr)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (!image.TopicsById.TryGetValue(topicId, out var topic) || !topic.Partitions.TryGetValue(partitionId, out var partition))
+        {
+            return Decision.Fail(ErrorCode.UnknownTopicOrPartition, $"Partition {partitionId} of topic {topicId} does not exist.");
+        }
+
+        if (partition.Leader != requester)
+        {
+            return Decision.Fail(ErrorCode.NotLeaderOrFollower, $"Broker {requester} is not the leader of {topic.Name}-{partitionId} (leader {partition.Leader}).");
+        }
+
+        if (leaderEpoch != partition.LeaderEpoch)
+        {
+            return Decision.Fail(ErrorCode.FencedLeaderEpoch, $"Leader epoch {leaderEpoch} is not the current {partition.LeaderEpoch}.");
+        }
+
+        if (partitionEpoch != partition.PartitionEpoch)
+        {
+            return Decision.Fail(ErrorCode.InvalidUpdateVersion, $"Partition epoch {partitionEpoch} is not the current {partition.PartitionEpoch}.");
+        }
+
+        if (!newIsr.Contains(requester) || newIsr.Any(r => !partition.Replicas.Contains(r)) || newIsr.Distinct().Count() != newIsr.Length)
+        {
+            return Decision.Fail(ErrorCode.InvalidRequest, "The ISR must be distinct replicas of the partition and contain its leader.");
+        }
+
+        var added = newIsr.Where(r => !partition.Isr.Contains(r)).FirstOrDefault(r => !PartitionLeadership.IsAvailable(image, r), -1);
+        if (added >= 0)
+        {
+            return Decision.Fail(ErrorCode.IneligibleReplica, $"Replica {added} is fenced or shutting down and cannot join the ISR.");
+        }
+
+        return Decision.Commit([new PartitionChangeRecord(topicId, partitionId, Isr: newIsr)]);
+    }
+}

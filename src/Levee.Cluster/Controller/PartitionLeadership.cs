@@ -1,0 +1,115 @@
+using System.Collections.Immutable;
+using Levee.Cluster.Metadata;
+
+namespace Levee.Cluster.Controller;
+
+/// <summary>
+/// Leader and ISR decisions of the controller, as pure functions of the metadata image: what
+/// records move leadership off a broker that is fenced or shutting down, what records give an
+/// offline partition a leader again, and which leader is preferred. Kafka's rules: a new leader
+/// comes from the ISR (unclean election is off by default), the ISR never becomes empty (the last
+/// member stays in it so a later election can choose it), and a fenced broker leads nothing.
+/// </summary>
+public static class PartitionLeadership
+{
+    /// <summary>Records that take <paramref name="brokerId"/> out of every ISR and leadership.</summary>
+    public static IReadOnlyList<MetadataRecord> RemoveBroker(MetadataImage image, int brokerId)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var records = new List<MetadataRecord>();
+        foreach (var topic in image.TopicsById.Values)
+        {
+            foreach (var partition in topic.Partitions.Values)
+            {
+                if (!partition.Isr.Contains(brokerId) && partition.Leader != brokerId)
+                {
+                    continue;
+                }
+
+                var isr = partition.Isr.Length > 1 ? partition.Isr.Remove(brokerId) : partition.Isr;
+                var leader = partition.Leader;
+                if (leader == brokerId)
+                {
+                    leader = ChooseLeader(image, partition.Replicas, isr, exclude: brokerId);
+                }
+
+                if (isr.SequenceEqual(partition.Isr) && leader == partition.Leader)
+                {
+                    continue;
+                }
+
+                records.Add(new PartitionChangeRecord(
+                    partition.TopicId,
+                    partition.PartitionId,
+                    isr.SequenceEqual(partition.Isr) ? null : isr,
+                    leader == partition.Leader ? PartitionChangeRecord.NoLeaderChange : leader));
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>Records that give partitions without a leader one, when an ISR member is now available.</summary>
+    public static IReadOnlyList<MetadataRecord> ElectOffline(MetadataImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var records = new List<MetadataRecord>();
+        foreach (var partition in image.TopicsById.Values.SelectMany(t => t.Partitions.Values))
+        {
+            if (partition.Leader >= 0)
+            {
+                continue;
+            }
+
+            var leader = ChooseLeader(image, partition.Replicas, partition.Isr, exclude: -1);
+            if (leader >= 0)
+            {
+                records.Add(new PartitionChangeRecord(partition.TopicId, partition.PartitionId, Leader: leader));
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>
+    /// Records that hand leadership back to each partition's preferred replica (the first one) where
+    /// it is in the ISR and available: Kafka's automatic leader rebalancing.
+    /// </summary>
+    public static IReadOnlyList<MetadataRecord> ElectPreferred(MetadataImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var records = new List<MetadataRecord>();
+        foreach (var partition in image.TopicsById.Values.SelectMany(t => t.Partitions.Values))
+        {
+            var preferred = partition.Replicas.IsEmpty ? -1 : partition.Replicas[0];
+            if (preferred >= 0 && partition.Leader != preferred && partition.Isr.Contains(preferred) && IsAvailable(image, preferred))
+            {
+                records.Add(new PartitionChangeRecord(partition.TopicId, partition.PartitionId, Leader: preferred));
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>The first replica, in preferred order, that is in the ISR and available; -1 when none is.</summary>
+    public static int ChooseLeader(MetadataImage image, ImmutableArray<int> replicas, ImmutableArray<int> isr, int exclude)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        foreach (var replica in replicas)
+        {
+            if (replica != exclude && isr.Contains(replica) && IsAvailable(image, replica))
+            {
+                return replica;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>A broker is available to lead when it is registered, not fenced and not shutting down.</summary>
+    public static bool IsAvailable(MetadataImage image, int brokerId)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Brokers.TryGetValue(brokerId, out var broker) && !broker.Fenced && !broker.InControlledShutdown;
+    }
+}
