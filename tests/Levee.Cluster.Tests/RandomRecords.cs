@@ -31,81 +31,81 @@ internal static class RandomRecords
         switch (random.Next(9))
         {
             case 0:
-            {
-                var id = random.Next(1, 6);
-                var epoch = (image.Brokers.TryGetValue(id, out var old) ? old.Epoch : 0) + 1;
-                yield return new RegisterBrokerRecord(
-                    id,
-                    NewGuid(random),
-                    epoch,
-                    [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9000 + id)],
-                    random.Next(2) == 0 ? null : "rack-" + random.Next(3),
-                    Fenced: random.Next(2) == 0);
-                break;
-            }
-
-            case 1 when brokers.Count > 0:
-            {
-                var broker = brokers[random.Next(brokers.Count)];
-                yield return random.Next(2) == 0
-                    ? new FenceBrokerRecord(broker.Id, broker.Epoch)
-                    : new UnfenceBrokerRecord(broker.Id, broker.Epoch);
-                break;
-            }
-
-            case 2:
-            {
-                var name = "topic-" + random.Next(50);
-                if (image.TopicsByName.ContainsKey(name))
                 {
+                    var id = random.Next(1, 6);
+                    var epoch = (image.Brokers.TryGetValue(id, out var old) ? old.Epoch : 0) + 1;
+                    yield return new RegisterBrokerRecord(
+                        id,
+                        NewGuid(random),
+                        epoch,
+                        [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9000 + id)],
+                        random.Next(2) == 0 ? null : "rack-" + random.Next(3),
+                        Fenced: random.Next(2) == 0);
                     break;
                 }
 
-                var id = NewGuid(random);
-                yield return new TopicRecord(name, id);
-                var count = random.Next(1, 4);
-                for (var p = 0; p < count; p++)
+            case 1 when brokers.Count > 0:
                 {
-                    var replicas = Replicas(random);
-                    var isr = replicas[..random.Next(1, replicas.Length + 1)];
-                    yield return new PartitionRecord(id, p, replicas, isr, isr[0]);
+                    var broker = brokers[random.Next(brokers.Count)];
+                    yield return random.Next(2) == 0
+                        ? new FenceBrokerRecord(broker.Id, broker.Epoch)
+                        : new UnfenceBrokerRecord(broker.Id, broker.Epoch);
+                    break;
                 }
 
-                if (random.Next(2) == 0)
+            case 2:
                 {
-                    yield return new ConfigRecord(ConfigResourceType.Topic, name, "retention.ms", random.Next(1000, 9999).ToString());
-                }
+                    var name = "topic-" + random.Next(50);
+                    if (image.TopicsByName.ContainsKey(name))
+                    {
+                        break;
+                    }
 
-                break;
-            }
+                    var id = NewGuid(random);
+                    yield return new TopicRecord(name, id);
+                    var count = random.Next(1, 4);
+                    for (var p = 0; p < count; p++)
+                    {
+                        var replicas = Replicas(random);
+                        var isr = replicas[..random.Next(1, replicas.Length + 1)];
+                        yield return new PartitionRecord(id, p, replicas, isr, isr[0]);
+                    }
+
+                    if (random.Next(2) == 0)
+                    {
+                        yield return new ConfigRecord(ConfigResourceType.Topic, name, "retention.ms", random.Next(1000, 9999).ToString());
+                    }
+
+                    break;
+                }
 
             case 3 when partitions.Count > 0:
-            {
-                var p = partitions[random.Next(partitions.Count)];
-                var replicas = random.Next(4) == 0 ? Replicas(random) : p.Replicas;
-                var isr = replicas.Where(_ => random.Next(3) != 0).ToImmutableArray();
-                var leader = isr.IsEmpty ? -1 : random.Next(3) == 0 ? PartitionChangeRecord.NoLeaderChange : isr[random.Next(isr.Length)];
-                if (leader == PartitionChangeRecord.NoLeaderChange && p.Leader != -1 && !replicas.Contains(p.Leader))
                 {
-                    leader = -1;
+                    var p = partitions[random.Next(partitions.Count)];
+                    var replicas = random.Next(4) == 0 ? Replicas(random) : p.Replicas;
+                    var isr = replicas.Where(_ => random.Next(3) != 0).ToImmutableArray();
+                    var leader = isr.IsEmpty ? -1 : random.Next(3) == 0 ? PartitionChangeRecord.NoLeaderChange : isr[random.Next(isr.Length)];
+                    if (leader == PartitionChangeRecord.NoLeaderChange && p.Leader != -1 && !replicas.Contains(p.Leader))
+                    {
+                        leader = -1;
+                    }
+
+                    yield return new PartitionChangeRecord(p.TopicId, p.PartitionId, isr, leader, replicas == p.Replicas ? null : replicas);
+                    break;
                 }
 
-                yield return new PartitionChangeRecord(p.TopicId, p.PartitionId, isr, leader, replicas == p.Replicas ? null : replicas);
-                break;
-            }
-
             case 4:
-            {
-                var broker = random.Next(2) == 0;
-                var resource = broker ? random.Next(1, 4).ToString() : "topic-" + random.Next(50);
-                var name = random.Next(2) == 0 ? "cleanup.policy" : "segment.bytes";
-                yield return new ConfigRecord(
-                    broker ? ConfigResourceType.Broker : ConfigResourceType.Topic,
-                    resource,
-                    name,
-                    random.Next(3) == 0 ? null : random.Next(100000).ToString());
-                break;
-            }
+                {
+                    var broker = random.Next(2) == 0;
+                    var resource = broker ? random.Next(1, 4).ToString() : "topic-" + random.Next(50);
+                    var name = random.Next(2) == 0 ? "cleanup.policy" : "segment.bytes";
+                    yield return new ConfigRecord(
+                        broker ? ConfigResourceType.Broker : ConfigResourceType.Topic,
+                        resource,
+                        name,
+                        random.Next(3) == 0 ? null : random.Next(100000).ToString());
+                    break;
+                }
 
             case 5 when topics.Count > 0:
                 yield return new RemoveTopicRecord(topics[random.Next(topics.Count)].Id);
@@ -116,19 +116,19 @@ internal static class RandomRecords
                 break;
 
             case 7 when brokers.Count > 0:
-            {
-                var broker = brokers[random.Next(brokers.Count)];
-                yield return new BrokerRegistrationChangeRecord(
-                    broker.Id, broker.Epoch, random.Next(3) switch { 0 => null, 1 => true, _ => false }, random.Next(2) == 0);
-                break;
-            }
+                {
+                    var broker = brokers[random.Next(brokers.Count)];
+                    yield return new BrokerRegistrationChangeRecord(
+                        broker.Id, broker.Epoch, random.Next(3) switch { 0 => null, 1 => true, _ => false }, random.Next(2) == 0);
+                    break;
+                }
 
             case 8 when brokers.Count > 0 && random.Next(3) == 0:
-            {
-                var broker = brokers[random.Next(brokers.Count)];
-                yield return new UnregisterBrokerRecord(broker.Id, broker.Epoch);
-                break;
-            }
+                {
+                    var broker = brokers[random.Next(brokers.Count)];
+                    yield return new UnregisterBrokerRecord(broker.Id, broker.Epoch);
+                    break;
+                }
 
             default:
                 break;
