@@ -100,6 +100,13 @@ public sealed class ConsumerGroupTests
                 () => $"{consumers.SelectMany(c => c.Consumed).Select(e => (e.Partition, e.Offset)).Distinct().Count()} of {total} records consumed");
 
             Assert.Empty(ledger.Violations);
+            Assert.All(consumers, c => Assert.NotEmpty(c.Consumed));
+            using (var raw = await RawKafkaClient.ConnectAsync(broker.BootstrapServers))
+            {
+                var described = await raw.DescribeAsync("coop-group");
+                Assert.Equal("cooperative-sticky", described.ProtocolData);
+                Assert.Equal(3, described.Members.Count);
+            }
 
             // A record read after some commit already covered it would mean the new owner started from a stale offset.
             var commits = consumers.SelectMany(c => c.Committed).ToList();
