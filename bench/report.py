@@ -224,7 +224,7 @@ if big:
 if huge_crash:
     w(f"| 10,000 partitions | {' '.join(huge_crash.split())} |")
 if env("levee/rss-after-huge.env"):
-    w(f"| RSS after the 10,000-partition run (peak) | {fmt(int(rss10k.get('VmRSS', 0)) / 1024)} MiB ({fmt(int(rss10k.get('VmHWM', 0)) / 1024)} MiB) |")
+    w(f"| RSS after the 10,000-partition attempt (peak since restart) | {fmt(int(rss10k.get('VmRSS', 0)) / 1024)} MiB ({fmt(int(rss10k.get('VmHWM', 0)) / 1024)} MiB) |")
 if rss_restart:
     w(f"| RSS 2 s after restarting with every partition | {fmt(int(rss_restart.get('VmRSS', 0)) / 1024)} MiB |")
 w("")
