@@ -31,8 +31,8 @@ public sealed record BrokerOptions
     /// <summary>num.partitions: partitions of an auto-created topic or of a CreateTopics request that leaves it at -1.</summary>
     public int DefaultPartitions { get; init; } = 1;
 
-    /// <summary>default.replication.factor.</summary>
-    public short DefaultReplicationFactor { get; init; } = 1;
+    /// <summary>default.replication.factor; -1 (the default) means min(3, available brokers).</summary>
+    public short DefaultReplicationFactor { get; init; } = -1;
 
     /// <summary>socket.request.max.bytes: frames above it close the connection.</summary>
     public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
@@ -69,6 +69,30 @@ public sealed record BrokerOptions
 
     /// <summary>offset.metadata.max.bytes: the largest metadata string an offset commit may carry.</summary>
     public int OffsetMetadataMaxBytes { get; init; } = 4096;
+
+    /// <summary>
+    /// controller.quorum.voters: the metadata quorum as id@host:port,...; null means this broker alone,
+    /// a one-voter quorum on <see cref="QuorumPort"/> (the same code path as a cluster).
+    /// </summary>
+    public string? QuorumVoters { get; init; }
+
+    /// <summary>Port of this node's Raft listener when <see cref="QuorumVoters"/> is not given (9093); 0 picks a free port.</summary>
+    public int QuorumPort { get; init; } = 9093;
+
+    /// <summary>broker.session.timeout.ms: a broker whose heartbeats stop for this long is fenced.</summary>
+    public int BrokerSessionTimeoutMs { get; init; } = 9000;
+
+    /// <summary>broker.heartbeat.interval.ms.</summary>
+    public int BrokerHeartbeatIntervalMs { get; init; } = 2000;
+
+    /// <summary>replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR.</summary>
+    public int ReplicaLagTimeMaxMs { get; init; } = 30_000;
+
+    /// <summary>replica.fetch.wait.max.ms.</summary>
+    public int ReplicaFetchWaitMaxMs { get; init; } = 500;
+
+    /// <summary>leader.imbalance.check.interval.seconds: how often preferred leaders are restored.</summary>
+    public int LeaderImbalanceCheckIntervalSeconds { get; init; } = 300;
 
     /// <summary>
     /// Reads options from configuration. Keys are normalised (lower case, '_' and '-' become '.'),
@@ -140,6 +164,13 @@ public sealed record BrokerOptions
             OffsetsRetentionMinutes = Long(values, "offsets.retention.minutes", defaults.OffsetsRetentionMinutes),
             OffsetsRetentionCheckIntervalMs = Long(values, "offsets.retention.check.interval.ms", defaults.OffsetsRetentionCheckIntervalMs),
             OffsetMetadataMaxBytes = Int(values, "offset.metadata.max.bytes", defaults.OffsetMetadataMaxBytes),
+            QuorumVoters = values.TryGetValue("controller.quorum.voters", out var voters) ? voters : null,
+            QuorumPort = Int(values, "quorum.port", defaults.QuorumPort),
+            BrokerSessionTimeoutMs = Int(values, "broker.session.timeout.ms", defaults.BrokerSessionTimeoutMs),
+            BrokerHeartbeatIntervalMs = Int(values, "broker.heartbeat.interval.ms", defaults.BrokerHeartbeatIntervalMs),
+            ReplicaLagTimeMaxMs = Int(values, "replica.lag.time.max.ms", defaults.ReplicaLagTimeMaxMs),
+            ReplicaFetchWaitMaxMs = Int(values, "replica.fetch.wait.max.ms", defaults.ReplicaFetchWaitMaxMs),
+            LeaderImbalanceCheckIntervalSeconds = Int(values, "leader.imbalance.check.interval.seconds", defaults.LeaderImbalanceCheckIntervalSeconds),
         };
     }
 

@@ -1,10 +1,13 @@
 using System.Net;
+using Levee.Broker.Cluster;
 using Levee.Broker.Groups;
 using Levee.Broker.Handlers;
 using Levee.Broker.Network;
 using Levee.Broker.Partitions;
 using Levee.Broker.Producers;
+using Levee.Broker.Replication;
 using Levee.Broker.Requests;
+using Levee.Cluster.Quorum;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -67,7 +70,12 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(identity);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton<ControllerService>();
+        builder.Services.AddSingleton<BrokerLifecycle>();
+        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<IsrManager>();
+        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddGroupCoordinator();
         builder.Services.AddSingleton<IApiHandler, MetadataHandler>();
         builder.Services.AddSingleton<IApiHandler, ProduceHandler>();
@@ -84,6 +92,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(sp => new ProducerIdManager(options.DataDir));
         builder.Services.AddSingleton<IApiHandler, InitProducerIdHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeProducersHandler>();
+        builder.Services.AddSingleton<IApiHandler, BrokerRegistrationHandler>();
+        builder.Services.AddSingleton<IApiHandler, BrokerHeartbeatHandler>();
+        builder.Services.AddSingleton<IApiHandler, AlterPartitionHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         builder.Services.AddSingleton(sp => new RequestDispatcher(sp.GetServices<IApiHandler>()));
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -106,12 +117,22 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
         var app = builder.Build();
 
-        // Open (and if need be recover) the logs before accepting a connection.
+        // Recover the metadata image, then open (and if need be recover) the logs, before accepting a connection.
+        await app.Services.GetRequiredService<MetadataQuorum>().StartAsync(cancellationToken).ConfigureAwait(false);
         app.Services.GetRequiredService<ReplicaManager>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         identity.Port = new Uri(address.Replace("*", "localhost", StringComparison.Ordinal)).Port;
         var broker = new LeveeBroker(app, identity, options);
+
+        // Join the cluster: the controller loop, registration and heartbeats, replication. The broker is
+        // ready once the controller has unfenced it (in a cluster, once a quorum has formed).
+        app.Services.GetRequiredService<ControllerService>().Start();
+        var lifecycle = app.Services.GetRequiredService<BrokerLifecycle>();
+        lifecycle.Start();
+        app.Services.GetRequiredService<ReplicaFetcherManager>();
+        app.Services.GetRequiredService<IsrManager>().Start();
+        await lifecycle.Unfenced.WaitAsync(cancellationToken).ConfigureAwait(false);
         broker.LogReady(identity.NodeId, options.Host, identity.Port, Path.GetFullPath(options.DataDir));
         return broker;
     }
@@ -135,14 +156,46 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         }
 
         LogStopping(Identity.NodeId);
+        var services = _app.Services;
+        if (services.GetRequiredService<MetadataQuorum>().Voters.Count > 1)
+        {
+            // Controlled shutdown: leadership moves to other in-sync replicas before this broker stops.
+            var moved = await services.GetRequiredService<BrokerLifecycle>().ControlledShutdownAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            LogControlledShutdown(Identity.NodeId, moved);
+        }
+
+        await services.GetRequiredService<IsrManager>().DisposeAsync().ConfigureAwait(false);
+        await services.GetRequiredService<ReplicaFetcherManager>().DisposeAsync().ConfigureAwait(false);
+        await services.GetRequiredService<BrokerLifecycle>().DisposeAsync().ConfigureAwait(false);
         await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await _app.Services.GetRequiredService<ReplicaManager>().DisposeAsync().ConfigureAwait(false);
+        await services.GetRequiredService<ControllerService>().DisposeAsync().ConfigureAwait(false);
+        await services.GetRequiredService<ReplicaManager>().DisposeAsync().ConfigureAwait(false);
+        await services.GetRequiredService<MetadataQuorum>().DisposeAsync().ConfigureAwait(false);
         LogStopped(Identity.NodeId);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}")]
     private partial void LogReady(int nodeId, string host, int port, string dataDir);
+
+    /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
+    private static MetadataQuorumOptions QuorumOptions(BrokerOptions options)
+    {
+        var voters = options.QuorumVoters is { Length: > 0 } list
+            ? QuorumVoter.ParseList(list)
+            : [new QuorumVoter(options.NodeId, new IPEndPoint(IPAddress.TryParse(options.Host, out var ip) ? ip : IPAddress.Loopback, options.QuorumPort == 0 ? FreePort() : options.QuorumPort))];
+        return new MetadataQuorumOptions { NodeId = options.NodeId, Voters = voters, DataDirectory = options.DataDir };
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} controlled shutdown: leadership moved away: {Moved}")]
+    private partial void LogControlledShutdown(int nodeId, bool moved);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} stopping")]
     private partial void LogStopping(int nodeId);

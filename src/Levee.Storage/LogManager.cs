@@ -26,6 +26,9 @@ public sealed partial class LogManager : IAsyncDisposable
     /// <summary>Node and cluster identity of the directory.</summary>
     public const string MetaPropertiesFileName = "meta.properties";
 
+    /// <summary>Directory of the metadata quorum's log, skipped when opening partitions.</summary>
+    public const string MetadataLogDirectoryName = "__cluster_metadata-0";
+
     private const string DeleteDirSuffix = "-delete";
 
     private readonly ConcurrentDictionary<TopicPartition, PartitionLog> _logs = new();
@@ -99,6 +102,11 @@ public sealed partial class LogManager : IAsyncDisposable
             if (name.EndsWith(DeleteDirSuffix, StringComparison.Ordinal))
             {
                 TryDeleteDirectory(sub);
+            }
+            else if (name == MetadataLogDirectoryName)
+            {
+                // The Raft metadata log lives beside the partitions, as KRaft's does; it is not a topic.
+                continue;
             }
             else if (TopicPartition.TryParseDirectoryName(name, out var tp))
             {

@@ -42,6 +42,8 @@ public sealed class ConfigurationTests
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "levee.dll"));
         info.ArgumentList.Add("serve");
+        info.ArgumentList.Add("--set");
+        info.ArgumentList.Add("quorum.port=" + FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

@@ -31,7 +31,7 @@ public sealed partial class GroupCoordinator
             return JoinError(request.MemberId, ErrorCode.NotCoordinator);
         }
 
-        if (!TryEnsureOffsetsTopic())
+        if (!await TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false))
         {
             return JoinError(request.MemberId, ErrorCode.CoordinatorNotAvailable);
         }

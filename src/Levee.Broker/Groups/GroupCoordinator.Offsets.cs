@@ -14,7 +14,7 @@ public sealed partial class GroupCoordinator
     /// commit by a consumer that assigns partitions itself), appends the offsets to __consumer_offsets and
     /// answers after the append.
     /// </summary>
-    public OffsetCommitResponse CommitOffsets(OffsetCommitRequest request, short version)
+    public async ValueTask<OffsetCommitResponse> CommitOffsetsAsync(OffsetCommitRequest request, short version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var response = new OffsetCommitResponse();
@@ -50,7 +50,7 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        if (!TryEnsureOffsetsTopic())
+        if (!await TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false))
         {
             FailAll(ErrorCode.CoordinatorNotAvailable);
             return response;

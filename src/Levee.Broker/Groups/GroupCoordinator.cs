@@ -35,7 +35,7 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _topicLock = new();
+    private readonly SemaphoreSlim _topicLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private int _offsetsPartitions;
     private volatile bool _shuttingDown;
@@ -134,14 +134,15 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
     /// Creates __consumer_offsets on first use, as Kafka does on the first FindCoordinator. False when it cannot
     /// be created (the caller answers COORDINATOR_NOT_AVAILABLE).
     /// </summary>
-    internal bool TryEnsureOffsetsTopic()
+    internal async ValueTask<bool> TryEnsureOffsetsTopicAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _offsetsPartitions) > 0)
         {
             return true;
         }
 
-        lock (_topicLock)
+        await _topicLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
             if (_offsetsPartitions > 0)
             {
@@ -156,7 +157,7 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
                     .Add("retention.ms", "-1")
                     .Add("retention.bytes", "-1")
                     .Add("segment.bytes", "104857600");
-                var result = _replicas.CreateTopic(OffsetsTopic, _options.OffsetsTopicPartitions, 1, configs, validateOnly: false, out var created);
+                var (result, created) = await _replicas.CreateTopicAsync(OffsetsTopic, _options.OffsetsTopicPartitions, -1, null, configs, validateOnly: false, cancellationToken).ConfigureAwait(false);
                 if (result.Error == ErrorCode.None && created is not null)
                 {
                     topic = created;
@@ -170,6 +171,10 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
 
             Volatile.Write(ref _offsetsPartitions, topic.PartitionCount);
             return true;
+        }
+        finally
+        {
+            _topicLock.Release();
         }
     }
 

@@ -25,7 +25,7 @@ public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<Al
     protected override void Write(AlterConfigsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request)
+    protected override async ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request)
     {
         var response = new AlterConfigsResponse();
         foreach (var resource in request.Resources)
@@ -47,11 +47,11 @@ public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<Al
             }
 
             var replacement = resource.Configs.ToImmutableSortedDictionary(c => c.Name, c => c.Value!, StringComparer.Ordinal);
-            var outcome = replicas.AlterConfigs(resource.ResourceName, _ => replacement, request.ValidateOnly);
+            var outcome = await replicas.AlterConfigsAsync(resource.ResourceName, _ => replacement, request.ValidateOnly, context.Aborted).ConfigureAwait(false);
             result.ErrorCode = (short)outcome.Error;
             result.ErrorMessage = outcome.Message;
         }
 
-        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+        return response;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Protocol;
@@ -6,7 +7,7 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>CreateTopics (v2-v7): partitions, replication factor, configs, validate-only; v5+ returns the resulting configs.</summary>
-public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity identity) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
+public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.CreateTopics;
@@ -24,7 +25,7 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
     protected override void Write(CreateTopicsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request)
+    protected override async ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request)
     {
         var response = new CreateTopicsResponse();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -44,6 +45,7 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
                 continue;
             }
 
+            IReadOnlyList<ImmutableArray<int>>? assignment = null;
             var partitions = topic.NumPartitions;
             var replicationFactor = topic.ReplicationFactor;
             if (topic.Assignments.Count > 0)
@@ -54,14 +56,15 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
                     continue;
                 }
 
-                if (topic.Assignments.Any(a => a.BrokerIds.Count == 0 || a.BrokerIds.Any(b => b != identity.NodeId)))
+                assignment = [.. topic.Assignments.OrderBy(a => a.PartitionIndex).Select(a => a.BrokerIds.ToImmutableArray())];
+                if (assignment.Count == 0 || topic.Assignments.Select(a => a.PartitionIndex).Order().Where((p, i) => p != i).Any())
                 {
-                    Fail(result, ErrorCode.InvalidReplicaAssignment, $"Replica assignments may only name broker {identity.NodeId} on this single-broker cluster.");
+                    Fail(result, ErrorCode.InvalidReplicaAssignment, "Replica assignments must cover partitions 0..n-1 once each.");
                     continue;
                 }
 
-                partitions = topic.Assignments.Count;
-                replicationFactor = (short)topic.Assignments[0].BrokerIds.Count;
+                partitions = assignment.Count;
+                replicationFactor = (short)assignment[0].Length;
             }
 
             var configs = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -70,7 +73,7 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
                 configs[config.Name] = config.Value;
             }
 
-            var outcome = replicas.CreateTopic(topic.Name, partitions, replicationFactor, configs, request.ValidateOnly, out var created);
+            var (outcome, created) = await replicas.CreateTopicAsync(topic.Name, partitions, replicationFactor, assignment, configs, request.ValidateOnly, context.Aborted).ConfigureAwait(false);
             if (outcome.Error != ErrorCode.None || created is null)
             {
                 Fail(result, outcome.Error, outcome.Message);
@@ -79,7 +82,7 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
 
             result.TopicId = request.ValidateOnly ? Guid.Empty : created.TopicId;
             result.NumPartitions = created.PartitionCount;
-            result.ReplicationFactor = 1;
+            result.ReplicationFactor = replicationFactor > 0 ? replicationFactor : (short)(replicas.Image.GetPartition(topic.Name, 0)?.Replicas.Length ?? -1);
             result.Configs = [];
             foreach (var effective in replicas.DescribeConfigs(created))
             {
@@ -94,7 +97,7 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, BrokerIdentity 
             }
         }
 
-        return ValueTask.FromResult<CreateTopicsResponse?>(response);
+        return response;
     }
 
     private static void Fail(CreateTopicsResponse.CreatableTopicResult result, ErrorCode error, string? message)

@@ -41,6 +41,12 @@ public sealed class DeleteRecordsHandler(ReplicaManager replicas) : ApiHandler<D
                     continue;
                 }
 
+                if (!partition.IsLeader)
+                {
+                    result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+                    continue;
+                }
+
                 var target = requested.Offset == -1 ? partition.HighWatermark : requested.Offset;
                 if (target < 0 || target > partition.HighWatermark)
                 {

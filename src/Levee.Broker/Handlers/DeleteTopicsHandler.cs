@@ -24,7 +24,7 @@ public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<De
     protected override void Write(DeleteTopicsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request)
+    protected override async ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
         var response = new DeleteTopicsResponse();
@@ -53,11 +53,11 @@ public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<De
                 result.TopicId = byName.TopicId;
             }
 
-            var outcome = replicas.DeleteTopic(resolved);
+            var outcome = await replicas.DeleteTopicAsync(resolved, context.Aborted).ConfigureAwait(false);
             result.ErrorCode = (short)outcome.Error;
             result.ErrorMessage = outcome.Message;
         }
 
-        return ValueTask.FromResult<DeleteTopicsResponse?>(response);
+        return response;
     }
 }

@@ -1,3 +1,4 @@
+using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Protocol;
@@ -5,8 +6,8 @@ using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
-/// <summary>DescribeCluster (v0-v1): the brokers and the controller.</summary>
-public sealed class DescribeClusterHandler(ReplicaManager replicas, BrokerIdentity identity) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>
+/// <summary>DescribeCluster (v0-v1): the live brokers and the active controller, from the metadata image.</summary>
+public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerService controller) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>
 {
     private const sbyte BrokerEndpoints = 1;
 
@@ -28,7 +29,7 @@ public sealed class DescribeClusterHandler(ReplicaManager replicas, BrokerIdenti
     /// <inheritdoc />
     protected override ValueTask<DescribeClusterResponse?> HandleAsync(RequestContext context, DescribeClusterRequest request)
     {
-        var response = new DescribeClusterResponse { ClusterId = replicas.ClusterId, ControllerId = identity.NodeId, EndpointType = request.EndpointType };
+        var response = new DescribeClusterResponse { ClusterId = replicas.ClusterId, EndpointType = request.EndpointType };
         if (request.EndpointType != BrokerEndpoints)
         {
             response.ErrorCode = (short)ErrorCode.UnsupportedEndpointType;
@@ -36,7 +37,14 @@ public sealed class DescribeClusterHandler(ReplicaManager replicas, BrokerIdenti
             return ValueTask.FromResult<DescribeClusterResponse?>(response);
         }
 
-        response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = identity.NodeId, Host = identity.Host, Port = identity.Port });
+        foreach (var broker in replicas.Image.Brokers.Values.Where(b => !b.Fenced && !b.EndPoints.IsEmpty))
+        {
+            response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.Id, Host = broker.EndPoints[0].Host, Port = broker.EndPoints[0].Port, Rack = broker.Rack });
+        }
+
+        response.ControllerId = controller.ActiveControllerId is { } active && response.Brokers.Any(b => b.BrokerId == active)
+            ? active
+            : response.Brokers.Count > 0 ? response.Brokers[0].BrokerId : -1;
         return ValueTask.FromResult<DescribeClusterResponse?>(response);
     }
 }

@@ -79,6 +79,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
     private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request)
     {
         var response = new FetchResponse { SessionId = 0 };
+        var replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
         var waitOn = new List<Task>();
         long total = 0;
         var hasError = false;
@@ -107,8 +108,43 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                     continue;
                 }
 
+                if (!partition.IsLeader)
+                {
+                    data.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+                    var state = partition.State;
+                    if (state.Leader >= 0)
+                    {
+                        data.CurrentLeader = new FetchResponse.LeaderIdAndEpoch { LeaderId = state.Leader, LeaderEpoch = state.LeaderEpoch };
+                    }
+
+                    hasError = true;
+                    continue;
+                }
+
                 var log = partition.Log;
+                if (replicaId >= 0 && fetchPartition.LastFetchedEpoch >= 0)
+                {
+                    // KIP-320: a follower whose last epoch ends earlier here than where it fetches from has a
+                    // divergent tail; it truncates to the end offset we name and fetches again.
+                    var (epoch, endOffset) = log.EndOffsetForEpoch(fetchPartition.LastFetchedEpoch);
+                    if (epoch != fetchPartition.LastFetchedEpoch || endOffset < fetchPartition.FetchOffset)
+                    {
+                        data.DivergingEpoch = new FetchResponse.EpochEndOffset { Epoch = epoch, EndOffset = endOffset };
+                        data.HighWatermark = partition.HighWatermark;
+                        data.LogStartOffset = log.LogStartOffset;
+                        continue;
+                    }
+                }
+
+                if (replicaId >= 0 && fetchPartition.FetchOffset >= log.LogStartOffset && fetchPartition.FetchOffset <= log.LogEndOffset)
+                {
+                    partition.RecordFollowerFetch(replicaId, fetchPartition.FetchOffset);
+                }
+
                 var highWatermark = partition.HighWatermark;
+
+                // Followers read up to the log end: the high watermark moves only once they have the records.
+                var readLimit = replicaId >= 0 ? log.LogEndOffset : highWatermark;
                 data.HighWatermark = highWatermark;
                 data.LastStableOffset = highWatermark;
                 data.LogStartOffset = log.LogStartOffset;
@@ -121,7 +157,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                 }
 
                 waitOn.Add(partition.NextAppend);
-                if (offset >= highWatermark)
+                if (offset >= readLimit)
                 {
                     continue;
                 }
@@ -130,7 +166,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                 LogReadResult read;
                 try
                 {
-                    read = log.Read(offset, limit, highWatermark, minOneBatch: total == 0);
+                    read = log.Read(offset, limit, readLimit, minOneBatch: total == 0);
                 }
                 catch (OffsetOutOfRangeException)
                 {

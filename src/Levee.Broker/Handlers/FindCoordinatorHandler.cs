@@ -31,7 +31,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, BrokerI
     protected override void Write(FindCoordinatorResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<FindCoordinatorResponse?> HandleAsync(RequestContext context, FindCoordinatorRequest request)
+    protected override async ValueTask<FindCoordinatorResponse?> HandleAsync(RequestContext context, FindCoordinatorRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
         var response = new FindCoordinatorResponse();
@@ -39,7 +39,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, BrokerI
         {
             foreach (var key in request.CoordinatorKeys)
             {
-                var (error, message) = Locate(request.KeyType, key);
+                var (error, message) = await LocateAsync(request.KeyType, key, context.Aborted).ConfigureAwait(false);
                 response.Coordinators.Add(new FindCoordinatorResponse.Coordinator
                 {
                     Key = key,
@@ -53,7 +53,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, BrokerI
         }
         else
         {
-            var (error, message) = Locate(request.KeyType, request.Key);
+            var (error, message) = await LocateAsync(request.KeyType, request.Key, context.Aborted).ConfigureAwait(false);
             response.ErrorCode = (short)error;
             response.ErrorMessage = message;
             response.NodeId = error == ErrorCode.None ? identity.NodeId : -1;
@@ -61,19 +61,22 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, BrokerI
             response.Port = error == ErrorCode.None ? identity.Port : -1;
         }
 
-        return ValueTask.FromResult<FindCoordinatorResponse?>(response);
+        return response;
     }
 
-    private (ErrorCode Error, string? Message) Locate(sbyte keyType, string key)
+    private async ValueTask<(ErrorCode Error, string? Message)> LocateAsync(sbyte keyType, string key, CancellationToken cancellationToken)
     {
         switch (keyType)
         {
             case GroupKeyType:
-                return coordinator.TryEnsureOffsetsTopic()
+                return await coordinator.TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false)
                     ? (ErrorCode.None, null)
                     : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString());
             case TransactionKeyType:
-                return key.Length == 0 ? (ErrorCode.InvalidRequest, "Transactional id must not be empty.") : (ErrorCode.None, null);
+                // Transactions are not served yet: Kafka's answer while its transaction log is unavailable.
+                return key.Length == 0
+                    ? (ErrorCode.InvalidRequest, "Transactional id must not be empty.")
+                    : (ErrorCode.CoordinatorNotAvailable, "Transactions are not supported by this broker yet.");
             default:
                 return (ErrorCode.InvalidRequest, $"Unsupported coordinator key type {keyType}.");
         }

@@ -31,7 +31,7 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : Ap
     protected override void Write(IncrementalAlterConfigsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request)
+    protected override async ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request)
     {
         var response = new IncrementalAlterConfigsResponse();
         foreach (var resource in request.Resources)
@@ -53,7 +53,7 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : Ap
             }
 
             string? problem = null;
-            var outcome = replicas.AlterConfigs(resource.ResourceName, current => Apply(current, resource.Configs, ref problem), request.ValidateOnly);
+            var outcome = await replicas.AlterConfigsAsync(resource.ResourceName, current => Apply(current, resource.Configs, ref problem), request.ValidateOnly, context.Aborted).ConfigureAwait(false);
             if (problem is not null)
             {
                 result.ErrorCode = (short)ErrorCode.InvalidConfig;
@@ -65,7 +65,7 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : Ap
             result.ErrorMessage = outcome.Message;
         }
 
-        return ValueTask.FromResult<IncrementalAlterConfigsResponse?>(response);
+        return response;
     }
 
     private static ImmutableSortedDictionary<string, string> Apply(ImmutableSortedDictionary<string, string> current, List<IncrementalAlterConfigsRequest.AlterableConfig> changes, ref string? problem)

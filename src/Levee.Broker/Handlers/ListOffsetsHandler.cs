@@ -50,6 +50,12 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas) : ApiHandler<Lis
                     continue;
                 }
 
+                if (!partition.IsLeader)
+                {
+                    result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+                    continue;
+                }
+
                 var log = partition.Log;
                 result.LeaderEpoch = partition.LeaderEpoch;
                 switch (requested.Timestamp)

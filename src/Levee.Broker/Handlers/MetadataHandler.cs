@@ -1,6 +1,7 @@
+using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
-using Levee.Broker.Topics;
+using Levee.Cluster.Metadata;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Storage;
@@ -8,12 +9,12 @@ using Levee.Storage;
 namespace Levee.Broker.Handlers;
 
 /// <summary>
-/// Metadata (v0-v12): brokers, controller and, per topic, partitions with leader, replicas and ISR.
-/// A single broker leads every partition and is the controller: strict clients (kafkajs, the .NET
-/// AdminClient) wait until the controller id names a listed broker. Unknown topics are auto-created
-/// when auto.create.topics.enable and the request (v4+) allow it.
+/// Metadata (v0-v12): the live brokers, the controller and, per topic, partitions with leader,
+/// leader epoch, replicas, ISR and offline replicas, all from the metadata image. The controller id
+/// is always a listed broker: strict clients (kafkajs, the .NET AdminClient) wait until it is.
+/// Unknown topics are auto-created when auto.create.topics.enable and the request (v4+) allow it.
 /// </summary>
-public sealed class MetadataHandler(ReplicaManager replicas, BrokerIdentity identity) : ApiHandler<MetadataRequest, MetadataResponse>
+public sealed class MetadataHandler(ReplicaManager replicas, ControllerService controller) : ApiHandler<MetadataRequest, MetadataResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Metadata;
@@ -31,78 +32,109 @@ public sealed class MetadataHandler(ReplicaManager replicas, BrokerIdentity iden
     protected override void Write(MetadataResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request)
+    protected override async ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request)
     {
-        var response = new MetadataResponse
-        {
-            ClusterId = replicas.ClusterId,
-            ControllerId = identity.NodeId,
-        };
-        response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = identity.NodeId, Host = identity.Host, Port = identity.Port, Rack = null });
+        ArgumentNullException.ThrowIfNull(context);
 
         // v0: an empty list means every topic; v1+: null means every topic.
         var all = request.Topics is null || (context.ApiVersion == 0 && request.Topics.Count == 0);
-        if (all)
-        {
-            foreach (var topic in replicas.Topics.All.OrderBy(t => t.Name, StringComparer.Ordinal))
-            {
-                response.Topics.Add(Describe(topic));
-            }
-
-            return ValueTask.FromResult<MetadataResponse?>(response);
-        }
-
         var allowAutoCreate = context.ApiVersion < 4 || request.AllowAutoTopicCreation;
-        foreach (var requested in request.Topics!)
+        var results = new List<MetadataResponse.MetadataResponseTopic>();
+        if (!all)
         {
-            TopicInfo? topic = null;
-            if (requested.Name is null)
+            foreach (var requested in request.Topics!)
             {
-                if (!replicas.Topics.TryGet(requested.TopicId, out topic))
+                if (requested.Name is null)
                 {
-                    response.Topics.Add(new MetadataResponse.MetadataResponseTopic { Name = null, TopicId = requested.TopicId, ErrorCode = (short)ErrorCode.UnknownTopicId });
+                    if (!replicas.Topics.TryGet(requested.TopicId, out _))
+                    {
+                        results.Add(new MetadataResponse.MetadataResponseTopic { Name = null, TopicId = requested.TopicId, ErrorCode = (short)ErrorCode.UnknownTopicId });
+                    }
+
                     continue;
                 }
-            }
-            else if (!replicas.Topics.TryGet(requested.Name, out topic))
-            {
+
+                if (replicas.Topics.TryGet(requested.Name, out _))
+                {
+                    continue;
+                }
+
                 if (!TopicPartition.IsValidTopicName(requested.Name, out _))
                 {
-                    response.Topics.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.InvalidTopic });
-                    continue;
+                    results.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.InvalidTopic });
                 }
-
-                if (!allowAutoCreate || !replicas.TryAutoCreate(requested.Name, out topic))
+                else if (!allowAutoCreate || await replicas.TryAutoCreateAsync(requested.Name, context.Aborted).ConfigureAwait(false) is null)
                 {
-                    response.Topics.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.UnknownTopicOrPartition });
-                    continue;
+                    results.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.UnknownTopicOrPartition });
                 }
             }
-
-            response.Topics.Add(Describe(topic));
         }
 
-        return ValueTask.FromResult<MetadataResponse?>(response);
+        // Read the image once, after any creation, so brokers, leaders and topics agree.
+        var image = replicas.Image;
+        var response = new MetadataResponse { ClusterId = replicas.ClusterId };
+        foreach (var broker in image.Brokers.Values.Where(b => !b.Fenced && !b.EndPoints.IsEmpty))
+        {
+            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = broker.Id, Host = broker.EndPoints[0].Host, Port = broker.EndPoints[0].Port, Rack = broker.Rack });
+        }
+
+        response.ControllerId = controller.ActiveControllerId is { } active && response.Brokers.Any(b => b.NodeId == active)
+            ? active
+            : response.Brokers.Count > 0 ? response.Brokers[0].NodeId : -1;
+
+        if (all)
+        {
+            foreach (var topic in image.TopicsByName.Values)
+            {
+                response.Topics.Add(Describe(image, topic));
+            }
+
+            return response;
+        }
+
+        foreach (var requested in request.Topics!)
+        {
+            var found = requested.Name is null
+                ? image.TopicsById.GetValueOrDefault(requested.TopicId)
+                : image.TopicsByName.GetValueOrDefault(requested.Name);
+            var failed = results.FirstOrDefault(r => r.Name == requested.Name && (requested.Name is not null || r.TopicId == requested.TopicId));
+            if (failed is not null)
+            {
+                response.Topics.Add(failed);
+            }
+            else if (found is not null)
+            {
+                response.Topics.Add(Describe(image, found));
+            }
+            else
+            {
+                response.Topics.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, TopicId = requested.TopicId, ErrorCode = (short)ErrorCode.UnknownTopicOrPartition });
+            }
+        }
+
+        return response;
     }
 
-    private MetadataResponse.MetadataResponseTopic Describe(TopicInfo topic)
+    private static MetadataResponse.MetadataResponseTopic Describe(MetadataImage image, TopicImage topic)
     {
         var result = new MetadataResponse.MetadataResponseTopic
         {
             Name = topic.Name,
-            TopicId = topic.TopicId,
+            TopicId = topic.Id,
             IsInternal = topic.Name.StartsWith("__", StringComparison.Ordinal),
         };
-        for (var i = 0; i < topic.PartitionCount; i++)
+        foreach (var state in topic.Partitions.Values)
         {
             var partition = new MetadataResponse.MetadataResponsePartition
             {
-                PartitionIndex = i,
-                LeaderId = identity.NodeId,
-                LeaderEpoch = replicas.TryGetPartition(topic.Name, i, out var p) ? p.LeaderEpoch : 0,
+                PartitionIndex = state.PartitionId,
+                LeaderId = state.Leader,
+                LeaderEpoch = state.LeaderEpoch,
+                ErrorCode = (short)(state.Leader < 0 ? ErrorCode.LeaderNotAvailable : ErrorCode.None),
             };
-            partition.ReplicaNodes.Add(identity.NodeId);
-            partition.IsrNodes.Add(identity.NodeId);
+            partition.ReplicaNodes.AddRange(state.Replicas);
+            partition.IsrNodes.AddRange(state.Isr);
+            partition.OfflineReplicas.AddRange(state.Replicas.Where(r => !image.Brokers.TryGetValue(r, out var b) || b.Fenced));
             result.Partitions.Add(partition);
         }
 

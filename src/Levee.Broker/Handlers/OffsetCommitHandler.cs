@@ -24,9 +24,9 @@ public sealed class OffsetCommitHandler(GroupCoordinator coordinator) : ApiHandl
     protected override void Write(OffsetCommitResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request)
+    protected override async ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return ValueTask.FromResult<OffsetCommitResponse?>(coordinator.CommitOffsets(request, context.ApiVersion));
+        return await coordinator.CommitOffsetsAsync(request, context.ApiVersion, context.Aborted).ConfigureAwait(false);
     }
 }

@@ -37,9 +37,11 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
     protected override void Write(ProduceResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request)
+    protected override async ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request)
     {
+        ArgumentNullException.ThrowIfNull(context);
         var response = new ProduceResponse();
+        var waits = new List<(Partition Partition, long Offset, ProduceResponse.PartitionProduceResponse Result)>();
         var acksValid = request.Acks is 0 or 1 or -1;
         foreach (var topicData in request.TopicData)
         {
@@ -57,7 +59,11 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
                 }
                 else
                 {
-                    AppendPartition(topicData.Name, partitionData, request.Acks, partitionResponse);
+                    var appended = AppendPartition(topicData.Name, partitionData, request.Acks, partitionResponse);
+                    if (appended is { } wait && request.Acks == -1)
+                    {
+                        waits.Add((wait.Partition, wait.Offset, partitionResponse));
+                    }
                 }
 
                 topicResponse.PartitionResponses.Add(partitionResponse);
@@ -66,30 +72,88 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
             response.Responses.Add(topicResponse);
         }
 
-        return ValueTask.FromResult(request.Acks == 0 ? null : response);
+        if (waits.Count > 0)
+        {
+            await WaitForIsrAsync(waits, request.TimeoutMs, context.Aborted).ConfigureAwait(false);
+        }
+
+        AddLeaderHints(response);
+        return request.Acks == 0 ? null : response;
     }
 
-    private void AppendPartition(string topicName, ProduceRequest.PartitionProduceData data, short acks, ProduceResponse.PartitionProduceResponse result)
+    // acks=all: the answer waits until the ISR has the records (the high watermark passed them), or
+    // until the request's timeout, which Kafka answers with REQUEST_TIMED_OUT.
+    private static async Task WaitForIsrAsync(List<(Partition Partition, long Offset, ProduceResponse.PartitionProduceResponse Result)> waits, int timeoutMs, CancellationToken aborted)
     {
-        if (!replicas.Topics.TryGet(topicName, out var topic) || !replicas.TryGetPartition(topicName, data.Index, out var partition))
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        timeout.CancelAfter(Math.Max(0, timeoutMs));
+        foreach (var (partition, offset, result) in waits)
+        {
+            try
+            {
+                await partition.WaitForHighWatermarkAsync(offset, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+            {
+                Fail(result, ErrorCode.RequestTimedOut, $"The ISR of {partition.Id} did not acknowledge the records within {timeoutMs} ms.");
+            }
+            catch (InvalidOperationException)
+            {
+                Fail(result, ErrorCode.NotLeaderOrFollower, $"Leadership of {partition.Id} moved before the ISR acknowledged the records.");
+            }
+        }
+    }
+
+    // KIP-951: a NOT_LEADER_OR_FOLLOWER answer names the new leader and its endpoint (v10+), so the
+    // client moves at once instead of refreshing metadata first.
+    private void AddLeaderHints(ProduceResponse response)
+    {
+        var image = replicas.Image;
+        var hinted = new HashSet<int>();
+        foreach (var topic in response.Responses)
+        {
+            foreach (var partition in topic.PartitionResponses.Where(p => p.ErrorCode == (short)ErrorCode.NotLeaderOrFollower))
+            {
+                if (image.GetPartition(topic.Name, partition.Index) is { Leader: >= 0 } state)
+                {
+                    partition.CurrentLeader = new ProduceResponse.LeaderIdAndEpoch { LeaderId = state.Leader, LeaderEpoch = state.LeaderEpoch };
+                    if (hinted.Add(state.Leader) && image.Brokers.TryGetValue(state.Leader, out var broker) && !broker.EndPoints.IsEmpty)
+                    {
+                        response.NodeEndpoints.Add(new ProduceResponse.NodeEndpoint { NodeId = broker.Id, Host = broker.EndPoints[0].Host, Port = broker.EndPoints[0].Port, Rack = broker.Rack });
+                    }
+                }
+            }
+        }
+    }
+
+    private (Partition Partition, long Offset)? AppendPartition(string topicName, ProduceRequest.PartitionProduceData data, short acks, ProduceResponse.PartitionProduceResponse result)
+    {
+        if (!replicas.Topics.TryGet(topicName, out var topic) || data.Index < 0 || data.Index >= topic.PartitionCount)
         {
             Fail(result, ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition.");
-            return;
+            return null;
+        }
+
+        if (!replicas.TryGetPartition(topicName, data.Index, out var partition) || !partition.IsLeader)
+        {
+            Fail(result, ErrorCode.NotLeaderOrFollower, $"This broker is not the leader of {topicName}-{data.Index}.");
+            return null;
         }
 
         if (data.Records is not { Length: > 0 } records)
         {
             Fail(result, ErrorCode.CorruptMessage, "The produce request has no record batch.");
-            return;
+            return null;
         }
 
         if (acks == -1)
         {
             var minIsr = int.Parse(replicas.ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture);
-            if (minIsr > 1)
+            var isr = partition.State.Isr.Length;
+            if (isr < minIsr)
             {
-                Fail(result, ErrorCode.NotEnoughReplicas, $"The size of the current ISR (1) is insufficient to satisfy the min.isr requirement of {minIsr} for partition {partition.Id}.");
-                return;
+                Fail(result, ErrorCode.NotEnoughReplicas, $"The size of the current ISR ({isr}) is insufficient to satisfy the min.isr requirement of {minIsr} for partition {partition.Id}.");
+                return null;
             }
         }
 
@@ -111,7 +175,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
         {
             LogRejected(partition.Id.ToString(), validation.ErrorCode, validation.ErrorMessage);
             Fail(result, validation.ErrorCode, validation.ErrorMessage);
-            return;
+            return null;
         }
 
         try
@@ -122,16 +186,19 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
             result.BaseOffset = info.FirstOffset;
             result.LogAppendTimeMs = info.LogAppendTime;
             result.LogStartOffset = partition.Log.LogStartOffset;
+            return (partition, info.LastOffset + 1);
         }
         catch (ProducerStateException ex)
         {
             LogRejected(partition.Id.ToString(), ex.ErrorCode, ex.Message);
             Fail(result, ex.ErrorCode, ex.Message);
+            return null;
         }
         catch (IOException ex)
         {
             LogStorageError(partition.Id.ToString(), ex);
             Fail(result, ErrorCode.KafkaStorageError, "Disk error when trying to access the log.");
+            return null;
         }
     }
 

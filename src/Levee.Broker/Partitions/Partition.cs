@@ -1,35 +1,59 @@
+using System.Collections.Immutable;
+using Levee.Cluster.Metadata;
 using Levee.Storage;
 
 namespace Levee.Broker.Partitions;
 
 /// <summary>
-/// One partition this broker leads: its log, its leader epoch and a signal for fetches waiting on
-/// new data. On a single broker the high watermark follows the log end as soon as a batch is appended.
+/// One partition replica on this broker, leader or follower as the metadata image says, with
+/// Kafka's ISR rules. As leader it appends produced batches, tracks each follower's log end from
+/// its fetches, and moves the high watermark to the smallest log end in the ISR; acks=all
+/// producers and consumers wait on that. As follower it appends what it fetched from the leader
+/// and keeps the leader's high watermark. A single broker is the same code with an ISR of one,
+/// where the high watermark follows every append at once.
 /// </summary>
 public sealed class Partition
 {
-    private readonly Lock _appendLock = new();
+    private readonly Lock _lock = new();
+    private readonly int _localBrokerId;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<int, FollowerState> _followers = [];
+    private PartitionImage _state;
     private TaskCompletionSource _appended = NewSignal();
+    private TaskCompletionSource _highWatermarkMoved = NewSignal();
 
-    /// <summary>Wraps an open log.</summary>
-    public Partition(TopicPartition id, Guid topicId, PartitionLog log)
+    /// <summary>Wraps an open log with the partition's state from the metadata image.</summary>
+    public Partition(TopicPartition id, PartitionImage state, PartitionLog log, int localBrokerId, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(state);
         Id = id;
-        TopicId = topicId;
         Log = log;
+        _localBrokerId = localBrokerId;
+        _time = time;
+        _state = state;
+        ApplyState(state);
     }
 
     /// <summary>The topic and partition index.</summary>
     public TopicPartition Id { get; }
 
     /// <summary>The topic's id.</summary>
-    public Guid TopicId { get; }
+    public Guid TopicId => Volatile.Read(ref _state).TopicId;
 
     /// <summary>The partition's log.</summary>
     public PartitionLog Log { get; }
 
+    /// <summary>The partition's replicas, ISR, leader and epochs as last applied from the metadata image.</summary>
+    public PartitionImage State => Volatile.Read(ref _state);
+
+    /// <summary>The current leader's broker id, or -1.</summary>
+    public int LeaderId => State.Leader;
+
+    /// <summary>True when this broker leads the partition.</summary>
+    public bool IsLeader => State.Leader == _localBrokerId;
+
     /// <summary>The leader epoch stamped into appended batches.</summary>
-    public int LeaderEpoch { get; }
+    public int LeaderEpoch => State.LeaderEpoch;
 
     /// <summary>Offsets below this are readable by consumers.</summary>
     public long HighWatermark => Log.HighWatermark;
@@ -37,19 +61,209 @@ public sealed class Partition
     /// <summary>Completes at the next append: what a delayed fetch waits on.</summary>
     public Task NextAppend => Volatile.Read(ref _appended).Task;
 
-    /// <summary>Appends validated batches as leader, advances the high watermark and wakes waiting fetches.</summary>
+    /// <summary>Applies a new state from the metadata image (leadership, epochs, ISR).</summary>
+    public void ApplyState(PartitionImage state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_lock)
+        {
+            var previous = _state;
+            var becameLeader = state.Leader == _localBrokerId && (!ReferenceEquals(previous, state) && (previous.Leader != _localBrokerId || previous.LeaderEpoch != state.LeaderEpoch) || _followers.Count == 0);
+            Volatile.Write(ref _state, state);
+            if (becameLeader)
+            {
+                // A new leader knows nothing of its followers yet; the ISR members get a full lag
+                // window to fetch before they could be dropped (Kafka resets the caught-up time too).
+                _followers.Clear();
+                var now = NowMs;
+                foreach (var replica in state.Replicas.Where(r => r != _localBrokerId))
+                {
+                    _followers[replica] = new FollowerState { LogEndOffset = -1, LastCaughtUpMs = now, LastFetchMs = now, LeaderEndAtLastFetch = -1 };
+                }
+            }
+
+            if (state.Leader == _localBrokerId)
+            {
+                MaybeAdvanceHighWatermark();
+            }
+        }
+    }
+
+    /// <summary>Appends validated batches as leader and advances the high watermark as the ISR allows.</summary>
     public LogAppendInfo Append(Span<byte> batches, bool useLogAppendTime)
     {
         LogAppendInfo info;
-        lock (_appendLock)
+        lock (_lock)
         {
             info = Log.AppendAsLeader(batches, LeaderEpoch, useLogAppendTime);
-            Log.HighWatermark = Log.LogEndOffset;
+            MaybeAdvanceHighWatermark();
         }
 
         Interlocked.Exchange(ref _appended, NewSignal()).TrySetResult();
         return info;
     }
 
+    /// <summary>
+    /// A follower fetched from <paramref name="fetchOffset"/>: that is its log end. It is caught up
+    /// if it asked for everything the leader had, or for everything the leader had at its previous
+    /// fetch (Kafka's rule, so a follower that keeps up with a busy leader is never "behind").
+    /// </summary>
+    public void RecordFollowerFetch(int replicaId, long fetchOffset)
+    {
+        lock (_lock)
+        {
+            if (!_followers.TryGetValue(replicaId, out var follower))
+            {
+                return;
+            }
+
+            var now = NowMs;
+            var leaderEnd = Log.LogEndOffset;
+            if (fetchOffset >= leaderEnd)
+            {
+                follower.LastCaughtUpMs = now;
+            }
+            else if (follower.LeaderEndAtLastFetch >= 0 && fetchOffset >= follower.LeaderEndAtLastFetch)
+            {
+                follower.LastCaughtUpMs = Math.Max(follower.LastCaughtUpMs, follower.LastFetchMs);
+            }
+
+            follower.LogEndOffset = fetchOffset;
+            follower.LeaderEndAtLastFetch = leaderEnd;
+            follower.LastFetchMs = now;
+            MaybeAdvanceHighWatermark();
+        }
+    }
+
+    /// <summary>
+    /// The ISR this leader should ask the controller for: members silent or behind for longer than
+    /// <paramref name="lagMaxMs"/> leave; followers that reached the high watermark join. Null when
+    /// no change is due.
+    /// </summary>
+    public ImmutableArray<int>? ProposedIsr(long lagMaxMs)
+    {
+        lock (_lock)
+        {
+            var state = _state;
+            if (state.Leader != _localBrokerId)
+            {
+                return null;
+            }
+
+            var now = NowMs;
+            var isr = state.Isr.Where(r => r == _localBrokerId || !_followers.TryGetValue(r, out var f) || now - f.LastCaughtUpMs <= lagMaxMs).ToList();
+            foreach (var (replica, follower) in _followers)
+            {
+                if (!isr.Contains(replica) && follower.LogEndOffset >= Log.HighWatermark && follower.LogEndOffset >= 0 && now - follower.LastCaughtUpMs <= lagMaxMs)
+                {
+                    isr.Add(replica);
+                }
+            }
+
+            return isr.Count == state.Isr.Length && isr.All(state.Isr.Contains) ? null : [.. isr.Order()];
+        }
+    }
+
+    /// <summary>Waits until the high watermark reaches <paramref name="offset"/> (acks=all).</summary>
+    public async Task WaitForHighWatermarkAsync(long offset, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var signal = Volatile.Read(ref _highWatermarkMoved);
+            if (Log.HighWatermark >= offset)
+            {
+                return;
+            }
+
+            if (!IsLeader)
+            {
+                throw new InvalidOperationException("Leadership moved while waiting for the ISR.");
+            }
+
+            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Follower: appends batches fetched from the leader, keeping their offsets, and takes the leader's high watermark.</summary>
+    public void AppendAsFollower(ReadOnlySpan<byte> batches, long leaderHighWatermark)
+    {
+        lock (_lock)
+        {
+            if (!batches.IsEmpty)
+            {
+                Log.AppendAsFollower(batches);
+            }
+
+            SetHighWatermark(Math.Min(leaderHighWatermark, Log.LogEndOffset));
+        }
+
+        if (!batches.IsEmpty)
+        {
+            Interlocked.Exchange(ref _appended, NewSignal()).TrySetResult();
+        }
+    }
+
+    /// <summary>Follower: removes a divergent tail (KIP-101/KIP-320) before fetching again.</summary>
+    public void TruncateTo(long offset)
+    {
+        lock (_lock)
+        {
+            if (offset < Log.LogEndOffset)
+            {
+                Log.TruncateTo(offset);
+            }
+
+            if (Log.HighWatermark > Log.LogEndOffset)
+            {
+                Log.HighWatermark = Log.LogEndOffset;
+            }
+        }
+    }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    // Under _lock. The high watermark is the smallest log end over the ISR, and never goes back.
+    private void MaybeAdvanceHighWatermark()
+    {
+        var state = _state;
+        var candidate = Log.LogEndOffset;
+        foreach (var replica in state.Isr)
+        {
+            if (replica == _localBrokerId)
+            {
+                continue;
+            }
+
+            candidate = Math.Min(candidate, _followers.TryGetValue(replica, out var f) ? f.LogEndOffset : -1);
+        }
+
+        if (candidate > Log.HighWatermark)
+        {
+            SetHighWatermark(candidate);
+        }
+    }
+
+    private void SetHighWatermark(long value)
+    {
+        if (value == Log.HighWatermark)
+        {
+            return;
+        }
+
+        Log.HighWatermark = value;
+        Interlocked.Exchange(ref _highWatermarkMoved, NewSignal()).TrySetResult();
+    }
+
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed class FollowerState
+    {
+        public long LogEndOffset { get; set; }
+
+        public long LastCaughtUpMs { get; set; }
+
+        public long LastFetchMs { get; set; }
+
+        public long LeaderEndAtLastFetch { get; set; }
+    }
 }

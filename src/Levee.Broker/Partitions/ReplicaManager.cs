@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Globalization;
+using Levee.Broker.Cluster;
 using Levee.Broker.Topics;
+using Levee.Cluster.Controller;
+using Levee.Cluster.Metadata;
+using Levee.Cluster.Quorum;
 using Levee.Protocol;
 using Levee.Storage;
 using Microsoft.Extensions.Logging;
@@ -19,41 +23,62 @@ public readonly record struct AdminResult(ErrorCode Error, string? Message)
 public sealed record EffectiveConfig(TopicConfigDefinition Definition, string Value, ConfigSource Source, IReadOnlyList<(string Name, string Value, ConfigSource Source)> Synonyms);
 
 /// <summary>
-/// The partitions this broker holds and the topic lifecycle around them: create, delete, add
-/// partitions, change configs. On a single broker it also plays the controller's part; in a cluster
-/// the topic decisions move to the controller and this class keeps only the replicas.
+/// The partition replicas this broker holds, driven by the metadata image: when the image assigns
+/// a replica here, its log is opened (recovered if need be) and it becomes leader or follower as the
+/// image says; followers fetch from their leader; leaders ask the controller to shrink or expand
+/// the ISR. Topic admin requests (create, delete, partitions, configs) become controller decisions
+/// committed through the metadata quorum.
 /// </summary>
 public sealed partial class ReplicaManager : IAsyncDisposable
 {
+    private int _disposeCount;
     private readonly ConcurrentDictionary<TopicPartition, Partition> _partitions = new();
-    private readonly Lock _adminLock = new();
+    private readonly Lock _applyLock = new();
     private readonly BrokerOptions _options;
+    private readonly MetadataQuorum _quorum;
+    private readonly ControllerService _controller;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    private ReplicaManager(BrokerOptions options, LogManager logs, TopicStore topics, ILogger logger)
+    private ReplicaManager(BrokerOptions options, LogManager logs, MetadataQuorum quorum, ControllerService controller, TimeProvider time, ILogger logger)
     {
         _options = options;
         Logs = logs;
-        Topics = topics;
+        _quorum = quorum;
+        _controller = controller;
+        _time = time;
         _logger = logger;
+        Topics = new TopicCatalog(quorum);
     }
 
-    /// <summary>Topic metadata.</summary>
-    public TopicStore Topics { get; }
+    /// <summary>Raised after the partitions were brought in line with a new image (followers to start, leaders to watch).</summary>
+    public event EventHandler? PartitionsChanged;
+
+    /// <summary>Topic metadata from the current image.</summary>
+    public TopicCatalog Topics { get; }
+
+    /// <summary>The current metadata image.</summary>
+    public MetadataImage Image => _quorum.Current;
 
     /// <summary>The logs on disk.</summary>
     public LogManager Logs { get; }
 
-    /// <summary>The cluster id (from meta.properties).</summary>
+    /// <summary>This broker's id.</summary>
+    public int LocalBrokerId => _options.NodeId;
+
+    /// <summary>The cluster id (from meta.properties, or cluster.id).</summary>
     public string ClusterId => Logs.ClusterId;
 
-    /// <summary>Opens the data directory: recovers every log and re-creates the partitions of known topics.</summary>
-    public static ReplicaManager Open(BrokerOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    /// <summary>Every partition replica held here.</summary>
+    public IEnumerable<Partition> Partitions => _partitions.Values;
+
+    /// <summary>Opens the data directory (recovering every log) and follows the metadata image from then on.</summary>
+    public static ReplicaManager Open(BrokerOptions options, MetadataQuorum quorum, ControllerService controller, ILoggerFactory loggerFactory, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(quorum);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         Directory.CreateDirectory(options.DataDir);
-        var topics = new TopicStore(Path.Combine(options.DataDir, "levee-topics.json"));
         var logs = LogManager.Open(
             new LogManagerOptions
             {
@@ -61,58 +86,171 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 NodeId = options.NodeId,
                 ClusterId = options.ClusterId,
                 RetentionCheckIntervalMs = options.RetentionCheckIntervalMs,
-                TopicConfig = name => topics.TryGet(name, out var topic) ? LogConfigFor(options, topic) : LogConfig.Default,
+                TopicConfig = name => quorum.Current.TopicsByName.TryGetValue(name, out var topic)
+                    ? LogConfigFor(options, TopicCatalog.Describe(quorum.Current, topic))
+                    : LogConfig.Default with { ProducerIdExpirationMs = options.ProducerIdExpirationMs },
             },
             loggerFactory,
             time);
-        var manager = new ReplicaManager(options, logs, topics, loggerFactory.CreateLogger<ReplicaManager>());
-        foreach (var topic in topics.All)
-        {
-            manager.OpenPartitions(topic, 0);
-        }
-
+        var manager = new ReplicaManager(options, logs, quorum, controller, time, loggerFactory.CreateLogger<ReplicaManager>());
+        quorum.ImageChanged += (_, e) => manager.ApplyImage(e.Current);
+        manager.ApplyImage(quorum.Current);
         return manager;
     }
 
-    /// <summary>Finds a partition this broker leads.</summary>
+    /// <summary>Finds a partition replica held here (leader or follower).</summary>
     public bool TryGetPartition(string topic, int partition, out Partition result) =>
         _partitions.TryGetValue(new TopicPartition(topic, partition), out result!);
 
+    /// <summary>Brings the local replicas in line with <paramref name="image"/>.</summary>
+    public void ApplyImage(MetadataImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        lock (_applyLock)
+        {
+            var wanted = new HashSet<TopicPartition>();
+            foreach (var topic in image.TopicsByName.Values)
+            {
+                var info = TopicCatalog.Describe(image, topic);
+                var config = LogConfigFor(info);
+                foreach (var state in topic.Partitions.Values)
+                {
+                    if (!state.Replicas.Contains(_options.NodeId))
+                    {
+                        continue;
+                    }
+
+                    var tp = new TopicPartition(topic.Name, state.PartitionId);
+                    wanted.Add(tp);
+                    if (_partitions.TryGetValue(tp, out var partition) && partition.TopicId == topic.Id)
+                    {
+                        if (partition.Log.Config != config)
+                        {
+                            partition.Log.UpdateConfig(config);
+                        }
+
+                        partition.ApplyState(state);
+                    }
+                    else
+                    {
+                        _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config), _options.NodeId, _time);
+                    }
+                }
+            }
+
+            foreach (var tp in _partitions.Keys.Where(tp => !wanted.Contains(tp)).ToList())
+            {
+                _partitions.TryRemove(tp, out _);
+                if (!image.TopicsByName.ContainsKey(tp.Topic))
+                {
+                    Logs.Delete(tp);
+                    LogReplicaDeleted(tp.ToString());
+                }
+            }
+        }
+
+        PartitionsChanged?.Invoke(this, EventArgs.Empty);
+    }
+
     /// <summary>Creates a topic, or only checks that it could be created when <paramref name="validateOnly"/>.</summary>
-    public AdminResult CreateTopic(string name, int partitions, short replicationFactor, IReadOnlyDictionary<string, string?> configs, bool validateOnly, out TopicInfo? created)
+    public async Task<(AdminResult Result, TopicInfo? Created)> CreateTopicAsync(string name, int partitions, short replicationFactor, IReadOnlyList<ImmutableArray<int>>? assignment, IReadOnlyDictionary<string, string?> configs, bool validateOnly, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(configs);
-        created = null;
         if (!TopicPartition.IsValidTopicName(name, out var nameProblem))
         {
-            return new AdminResult(ErrorCode.InvalidTopic, nameProblem);
+            return (new AdminResult(ErrorCode.InvalidTopic, nameProblem), null);
         }
 
-        if (partitions == -1)
+        foreach (var (key, value) in configs)
         {
-            partitions = _options.DefaultPartitions;
+            var problem = TopicConfigDefinitions.Validate(key, value);
+            if (problem is not null)
+            {
+                return (new AdminResult(ErrorCode.InvalidConfig, problem), null);
+            }
         }
 
-        if (replicationFactor == -1)
+        var available = Image.Brokers.Values.Count(b => !b.Fenced && !b.InControlledShutdown);
+        partitions = partitions == -1 ? _options.DefaultPartitions : partitions;
+        replicationFactor = replicationFactor == -1
+            ? (_options.DefaultReplicationFactor > 0 ? _options.DefaultReplicationFactor : (short)Math.Clamp(available, 1, 3))
+            : replicationFactor;
+        var topicId = Guid.NewGuid();
+        var overrides = configs.ToDictionary(c => c.Key, c => c.Value!, StringComparer.Ordinal);
+        Decision Decide(MetadataImage image)
         {
-            replicationFactor = _options.DefaultReplicationFactor;
+            var collision = image.TopicsByName.Keys.FirstOrDefault(t => t != name && t.Replace('.', '_') == name.Replace('.', '_'));
+            return collision is not null
+                ? Decision.Fail(ErrorCode.InvalidTopic, $"Topic '{name}' collides with existing topic: {collision}")
+                : ControllerDecisions.CreateTopic(image, name, topicId, partitions, replicationFactor, assignment, overrides, new Random());
         }
 
-        if (partitions <= 0)
+        var decision = validateOnly ? Decide(Image) : await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
+        if (decision.Error != ErrorCode.None)
         {
-            return new AdminResult(ErrorCode.InvalidPartitions, "Number of partitions must be larger than 0.");
+            return (new AdminResult(decision.Error, decision.Message), null);
         }
 
-        if (replicationFactor <= 0)
+        var created = new TopicInfo(name, topicId, assignment?.Count ?? partitions, overrides.ToImmutableSortedDictionary(StringComparer.Ordinal));
+        if (!validateOnly)
         {
-            return new AdminResult(ErrorCode.InvalidReplicationFactor, "Replication factor must be larger than 0.");
+            LogTopicCreated(name, created.PartitionCount, replicationFactor);
         }
 
-        if (replicationFactor > 1)
+        return (AdminResult.Ok, created);
+    }
+
+    /// <summary>Creates a topic named by a client when auto.create.topics.enable allows it.</summary>
+    public async Task<TopicInfo?> TryAutoCreateAsync(string name, CancellationToken cancellationToken)
+    {
+        if (Topics.TryGet(name, out var topic))
         {
-            return new AdminResult(ErrorCode.InvalidReplicationFactor, $"Unable to replicate the partition {replicationFactor} time(s): The target replication factor of {replicationFactor} cannot be reached because only 1 broker(s) are registered.");
+            return topic;
         }
 
+        if (!_options.AutoCreateTopics)
+        {
+            return null;
+        }
+
+        var (result, created) = await CreateTopicAsync(name, -1, -1, null, ImmutableDictionary<string, string?>.Empty, validateOnly: false, cancellationToken).ConfigureAwait(false);
+        return result.Error == ErrorCode.TopicAlreadyExists && Topics.TryGet(name, out topic) ? topic : created;
+    }
+
+    /// <summary>Deletes a topic; every replica deletes its logs when the image drops it.</summary>
+    public async Task<AdminResult> DeleteTopicAsync(string name, CancellationToken cancellationToken)
+    {
+        var decision = await _controller.DecideAsync(
+            image => image.TopicsByName.TryGetValue(name, out var topic)
+                ? Decision.Commit([new RemoveTopicRecord(topic.Id)])
+                : Decision.Fail(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition."),
+            cancellationToken).ConfigureAwait(false);
+        if (decision.Error == ErrorCode.None)
+        {
+            LogTopicDeleted(name);
+        }
+
+        return new AdminResult(decision.Error, decision.Message);
+    }
+
+    /// <summary>Raises a topic's partition count.</summary>
+    public async Task<AdminResult> CreatePartitionsAsync(string name, int count, bool validateOnly, CancellationToken cancellationToken)
+    {
+        Decision Decide(MetadataImage image) => ControllerDecisions.CreatePartitions(image, name, count, new Random());
+        var decision = validateOnly ? Decide(Image) : await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
+        return new AdminResult(decision.Error, decision.Message);
+    }
+
+    /// <summary>Replaces or edits a topic's config overrides after validating them all.</summary>
+    public async Task<AdminResult> AlterConfigsAsync(string name, Func<ImmutableSortedDictionary<string, string>, ImmutableSortedDictionary<string, string>> change, bool validateOnly, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (!Topics.TryGet(name, out var current))
+        {
+            return new AdminResult(ErrorCode.UnknownTopicOrPartition, $"Topic {name} does not exist.");
+        }
+
+        var configs = change(current.Configs);
         foreach (var (key, value) in configs)
         {
             var problem = TopicConfigDefinitions.Validate(key, value);
@@ -122,151 +260,27 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             }
         }
 
-        lock (_adminLock)
+        if (validateOnly)
         {
-            if (Topics.TryGet(name, out _))
-            {
-                return new AdminResult(ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists.");
-            }
-
-            var collision = Topics.All.FirstOrDefault(t => t.Name.Replace('.', '_') == name.Replace('.', '_'));
-            if (collision is not null)
-            {
-                return new AdminResult(ErrorCode.InvalidTopic, $"Topic '{name}' collides with existing topic: {collision.Name}");
-            }
-
-            var topic = new TopicInfo(name, Guid.NewGuid(), partitions, configs.ToImmutableSortedDictionary(p => p.Key, p => p.Value!, StringComparer.Ordinal));
-            if (validateOnly)
-            {
-                created = topic;
-                return AdminResult.Ok;
-            }
-
-            Topics.TryAdd(topic);
-            OpenPartitions(topic, 0);
-            created = topic;
-            LogTopicCreated(name, partitions);
             return AdminResult.Ok;
         }
-    }
 
-    /// <summary>Creates a topic named by a client when auto.create.topics.enable allows it.</summary>
-    public bool TryAutoCreate(string name, out TopicInfo topic)
-    {
-        if (Topics.TryGet(name, out topic))
-        {
-            return true;
-        }
-
-        if (!_options.AutoCreateTopics)
-        {
-            return false;
-        }
-
-        var result = CreateTopic(name, -1, -1, ImmutableDictionary<string, string?>.Empty, validateOnly: false, out var created);
-        if (result.Error == ErrorCode.TopicAlreadyExists)
-        {
-            return Topics.TryGet(name, out topic);
-        }
-
-        topic = created!;
-        return result.Error == ErrorCode.None;
-    }
-
-    /// <summary>Deletes a topic and its logs.</summary>
-    public AdminResult DeleteTopic(string name)
-    {
-        lock (_adminLock)
-        {
-            if (!Topics.TryGet(name, out var topic))
+        var decision = await _controller.DecideAsync(
+            image =>
             {
-                return new AdminResult(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition.");
-            }
-
-            Topics.Remove(name);
-            for (var i = 0; i < topic.PartitionCount; i++)
-            {
-                var tp = new TopicPartition(name, i);
-                _partitions.TryRemove(tp, out _);
-                Logs.Delete(tp);
-            }
-
-            LogTopicDeleted(name);
-            return AdminResult.Ok;
-        }
-    }
-
-    /// <summary>Raises a topic's partition count.</summary>
-    public AdminResult CreatePartitions(string name, int count, bool validateOnly)
-    {
-        lock (_adminLock)
-        {
-            if (!Topics.TryGet(name, out var topic))
-            {
-                return new AdminResult(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition.");
-            }
-
-            if (count < topic.PartitionCount)
-            {
-                return new AdminResult(ErrorCode.InvalidPartitions, $"Topic currently has {topic.PartitionCount} partitions, which is higher than the requested {count}.");
-            }
-
-            if (count == topic.PartitionCount)
-            {
-                return new AdminResult(ErrorCode.InvalidPartitions, $"Topic already has {topic.PartitionCount} partitions.");
-            }
-
-            if (validateOnly)
-            {
-                return AdminResult.Ok;
-            }
-
-            var updated = topic with { PartitionCount = count };
-            Topics.Update(updated);
-            OpenPartitions(updated, topic.PartitionCount);
-            return AdminResult.Ok;
-        }
-    }
-
-    /// <summary>Replaces or edits a topic's config overrides after validating them all.</summary>
-    public AdminResult AlterConfigs(string name, Func<ImmutableSortedDictionary<string, string>, ImmutableSortedDictionary<string, string>> change, bool validateOnly)
-    {
-        ArgumentNullException.ThrowIfNull(change);
-        lock (_adminLock)
-        {
-            if (!Topics.TryGet(name, out var topic))
-            {
-                return new AdminResult(ErrorCode.UnknownTopicOrPartition, $"Topic {name} does not exist.");
-            }
-
-            var configs = change(topic.Configs);
-            foreach (var (key, value) in configs)
-            {
-                var problem = TopicConfigDefinitions.Validate(key, value);
-                if (problem is not null)
+                if (!image.TopicsByName.ContainsKey(name))
                 {
-                    return new AdminResult(ErrorCode.InvalidConfig, problem);
+                    return Decision.Fail(ErrorCode.UnknownTopicOrPartition, $"Topic {name} does not exist.");
                 }
-            }
 
-            if (validateOnly)
-            {
-                return AdminResult.Ok;
-            }
-
-            var updated = topic with { Configs = configs };
-            Topics.Update(updated);
-            var logConfig = LogConfigFor(updated);
-            for (var i = 0; i < updated.PartitionCount; i++)
-            {
-                if (TryGetPartition(name, i, out var partition))
-                {
-                    partition.Log.UpdateConfig(logConfig);
-                }
-            }
-
-            return AdminResult.Ok;
-        }
+                var existing = image.GetConfigs(ConfigResourceType.Topic, name);
+                var records = new List<MetadataRecord>();
+                records.AddRange(existing.Keys.Where(k => !configs.ContainsKey(k)).Select(k => new ConfigRecord(ConfigResourceType.Topic, name, k, null)));
+                records.AddRange(configs.Where(c => !existing.TryGetValue(c.Key, out var v) || v != c.Value).Select(c => new ConfigRecord(ConfigResourceType.Topic, name, c.Key, c.Value)));
+                return Decision.Commit(records);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return new AdminResult(decision.Error, decision.Message);
     }
 
     /// <summary>Every topic config with its effective value and where it comes from.</summary>
@@ -330,24 +344,22 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The host disposes its singletons again after the broker's ordered shutdown.
+        if (Interlocked.Exchange(ref _disposeCount, 1) != 0)
+        {
+            return;
+        }
+
         _partitions.Clear();
         await Logs.DisposeAsync().ConfigureAwait(false);
     }
 
-    private void OpenPartitions(TopicInfo topic, int from)
-    {
-        var config = LogConfigFor(topic);
-        for (var i = from; i < topic.PartitionCount; i++)
-        {
-            var tp = new TopicPartition(topic.Name, i);
-            var log = Logs.GetOrCreate(tp, config);
-            _partitions[tp] = new Partition(tp, topic.TopicId, log);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partition(s)")]
-    private partial void LogTopicCreated(string topic, int partitions);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partition(s), replication factor {ReplicationFactor}")]
+    private partial void LogTopicCreated(string topic, int partitions, short replicationFactor);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
     private partial void LogTopicDeleted(string topic);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted the replica {Partition}: its topic is gone")]
+    private partial void LogReplicaDeleted(string partition);
 }

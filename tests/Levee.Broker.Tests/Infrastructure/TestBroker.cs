@@ -19,7 +19,7 @@ public sealed class TestBroker : IAsyncDisposable
     {
         var dir = Path.Combine(Path.GetTempPath(), "levee-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
-        var options = new BrokerOptions { DataDir = dir, Port = 0 };
+        var options = new BrokerOptions { DataDir = dir, Port = 0, QuorumPort = 0 };
         options = configure?.Invoke(options) ?? options;
         return new TestBroker(await LeveeBroker.StartAsync(options), dir);
     }

@@ -25,6 +25,9 @@ public sealed class LeveeProcess : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The metadata quorum's port: each test broker needs its own, as it needs its own Kafka port.</summary>
+    public int QuorumPort { get; } = FreePort();
+
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
     public string Output
@@ -99,7 +102,7 @@ public sealed class LeveeProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { levee, "serve", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir }.Concat(extraArgs))
+        foreach (var arg in new[] { levee, "serve", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArgs))
         {
             info.ArgumentList.Add(arg);
         }

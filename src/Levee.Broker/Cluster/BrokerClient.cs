@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+
+namespace Levee.Broker.Cluster;
+
+/// <summary>
+/// A Kafka protocol client for broker-to-broker calls (replica fetches, registration, heartbeats,
+/// ISR changes), built on the generated codec. One request at a time per connection, like a Kafka
+/// inter-broker channel; a failed call closes the connection and the next call reconnects.
+/// </summary>
+public sealed class BrokerClient : IAsyncDisposable
+{
+    private readonly string _host;
+    private readonly int _port;
+    private readonly string _clientId;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private TcpClient? _tcp;
+    private NetworkStream? _stream;
+    private int _correlationId;
+
+    /// <summary>A client for the broker at <paramref name="host"/>:<paramref name="port"/>.</summary>
+    public BrokerClient(string host, int port, string clientId)
+    {
+        _host = host;
+        _port = port;
+        _clientId = clientId;
+    }
+
+    /// <summary>host:port of the remote broker.</summary>
+    public string Address => $"{_host}:{_port}";
+
+    /// <summary>Sends <paramref name="request"/> at <paramref name="version"/> and reads its response.</summary>
+    /// <exception cref="IOException">The connection failed; it is closed and the next call reconnects.</exception>
+    public async Task<TResponse> SendAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
+        where TRequest : IKafkaMessage
+        where TResponse : IKafkaMessage<TResponse>
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var stream = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+            var correlationId = ++_correlationId;
+            var frame = Encode(key, version, correlationId, request);
+            try
+            {
+                await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                var prefix = new byte[4];
+                await stream.ReadExactlyAsync(prefix, cancellationToken).ConfigureAwait(false);
+                var length = BinaryPrimitives.ReadInt32BigEndian(prefix);
+                if (length < 0 || length > 256 * 1024 * 1024)
+                {
+                    throw new IOException($"Broker {Address} sent a response frame of {length} bytes.");
+                }
+
+                var body = new byte[length];
+                await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
+                return Decode<TResponse>(body, key, version, correlationId);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or KafkaProtocolException or OperationCanceledException)
+            {
+                Disconnect();
+                if (ex is KafkaProtocolException)
+                {
+                    throw new IOException($"Broker {Address} sent a malformed {key} response: {ex.Message}", ex);
+                }
+
+                throw;
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Disconnect();
+        }
+        finally
+        {
+            _gate.Release();
+            _gate.Dispose();
+        }
+    }
+
+    private async ValueTask<NetworkStream> ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_stream is not null)
+        {
+            return _stream;
+        }
+
+        var tcp = new TcpClient { NoDelay = true };
+        try
+        {
+            await tcp.ConnectAsync(_host, _port, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+        return _stream;
+    }
+
+    private void Disconnect()
+    {
+        _stream?.Dispose();
+        _tcp?.Dispose();
+        _stream = null;
+        _tcp = null;
+    }
+
+    private byte[] Encode<TRequest>(ApiKey key, short version, int correlationId, TRequest request)
+        where TRequest : IKafkaMessage
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.GetSpan(4);
+        buffer.Advance(4);
+        var writer = new KafkaWriter(buffer);
+        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = correlationId, ClientId = _clientId }
+            .Write(ref writer, ApiMessages.RequestHeaderVersion(key, version));
+        request.Write(ref writer, version);
+        var frame = buffer.WrittenSpan.ToArray();
+        BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
+        return frame;
+    }
+
+    private TResponse Decode<TResponse>(byte[] body, ApiKey key, short version, int correlationId)
+        where TResponse : IKafkaMessage<TResponse>
+    {
+        var reader = new KafkaReader(body);
+        var header = ResponseHeader.Read(ref reader, ApiMessages.ResponseHeaderVersion(key, version));
+        if (header.CorrelationId != correlationId)
+        {
+            throw new IOException($"Broker {Address} answered correlation id {header.CorrelationId} to request {correlationId}.");
+        }
+
+        return TResponse.Read(ref reader, version);
+    }
+}

@@ -1,0 +1,238 @@
+using System.Collections.Immutable;
+using Levee.Cluster.Metadata;
+using Levee.Cluster.Quorum;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Broker.Cluster;
+
+/// <summary>
+/// This broker's membership in the cluster, as a KRaft broker keeps it: it registers with the
+/// active controller (directly when this node is the controller, else with a BrokerRegistration
+/// request to it), heartbeats every broker.heartbeat.interval.ms, is unfenced once it has caught up
+/// with the metadata log, re-registers if the controller forgot it, and on shutdown asks the
+/// controller to move its leaderships away before it stops (controlled shutdown).
+/// </summary>
+public sealed partial class BrokerLifecycle : IAsyncDisposable
+{
+    private const short RegistrationVersion = 3;
+    private const short HeartbeatVersion = 1;
+    private int _disposeCount;
+    private readonly MetadataQuorum _quorum;
+    private readonly ControllerService _controller;
+    private readonly BrokerOptions _options;
+    private readonly BrokerIdentity _identity;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Guid _incarnationId = Guid.NewGuid();
+    private readonly TaskCompletionSource _unfenced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _shutDownAllowed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stopping = new();
+    private BrokerClient? _client;
+    private long _epoch = -1;
+    private volatile bool _wantShutDown;
+    private Task? _loop;
+
+    /// <summary>Creates the lifecycle of this broker; <see cref="Start"/> begins registering.</summary>
+    public BrokerLifecycle(MetadataQuorum quorum, ControllerService controller, BrokerOptions options, BrokerIdentity identity, TimeProvider time, ILogger<BrokerLifecycle> logger)
+    {
+        _quorum = quorum;
+        _controller = controller;
+        _options = options;
+        _identity = identity;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Completes when the controller first unfences this broker.</summary>
+    public Task Unfenced => _unfenced.Task;
+
+    /// <summary>The broker epoch of the current registration, or -1.</summary>
+    public long BrokerEpoch => Interlocked.Read(ref _epoch);
+
+    /// <summary>Starts registering and heartbeating; call once the Kafka listener is bound.</summary>
+    public void Start() => _loop = RunAsync(_stopping.Token);
+
+    /// <summary>
+    /// Controlled shutdown: asks the controller to move this broker's leaderships to other in-sync
+    /// replicas and waits until it leads nothing, or until <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<bool> ControlledShutdownAsync(TimeSpan timeout)
+    {
+        _wantShutDown = true;
+        try
+        {
+            await _shutDownAllowed.Task.WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        // The host disposes its singletons again after the broker's ordered shutdown.
+        if (Interlocked.Exchange(ref _disposeCount, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        if (_client is not null)
+        {
+            await _client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var fast = TimeSpan.FromMilliseconds(100);
+        var interval = TimeSpan.FromMilliseconds(_options.BrokerHeartbeatIntervalMs);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var delay = interval;
+            try
+            {
+                if (BrokerEpoch < 0)
+                {
+                    await RegisterAsync(cancellationToken).ConfigureAwait(false);
+                    delay = fast;
+                }
+                else
+                {
+                    var result = await HeartbeatAsync(cancellationToken).ConfigureAwait(false);
+                    if (result.Error is ErrorCode.StaleBrokerEpoch or ErrorCode.BrokerIdNotRegistered)
+                    {
+                        Interlocked.Exchange(ref _epoch, -1);
+                        delay = fast;
+                    }
+                    else if (result.Error == ErrorCode.None)
+                    {
+                        if (!result.IsFenced)
+                        {
+                            _unfenced.TrySetResult();
+                        }
+                        else
+                        {
+                            delay = fast;
+                        }
+
+                        if (result.ShouldShutDown)
+                        {
+                            _shutDownAllowed.TrySetResult();
+                        }
+                    }
+                    else
+                    {
+                        delay = fast;
+                    }
+                }
+
+                if (_wantShutDown)
+                {
+                    delay = fast;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                // The controller moved or is unreachable: try again soon; the quorum tells who leads next.
+                LogControllerUnreachable(ex.Message);
+                delay = fast;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task RegisterAsync(CancellationToken cancellationToken)
+    {
+        var endpoints = ImmutableArray.Create(new BrokerEndpoint("PLAINTEXT", _identity.Host, _identity.Port));
+        if (_controller.IsActive)
+        {
+            var (error, epoch) = await _controller.RegisterBrokerAsync(_identity.NodeId, _incarnationId, endpoints, null, cancellationToken).ConfigureAwait(false);
+            if (error == ErrorCode.None)
+            {
+                Interlocked.Exchange(ref _epoch, epoch);
+            }
+
+            return;
+        }
+
+        var client = ControllerClient();
+        if (client is null)
+        {
+            return;
+        }
+
+        var request = new BrokerRegistrationRequest { BrokerId = _identity.NodeId, IncarnationId = _incarnationId };
+        request.Listeners.Add(new BrokerRegistrationRequest.Listener { Name = "PLAINTEXT", Host = _identity.Host, Port = (ushort)_identity.Port, SecurityProtocol = 0 });
+        var response = await client.SendAsync<BrokerRegistrationRequest, BrokerRegistrationResponse>(ApiKey.BrokerRegistration, RegistrationVersion, request, cancellationToken).ConfigureAwait(false);
+        if (response.ErrorCode == (short)ErrorCode.None)
+        {
+            Interlocked.Exchange(ref _epoch, response.BrokerEpoch);
+        }
+    }
+
+    private async Task<HeartbeatResult> HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        var offset = _quorum.Current.Offset;
+        if (_controller.IsActive)
+        {
+            return await _controller.HeartbeatAsync(_identity.NodeId, BrokerEpoch, offset, false, _wantShutDown, cancellationToken).ConfigureAwait(false);
+        }
+
+        var client = ControllerClient();
+        if (client is null)
+        {
+            return new HeartbeatResult(ErrorCode.NotController, true, false, false);
+        }
+
+        var request = new BrokerHeartbeatRequest { BrokerId = _identity.NodeId, BrokerEpoch = BrokerEpoch, CurrentMetadataOffset = offset, WantShutDown = _wantShutDown };
+        var response = await client.SendAsync<BrokerHeartbeatRequest, BrokerHeartbeatResponse>(ApiKey.BrokerHeartbeat, HeartbeatVersion, request, cancellationToken).ConfigureAwait(false);
+        return new HeartbeatResult((ErrorCode)response.ErrorCode, response.IsFenced, response.ShouldShutDown, response.IsCaughtUp);
+    }
+
+    // The active controller is the quorum leader; its Kafka listener is in its own registration.
+    private BrokerClient? ControllerClient()
+    {
+        if (_quorum.LeaderId is not { } leader || !_quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
+        {
+            return null;
+        }
+
+        var endpoint = registration.EndPoints[0];
+        if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
+        {
+            var previous = _client;
+            _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{_identity.NodeId}");
+            _ = previous?.DisposeAsync().AsTask();
+        }
+
+        return _client;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Controller unreachable, retrying: {Problem}")]
+    private partial void LogControllerUnreachable(string problem);
+}

@@ -1,0 +1,320 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Levee.Cluster.Controller;
+using Levee.Cluster.Metadata;
+using Levee.Cluster.Quorum;
+using Levee.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Levee.Broker.Cluster;
+
+/// <summary>What the controller told a heartbeating broker.</summary>
+public readonly record struct HeartbeatResult(ErrorCode Error, bool IsFenced, bool ShouldShutDown, bool IsCaughtUp);
+
+/// <summary>
+/// The controller: active on the node that leads the metadata quorum, idle elsewhere. It admits
+/// brokers (registration, heartbeats, fencing after broker.session.timeout.ms), elects partition
+/// leaders from the ISR when brokers come and go, restores preferred leaders, and turns topic admin
+/// requests into metadata records. Every decision is a pure function of the image
+/// (<see cref="ControllerDecisions"/>, <see cref="PartitionLeadership"/>) committed through the quorum,
+/// one at a time, so whichever node leads next continues from the same state.
+/// </summary>
+public sealed partial class ControllerService : IAsyncDisposable
+{
+    private int _disposeCount;
+    private readonly MetadataQuorum _quorum;
+    private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ConcurrentDictionary<int, long> _lastHeartbeatMs = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Random _random = new();
+    private Task? _loop;
+    private long _activeSinceMs = -1;
+    private long _lastPreferredCheckMs;
+
+    /// <summary>Creates the controller of this node; <see cref="Start"/> runs its liveness loop.</summary>
+    public ControllerService(MetadataQuorum quorum, BrokerOptions options, TimeProvider time, ILogger<ControllerService> logger)
+    {
+        _quorum = quorum;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>True while this node leads the quorum and so is the active controller.</summary>
+    public bool IsActive => _quorum.IsLeader;
+
+    /// <summary>The metadata image as applied on this node.</summary>
+    public MetadataImage Image => _quorum.Current;
+
+    /// <summary>The active controller's node id, if known.</summary>
+    public int? ActiveControllerId => _quorum.LeaderId;
+
+    /// <summary>Starts the loop that fences silent brokers and elects leaders.</summary>
+    public void Start() => _loop = RunAsync(_stopping.Token);
+
+    /// <summary>
+    /// Decides against the current image and commits the records. Refused with NOT_CONTROLLER when
+    /// this node does not lead the quorum, and with REQUEST_TIMED_OUT when the quorum cannot commit.
+    /// </summary>
+    public async Task<Decision> DecideAsync(Func<MetadataImage, Decision> decide, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(decide);
+        if (!_quorum.IsLeader)
+        {
+            return Decision.Fail(ErrorCode.NotController, $"This is not the active controller (node {_quorum.LeaderId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} is).");
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var decision = decide(_quorum.Current);
+            if (decision.Error == ErrorCode.None && decision.Records.Count > 0)
+            {
+                await _quorum.AppendAsync(decision.Records, cancellationToken).ConfigureAwait(false);
+            }
+
+            return decision;
+        }
+        catch (NotControllerException ex)
+        {
+            return Decision.Fail(ErrorCode.NotController, ex.Message);
+        }
+        catch (QuorumUnavailableException ex)
+        {
+            return Decision.Fail(ErrorCode.RequestTimedOut, ex.Message);
+        }
+        catch (InvalidMetadataRecordException ex)
+        {
+            LogRejected(ex);
+            return Decision.Fail(ErrorCode.UnknownServerError, ex.Message);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Admits a broker: a new registration starts fenced; the same process registering again keeps its epoch.</summary>
+    public async Task<(ErrorCode Error, long Epoch)> RegisterBrokerAsync(int brokerId, Guid incarnationId, ImmutableArray<BrokerEndpoint> endpoints, string? rack, CancellationToken cancellationToken)
+    {
+        long epoch = -1;
+        var decision = await DecideAsync(
+            image =>
+            {
+                if (image.Brokers.TryGetValue(brokerId, out var existing) && existing.IncarnationId == incarnationId)
+                {
+                    epoch = existing.Epoch;
+                    return Decision.Commit([]);
+                }
+
+                epoch = image.Offset + 1;
+                var records = new List<MetadataRecord> { new RegisterBrokerRecord(brokerId, incarnationId, epoch, endpoints, rack) };
+
+                // A restarted broker lost its place: take it out of ISRs and leadership until it catches up.
+                if (existing is not null)
+                {
+                    records.AddRange(PartitionLeadership.RemoveBroker(image, brokerId));
+                }
+
+                return Decision.Commit(records);
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (decision.Error == ErrorCode.None)
+        {
+            _lastHeartbeatMs[brokerId] = NowMs;
+            LogRegistered(brokerId, epoch);
+        }
+
+        return (decision.Error, epoch);
+    }
+
+    /// <summary>
+    /// A broker's heartbeat: keeps it alive, unfences it once it has caught up with the metadata log,
+    /// and runs its controlled shutdown (leadership moves away first) when it asks to stop.
+    /// </summary>
+    public async Task<HeartbeatResult> HeartbeatAsync(int brokerId, long epoch, long metadataOffset, bool wantFence, bool wantShutdown, CancellationToken cancellationToken)
+    {
+        if (!_quorum.IsLeader)
+        {
+            return new HeartbeatResult(ErrorCode.NotController, true, false, false);
+        }
+
+        var image = _quorum.Current;
+        if (!image.Brokers.TryGetValue(brokerId, out var broker))
+        {
+            return new HeartbeatResult(ErrorCode.BrokerIdNotRegistered, true, false, false);
+        }
+
+        if (broker.Epoch != epoch)
+        {
+            return new HeartbeatResult(ErrorCode.StaleBrokerEpoch, true, false, false);
+        }
+
+        _lastHeartbeatMs[brokerId] = NowMs;
+        var caughtUp = metadataOffset >= broker.Epoch;
+        if (wantShutdown)
+        {
+            var decision = await DecideAsync(
+                current =>
+                {
+                    var records = new List<MetadataRecord>();
+                    if (current.Brokers.TryGetValue(brokerId, out var b) && !b.InControlledShutdown)
+                    {
+                        records.Add(new BrokerRegistrationChangeRecord(brokerId, b.Epoch, InControlledShutdown: true));
+                    }
+
+                    var withShutdown = current.Apply(records);
+                    records.AddRange(PartitionLeadership.RemoveBroker(withShutdown, brokerId));
+                    return Decision.Commit(records);
+                },
+                cancellationToken).ConfigureAwait(false);
+            var leadsNothing = !_quorum.Current.TopicsById.Values.SelectMany(t => t.Partitions.Values).Any(p => p.Leader == brokerId);
+            return new HeartbeatResult(decision.Error, broker.Fenced, decision.Error == ErrorCode.None && leadsNothing, caughtUp);
+        }
+
+        if (broker.Fenced && !wantFence && caughtUp)
+        {
+            var decision = await DecideAsync(
+                current =>
+                {
+                    if (!current.Brokers.TryGetValue(brokerId, out var b) || !b.Fenced || b.Epoch != epoch)
+                    {
+                        return Decision.Commit([]);
+                    }
+
+                    var records = new List<MetadataRecord> { new UnfenceBrokerRecord(brokerId, epoch) };
+                    records.AddRange(PartitionLeadership.ElectOffline(current.Apply(records)));
+                    return Decision.Commit(records);
+                },
+                cancellationToken).ConfigureAwait(false);
+            if (decision.Error == ErrorCode.None)
+            {
+                LogUnfenced(brokerId);
+            }
+
+            return new HeartbeatResult(decision.Error, decision.Error != ErrorCode.None, false, caughtUp);
+        }
+
+        return new HeartbeatResult(ErrorCode.None, broker.Fenced, false, caughtUp);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        // The host disposes its singletons again after the broker's ordered shutdown.
+        if (Interlocked.Exchange(ref _disposeCount, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+        _gate.Dispose();
+    }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(_options.BrokerSessionTimeoutMs / 10, 50, 500)), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await TickAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogTickFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        if (!_quorum.IsLeader)
+        {
+            _activeSinceMs = -1;
+            return;
+        }
+
+        var now = NowMs;
+        if (_activeSinceMs < 0)
+        {
+            // A new controller has seen no heartbeats yet: every broker gets a full session to send one.
+            _activeSinceMs = now;
+            _lastPreferredCheckMs = now;
+            foreach (var id in _quorum.Current.Brokers.Keys)
+            {
+                _lastHeartbeatMs[id] = now;
+            }
+        }
+
+        foreach (var broker in _quorum.Current.Brokers.Values.Where(b => !b.Fenced))
+        {
+            var last = _lastHeartbeatMs.GetOrAdd(broker.Id, now);
+            if (now - last > _options.BrokerSessionTimeoutMs)
+            {
+                var decision = await DecideAsync(
+                    image =>
+                    {
+                        if (!image.Brokers.TryGetValue(broker.Id, out var current) || current.Fenced)
+                        {
+                            return Decision.Commit([]);
+                        }
+
+                        var records = new List<MetadataRecord> { new FenceBrokerRecord(broker.Id, current.Epoch) };
+                        records.AddRange(PartitionLeadership.RemoveBroker(image.Apply(records), broker.Id));
+                        return Decision.Commit(records);
+                    },
+                    cancellationToken).ConfigureAwait(false);
+                if (decision.Error == ErrorCode.None)
+                {
+                    LogFenced(broker.Id, now - last);
+                }
+            }
+        }
+
+        if (now - _lastPreferredCheckMs >= _options.LeaderImbalanceCheckIntervalSeconds * 1000L)
+        {
+            _lastPreferredCheckMs = now;
+            await DecideAsync(image => Decision.Commit(PartitionLeadership.ElectPreferred(image)), cancellationToken).ConfigureAwait(false);
+        }
+
+        var offline = PartitionLeadership.ElectOffline(_quorum.Current);
+        if (offline.Count > 0)
+        {
+            await DecideAsync(image => Decision.Commit(PartitionLeadership.ElectOffline(image)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: broker {BrokerId} registered with epoch {Epoch}")]
+    private partial void LogRegistered(int brokerId, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: broker {BrokerId} unfenced")]
+    private partial void LogUnfenced(int brokerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat; its leaderships move to in-sync replicas")]
+    private partial void LogFenced(int brokerId, long silentMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Controller: a metadata decision did not apply")]
+    private partial void LogRejected(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Controller: periodic check failed")]
+    private partial void LogTickFailed(Exception exception);
+}
