@@ -133,7 +133,16 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                     }
                     else
                     {
-                        _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config), _options.NodeId, _time);
+                        try
+                        {
+                            _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config), _options.NodeId, _time);
+                        }
+                        catch (IOException ex)
+                        {
+                            // Out of disk or file handles: this replica stays offline here (clients get
+                            // NOT_LEADER_OR_FOLLOWER / the follower lags out of the ISR); the broker keeps serving.
+                            LogReplicaOpenFailed(tp.ToString(), ex);
+                        }
                     }
                 }
             }
@@ -359,6 +368,9 @@ public sealed partial class ReplicaManager : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
     private partial void LogTopicDeleted(string topic);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot open the replica {Partition}; it stays offline on this broker")]
+    private partial void LogReplicaOpenFailed(string partition, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted the replica {Partition}: its topic is gone")]
     private partial void LogReplicaDeleted(string partition);
