@@ -89,7 +89,8 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, IncrementalAlterConfigsHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeClusterHandler>();
         builder.Services.AddSingleton<IApiHandler, DeleteRecordsHandler>();
-        builder.Services.AddSingleton(sp => new ProducerIdManager(options.DataDir));
+        builder.Services.AddSingleton<ProducerIdManager>();
+        builder.Services.AddSingleton<IApiHandler, AllocateProducerIdsHandler>();
         builder.Services.AddSingleton<IApiHandler, InitProducerIdHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeProducersHandler>();
         builder.Services.AddSingleton<IApiHandler, BrokerRegistrationHandler>();

@@ -201,6 +201,34 @@ public sealed partial class ControllerService : IAsyncDisposable
         return new HeartbeatResult(ErrorCode.None, broker.Fenced, false, caughtUp);
     }
 
+    /// <summary>
+    /// AllocateProducerIds: hands a registered broker the next block of <paramref name="blockSize"/> producer ids
+    /// by committing a ProducerIdsRecord that moves the image's next producer id past it, so no block is ever
+    /// given twice. A broker not registered, or naming an old epoch, is refused as Kafka's controller does.
+    /// </summary>
+    public async Task<(ErrorCode Error, long Start, int Length)> AllocateProducerIdsAsync(int brokerId, long brokerEpoch, int blockSize, CancellationToken cancellationToken)
+    {
+        long start = -1;
+        var decision = await DecideAsync(
+            image =>
+            {
+                if (!image.Brokers.TryGetValue(brokerId, out var broker))
+                {
+                    return Decision.Fail(ErrorCode.BrokerIdNotRegistered, $"Broker {brokerId} is not registered.");
+                }
+
+                if (broker.Epoch != brokerEpoch)
+                {
+                    return Decision.Fail(ErrorCode.StaleBrokerEpoch, $"Broker {brokerId} has epoch {broker.Epoch}, not {brokerEpoch}.");
+                }
+
+                start = image.NextProducerId;
+                return Decision.Commit([new ProducerIdsRecord(brokerId, brokerEpoch, start + blockSize)]);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return decision.Error == ErrorCode.None ? (ErrorCode.None, start, blockSize) : (decision.Error, -1, 0);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

@@ -7,7 +7,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>
 /// InitProducerId (v0-v5, what Kafka 4.0 advertises) for idempotent producers: a producer id from
-/// <see cref="ProducerIdManager"/> with epoch 0, or, when a v3+ request names the id and epoch the producer holds,
+/// <see cref="ProducerIdManager"/> (blocks allocated by the controller, unique cluster-wide) with epoch 0, or, when a v3+ request names the id and epoch the producer holds,
 /// the same id with the epoch bumped (KIP-360).
 /// </summary>
 /// <remarks>
@@ -34,19 +34,20 @@ public sealed class InitProducerIdHandler(ProducerIdManager producerIds) : ApiHa
     protected override void Write(InitProducerIdResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request)
+    protected override async ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request)
     {
+        ArgumentNullException.ThrowIfNull(context);
         if (request.TransactionalId is not null)
         {
-            return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse
+            return new InitProducerIdResponse
             {
                 ErrorCode = (short)ErrorCode.CoordinatorNotAvailable,
                 ProducerId = -1,
                 ProducerEpoch = -1,
-            });
+            };
         }
 
-        var (producerId, epoch) = producerIds.InitProducer(request.ProducerId, request.ProducerEpoch);
-        return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse { ProducerId = producerId, ProducerEpoch = epoch });
+        var (error, producerId, epoch) = await producerIds.InitProducerAsync(request.ProducerId, request.ProducerEpoch, context.Aborted).ConfigureAwait(false);
+        return new InitProducerIdResponse { ErrorCode = (short)error, ProducerId = producerId, ProducerEpoch = epoch };
     }
 }

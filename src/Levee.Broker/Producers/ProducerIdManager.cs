@@ -1,13 +1,18 @@
-using System.Globalization;
+using Levee.Broker.Cluster;
+using Levee.Cluster.Quorum;
+using Levee.Protocol;
+using Levee.Protocol.Messages;
+using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Producers;
 
 /// <summary>
-/// Hands out producer ids for InitProducerId. Ids come from blocks of <see cref="BlockSize"/> (Kafka's
-/// AllocateProducerIds block size) reserved in <c>producer-id-block</c> in the data directory before any id of the
-/// block is handed out, so an id is never given twice, across restarts and crashes alike (a crash only skips the
-/// rest of a block). In a cluster the blocks will come from the controller (AllocateProducerIds); this class is
-/// the single-broker stand-in.
+/// Hands out producer ids for InitProducerId, as Kafka's RPC producer id manager does: ids come from blocks of
+/// <see cref="BlockSize"/> that the active controller allocates (AllocateProducerIds) by committing a
+/// <c>ProducerIdsRecord</c> that moves the image's next producer id past the block. Every block is therefore handed
+/// to one broker once, cluster-wide and across restarts and crashes (a broker that stops only wastes the rest of
+/// its block). When this node is the active controller the block is allocated by a local call, else by an
+/// AllocateProducerIds request to the controller's Kafka listener taken from the metadata image.
 /// </summary>
 /// <remarks>
 /// It also remembers the epochs it handed out so that a producer re-initialising with its current id and epoch
@@ -15,40 +20,53 @@ namespace Levee.Broker.Producers;
 /// epoch) gets the same answer again. The memory is bounded (<see cref="MaxRememberedProducers"/>) and not
 /// persisted: a producer it does not remember simply gets a new id, which is always safe.
 /// </remarks>
-public sealed class ProducerIdManager
+public sealed partial class ProducerIdManager : IAsyncDisposable
 {
-    /// <summary>Ids reserved per write of the block file.</summary>
+    /// <summary>Ids per block (Kafka's AllocateProducerIds block size).</summary>
     public const int BlockSize = 1000;
-
-    /// <summary>The file in the data directory holding the first id not yet reserved.</summary>
-    public const string FileName = "producer-id-block";
 
     /// <summary>Producers whose epochs are remembered for KIP-360 bumps; beyond that the memory is reset.</summary>
     public const int MaxRememberedProducers = 100_000;
 
-    private readonly Lock _lock = new();
-    private readonly string _path;
+    private const short AllocateVersion = 0;
+
+    private readonly MetadataQuorum _quorum;
+    private readonly ControllerService _controller;
+    private readonly BrokerLifecycle _lifecycle;
+    private readonly BrokerIdentity _identity;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<long, (short Current, short Previous)> _epochs = [];
+    private BrokerClient? _client;
     private long _next;
     private long _blockEnd;
 
-    /// <summary>Reads the block file in <paramref name="dataDirectory"/> (absent: ids start at 0).</summary>
-    /// <exception cref="InvalidDataException">The file exists but is not readable.</exception>
-    public ProducerIdManager(string dataDirectory)
+    /// <summary>Creates the manager of this broker; it asks for its first block on the first InitProducerId.</summary>
+    public ProducerIdManager(MetadataQuorum quorum, ControllerService controller, BrokerLifecycle lifecycle, BrokerIdentity identity, TimeProvider time, ILogger<ProducerIdManager> logger)
     {
-        _path = Path.Combine(dataDirectory, FileName);
-        _next = ReadNextBlockStart(_path);
-        _blockEnd = _next;
+        _quorum = quorum;
+        _controller = controller;
+        _lifecycle = lifecycle;
+        _identity = identity;
+        _time = time;
+        _logger = logger;
     }
+
+    /// <summary>How long <see cref="InitProducerAsync"/> keeps asking for a block (controller moving) before giving up.</summary>
+    public TimeSpan AllocationTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// A producer id and epoch for a non-transactional producer. With <paramref name="currentProducerId"/> and
     /// <paramref name="currentEpoch"/> naming the id and epoch this manager last gave that producer, the epoch is
     /// bumped (KIP-360); when the epoch would be exhausted, or the producer is unknown, a new id with epoch 0.
+    /// When no block can be had from the controller within <see cref="AllocationTimeout"/>, the error is
+    /// COORDINATOR_LOAD_IN_PROGRESS (retriable), as Kafka answers then.
     /// </summary>
-    public (long ProducerId, short Epoch) InitProducer(long currentProducerId, short currentEpoch)
+    public async Task<(ErrorCode Error, long ProducerId, short Epoch)> InitProducerAsync(long currentProducerId, short currentEpoch, CancellationToken cancellationToken)
     {
-        lock (_lock)
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
             if (currentProducerId >= 0 && _epochs.TryGetValue(currentProducerId, out var known))
             {
@@ -56,69 +74,128 @@ public sealed class ProducerIdManager
                 {
                     var bumped = (short)(known.Current + 1);
                     _epochs[currentProducerId] = (bumped, known.Current);
-                    return (currentProducerId, bumped);
+                    return (ErrorCode.None, currentProducerId, bumped);
                 }
 
                 if (currentEpoch == known.Previous && known.Previous >= 0)
                 {
                     // A retry of the bump whose answer was lost: the same answer again.
-                    return (currentProducerId, known.Current);
+                    return (ErrorCode.None, currentProducerId, known.Current);
                 }
             }
 
-            var id = NextIdLocked();
+            if (_next >= _blockEnd && !await AllocateBlockAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return (ErrorCode.CoordinatorLoadInProgress, -1, -1);
+            }
+
+            var id = _next++;
             if (_epochs.Count >= MaxRememberedProducers)
             {
                 _epochs.Clear();
             }
 
             _epochs[id] = (0, -1);
-            return (id, 0);
+            return (ErrorCode.None, id, 0);
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
-    private long NextIdLocked()
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
     {
-        if (_next >= _blockEnd)
+        var client = Interlocked.Exchange(ref _client, null);
+        if (client is not null)
         {
-            var end = _blockEnd + BlockSize;
-            WriteNextBlockStart(_path, end);
-            _blockEnd = end;
+            await client.DisposeAsync().ConfigureAwait(false);
         }
-
-        return _next++;
     }
 
-    private static long ReadNextBlockStart(string path)
+    private async Task<bool> AllocateBlockAsync(CancellationToken cancellationToken)
     {
-        if (!File.Exists(path))
+        var deadline = _time.GetUtcNow() + AllocationTimeout;
+        while (true)
         {
-            return 0;
-        }
-
-        foreach (var line in File.ReadAllLines(path))
-        {
-            const string key = "next.block.start=";
-            if (line.StartsWith(key, StringComparison.Ordinal)
-                && long.TryParse(line.AsSpan(key.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var next))
+            var (error, start, length) = await TryAllocateAsync(cancellationToken).ConfigureAwait(false);
+            if (error == ErrorCode.None && length > 0)
             {
-                return next;
+                _next = start;
+                _blockEnd = start + length;
+                LogBlock(_identity.NodeId, start, start + length - 1);
+                return true;
             }
-        }
 
-        throw new InvalidDataException($"{path} has no next.block.start line; refusing to guess, since producer ids must never repeat.");
+            if (_time.GetUtcNow() >= deadline)
+            {
+                LogNoBlock(_identity.NodeId, error);
+                return false;
+            }
+
+            // The controller is moving or this broker is re-registering: ask again shortly.
+            await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    /// <summary>Durably records that ids below <paramref name="next"/> are taken: temporary file, fsync, rename.</summary>
-    private static void WriteNextBlockStart(string path, long next)
+    private async Task<(ErrorCode Error, long Start, int Length)> TryAllocateAsync(CancellationToken cancellationToken)
     {
-        var tmp = path + ".tmp";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        var epoch = _lifecycle.BrokerEpoch;
+        if (epoch < 0)
         {
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"version=1\nnext.block.start={next}\n")));
-            stream.Flush(flushToDisk: true);
+            return (ErrorCode.BrokerIdNotRegistered, -1, 0);
         }
 
-        File.Move(tmp, path, overwrite: true);
+        if (_controller.IsActive)
+        {
+            return await _controller.AllocateProducerIdsAsync(_identity.NodeId, epoch, BlockSize, cancellationToken).ConfigureAwait(false);
+        }
+
+        var client = ControllerClient();
+        if (client is null)
+        {
+            return (ErrorCode.NotController, -1, 0);
+        }
+
+        try
+        {
+            var request = new AllocateProducerIdsRequest { BrokerId = _identity.NodeId, BrokerEpoch = epoch };
+            var response = await client.SendAsync<AllocateProducerIdsRequest, AllocateProducerIdsResponse>(ApiKey.AllocateProducerIds, AllocateVersion, request, cancellationToken).ConfigureAwait(false);
+            return ((ErrorCode)response.ErrorCode, response.ProducerIdStart, response.ProducerIdLen);
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        {
+            LogControllerUnreachable(client.Address, ex.Message);
+            return (ErrorCode.NetworkException, -1, 0);
+        }
     }
+
+    // The active controller is the quorum leader; its Kafka listener is in its own registration.
+    private BrokerClient? ControllerClient()
+    {
+        if (_quorum.LeaderId is not { } leader || !_quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
+        {
+            return null;
+        }
+
+        var endpoint = registration.EndPoints[0];
+        if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
+        {
+            var previous = _client;
+            _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{_identity.NodeId}-producer-ids");
+            _ = previous?.DisposeAsync().AsTask();
+        }
+
+        return _client;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Broker {NodeId}: producer id block {First}-{Last} from the controller")]
+    private partial void LogBlock(int nodeId, long first, long last);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {NodeId}: no producer id block from the controller ({Error}); InitProducerId answers COORDINATOR_LOAD_IN_PROGRESS")]
+    private partial void LogNoBlock(int nodeId, ErrorCode error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Controller {Address} unreachable for AllocateProducerIds: {Problem}")]
+    private partial void LogControllerUnreachable(string address, string problem);
 }
