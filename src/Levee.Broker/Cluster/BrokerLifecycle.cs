@@ -21,6 +21,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
     private int _disposeCount;
     private readonly MetadataQuorum _quorum;
     private readonly ControllerService _controller;
+    private readonly ControllerChannel _channel;
     private readonly BrokerOptions _options;
     private readonly BrokerIdentity _identity;
     private readonly TimeProvider _time;
@@ -29,16 +30,16 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
     private readonly TaskCompletionSource _unfenced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _shutDownAllowed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private BrokerClient? _client;
     private long _epoch = -1;
     private volatile bool _wantShutDown;
     private Task? _loop;
 
     /// <summary>Creates the lifecycle of this broker; <see cref="Start"/> begins registering.</summary>
-    public BrokerLifecycle(MetadataQuorum quorum, ControllerService controller, BrokerOptions options, BrokerIdentity identity, TimeProvider time, ILogger<BrokerLifecycle> logger)
+    public BrokerLifecycle(MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, BrokerOptions options, BrokerIdentity identity, TimeProvider time, ILogger<BrokerLifecycle> logger)
     {
         _quorum = quorum;
         _controller = controller;
+        _channel = channel;
         _options = options;
         _identity = identity;
         _time = time;
@@ -85,11 +86,6 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
-        }
-
-        if (_client is not null)
-        {
-            await _client.DisposeAsync().ConfigureAwait(false);
         }
 
         _stopping.Dispose();
@@ -180,7 +176,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
             return;
         }
 
-        var client = ControllerClient();
+        var client = _channel.Client();
         if (client is null)
         {
             return;
@@ -203,7 +199,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
             return await _controller.HeartbeatAsync(_identity.NodeId, BrokerEpoch, offset, false, _wantShutDown, cancellationToken).ConfigureAwait(false);
         }
 
-        var client = ControllerClient();
+        var client = _channel.Client();
         if (client is null)
         {
             return new HeartbeatResult(ErrorCode.NotController, true, false, false);
@@ -212,25 +208,6 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         var request = new BrokerHeartbeatRequest { BrokerId = _identity.NodeId, BrokerEpoch = BrokerEpoch, CurrentMetadataOffset = offset, WantShutDown = _wantShutDown };
         var response = await client.SendAsync<BrokerHeartbeatRequest, BrokerHeartbeatResponse>(ApiKey.BrokerHeartbeat, HeartbeatVersion, request, cancellationToken).ConfigureAwait(false);
         return new HeartbeatResult((ErrorCode)response.ErrorCode, response.IsFenced, response.ShouldShutDown, response.IsCaughtUp);
-    }
-
-    // The active controller is the quorum leader; its Kafka listener is in its own registration.
-    private BrokerClient? ControllerClient()
-    {
-        if (_quorum.LeaderId is not { } leader || !_quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
-        {
-            return null;
-        }
-
-        var endpoint = registration.EndPoints[0];
-        if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
-        {
-            var previous = _client;
-            _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{_identity.NodeId}");
-            _ = previous?.DisposeAsync().AsTask();
-        }
-
-        return _client;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Controller unreachable, retrying: {Problem}")]

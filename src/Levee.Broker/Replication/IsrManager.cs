@@ -19,19 +19,20 @@ public sealed partial class IsrManager : IAsyncDisposable
     private int _disposeCount;
     private readonly ReplicaManager _replicas;
     private readonly ControllerService _controller;
+    private readonly ControllerChannel _channel;
     private readonly BrokerLifecycle _lifecycle;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private BrokerClient? _client;
     private Task? _loop;
 
     /// <summary>Creates the manager; <see cref="Start"/> runs it.</summary>
-    public IsrManager(ReplicaManager replicas, ControllerService controller, BrokerLifecycle lifecycle, BrokerOptions options, TimeProvider time, ILogger<IsrManager> logger)
+    public IsrManager(ReplicaManager replicas, ControllerService controller, ControllerChannel channel, BrokerLifecycle lifecycle, BrokerOptions options, TimeProvider time, ILogger<IsrManager> logger)
     {
         _replicas = replicas;
         _controller = controller;
+        _channel = channel;
         _lifecycle = lifecycle;
         _options = options;
         _time = time;
@@ -54,11 +55,6 @@ public sealed partial class IsrManager : IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
-        }
-
-        if (_client is not null)
-        {
-            await _client.DisposeAsync().ConfigureAwait(false);
         }
 
         _stopping.Dispose();
@@ -108,7 +104,7 @@ public sealed partial class IsrManager : IAsyncDisposable
         }
         else
         {
-            var client = ControllerClient();
+            var client = _channel.Client();
             if (client is null)
             {
                 return;
@@ -128,24 +124,6 @@ public sealed partial class IsrManager : IAsyncDisposable
         {
             LogIsrChanged(partition.Id.ToString(), string.Join(',', state.Isr), string.Join(',', isr));
         }
-    }
-
-    private BrokerClient? ControllerClient()
-    {
-        if (_controller.ActiveControllerId is not { } leader || !_replicas.Image.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
-        {
-            return null;
-        }
-
-        var endpoint = registration.EndPoints[0];
-        if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
-        {
-            var previous = _client;
-            _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-isr-{_options.NodeId}");
-            _ = previous?.DisposeAsync().AsTask();
-        }
-
-        return _client;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ISR of {Partition} changed from [{From}] to [{To}]")]

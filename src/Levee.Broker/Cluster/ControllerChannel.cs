@@ -1,0 +1,67 @@
+using Levee.Cluster.Quorum;
+
+namespace Levee.Broker.Cluster;
+
+/// <summary>
+/// The connection from this broker to the active controller, for requests only the controller
+/// serves (registration, heartbeats, ISR changes, producer id blocks). The controller is the
+/// quorum leader; its Kafka endpoint is in its own broker registration. The connection follows
+/// the controller when it moves.
+/// </summary>
+public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions options) : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private BrokerClient? _client;
+    private bool _disposed;
+
+    /// <summary>A client for the active controller, or null while none is known or registered.</summary>
+    public BrokerClient? Client()
+    {
+        if (quorum.LeaderId is not { } leader || !quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
+        {
+            return null;
+        }
+
+        var endpoint = registration.EndPoints[0];
+        BrokerClient? previous = null;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return null;
+            }
+
+            if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
+            {
+                previous = _client;
+                _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{options.NodeId}");
+            }
+
+            var current = _client;
+            if (previous is not null)
+            {
+                // Calls in flight on the old connection finish or fail on their own.
+                _ = previous.DisposeAsync().AsTask();
+            }
+
+            return current;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        BrokerClient? client;
+        lock (_lock)
+        {
+            _disposed = true;
+            client = _client;
+            _client = null;
+        }
+
+        if (client is not null)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
