@@ -4,4 +4,6 @@ using Levee.Commands;
 var root = new RootCommand("Levee: a Kafka-compatible streaming service.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(ClusterCommand.Create());
+root.Subcommands.Add(TopicsCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
