@@ -6,4 +6,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(TopicsCommand.Create());
+root.Subcommands.Add(GroupsCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
