@@ -1,5 +1,4 @@
 using Levee.Broker.Cluster;
-using Levee.Cluster.Quorum;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -20,7 +19,7 @@ namespace Levee.Broker.Producers;
 /// epoch) gets the same answer again. The memory is bounded (<see cref="MaxRememberedProducers"/>) and not
 /// persisted: a producer it does not remember simply gets a new id, which is always safe.
 /// </remarks>
-public sealed partial class ProducerIdManager : IAsyncDisposable
+public sealed partial class ProducerIdManager : IDisposable
 {
     /// <summary>Ids per block (Kafka's AllocateProducerIds block size).</summary>
     public const int BlockSize = 1000;
@@ -30,23 +29,22 @@ public sealed partial class ProducerIdManager : IAsyncDisposable
 
     private const short AllocateVersion = 0;
 
-    private readonly MetadataQuorum _quorum;
     private readonly ControllerService _controller;
+    private readonly ControllerChannel _channel;
     private readonly BrokerLifecycle _lifecycle;
     private readonly BrokerIdentity _identity;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<long, (short Current, short Previous)> _epochs = [];
-    private BrokerClient? _client;
     private long _next;
     private long _blockEnd;
 
     /// <summary>Creates the manager of this broker; it asks for its first block on the first InitProducerId.</summary>
-    public ProducerIdManager(MetadataQuorum quorum, ControllerService controller, BrokerLifecycle lifecycle, BrokerIdentity identity, TimeProvider time, ILogger<ProducerIdManager> logger)
+    public ProducerIdManager(ControllerService controller, ControllerChannel channel, BrokerLifecycle lifecycle, BrokerIdentity identity, TimeProvider time, ILogger<ProducerIdManager> logger)
     {
-        _quorum = quorum;
         _controller = controller;
+        _channel = channel;
         _lifecycle = lifecycle;
         _identity = identity;
         _time = time;
@@ -105,14 +103,7 @@ public sealed partial class ProducerIdManager : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        var client = Interlocked.Exchange(ref _client, null);
-        if (client is not null)
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    public void Dispose() => _gate.Dispose();
 
     private async Task<bool> AllocateBlockAsync(CancellationToken cancellationToken)
     {
@@ -152,7 +143,7 @@ public sealed partial class ProducerIdManager : IAsyncDisposable
             return await _controller.AllocateProducerIdsAsync(_identity.NodeId, epoch, BlockSize, cancellationToken).ConfigureAwait(false);
         }
 
-        var client = ControllerClient();
+        var client = _channel.Client();
         if (client is null)
         {
             return (ErrorCode.NotController, -1, 0);
@@ -169,25 +160,6 @@ public sealed partial class ProducerIdManager : IAsyncDisposable
             LogControllerUnreachable(client.Address, ex.Message);
             return (ErrorCode.NetworkException, -1, 0);
         }
-    }
-
-    // The active controller is the quorum leader; its Kafka listener is in its own registration.
-    private BrokerClient? ControllerClient()
-    {
-        if (_quorum.LeaderId is not { } leader || !_quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
-        {
-            return null;
-        }
-
-        var endpoint = registration.EndPoints[0];
-        if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
-        {
-            var previous = _client;
-            _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{_identity.NodeId}-producer-ids");
-            _ = previous?.DisposeAsync().AsTask();
-        }
-
-        return _client;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Broker {NodeId}: producer id block {First}-{Last} from the controller")]
