@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
@@ -128,18 +127,14 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
 
     private (Partition Partition, long Offset)? AppendPartition(string topicName, ProduceRequest.PartitionProduceData data, short acks, ProduceResponse.PartitionProduceResponse result)
     {
-        if (!replicas.Topics.TryGet(topicName, out var topic) || data.Index < 0 || data.Index >= topic.PartitionCount)
-        {
-            Fail(result, ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition.");
-            return null;
-        }
-
         if (!replicas.TryGetPartition(topicName, data.Index, out var partition) || !partition.IsLeader)
         {
-            Fail(result, ErrorCode.NotLeaderOrFollower, $"This broker is not the leader of {topicName}-{data.Index}.");
+            var known = replicas.Image.GetPartition(topicName, data.Index) is not null;
+            Fail(result, known ? ErrorCode.NotLeaderOrFollower : ErrorCode.UnknownTopicOrPartition, known ? $"This broker is not the leader of {topicName}-{data.Index}." : "This server does not host this topic-partition.");
             return null;
         }
 
+        var policy = partition.Policy;
         if (data.Records is not { Length: > 0 } records)
         {
             Fail(result, ErrorCode.CorruptMessage, "The produce request has no record batch.");
@@ -148,7 +143,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
 
         if (acks == -1)
         {
-            var minIsr = int.Parse(replicas.ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture);
+            var minIsr = policy.MinInsyncReplicas;
             var isr = partition.State.Isr.Length;
             if (isr < minIsr)
             {
@@ -157,15 +152,15 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
             }
         }
 
-        var logAppendTime = replicas.ConfigValue(topic, "message.timestamp.type") == "LogAppendTime";
+        var logAppendTime = policy.LogAppendTime;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var options = new ValidationOptions
         {
-            MaxMessageBytes = int.Parse(replicas.ConfigValue(topic, "max.message.bytes"), CultureInfo.InvariantCulture),
+            MaxMessageBytes = policy.MaxMessageBytes,
             TimestampType = logAppendTime ? TimestampType.LogAppendTime : TimestampType.CreateTime,
             NowMs = now,
-            MaxTimestampBeforeMs = long.Parse(replicas.ConfigValue(topic, "message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
-            MaxTimestampAfterMs = long.Parse(replicas.ConfigValue(topic, "message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
+            MaxTimestampBeforeMs = policy.MaxTimestampBeforeMs,
+            MaxTimestampAfterMs = policy.MaxTimestampAfterMs,
         };
 
         // The request frame is a pooled buffer owned by this connection: patching offsets in place is safe.

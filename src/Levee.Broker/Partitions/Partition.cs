@@ -43,6 +43,9 @@ public sealed class Partition
     /// <summary>The partition's log.</summary>
     public PartitionLog Log { get; }
 
+    /// <summary>The topic's produce settings, as last applied from the metadata image.</summary>
+    public ProducePolicy Policy { get; set; } = new(1_048_588, false, long.MaxValue, long.MaxValue, 1);
+
     /// <summary>The partition's replicas, ISR, leader and epochs as last applied from the metadata image.</summary>
     public PartitionImage State => Volatile.Read(ref _state);
 

@@ -113,6 +113,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             {
                 var info = TopicCatalog.Describe(image, topic);
                 var config = LogConfigFor(info);
+                var policy = ProducePolicyFor(info);
                 foreach (var state in topic.Partitions.Values)
                 {
                     if (!state.Replicas.Contains(_options.NodeId))
@@ -129,13 +130,14 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                             partition.Log.UpdateConfig(config);
                         }
 
+                        partition.Policy = policy;
                         partition.ApplyState(state);
                     }
                     else
                     {
                         try
                         {
-                            _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config), _options.NodeId, _time);
+                            _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config), _options.NodeId, _time) { Policy = policy };
                         }
                         catch (IOException ex)
                         {
@@ -320,6 +322,14 @@ public sealed partial class ReplicaManager : IAsyncDisposable
 
     /// <summary>The storage settings a topic's configs imply.</summary>
     public LogConfig LogConfigFor(TopicInfo topic) => LogConfigFor(_options, topic);
+
+    /// <summary>The produce settings a topic's configs imply.</summary>
+    public ProducePolicy ProducePolicyFor(TopicInfo topic) => new(
+        int.Parse(ConfigValue(topic, "max.message.bytes"), CultureInfo.InvariantCulture),
+        ConfigValue(topic, "message.timestamp.type") == "LogAppendTime",
+        long.Parse(ConfigValue(topic, "message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
+        long.Parse(ConfigValue(topic, "message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
+        int.Parse(ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture));
 
     private static string ConfigValue(BrokerOptions options, TopicInfo topic, string name)
     {
