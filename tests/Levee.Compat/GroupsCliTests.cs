@@ -118,6 +118,14 @@ public sealed class GroupsCliTests : IAsyncLifetime
         (_, rows) = await GroupsCli.DescribeAsync(_levee.BootstrapServers, group);
         Assert.Equal(5, rows.Single(r => r.Partition == 1).Current);
 
+        // --to-datetime: before every record is the log start; after every record is the log end.
+        var past = await GroupsCli.RunAsync(_levee.BootstrapServers, "reset-offsets", group, "--topic", topic, "--to-datetime", "2000-01-01T00:00:00", "--dry-run");
+        Assert.True(past.ExitCode == 0, past.StdErr + past.StdOut);
+        Assert.Equal([0L, 0L], PlannedOffsets(past.StdOut));
+        var future = await GroupsCli.RunAsync(_levee.BootstrapServers, "reset-offsets", group, "--topic", topic, "--to-datetime", "2999-01-01T00:00:00Z", "--dry-run");
+        Assert.True(future.ExitCode == 0, future.StdErr + future.StdOut);
+        Assert.Equal(rows.OrderBy(r => r.Partition).Select(r => r.LogEnd ?? -1), PlannedOffsets(future.StdOut));
+
         var delete = await GroupsCli.RunAsync(_levee.BootstrapServers, "delete", group);
         Assert.True(delete.ExitCode == 0, delete.StdErr + delete.StdOut);
         var list = await GroupsCli.RunAsync(_levee.BootstrapServers, "list");
@@ -137,6 +145,16 @@ public sealed class GroupsCliTests : IAsyncLifetime
             EnableAutoCommit = false,
             SessionTimeoutMs = 10000,
         }).Build();
+
+    /// <summary>NEW-OFFSET of each row of a reset plan (GROUP, TOPIC, PARTITION, CURRENT-OFFSET, NEW-OFFSET), in partition order.</summary>
+    private static List<long> PlannedOffsets(string output) =>
+    [
+        .. output.Split('\n')
+            .Select(line => line.Split('│', StringSplitOptions.TrimEntries))
+            .Where(cells => cells.Length == 7 && int.TryParse(cells[3], System.Globalization.CultureInfo.InvariantCulture, out _))
+            .OrderBy(cells => int.Parse(cells[3], System.Globalization.CultureInfo.InvariantCulture))
+            .Select(cells => long.Parse(cells[5], System.Globalization.CultureInfo.InvariantCulture)),
+    ];
 
     private static List<TopicPartitionOffset> ConsumeAll(IConsumer<string, string> consumer, int count)
     {
