@@ -92,7 +92,9 @@ public sealed class ClusterCliTests : IAsyncLifetime
             EnableAutoCommit = false,
         }).Build())
         {
-            consumer.Subscribe("cli-rf3");
+            // Assigned partitions, not a subscription: this checks the data path through the printed
+            // bootstrap servers, not the group coordinator (tested on its own).
+            consumer.Assign(Enumerable.Range(0, 3).Select(p => new TopicPartitionOffset("cli-rf3", p, Offset.Beginning)));
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             while (seen.Count < count && DateTime.UtcNow < deadline)
             {
