@@ -48,6 +48,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>The partitions and topics this broker holds.</summary>
     public ReplicaManager Replicas => _app.Services.GetRequiredService<ReplicaManager>();
 
+    /// <summary>True while this broker is the active controller (it leads the metadata quorum).</summary>
+    public bool IsController => _app.Services.GetRequiredService<ControllerService>().IsActive;
+
     /// <summary>host:port to give clients as bootstrap servers.</summary>
     public string BootstrapServers => $"{Identity.Host}:{Identity.Port}";
 
@@ -74,7 +77,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<ControllerService>();
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<BrokerLifecycle>();
-        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();
         builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddGroupCoordinator();

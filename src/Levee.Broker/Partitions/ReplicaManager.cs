@@ -7,6 +7,7 @@ using Levee.Cluster.Controller;
 using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Levee.Protocol;
+using Levee.Protocol.Messages;
 using Levee.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -37,15 +38,17 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     private readonly BrokerOptions _options;
     private readonly MetadataQuorum _quorum;
     private readonly ControllerService _controller;
+    private readonly ControllerChannel _channel;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    private ReplicaManager(BrokerOptions options, LogManager logs, MetadataQuorum quorum, ControllerService controller, TimeProvider time, ILogger logger)
+    private ReplicaManager(BrokerOptions options, LogManager logs, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, TimeProvider time, ILogger logger)
     {
         _options = options;
         Logs = logs;
         _quorum = quorum;
         _controller = controller;
+        _channel = channel;
         _time = time;
         _logger = logger;
         Topics = new TopicCatalog(quorum);
@@ -73,7 +76,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     public IEnumerable<Partition> Partitions => _partitions.Values;
 
     /// <summary>Opens the data directory (recovering every log) and follows the metadata image from then on.</summary>
-    public static ReplicaManager Open(BrokerOptions options, MetadataQuorum quorum, ControllerService controller, ILoggerFactory loggerFactory, TimeProvider time)
+    public static ReplicaManager Open(BrokerOptions options, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, ILoggerFactory loggerFactory, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(quorum);
@@ -92,7 +95,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             },
             loggerFactory,
             time);
-        var manager = new ReplicaManager(options, logs, quorum, controller, time, loggerFactory.CreateLogger<ReplicaManager>());
+        var manager = new ReplicaManager(options, logs, quorum, controller, channel, time, loggerFactory.CreateLogger<ReplicaManager>());
         quorum.ImageChanged += (_, e) => manager.ApplyImage(e.Current);
         manager.ApplyImage(quorum.Current);
         return manager;
@@ -196,7 +199,9 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 : ControllerDecisions.CreateTopic(image, name, topicId, partitions, replicationFactor, assignment, overrides, new Random());
         }
 
-        var decision = validateOnly ? Decide(Image) : await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
+        var decision = validateOnly ? Decide(Image)
+            : _controller.IsActive ? await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false)
+            : await ForwardCreateTopicAsync(name, partitions, replicationFactor, assignment, overrides, cancellationToken).ConfigureAwait(false);
         if (decision.Error != ErrorCode.None)
         {
             return (new AdminResult(decision.Error, decision.Message), null);
@@ -231,7 +236,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     /// <summary>Deletes a topic; every replica deletes its logs when the image drops it.</summary>
     public async Task<AdminResult> DeleteTopicAsync(string name, CancellationToken cancellationToken)
     {
-        var decision = await _controller.DecideAsync(
+        var decision = !_controller.IsActive ? await ForwardDeleteTopicAsync(name, cancellationToken).ConfigureAwait(false) : await _controller.DecideAsync(
             image => image.TopicsByName.TryGetValue(name, out var topic)
                 ? Decision.Commit([new RemoveTopicRecord(topic.Id)])
                 : Decision.Fail(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition."),
@@ -248,7 +253,9 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     public async Task<AdminResult> CreatePartitionsAsync(string name, int count, bool validateOnly, CancellationToken cancellationToken)
     {
         Decision Decide(MetadataImage image) => ControllerDecisions.CreatePartitions(image, name, count, new Random());
-        var decision = validateOnly ? Decide(Image) : await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
+        var decision = validateOnly ? Decide(Image)
+            : _controller.IsActive ? await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false)
+            : await ForwardCreatePartitionsAsync(name, count, cancellationToken).ConfigureAwait(false);
         return new AdminResult(decision.Error, decision.Message);
     }
 
@@ -274,6 +281,12 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         if (validateOnly)
         {
             return AdminResult.Ok;
+        }
+
+        if (!_controller.IsActive)
+        {
+            var forwarded = await ForwardAlterConfigsAsync(name, configs, cancellationToken).ConfigureAwait(false);
+            return new AdminResult(forwarded.Error, forwarded.Message);
         }
 
         var decision = await _controller.DecideAsync(
@@ -378,6 +391,9 @@ public sealed partial class ReplicaManager : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
     private partial void LogTopicDeleted(string topic);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding {ApiKey} to the controller at {Controller} failed: {Problem}")]
+    private partial void LogForwardFailed(ApiKey apiKey, string controller, string problem);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot open the replica {Partition}; it stays offline on this broker")]
     private partial void LogReplicaOpenFailed(string partition, Exception exception);
