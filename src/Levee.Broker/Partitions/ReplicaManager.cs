@@ -184,15 +184,21 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             }
         }
 
-        var available = Image.Brokers.Values.Count(b => !b.Fenced && !b.InControlledShutdown);
-        partitions = partitions == -1 ? _options.DefaultPartitions : partitions;
-        replicationFactor = replicationFactor == -1
-            ? (_options.DefaultReplicationFactor > 0 ? _options.DefaultReplicationFactor : (short)Math.Clamp(available, 1, 3))
-            : replicationFactor;
+        var requestedPartitions = partitions;
+        var requestedReplicationFactor = replicationFactor;
         var topicId = Guid.NewGuid();
         var overrides = configs.ToDictionary(c => c.Key, c => c.Value!, StringComparer.Ordinal);
+
+        // Defaults are resolved against the deciding image (the controller's), where every broker's
+        // registration and fencing is current: -1 partitions is num.partitions, -1 replicas is
+        // default.replication.factor, or min(3, available brokers) when that is -1 too.
         Decision Decide(MetadataImage image)
         {
+            var available = image.Brokers.Values.Count(b => !b.Fenced && !b.InControlledShutdown);
+            partitions = requestedPartitions == -1 ? _options.DefaultPartitions : requestedPartitions;
+            replicationFactor = requestedReplicationFactor != -1 ? requestedReplicationFactor
+                : _options.DefaultReplicationFactor > 0 ? _options.DefaultReplicationFactor
+                : (short)Math.Clamp(available, 1, 3);
             var collision = image.TopicsByName.Keys.FirstOrDefault(t => t != name && t.Replace('.', '_') == name.Replace('.', '_'));
             return collision is not null
                 ? Decision.Fail(ErrorCode.InvalidTopic, $"Topic '{name}' collides with existing topic: {collision}")
@@ -201,7 +207,15 @@ public sealed partial class ReplicaManager : IAsyncDisposable
 
         var decision = validateOnly ? Decide(Image)
             : _controller.IsActive ? await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false)
-            : await ForwardCreateTopicAsync(name, partitions, replicationFactor, assignment, overrides, cancellationToken).ConfigureAwait(false);
+            : await ForwardCreateTopicAsync(name, requestedPartitions, requestedReplicationFactor, assignment, overrides, cancellationToken).ConfigureAwait(false);
+        if (!validateOnly && !_controller.IsActive && decision.Error == ErrorCode.None)
+        {
+            // Created by the controller: report what it made once this broker's image has it.
+            return await WaitForTopicAsync(name, cancellationToken).ConfigureAwait(false) is { } forwarded
+                ? (AdminResult.Ok, forwarded)
+                : (new AdminResult(ErrorCode.RequestTimedOut, $"Topic '{name}' was created but is not yet visible on broker {_options.NodeId}."), null);
+        }
+
         if (decision.Error != ErrorCode.None)
         {
             return (new AdminResult(decision.Error, decision.Message), null);
@@ -214,6 +228,26 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         }
 
         return (AdminResult.Ok, created);
+    }
+
+    // The metadata log reaches every broker within milliseconds; give it a few seconds at most.
+    private async Task<TopicInfo?> WaitForTopicAsync(string name, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            while (!Topics.TryGet(name, out _))
+            {
+                await _quorum.WaitForOffsetAsync(Image.Offset + 1, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not visible in time: the last look below decides.
+        }
+
+        return Topics.TryGet(name, out var topic) ? topic : null;
     }
 
     /// <summary>Creates a topic named by a client when auto.create.topics.enable allows it.</summary>
