@@ -33,6 +33,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
     private long _epoch = -1;
     private volatile bool _wantShutDown;
     private Task? _loop;
+    private CancellationTokenSource _leaderTerm = new();
 
     /// <summary>Creates the lifecycle of this broker; <see cref="Start"/> begins registering.</summary>
     public BrokerLifecycle(MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, BrokerOptions options, BrokerIdentity identity, TimeProvider time, ILogger<BrokerLifecycle> logger)
@@ -44,6 +45,38 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         _identity = identity;
         _time = time;
         _logger = logger;
+        _quorum.LeaderChanged += OnLeaderChanged;
+    }
+
+    /// <summary>
+    /// How long a request to a remote controller may take before it is abandoned and sent again (to whichever
+    /// node leads then): a third of broker.session.timeout.ms, at least one heartbeat interval. A controller
+    /// that was paused (SIGSTOP) or cut off keeps its TCP connection open and never answers; without this
+    /// bound the heartbeat loop would wait on it forever and the new controller would fence this broker.
+    /// </summary>
+    public TimeSpan ControllerRequestTimeout => TimeSpan.FromMilliseconds(Math.Max(_options.BrokerHeartbeatIntervalMs, _options.BrokerSessionTimeoutMs / 3));
+
+    /// <summary>
+    /// Sends a request to the active controller over the controller channel, bounded by
+    /// <see cref="ControllerRequestTimeout"/> and abandoned at once when the quorum leader changes; both
+    /// surface as <see cref="TimeoutException"/> so callers retry. Returns null while no controller is known.
+    /// </summary>
+    public async Task<TResponse?> SendToControllerAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
+        where TRequest : IKafkaMessage
+        where TResponse : class, IKafkaMessage<TResponse>
+    {
+        var client = _channel.Client();
+        if (client is null)
+        {
+            return null;
+        }
+
+        return await ControllerRequest.RunAsync(
+            token => client.SendAsync<TRequest, TResponse>(key, version, request, token),
+            ControllerRequestTimeout,
+            _time,
+            Volatile.Read(ref _leaderTerm).Token,
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Completes when the controller first unfences this broker.</summary>
@@ -82,6 +115,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
             return;
         }
 
+        _quorum.LeaderChanged -= OnLeaderChanged;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
@@ -89,6 +123,14 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         }
 
         _stopping.Dispose();
+    }
+
+    private void OnLeaderChanged(object? sender, QuorumLeaderChangedEventArgs e)
+    {
+        // Requests in flight to the previous controller are abandoned: the next attempt goes to the new one.
+        // The old source is cancelled but not disposed, as calls may still be linking to its token.
+        var previous = Interlocked.Exchange(ref _leaderTerm, new CancellationTokenSource());
+        previous.Cancel();
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)
@@ -176,16 +218,10 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
             return;
         }
 
-        var client = _channel.Client();
-        if (client is null)
-        {
-            return;
-        }
-
         var request = new BrokerRegistrationRequest { BrokerId = _identity.NodeId, IncarnationId = _incarnationId };
         request.Listeners.Add(new BrokerRegistrationRequest.Listener { Name = "PLAINTEXT", Host = _identity.Host, Port = (ushort)_identity.Port, SecurityProtocol = 0 });
-        var response = await client.SendAsync<BrokerRegistrationRequest, BrokerRegistrationResponse>(ApiKey.BrokerRegistration, RegistrationVersion, request, cancellationToken).ConfigureAwait(false);
-        if (response.ErrorCode == (short)ErrorCode.None)
+        var response = await SendToControllerAsync<BrokerRegistrationRequest, BrokerRegistrationResponse>(ApiKey.BrokerRegistration, RegistrationVersion, request, cancellationToken).ConfigureAwait(false);
+        if (response is { ErrorCode: (short)ErrorCode.None })
         {
             Interlocked.Exchange(ref _epoch, response.BrokerEpoch);
         }
@@ -199,17 +235,44 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
             return await _controller.HeartbeatAsync(_identity.NodeId, BrokerEpoch, offset, false, _wantShutDown, cancellationToken).ConfigureAwait(false);
         }
 
-        var client = _channel.Client();
-        if (client is null)
+        var request = new BrokerHeartbeatRequest { BrokerId = _identity.NodeId, BrokerEpoch = BrokerEpoch, CurrentMetadataOffset = offset, WantShutDown = _wantShutDown };
+        var response = await SendToControllerAsync<BrokerHeartbeatRequest, BrokerHeartbeatResponse>(ApiKey.BrokerHeartbeat, HeartbeatVersion, request, cancellationToken).ConfigureAwait(false);
+        if (response is null)
         {
             return new HeartbeatResult(ErrorCode.NotController, true, false, false);
         }
 
-        var request = new BrokerHeartbeatRequest { BrokerId = _identity.NodeId, BrokerEpoch = BrokerEpoch, CurrentMetadataOffset = offset, WantShutDown = _wantShutDown };
-        var response = await client.SendAsync<BrokerHeartbeatRequest, BrokerHeartbeatResponse>(ApiKey.BrokerHeartbeat, HeartbeatVersion, request, cancellationToken).ConfigureAwait(false);
         return new HeartbeatResult((ErrorCode)response.ErrorCode, response.IsFenced, response.ShouldShutDown, response.IsCaughtUp);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Controller unreachable, retrying: {Problem}")]
     private partial void LogControllerUnreachable(string problem);
+}
+
+/// <summary>A request to the controller with a deadline, abandoned when the controller changes.</summary>
+public static class ControllerRequest
+{
+    /// <summary>
+    /// Runs <paramref name="send"/> with a token cancelled after <paramref name="timeout"/> or when
+    /// <paramref name="leaderChanged"/> fires; either surfaces as <see cref="TimeoutException"/> (retry), while
+    /// <paramref name="cancellationToken"/> (stopping) surfaces as <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> send, TimeSpan timeout, TimeProvider time, CancellationToken leaderChanged, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(send);
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaderChanged, deadline.Token);
+        try
+        {
+            return await send(bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(
+                !deadline.IsCancellationRequested
+                    ? "The controller changed while a request to it was in flight."
+                    : $"The controller did not answer within {timeout.TotalMilliseconds:0} ms.",
+                ex);
+        }
+    }
 }

@@ -89,6 +89,14 @@ public sealed class Partition
             {
                 MaybeAdvanceHighWatermark();
             }
+
+            if (previous.Leader == _localBrokerId && (state.Leader != _localBrokerId || state.LeaderEpoch != previous.LeaderEpoch))
+            {
+                // Leadership moved (controlled shutdown, fencing, preferred election): acks=all waiters must
+                // answer NOT_LEADER_OR_FOLLOWER now, not at their request timeout. An idempotent client keeps
+                // its in-flight requests to this broker and cannot move to the new leader until they end.
+                Interlocked.Exchange(ref _highWatermarkMoved, NewSignal()).TrySetResult();
+            }
         }
     }
 
@@ -170,6 +178,7 @@ public sealed class Partition
     /// <summary>Waits until the high watermark reaches <paramref name="offset"/> (acks=all).</summary>
     public async Task WaitForHighWatermarkAsync(long offset, CancellationToken cancellationToken)
     {
+        var epoch = LeaderEpoch;
         while (true)
         {
             var signal = Volatile.Read(ref _highWatermarkMoved);
@@ -178,7 +187,7 @@ public sealed class Partition
                 return;
             }
 
-            if (!IsLeader)
+            if (!IsLeader || LeaderEpoch != epoch)
             {
                 throw new InvalidOperationException("Leadership moved while waiting for the ISR.");
             }

@@ -19,7 +19,6 @@ public sealed partial class IsrManager : IAsyncDisposable
     private int _disposeCount;
     private readonly ReplicaManager _replicas;
     private readonly ControllerService _controller;
-    private readonly ControllerChannel _channel;
     private readonly BrokerLifecycle _lifecycle;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
@@ -28,11 +27,10 @@ public sealed partial class IsrManager : IAsyncDisposable
     private Task? _loop;
 
     /// <summary>Creates the manager; <see cref="Start"/> runs it.</summary>
-    public IsrManager(ReplicaManager replicas, ControllerService controller, ControllerChannel channel, BrokerLifecycle lifecycle, BrokerOptions options, TimeProvider time, ILogger<IsrManager> logger)
+    public IsrManager(ReplicaManager replicas, ControllerService controller, BrokerLifecycle lifecycle, BrokerOptions options, TimeProvider time, ILogger<IsrManager> logger)
     {
         _replicas = replicas;
         _controller = controller;
-        _channel = channel;
         _lifecycle = lifecycle;
         _options = options;
         _time = time;
@@ -78,7 +76,7 @@ public sealed partial class IsrManager : IAsyncDisposable
                     {
                         await ProposeAsync(partition, isr, cancellationToken).ConfigureAwait(false);
                     }
-                    catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+                    catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException)
                     {
                         LogProposalFailed(partition.Id.ToString(), ex.Message);
                     }
@@ -104,19 +102,19 @@ public sealed partial class IsrManager : IAsyncDisposable
         }
         else
         {
-            var client = _channel.Client();
-            if (client is null)
-            {
-                return;
-            }
-
             var request = new AlterPartitionRequest { BrokerId = _options.NodeId, BrokerEpoch = _lifecycle.BrokerEpoch };
             var topic = new AlterPartitionRequest.TopicData { TopicId = state.TopicId };
             var data = new AlterPartitionRequest.PartitionData { PartitionIndex = state.PartitionId, LeaderEpoch = state.LeaderEpoch, PartitionEpoch = state.PartitionEpoch };
             data.NewIsr.AddRange(isr);
             topic.Partitions.Add(data);
             request.Topics.Add(topic);
-            var response = await client.SendAsync<AlterPartitionRequest, AlterPartitionResponse>(ApiKey.AlterPartition, AlterPartitionVersion, request, cancellationToken).ConfigureAwait(false);
+            // Bounded and abandoned on a controller change, so a paused controller cannot stall every ISR change.
+            var response = await _lifecycle.SendToControllerAsync<AlterPartitionRequest, AlterPartitionResponse>(ApiKey.AlterPartition, AlterPartitionVersion, request, cancellationToken).ConfigureAwait(false);
+            if (response is null)
+            {
+                return;
+            }
+
             error = (ErrorCode)(response.ErrorCode != 0 ? response.ErrorCode : response.Topics.SelectMany(t => t.Partitions).Select(p => p.ErrorCode).FirstOrDefault());
         }
 

@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Levee.Faults.Infrastructure;
+
+/// <summary>
+/// One `levee serve` process of a test cluster: its node id, Kafka and quorum ports and data directory
+/// stay fixed across restarts. Readiness is the broker's own "ready" log line (printed once the
+/// controller unfenced it), never a sleep.
+/// </summary>
+public sealed class LeveeNode : IAsyncDisposable
+{
+    private const int MaxLogChars = 400_000;
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+    private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public LeveeNode(int nodeId, string dataDir)
+    {
+        NodeId = nodeId;
+        DataDir = dataDir;
+    }
+
+    public int NodeId { get; }
+
+    public string DataDir { get; }
+
+    public int Port { get; } = FreePort();
+
+    public int QuorumPort { get; } = FreePort();
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public bool IsPaused { get; private set; }
+
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("Not started.");
+
+    /// <summary>The process output of every start so far (the newest part when it grows large).</summary>
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the process without waiting for it to be ready (all voters must start for a quorum).</summary>
+    public void Launch(IEnumerable<string> args)
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"Node {NodeId} is already running.");
+        }
+
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "levee.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        AppendLog($"==== harness: starting node {NodeId} at {DateTime.UtcNow:O}");
+        _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ready = _ready;
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => OnLine(e.Data, ready);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data, ready);
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"Node {NodeId} exited before it was ready."));
+        _process?.Dispose();
+        _process = process;
+        IsPaused = false;
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>Waits for the "ready" line of the current start.</summary>
+    public Task WaitReadyAsync(TimeSpan timeout) => _ready.Task.WaitAsync(timeout);
+
+    /// <summary>kill -9: no shutdown, no flush.</summary>
+    public async Task KillAsync()
+    {
+        var process = _process ?? throw new InvalidOperationException("Not started.");
+        AppendLog($"==== harness: SIGKILL node {NodeId} at {DateTime.UtcNow:O}");
+        if (IsPaused)
+        {
+            await SignalAsync("CONT");
+        }
+
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+        IsPaused = false;
+    }
+
+    /// <summary>SIGTERM: a controlled shutdown (leadership moves away first); returns the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("Not started.");
+        AppendLog($"==== harness: SIGTERM node {NodeId} at {DateTime.UtcNow:O}");
+        await SignalAsync("TERM");
+        using var cts = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cts.Token);
+        return process.ExitCode;
+    }
+
+    /// <summary>SIGSTOP: the process freezes, its sockets stay open.</summary>
+    public async Task PauseAsync()
+    {
+        AppendLog($"==== harness: SIGSTOP node {NodeId} at {DateTime.UtcNow:O}");
+        await SignalAsync("STOP");
+        IsPaused = true;
+    }
+
+    /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
+    public async Task ResumeAsync()
+    {
+        AppendLog($"==== harness: SIGCONT node {NodeId} at {DateTime.UtcNow:O}");
+        await SignalAsync("CONT");
+        IsPaused = false;
+    }
+
+    /// <summary>Deletes the data directory (the node must be stopped).</summary>
+    public void WipeData()
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"Node {NodeId} is running.");
+        }
+
+        AppendLog($"==== harness: wiping {DataDir}");
+        if (Directory.Exists(DataDir))
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { } process)
+        {
+            if (!process.HasExited)
+            {
+                if (IsPaused)
+                {
+                    await SignalAsync("CONT");
+                }
+
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
+        }
+
+        try
+        {
+            if (Directory.Exists(DataDir))
+            {
+                Directory.Delete(DataDir, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, ProcessId.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {ProcessId} failed with {kill.ExitCode}.");
+        }
+    }
+
+    private void OnLine(string? line, TaskCompletionSource ready)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        AppendLog(line);
+        if (line.Contains(" ready: Kafka listener", StringComparison.Ordinal))
+        {
+            ready.TrySetResult();
+        }
+    }
+
+    private void AppendLog(string line)
+    {
+        lock (_log)
+        {
+            _log.AppendLine(line);
+            if (_log.Length > MaxLogChars)
+            {
+                _log.Remove(0, _log.Length - (MaxLogChars / 2));
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
