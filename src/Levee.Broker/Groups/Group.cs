@@ -13,10 +13,12 @@ internal sealed record CommittedOffset(long Offset, int LeaderEpoch, string Meta
 /// </summary>
 internal sealed class Group
 {
-    public Group(string groupId, int offsetsPartition, long nowMs)
+    private long _writtenEnd;
+
+    public Group(string groupId, OwnedPartition owner, long nowMs)
     {
         GroupId = groupId;
-        OffsetsPartition = offsetsPartition;
+        Owner = owner;
         StateTimestampMs = nowMs;
     }
 
@@ -25,7 +27,20 @@ internal sealed class Group
     public string GroupId { get; }
 
     /// <summary>The __consumer_offsets partition that holds this group's records.</summary>
-    public int OffsetsPartition { get; }
+    public int OffsetsPartition => Owner.Partition;
+
+    /// <summary>The led partition (and leader epoch) this group was loaded or created under.</summary>
+    public OwnedPartition Owner { get; }
+
+    /// <summary>
+    /// One past the last __consumer_offsets offset holding this group's state (its last append, or the log end
+    /// when it was loaded): answers that depend on that state wait until the high watermark reaches it.
+    /// </summary>
+    public long WrittenEnd
+    {
+        get => Volatile.Read(ref _writtenEnd);
+        set => Volatile.Write(ref _writtenEnd, value);
+    }
 
     public GroupState State { get; private set; } = GroupState.Empty;
 

@@ -19,6 +19,14 @@ public sealed partial class GroupCoordinator
             GroupState = nameof(GroupState.Dead),
             AuthorizedOperations = includeAuthorizedOperations ? GroupAuthorizedOperations : int.MinValue,
         };
+        var coordinatorError = CheckCoordinator(groupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            described.ErrorCode = (short)coordinatorError;
+            described.GroupState = "";
+            return described;
+        }
+
         var group = TryGetGroup(groupId);
         if (group is null)
         {
@@ -27,6 +35,13 @@ public sealed partial class GroupCoordinator
 
         lock (group.Sync)
         {
+            if (!group.Owner.IsServing)
+            {
+                described.ErrorCode = (short)ErrorCode.NotCoordinator;
+                described.GroupState = "";
+                return described;
+            }
+
             described.GroupState = group.State.ToString();
             described.ProtocolType = group.ProtocolType ?? "";
             var stable = group.State == GroupState.Stable;
@@ -48,22 +63,34 @@ public sealed partial class GroupCoordinator
         return described;
     }
 
-    /// <summary>ListGroups: every live group, filtered by state (v4+, case-insensitive) and type (v5+; these are all "classic").</summary>
-    public List<ListGroupsResponse.ListedGroup> ListGroups(IReadOnlyCollection<string> statesFilter, IReadOnlyCollection<string> typesFilter)
+    /// <summary>
+    /// ListGroups: every live group this broker coordinates, filtered by state (v4+, case-insensitive) and type
+    /// (v5+; these are all "classic"). As in Kafka, COORDINATOR_LOAD_IN_PROGRESS while a partition it leads is
+    /// still loading (clients ask every broker and merge).
+    /// </summary>
+    public (ErrorCode Error, List<ListGroupsResponse.ListedGroup> Groups) ListGroups(IReadOnlyCollection<string> statesFilter, IReadOnlyCollection<string> typesFilter)
     {
         ArgumentNullException.ThrowIfNull(statesFilter);
         ArgumentNullException.ThrowIfNull(typesFilter);
         var listed = new List<ListGroupsResponse.ListedGroup>();
+        lock (_ownershipLock)
+        {
+            if (_owned.Values.Any(o => !o.IsLoaded))
+            {
+                return (ErrorCode.CoordinatorLoadInProgress, listed);
+            }
+        }
+
         if (typesFilter.Count > 0 && !typesFilter.Contains("classic", StringComparer.OrdinalIgnoreCase))
         {
-            return listed;
+            return (ErrorCode.None, listed);
         }
 
         foreach (var group in _groups.Values)
         {
             lock (group.Sync)
             {
-                if (group.State == GroupState.Dead)
+                if (!group.Owner.IsServing || group.State == GroupState.Dead)
                 {
                     continue;
                 }
@@ -78,12 +105,18 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        return listed;
+        return (ErrorCode.None, listed);
     }
 
     /// <summary>DeleteGroups: an empty group's offsets and metadata are tombstoned and the group removed.</summary>
-    public ErrorCode DeleteGroup(string groupId)
+    public async ValueTask<ErrorCode> DeleteGroupAsync(string groupId, CancellationToken cancellationToken)
     {
+        var coordinatorError = CheckCoordinator(groupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            return coordinatorError;
+        }
+
         var group = TryGetGroup(groupId);
         if (group is null)
         {
@@ -93,6 +126,11 @@ public sealed partial class GroupCoordinator
         lock (group.Sync)
         {
             var now = NowMs;
+            if (!group.Owner.IsServing)
+            {
+                return ErrorCode.NotCoordinator;
+            }
+
             switch (group.State)
             {
                 case GroupState.Dead:
@@ -116,8 +154,10 @@ public sealed partial class GroupCoordinator
             group.Offsets.Clear();
             RemoveGroup(group, now);
             LogGroupDeleted(groupId);
-            return ErrorCode.None;
         }
+
+        // The tombstones are acknowledged once the ISR has them.
+        return await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId} deleted")]

@@ -15,6 +15,12 @@ public sealed partial class GroupCoordinator
             return ErrorCode.InvalidGroupId;
         }
 
+        var coordinatorError = CheckCoordinator(request.GroupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            return coordinatorError;
+        }
+
         var group = TryGetGroup(request.GroupId);
         if (group is null)
         {
@@ -23,6 +29,11 @@ public sealed partial class GroupCoordinator
 
         lock (group.Sync)
         {
+            if (!group.Owner.IsServing)
+            {
+                return ErrorCode.NotCoordinator;
+            }
+
             if (group.State == GroupState.Dead)
             {
                 return ErrorCode.CoordinatorNotAvailable;
@@ -67,6 +78,13 @@ public sealed partial class GroupCoordinator
             return response;
         }
 
+        var coordinatorError = CheckCoordinator(request.GroupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            response.ErrorCode = (short)coordinatorError;
+            return response;
+        }
+
         var group = TryGetGroup(request.GroupId);
         if (group is null)
         {
@@ -81,6 +99,12 @@ public sealed partial class GroupCoordinator
         lock (group.Sync)
         {
             var now = NowMs;
+            if (!group.Owner.IsServing)
+            {
+                response.ErrorCode = (short)ErrorCode.NotCoordinator;
+                return response;
+            }
+
             if (group.State == GroupState.Dead)
             {
                 response.ErrorCode = (short)ErrorCode.CoordinatorNotAvailable;

@@ -36,19 +36,31 @@ public sealed partial class GroupCoordinator
             return JoinError(request.MemberId, ErrorCode.CoordinatorNotAvailable);
         }
 
+        var coordinatorError = CheckCoordinator(request.GroupId, out var owner);
+        if (coordinatorError != ErrorCode.None || owner is null)
+        {
+            return JoinError(request.MemberId, owner is null && coordinatorError == ErrorCode.None ? ErrorCode.CoordinatorNotAvailable : coordinatorError);
+        }
+
         var isUnknownMember = request.MemberId.Length == 0;
         var join = new TaskCompletionSource<JoinGroupResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         while (true)
         {
-            var group = isUnknownMember ? GetOrCreateGroup(request.GroupId) : TryGetGroup(request.GroupId);
+            var group = isUnknownMember ? GetOrCreateGroup(request.GroupId, owner) : TryGetGroup(request.GroupId);
             if (group is null)
             {
-                return JoinError(request.MemberId, ErrorCode.UnknownMemberId);
+                return JoinError(request.MemberId, owner.IsServing ? ErrorCode.UnknownMemberId : ErrorCode.NotCoordinator);
             }
 
+            JoinGroupResponse? immediate;
             lock (group.Sync)
             {
                 var now = NowMs;
+                if (!group.Owner.IsServing)
+                {
+                    return JoinError(request.MemberId, ErrorCode.NotCoordinator);
+                }
+
                 if (group.State == GroupState.Dead)
                 {
                     if (isUnknownMember)
@@ -65,15 +77,20 @@ public sealed partial class GroupCoordinator
                     return JoinError(request.MemberId, ErrorCode.InconsistentGroupProtocol);
                 }
 
-                var immediate = isUnknownMember
+                immediate = isUnknownMember
                     ? JoinNewMember(group, request, version, protocols, rebalanceTimeoutMs, clientId, clientHost, join, now)
                     : JoinKnownMember(group, request, version, protocols, rebalanceTimeoutMs, clientId, clientHost, join, now);
-                if (immediate is not null)
+                if (immediate is null)
                 {
-                    return immediate;
+                    TryCompleteJoin(group, now);
                 }
+            }
 
-                TryCompleteJoin(group, now);
+            if (immediate is not null)
+            {
+                // A replaced static member's group was just written: answer once the ISR has it.
+                var written = immediate.ErrorCode == 0 ? await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false) : ErrorCode.None;
+                return written == ErrorCode.None ? immediate : JoinError(immediate.MemberId, written);
             }
 
             break;

@@ -8,13 +8,18 @@ namespace Levee.Broker.Groups;
 public sealed partial class GroupCoordinator
 {
     /// <summary>
-    /// Appends records of one group to its __consumer_offsets partition as one batch, built and checked like any
-    /// other batch, so the group's change is durable (as durable as a produced record) before anyone is answered.
+    /// Appends records of one group to its __consumer_offsets partition, as its leader, as one batch built and
+    /// checked like any other batch, and notes the offset the ISR must reach (<see cref="Group.WrittenEnd"/>)
+    /// before an answer that depends on it is sent (<see cref="WaitForWrittenAsync"/>). NOT_COORDINATOR when this
+    /// broker no longer leads the partition with the epoch the group was loaded under: never append as a follower.
     /// Called with the group's lock held.
     /// </summary>
     private ErrorCode Append(Group group, List<RecordData> records)
     {
-        if (!_replicas.TryGetPartition(OffsetsTopic, group.OffsetsPartition, out var partition))
+        if (!group.Owner.IsServing ||
+            !_replicas.TryGetPartition(OffsetsTopic, group.OffsetsPartition, out var partition) ||
+            !partition.IsLeader ||
+            partition.LeaderEpoch != group.Owner.LeaderEpoch)
         {
             return ErrorCode.NotCoordinator;
         }
@@ -29,7 +34,8 @@ public sealed partial class GroupCoordinator
 
         try
         {
-            partition.Append(batch, useLogAppendTime: false);
+            var info = partition.Append(batch, useLogAppendTime: false);
+            group.WrittenEnd = info.LastOffset + 1;
             return ErrorCode.None;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or ArgumentException)
@@ -52,40 +58,12 @@ public sealed partial class GroupCoordinator
         return Append(group, [new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), GroupRecords.GroupMetadataValue(stored), now)]);
     }
 
-    /// <summary>Replays every __consumer_offsets partition: the last record per key wins, tombstones delete.</summary>
-    private void LoadAll()
-    {
-        if (!_replicas.Topics.TryGet(OffsetsTopic, out var topic))
-        {
-            return;
-        }
-
-        _offsetsPartitions = topic.PartitionCount;
-        var now = NowMs;
-        var loadedGroups = 0;
-        var loadedOffsets = 0;
-        for (var p = 0; p < topic.PartitionCount; p++)
-        {
-            if (_replicas.TryGetPartition(OffsetsTopic, p, out var partition))
-            {
-                foreach (var group in LoadPartition(p, partition.Log, now))
-                {
-                    _groups[group.GroupId] = group;
-                    loadedGroups++;
-                    loadedOffsets += group.Offsets.Count;
-                }
-            }
-        }
-
-        LogLoaded(loadedGroups, loadedOffsets);
-    }
-
-    private static List<Group> LoadPartition(int partitionIndex, PartitionLog log, long now)
+    /// <summary>Replays one __consumer_offsets partition up to <paramref name="end"/>: the last record per key wins, tombstones delete.</summary>
+    private static List<Group> LoadPartition(OwnedPartition owner, PartitionLog log, long end, long now)
     {
         var offsets = new Dictionary<string, Dictionary<TopicPartition, CommittedOffset>>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, StoredGroup?>(StringComparer.Ordinal);
         var position = log.LogStartOffset;
-        var end = log.LogEndOffset;
         while (position < end)
         {
             var read = log.Read(position, 1 << 20, end, minOneBatch: true);
@@ -161,7 +139,7 @@ public sealed partial class GroupCoordinator
                 continue;
             }
 
-            var group = new Group(groupId, partitionIndex, now);
+            var group = new Group(groupId, owner, now);
             if (stored is not null)
             {
                 group.ProtocolType = stored.ProtocolType.Length > 0 ? stored.ProtocolType : null;
@@ -204,7 +182,4 @@ public sealed partial class GroupCoordinator
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Group {GroupId}: append to __consumer_offsets failed")]
     private partial void LogAppendFailed(Exception e, string groupId);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Groups} group(s) and {Offsets} committed offset(s) from __consumer_offsets")]
-    private partial void LogLoaded(int groups, int offsets);
 }

@@ -56,12 +56,26 @@ public sealed partial class GroupCoordinator
             return response;
         }
 
+        var coordinatorError = CheckCoordinator(request.GroupId, out var owner);
+        if (coordinatorError != ErrorCode.None || owner is null)
+        {
+            FailAll(owner is null && coordinatorError == ErrorCode.None ? ErrorCode.CoordinatorNotAvailable : coordinatorError);
+            return response;
+        }
+
         var generation = request.GenerationIdOrMemberEpoch;
+        Group committed;
         while (true)
         {
             var group = TryGetGroup(request.GroupId);
             if (group is null)
             {
+                if (!owner.IsServing)
+                {
+                    FailAll(ErrorCode.NotCoordinator);
+                    return response;
+                }
+
                 if (generation >= 0)
                 {
                     // A generation of a group that no longer exists (or never did): the commit is stale.
@@ -69,12 +83,18 @@ public sealed partial class GroupCoordinator
                     return response;
                 }
 
-                group = GetOrCreateGroup(request.GroupId);
+                group = GetOrCreateGroup(request.GroupId, owner);
             }
 
             lock (group.Sync)
             {
                 var now = NowMs;
+                if (!group.Owner.IsServing)
+                {
+                    FailAll(ErrorCode.NotCoordinator);
+                    return response;
+                }
+
                 if (group.State == GroupState.Dead)
                 {
                     continue;
@@ -114,9 +134,20 @@ public sealed partial class GroupCoordinator
                     group.Offsets[tp] = offset;
                 }
 
-                return response;
+                committed = group;
             }
+
+            break;
         }
+
+        // acks=all: the commit is answered once the ISR has it.
+        var written = await WaitForWrittenAsync(committed, cancellationToken).ConfigureAwait(false);
+        if (written != ErrorCode.None)
+        {
+            FailAll(written);
+        }
+
+        return response;
     }
 
     private static ErrorCode ValidateCommit(Group group, OffsetCommitRequest request, int generation, long now)
@@ -155,7 +186,7 @@ public sealed partial class GroupCoordinator
     }
 
     /// <summary>OffsetFetch: one group (v1-v7) or several (v8+); null topics mean every committed partition (v2+).</summary>
-    public OffsetFetchResponse FetchOffsets(OffsetFetchRequest request, short version)
+    public async ValueTask<OffsetFetchResponse> FetchOffsetsAsync(OffsetFetchRequest request, short version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var response = new OffsetFetchResponse();
@@ -165,7 +196,9 @@ public sealed partial class GroupCoordinator
             {
                 var topics = requested.Topics?.Select(t => (t.Name, t.PartitionIndexes)).ToList();
                 var groupResponse = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = requested.GroupId };
-                foreach (var (name, partitions) in FetchGroupOffsets(requested.GroupId, topics))
+                var (error, fetched) = await FetchGroupOffsetsAsync(requested.GroupId, topics, cancellationToken).ConfigureAwait(false);
+                groupResponse.ErrorCode = (short)error;
+                foreach (var (name, partitions) in fetched)
                 {
                     groupResponse.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopics
                     {
@@ -187,7 +220,9 @@ public sealed partial class GroupCoordinator
         }
 
         var single = request.Topics?.Select(t => (t.Name, t.PartitionIndexes)).ToList();
-        foreach (var (name, partitions) in FetchGroupOffsets(request.GroupId, single))
+        var (singleError, singleFetched) = await FetchGroupOffsetsAsync(request.GroupId, single, cancellationToken).ConfigureAwait(false);
+        response.ErrorCode = (short)singleError;
+        foreach (var (name, partitions) in singleFetched)
         {
             response.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopic
             {
@@ -198,6 +233,9 @@ public sealed partial class GroupCoordinator
                     CommittedOffset = p.Offset?.Offset ?? -1,
                     CommittedLeaderEpoch = p.Offset?.LeaderEpoch ?? -1,
                     Metadata = p.Offset?.Metadata ?? "",
+
+                    // v1 has no top-level error: Kafka repeats it on every partition.
+                    ErrorCode = version < 2 ? (short)singleError : (short)0,
                 })],
             });
         }
@@ -206,49 +244,68 @@ public sealed partial class GroupCoordinator
     }
 
     /// <summary>
-    /// The committed offsets of a group. Offsets are visible once appended (commits answer after the append),
-    /// and there are no transactional offsets yet, so require_stable (v7+) never has anything pending to wait for.
+    /// The committed offsets of a group, answered only once the ISR has every record they come from (a commit
+    /// is visible in memory once appended; it is served once replicated). There are no transactional offsets yet,
+    /// so require_stable (v7+) never has anything pending to wait for. On an error, the requested partitions come
+    /// back with offset -1 (the caller puts the error where the version wants it).
     /// </summary>
-    private List<(string Topic, List<(int Partition, CommittedOffset? Offset)> Partitions)> FetchGroupOffsets(string groupId, List<(string Name, List<int> Partitions)>? topics)
+    private async ValueTask<(ErrorCode Error, List<(string Topic, List<(int Partition, CommittedOffset? Offset)> Partitions)> Offsets)> FetchGroupOffsetsAsync(string groupId, List<(string Name, List<int> Partitions)>? topics, CancellationToken cancellationToken)
     {
         var result = new List<(string, List<(int, CommittedOffset?)>)>();
+        List<(string, List<(int, CommittedOffset?)>)> NoOffsets() =>
+            topics is null ? [] : [.. topics.Select(t => (t.Name, t.Partitions.Select(p => (p, (CommittedOffset?)null)).ToList()))];
+
+        var coordinatorError = CheckCoordinator(groupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            return (coordinatorError, NoOffsets());
+        }
+
         var group = TryGetGroup(groupId);
         if (group is null)
         {
-            if (topics is not null)
-            {
-                result.AddRange(topics.Select(t => (t.Name, t.Partitions.Select(p => (p, (CommittedOffset?)null)).ToList())));
-            }
-
-            return result;
+            return (ErrorCode.None, NoOffsets());
         }
 
         lock (group.Sync)
         {
+            if (!group.Owner.IsServing)
+            {
+                return (ErrorCode.NotCoordinator, NoOffsets());
+            }
+
             if (topics is null)
             {
                 foreach (var byTopic in group.Offsets.GroupBy(o => o.Key.Topic, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
                 {
                     result.Add((byTopic.Key, byTopic.OrderBy(o => o.Key.Partition).Select(o => (o.Key.Partition, (CommittedOffset?)o.Value)).ToList()));
                 }
-
-                return result;
             }
-
-            foreach (var (name, partitions) in topics)
+            else
             {
-                result.Add((name, partitions.Select(p => (p, group.Offsets.TryGetValue(new TopicPartition(name, p), out var o) ? o : null)).ToList()));
+                foreach (var (name, partitions) in topics)
+                {
+                    result.Add((name, partitions.Select(p => (p, group.Offsets.TryGetValue(new TopicPartition(name, p), out var o) ? o : null)).ToList()));
+                }
             }
-
-            return result;
         }
+
+        var written = await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false);
+        return written == ErrorCode.None ? (ErrorCode.None, result) : (written, NoOffsets());
     }
 
     /// <summary>OffsetDelete: drops committed offsets of topics the group does not consume (KIP-496).</summary>
-    public OffsetDeleteResponse DeleteOffsets(OffsetDeleteRequest request)
+    public async ValueTask<OffsetDeleteResponse> DeleteOffsetsAsync(OffsetDeleteRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var response = new OffsetDeleteResponse();
+        var coordinatorError = CheckCoordinator(request.GroupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            response.ErrorCode = (short)coordinatorError;
+            return response;
+        }
+
         var group = TryGetGroup(request.GroupId);
         if (group is null)
         {
@@ -259,6 +316,12 @@ public sealed partial class GroupCoordinator
         lock (group.Sync)
         {
             var now = NowMs;
+            if (!group.Owner.IsServing)
+            {
+                response.ErrorCode = (short)ErrorCode.NotCoordinator;
+                return response;
+            }
+
             if (group.State == GroupState.Dead)
             {
                 response.ErrorCode = (short)ErrorCode.GroupIdNotFound;
@@ -301,7 +364,15 @@ public sealed partial class GroupCoordinator
             {
                 response.ErrorCode = (short)error;
                 response.Topics.Clear();
+                return response;
             }
+        }
+
+        var written = await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false);
+        if (written != ErrorCode.None)
+        {
+            response.ErrorCode = (short)written;
+            response.Topics.Clear();
         }
 
         return response;
@@ -340,7 +411,7 @@ public sealed partial class GroupCoordinator
         {
             lock (group.Sync)
             {
-                if (group.State == GroupState.Dead)
+                if (!group.Owner.IsServing || group.State == GroupState.Dead)
                 {
                     continue;
                 }

@@ -23,6 +23,12 @@ public sealed partial class GroupCoordinator
             return SyncError(ErrorCode.NotCoordinator);
         }
 
+        var coordinatorError = CheckCoordinator(request.GroupId, out _);
+        if (coordinatorError != ErrorCode.None)
+        {
+            return SyncError(coordinatorError);
+        }
+
         var group = TryGetGroup(request.GroupId);
         if (group is null)
         {
@@ -30,9 +36,15 @@ public sealed partial class GroupCoordinator
         }
 
         var sync = new TaskCompletionSource<SyncGroupResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        SyncGroupResponse? immediate = null;
         lock (group.Sync)
         {
             var now = NowMs;
+            if (!group.Owner.IsServing)
+            {
+                return SyncError(ErrorCode.NotCoordinator);
+            }
+
             if (group.State == GroupState.Dead)
             {
                 return SyncError(ErrorCode.CoordinatorNotAvailable);
@@ -64,7 +76,8 @@ public sealed partial class GroupCoordinator
                 case GroupState.Stable:
                     group.PendingSyncMembers.Remove(member.MemberId);
                     member.SessionDeadlineMs = now + member.SessionTimeoutMs;
-                    return SyncResult(group, member.Assignment);
+                    immediate = SyncResult(group, member.Assignment);
+                    break;
                 case GroupState.CompletingRebalance:
                     group.PendingSyncMembers.Remove(member.MemberId);
                     member.SessionDeadlineMs = now + member.SessionTimeoutMs;
@@ -81,7 +94,15 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        return await sync.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var response = immediate ?? await sync.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (response.ErrorCode != 0)
+        {
+            return response;
+        }
+
+        // The assignment is handed out only once the ISR has the group's record (Kafka's acks=all for the group).
+        var written = await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false);
+        return written == ErrorCode.None ? response : SyncError(written);
     }
 
     private void CompleteSync(Group group, SyncGroupRequest request, long now)

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Protocol;
-using Levee.Protocol.Messages;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -79,7 +78,10 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        LoadAll();
+        // The partitions led at start are loaded before the listener takes requests; later leadership changes
+        // load in the background (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+        _replicas.PartitionsChanged += OnPartitionsChanged;
+        SyncOwnership(loadInline: true);
         _nextRetentionCheckMs = NowMs + _options.OffsetsRetentionCheckIntervalMs;
         _timerLoop = Task.Run(() => RunTimersAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
@@ -88,6 +90,7 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _replicas.PartitionsChanged -= OnPartitionsChanged;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_timerLoop is not null)
         {
@@ -119,13 +122,7 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
         {
             lock (group.Sync)
             {
-                foreach (var member in group.Members)
-                {
-                    member.AwaitingJoin?.TrySetResult(JoinError(member.MemberId, ErrorCode.NotCoordinator));
-                    member.AwaitingJoin = null;
-                    member.AwaitingSync?.TrySetResult(new SyncGroupResponse { ErrorCode = (short)ErrorCode.NotCoordinator });
-                    member.AwaitingSync = null;
-                }
+                FailParked(group, ErrorCode.NotCoordinator);
             }
         }
     }
@@ -157,12 +154,20 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
                     .Add("retention.ms", "-1")
                     .Add("retention.bytes", "-1")
                     .Add("segment.bytes", "104857600");
-                var (result, created) = await _replicas.CreateTopicAsync(OffsetsTopic, _options.OffsetsTopicPartitions, -1, null, configs, validateOnly: false, cancellationToken).ConfigureAwait(false);
-                if (result.Error == ErrorCode.None && created is not null)
+                // offsets.topic.replication.factor: Kafka's default is 3; Levee takes min(3, available brokers) so that
+                // a single broker (or two) can still create it. An explicit factor is needed: -1 would mean
+                // default.replication.factor, which is for client topics.
+                var available = _replicas.Image.Brokers.Values.Count(b => !b.Fenced && !b.InControlledShutdown);
+                var replicationFactor = (short)Math.Clamp(available, 1, 3);
+                // The replica manager forwards the creation to the active controller when it runs elsewhere.
+                var (result, _) = await _replicas.CreateTopicAsync(OffsetsTopic, _options.OffsetsTopicPartitions, replicationFactor, null, configs, validateOnly: false, cancellationToken).ConfigureAwait(false);
+                if (result.Error is ErrorCode.None or ErrorCode.TopicAlreadyExists)
                 {
-                    topic = created;
+                    // The image (here, if the controller is elsewhere) and the partitions' leaders follow shortly.
+                    await WaitForOffsetsPartitionsAsync(cancellationToken).ConfigureAwait(false);
                 }
-                else if (!_replicas.Topics.TryGet(OffsetsTopic, out topic))
+
+                if (!_replicas.Topics.TryGet(OffsetsTopic, out topic))
                 {
                     LogOffsetsTopicFailed(result.Error, result.Message);
                     return false;
@@ -178,10 +183,23 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
         }
     }
 
-    private Group? TryGetGroup(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;
+    /// <summary>The group, if this broker holds it under a partition it still leads.</summary>
+    private Group? TryGetGroup(string groupId) => _groups.TryGetValue(groupId, out var group) && !group.Owner.IsUnloaded ? group : null;
 
-    private Group GetOrCreateGroup(string groupId) =>
-        _groups.GetOrAdd(groupId, id => new Group(id, PartitionFor(id, _offsetsPartitions), NowMs));
+    /// <summary>The group, created empty under <paramref name="owner"/> if need be (replacing one left from an older leadership).</summary>
+    private Group GetOrCreateGroup(string groupId, OwnedPartition owner)
+    {
+        while (true)
+        {
+            var group = _groups.GetOrAdd(groupId, id => new Group(id, owner, NowMs));
+            if (!group.Owner.IsUnloaded || group.Owner == owner)
+            {
+                return group;
+            }
+
+            _groups.TryRemove(new KeyValuePair<string, Group>(groupId, group));
+        }
+    }
 
     /// <summary>Marks a group dead and forgets it. Called with the group's lock held.</summary>
     private void RemoveGroup(Group group, long nowMs)
@@ -223,7 +241,10 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
                     {
                         lock (group.Sync)
                         {
-                            OnTick(group, now);
+                            if (group.Owner.IsServing)
+                            {
+                                OnTick(group, now);
+                            }
                         }
                     }
 #pragma warning disable CA1031 // One group's failure must not stop the timer of every other group.

@@ -24,15 +24,17 @@ public sealed class DeleteGroupsHandler(GroupCoordinator coordinator) : ApiHandl
     protected override void Write(DeleteGroupsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request)
+    protected override async ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(request);
         var response = new DeleteGroupsResponse();
         foreach (var groupId in request.GroupsNames)
         {
-            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)coordinator.DeleteGroup(groupId) });
+            var error = await coordinator.DeleteGroupAsync(groupId, context.Aborted).ConfigureAwait(false);
+            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)error });
         }
 
-        return ValueTask.FromResult<DeleteGroupsResponse?>(response);
+        return response;
     }
 }

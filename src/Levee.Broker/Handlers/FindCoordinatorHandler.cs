@@ -6,11 +6,12 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>
-/// FindCoordinator (v0-v6): this broker coordinates every group and transactional id (it leads every partition
-/// of the internal topics). v4+ answers a batch of keys (KIP-699). Asking for a group coordinator creates
-/// __consumer_offsets on first use, as Kafka does.
+/// FindCoordinator (v0-v6): a group's coordinator is the broker leading its __consumer_offsets partition, named
+/// with its advertised endpoint from the metadata image (COORDINATOR_NOT_AVAILABLE while that partition has no
+/// leader). v4+ answers a batch of keys (KIP-699). Asking for a group coordinator creates __consumer_offsets on
+/// first use, as Kafka does. Transactions are not served yet.
 /// </summary>
-public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, BrokerIdentity identity) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
+public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
     private const sbyte GroupKeyType = 0;
     private const sbyte TransactionKeyType = 1;
@@ -39,46 +40,46 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, BrokerI
         {
             foreach (var key in request.CoordinatorKeys)
             {
-                var (error, message) = await LocateAsync(request.KeyType, key, context.Aborted).ConfigureAwait(false);
+                var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, key, context.Aborted).ConfigureAwait(false);
                 response.Coordinators.Add(new FindCoordinatorResponse.Coordinator
                 {
                     Key = key,
                     ErrorCode = (short)error,
                     ErrorMessage = message,
-                    NodeId = error == ErrorCode.None ? identity.NodeId : -1,
-                    Host = error == ErrorCode.None ? identity.Host : "",
-                    Port = error == ErrorCode.None ? identity.Port : -1,
+                    NodeId = nodeId,
+                    Host = host,
+                    Port = port,
                 });
             }
         }
         else
         {
-            var (error, message) = await LocateAsync(request.KeyType, request.Key, context.Aborted).ConfigureAwait(false);
+            var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, request.Key, context.Aborted).ConfigureAwait(false);
             response.ErrorCode = (short)error;
             response.ErrorMessage = message;
-            response.NodeId = error == ErrorCode.None ? identity.NodeId : -1;
-            response.Host = error == ErrorCode.None ? identity.Host : "";
-            response.Port = error == ErrorCode.None ? identity.Port : -1;
+            response.NodeId = nodeId;
+            response.Host = host;
+            response.Port = port;
         }
 
         return response;
     }
 
-    private async ValueTask<(ErrorCode Error, string? Message)> LocateAsync(sbyte keyType, string key, CancellationToken cancellationToken)
+    private async ValueTask<(ErrorCode Error, string? Message, int NodeId, string Host, int Port)> LocateAsync(sbyte keyType, string key, CancellationToken cancellationToken)
     {
         switch (keyType)
         {
             case GroupKeyType:
                 return await coordinator.TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false)
-                    ? (ErrorCode.None, null)
-                    : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString());
+                    ? coordinator.FindCoordinator(key)
+                    : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString(), -1, "", -1);
             case TransactionKeyType:
                 // Transactions are not served yet: Kafka's answer while its transaction log is unavailable.
                 return key.Length == 0
-                    ? (ErrorCode.InvalidRequest, "Transactional id must not be empty.")
-                    : (ErrorCode.CoordinatorNotAvailable, "Transactions are not supported by this broker yet.");
+                    ? (ErrorCode.InvalidRequest, "Transactional id must not be empty.", -1, "", -1)
+                    : (ErrorCode.CoordinatorNotAvailable, "Transactions are not supported by this broker yet.", -1, "", -1);
             default:
-                return (ErrorCode.InvalidRequest, $"Unsupported coordinator key type {keyType}.");
+                return (ErrorCode.InvalidRequest, $"Unsupported coordinator key type {keyType}.", -1, "", -1);
         }
     }
 }

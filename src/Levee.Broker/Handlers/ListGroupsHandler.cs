@@ -27,7 +27,8 @@ public sealed class ListGroupsHandler(GroupCoordinator coordinator) : ApiHandler
     protected override ValueTask<ListGroupsResponse?> HandleAsync(RequestContext context, ListGroupsRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var response = new ListGroupsResponse { Groups = coordinator.ListGroups(request.StatesFilter, request.TypesFilter) };
+        var (error, groups) = coordinator.ListGroups(request.StatesFilter, request.TypesFilter);
+        var response = new ListGroupsResponse { ErrorCode = (short)error, Groups = groups };
         return ValueTask.FromResult<ListGroupsResponse?>(response);
     }
 }

@@ -24,6 +24,9 @@ public sealed class OffsetDeleteHandler(GroupCoordinator coordinator) : ApiHandl
     protected override void Write(OffsetDeleteResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request) =>
-        ValueTask.FromResult<OffsetDeleteResponse?>(coordinator.DeleteOffsets(request));
+    protected override async ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return await coordinator.DeleteOffsetsAsync(request, context.Aborted).ConfigureAwait(false);
+    }
 }

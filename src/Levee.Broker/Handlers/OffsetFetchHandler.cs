@@ -24,9 +24,9 @@ public sealed class OffsetFetchHandler(GroupCoordinator coordinator) : ApiHandle
     protected override void Write(OffsetFetchResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
 
     /// <inheritdoc />
-    protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request)
+    protected override async ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return ValueTask.FromResult<OffsetFetchResponse?>(coordinator.FetchOffsets(request, context.ApiVersion));
+        return await coordinator.FetchOffsetsAsync(request, context.ApiVersion, context.Aborted).ConfigureAwait(false);
     }
 }
