@@ -76,6 +76,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ControllerService>();
         builder.Services.AddSingleton<ControllerChannel>();
+        builder.Services.AddSingleton<ListenerShutdown>();
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();
@@ -172,6 +173,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         await services.GetRequiredService<IsrManager>().DisposeAsync().ConfigureAwait(false);
         await services.GetRequiredService<ReplicaFetcherManager>().DisposeAsync().ConfigureAwait(false);
         await services.GetRequiredService<BrokerLifecycle>().DisposeAsync().ConfigureAwait(false);
+        services.GetRequiredService<ListenerShutdown>().CloseAll();
         await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await services.GetRequiredService<ControllerService>().DisposeAsync().ConfigureAwait(false);
         await services.GetRequiredService<ReplicaManager>().DisposeAsync().ConfigureAwait(false);

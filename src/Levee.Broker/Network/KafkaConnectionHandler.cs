@@ -16,7 +16,7 @@ namespace Levee.Broker.Network;
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, BrokerOptions options, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, BrokerOptions options, ListenerShutdown shutdown, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
 {
     /// <inheritdoc />
     public override async Task OnConnectedAsync(ConnectionContext connection)
@@ -25,7 +25,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         using var responseBuffer = new ResponseBuffer(64 * 1024);
-        var aborted = connection.ConnectionClosed;
+        // A stopping broker closes its connections at once rather than waiting out Kestrel's
+        // graceful-shutdown timeout: clients (and other brokers' replica fetchers) reconnect elsewhere.
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, shutdown.Token);
+        var aborted = closing.Token;
         try
         {
             while (true)
