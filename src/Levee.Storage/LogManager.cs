@@ -35,6 +35,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private readonly Lock _createLock = new();
     private readonly Lock _checkpointLock = new();
     private readonly LogManagerOptions _options;
+    private readonly SegmentFileCache _fileCache;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -49,6 +50,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private LogManager(LogManagerOptions options, string clusterId, bool hadCleanShutdown, ILoggerFactory loggerFactory, TimeProvider time)
     {
         _options = options;
+        _fileCache = new SegmentFileCache(options.MaxInactiveSegmentFiles);
         ClusterId = clusterId;
         HadCleanShutdown = hadCleanShutdown;
         _loggerFactory = loggerFactory;
@@ -69,6 +71,12 @@ public sealed partial class LogManager : IAsyncDisposable
 
     /// <summary>True when the previous run ended with a clean shutdown (no recovery was needed).</summary>
     public bool HadCleanShutdown { get; }
+
+    /// <summary>
+    /// Rolled segments whose <c>.log</c> handle is open now (at most <see cref="LogManagerOptions.MaxInactiveSegmentFiles"/>);
+    /// besides these the logs hold one descriptor per partition, for its active segment.
+    /// </summary>
+    public int OpenInactiveSegmentFiles => _fileCache.Count;
 
     /// <summary>All open logs.</summary>
     public IReadOnlyCollection<PartitionLog> All => [.. _logs.Values];
@@ -131,7 +139,8 @@ public sealed partial class LogManager : IAsyncDisposable
                         hadCleanShutdown,
                         partitionLogger,
                         time,
-                        startOffsets.GetValueOrDefault(entry.TopicPartition));
+                        startOffsets.GetValueOrDefault(entry.TopicPartition),
+                        manager._fileCache);
                     manager._logs[entry.TopicPartition] = log;
                 });
         }
@@ -184,7 +193,9 @@ public sealed partial class LogManager : IAsyncDisposable
                 recoveryPoint: 0,
                 hadCleanShutdown: true,
                 _loggerFactory.CreateLogger<PartitionLog>(),
-                _time);
+                _time,
+                logStartOffset: 0,
+                _fileCache);
             _logs[topicPartition] = log;
             return log;
         }

@@ -3,6 +3,9 @@ namespace Levee.Storage;
 /// <summary>Settings of a <see cref="LogManager"/>, with Kafka's broker config names and defaults.</summary>
 public sealed class LogManagerOptions
 {
+    /// <summary>Default of <see cref="MaxInactiveSegmentFiles"/>.</summary>
+    public const int DefaultMaxInactiveSegmentFiles = 1_000;
+
     /// <summary><c>log.dirs</c> (one directory).</summary>
     public required string DataDirectory { get; init; }
 
@@ -38,4 +41,12 @@ public sealed class LogManagerOptions
     /// log's <see cref="LogConfig.ProducerIdExpirationMs"/>). Default 10 minutes.
     /// </summary>
     public long ProducerIdExpirationCheckIntervalMs { get; init; } = 600_000;
+
+    /// <summary>
+    /// How many rolled (inactive) segments may keep their <c>.log</c> file open at once, over all partitions: the
+    /// least recently read are closed beyond it and reopened on demand. Each partition's active segment keeps its
+    /// handle, and index files hold none, so the logs use about one descriptor per partition plus this bound.
+    /// Default 1,000.
+    /// </summary>
+    public int MaxInactiveSegmentFiles { get; init; } = DefaultMaxInactiveSegmentFiles;
 }

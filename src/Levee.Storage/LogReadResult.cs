@@ -3,7 +3,11 @@ using Microsoft.Win32.SafeHandles;
 namespace Levee.Storage;
 
 /// <summary>A run of stored bytes in one segment file.</summary>
-/// <param name="Handle">The segment's file handle (stays open at least <c>file.delete.delay.ms</c> after the segment is deleted).</param>
+/// <param name="Handle">
+/// The segment's file handle when the read was made. A rolled segment's handle may be closed by the handle cache
+/// afterwards: copy with <see cref="LogReadResult.CopyTo"/> / <see cref="LogReadResult.CopyToAsync"/>, which
+/// reopen the file when needed, rather than reading this handle directly.
+/// </param>
 /// <param name="Position">File position of the first byte.</param>
 /// <param name="Length">Bytes.</param>
 public readonly record struct FileSlice(SafeFileHandle Handle, long Position, int Length);
@@ -16,10 +20,14 @@ public readonly record struct FileSlice(SafeFileHandle Handle, long Position, in
 public sealed class LogReadResult
 {
     private static readonly FileSlice[] NoSlices = [];
+    private static readonly LogSegment[] NoSources = [];
 
-    internal LogReadResult(FileSlice[] slices, int length, long highWatermark, long logStartOffset, long logEndOffset)
+    private readonly LogSegment[] _sources;
+
+    internal LogReadResult(FileSlice[] slices, LogSegment[] sources, int length, long highWatermark, long logStartOffset, long logEndOffset)
     {
         Slices = slices;
+        _sources = sources;
         Length = length;
         HighWatermark = highWatermark;
         LogStartOffset = logStartOffset;
@@ -27,7 +35,7 @@ public sealed class LogReadResult
     }
 
     internal static LogReadResult Empty(long highWatermark, long logStartOffset, long logEndOffset) =>
-        new(NoSlices, 0, highWatermark, logStartOffset, logEndOffset);
+        new(NoSlices, NoSources, 0, highWatermark, logStartOffset, logEndOffset);
 
     /// <summary>The bytes, in order. Today always zero or one slice: like Kafka, a read never spans segments.</summary>
     public IReadOnlyList<FileSlice> Slices { get; }
@@ -49,9 +57,13 @@ public sealed class LogReadResult
     public void CopyTo(Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, Length, nameof(destination));
-        foreach (var slice in Slices)
+        for (var i = 0; i < _sources.Length; i++)
         {
-            var read = SparseIndex.ReadFully(slice.Handle, destination[..slice.Length], slice.Position);
+            var slice = Slices[i];
+
+            // The segment's current handle (reopened if the cache closed it), held for the copy.
+            using var lease = _sources[i].AcquireLog();
+            var read = SparseIndex.ReadFully(lease.Handle, destination[..slice.Length], slice.Position);
             if (read != slice.Length)
             {
                 throw new IOException($"Expected {slice.Length} bytes at position {slice.Position}, read {read}: the segment was truncated.");
@@ -65,12 +77,14 @@ public sealed class LogReadResult
     public async ValueTask CopyToAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, Length, nameof(destination));
-        foreach (var slice in Slices)
+        for (var i = 0; i < _sources.Length; i++)
         {
+            var slice = Slices[i];
+            using var lease = _sources[i].AcquireLog();
             var total = 0;
             while (total < slice.Length)
             {
-                var n = await RandomAccess.ReadAsync(slice.Handle, destination.Slice(total, slice.Length - total), slice.Position + total, cancellationToken).ConfigureAwait(false);
+                var n = await RandomAccess.ReadAsync(lease.Handle, destination.Slice(total, slice.Length - total), slice.Position + total, cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     throw new IOException($"Expected {slice.Length} bytes at position {slice.Position}, read {total}: the segment was truncated.");

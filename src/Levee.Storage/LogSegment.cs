@@ -10,6 +10,12 @@ namespace Levee.Storage;
 /// sparse <c>.index</c> and <c>.timeindex</c>. Mutated only under the partition's append lock; readers use
 /// <see cref="Size"/>, published with a volatile write after the bytes are in the file.
 /// </summary>
+/// <remarks>
+/// File handles: the index files hold none (see <see cref="SparseIndex"/>). The active segment is pinned and keeps
+/// its <c>.log</c> handle; an inactive one opens it on demand and lets the shared <see cref="SegmentFileCache"/>
+/// close it when it is the least recently used. Every access goes through <see cref="AcquireLog"/>, which takes a
+/// reference, so an eviction (or close) never closes a descriptor a read is using.
+/// </remarks>
 internal sealed class LogSegment
 {
     public const string LogSuffix = ".log";
@@ -17,7 +23,9 @@ internal sealed class LogSegment
     public const string TimeIndexSuffix = ".timeindex";
     public const string DeletedSuffix = ".deleted";
 
-    private readonly SafeFileHandle _log;
+    private readonly SegmentFileCache _cache;
+    private SharedFileHandle? _log;
+    private volatile bool _pinned;
     private int _size;
     private long _maxTimestamp = -1;
     private long _offsetOfMaxTimestamp = -1;
@@ -25,11 +33,14 @@ internal sealed class LogSegment
     private int _bytesSinceLastIndexEntry;
     private int _disposed;
 
-    private LogSegment(string directory, long baseOffset, SafeFileHandle log, SparseIndex offsetIndex, SparseIndex timeIndex)
+    private LogSegment(string directory, long baseOffset, SegmentFileCache cache, SafeFileHandle log, bool pinned, SparseIndex offsetIndex, SparseIndex timeIndex)
     {
         Directory = directory;
         BaseOffset = baseOffset;
-        _log = log;
+        _cache = cache;
+        _log = new SharedFileHandle(log);
+        _pinned = pinned;
+        CacheNode = new LinkedListNode<LogSegment>(this);
         OffsetIndex = offsetIndex;
         TimeIndex = timeIndex;
         LogPath = FilePath(directory, baseOffset, LogSuffix);
@@ -42,7 +53,8 @@ internal sealed class LogSegment
 
     public string LogPath { get; private set; }
 
-    public SafeFileHandle Handle => _log;
+    /// <summary>This segment's place in the <see cref="SegmentFileCache"/> (in no list while pinned or closed).</summary>
+    internal LinkedListNode<LogSegment> CacheNode { get; }
 
     /// <summary>Offset index: key = offset - base (of a batch's last offset), value = file position of the batch.</summary>
     public SparseIndex OffsetIndex { get; }
@@ -85,34 +97,53 @@ internal sealed class LogSegment
         return stem.Length == 20 && long.TryParse(stem, NumberStyles.None, CultureInfo.InvariantCulture, out baseOffset);
     }
 
-    /// <summary>Creates an empty segment (replacing leftover files with the same base offset).</summary>
-    public static LogSegment Create(string directory, long baseOffset, LogConfig config)
+    /// <summary>Creates an empty segment (replacing leftover files with the same base offset); it is pinned (active).</summary>
+    public static LogSegment Create(string directory, long baseOffset, LogConfig config, SegmentFileCache cache)
     {
+        var offsetIndexPath = FilePath(directory, baseOffset, IndexSuffix);
+        var timeIndexPath = FilePath(directory, baseOffset, TimeIndexSuffix);
+
+        // Indexes are written later (roll, flush, close): a stale file must not be taken for this segment's.
+        File.Delete(offsetIndexPath);
+        File.Delete(timeIndexPath);
         var log = File.OpenHandle(FilePath(directory, baseOffset, LogSuffix), FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        var offsetIndex = SparseIndex.Open(FilePath(directory, baseOffset, IndexSuffix), 4, config.SegmentIndexBytes, load: false, out _);
-        var timeIndex = SparseIndex.Open(FilePath(directory, baseOffset, TimeIndexSuffix), 8, config.SegmentIndexBytes, load: false, out _);
-        return new LogSegment(directory, baseOffset, log, offsetIndex, timeIndex);
+        var offsetIndex = SparseIndex.Open(offsetIndexPath, 4, config.SegmentIndexBytes, load: false, out _);
+        var timeIndex = SparseIndex.Open(timeIndexPath, 8, config.SegmentIndexBytes, load: false, out _);
+        return new LogSegment(directory, baseOffset, cache, log, pinned: true, offsetIndex, timeIndex);
     }
 
     /// <summary>
     /// Opens an existing segment. With <paramref name="loadIndexes"/> the index files are trusted if they pass a
     /// sanity check; <paramref name="indexesUsable"/> is false when they must be rebuilt (<see cref="Rebuild"/>).
+    /// Index files may lag the log (they are written at roll, flush and close): <see cref="LoadTail"/> extends them.
+    /// The segment starts inactive, its handle in <paramref name="cache"/>; <see cref="Pin"/> makes it the active one.
     /// </summary>
-    public static LogSegment Open(string directory, long baseOffset, LogConfig config, bool loadIndexes, out bool indexesUsable)
+    public static LogSegment Open(string directory, long baseOffset, LogConfig config, SegmentFileCache cache, bool loadIndexes, out bool indexesUsable)
     {
-        var log = File.OpenHandle(FilePath(directory, baseOffset, LogSuffix), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         var offsetIndexPath = FilePath(directory, baseOffset, IndexSuffix);
         var timeIndexPath = FilePath(directory, baseOffset, TimeIndexSuffix);
         var load = loadIndexes && File.Exists(offsetIndexPath) && File.Exists(timeIndexPath);
         var offsetIndex = SparseIndex.Open(offsetIndexPath, 4, config.SegmentIndexBytes, load, out var offsetLoaded);
         var timeIndex = SparseIndex.Open(timeIndexPath, 8, config.SegmentIndexBytes, load, out var timeLoaded);
-        var segment = new LogSegment(directory, baseOffset, log, offsetIndex, timeIndex);
-        var length = RandomAccess.GetLength(log);
-        if (length > int.MaxValue)
+        var logPath = FilePath(directory, baseOffset, LogSuffix);
+        var log = File.OpenHandle(logPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        long length;
+        try
         {
-            throw new InvalidDataException($"Segment {segment.LogPath} is larger than 2 GiB.");
+            length = RandomAccess.GetLength(log);
+            if (length > int.MaxValue)
+            {
+                throw new InvalidDataException($"Segment {logPath} is larger than 2 GiB.");
+            }
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
         }
 
+        var segment = new LogSegment(directory, baseOffset, cache, log, pinned: false, offsetIndex, timeIndex);
+        cache.Add(segment);
         segment._size = (int)length;
         indexesUsable = offsetLoaded && timeLoaded && segment.IndexesLookSane();
         if (indexesUsable && segment.TimeIndex.TryGetLast(out var ts, out var rel))
@@ -141,7 +172,11 @@ internal sealed class LogSegment
     public int Append(ReadOnlySpan<byte> batches, int indexIntervalBytes, long nowMs)
     {
         var position = _size;
-        RandomAccess.Write(_log, batches, position);
+        using (var lease = AcquireLog())
+        {
+            RandomAccess.Write(lease.Handle, batches, position);
+        }
+
         if (RollBaseMs < 0)
         {
             RollBaseMs = nowMs;
@@ -155,8 +190,7 @@ internal sealed class LogSegment
             offset += header.TotalSize;
         }
 
-        OffsetIndex.Persist();
-        TimeIndex.Persist();
+        // Index entries stay in memory until the roll, a flush or the close writes them: one syscall per append.
         Volatile.Write(ref _size, position + batches.Length);
         return position;
     }
@@ -170,7 +204,8 @@ internal sealed class LogSegment
             Volatile.Write(ref _offsetOfMaxTimestamp, lastOffset);
         }
 
-        if (_bytesSinceLastIndexEntry > indexIntervalBytes)
+        if (_bytesSinceLastIndexEntry > indexIntervalBytes
+            && (!OffsetIndex.TryGetLast(out var lastKey, out _) || lastOffset - BaseOffset > lastKey))
         {
             OffsetIndex.Append(lastOffset - BaseOffset, position);
             MaybeAppendTimeEntry();
@@ -197,11 +232,104 @@ internal sealed class LogSegment
     /// <summary>True when another entry might not fit in an index (Kafka keeps the time index's last slot for the roll entry).</summary>
     public bool IndexesFull => OffsetIndex.IsFull || TimeIndex.Count >= TimeIndex.MaxEntries - 1;
 
-    /// <summary>Called when the segment stops being the active one: records its max timestamp in the time index.</summary>
-    public void OnBecomeInactive()
+    /// <summary>
+    /// Called when the segment stops being the active one (roll, close): records its max timestamp in the time
+    /// index and writes both indexes. Unless <paramref name="keepPinned"/>, its handle moves to the cache.
+    /// </summary>
+    public void OnBecomeInactive(bool keepPinned = false)
     {
         MaybeAppendTimeEntry();
+        OffsetIndex.Persist();
         TimeIndex.Persist();
+        if (!keepPinned)
+        {
+            Unpin();
+        }
+    }
+
+    /// <summary>Makes this the active segment: its handle stays open and out of the cache.</summary>
+    public void Pin()
+    {
+        _pinned = true;
+        _cache.Remove(this);
+        AcquireLog().Dispose(); // opens it if the cache had closed it
+    }
+
+    private void Unpin()
+    {
+        _pinned = false;
+        if (Volatile.Read(ref _log) is not null && Volatile.Read(ref _disposed) == 0)
+        {
+            _cache.Add(this);
+        }
+    }
+
+    /// <summary>
+    /// A reference to the open <c>.log</c> handle, reopening the file if the cache closed it. Dispose it after
+    /// the read. Throws <see cref="ObjectDisposedException"/> once the segment is closed.
+    /// </summary>
+    public SegmentFileLease AcquireLog()
+    {
+        while (true)
+        {
+            var shared = Volatile.Read(ref _log);
+            if (shared is not null)
+            {
+                if (shared.TryAddReference())
+                {
+                    if (!_pinned)
+                    {
+                        _cache.Touch(this);
+                    }
+
+                    return new SegmentFileLease(shared);
+                }
+
+                // Closed under us (evicted and released): forget it and reopen.
+                Interlocked.CompareExchange(ref _log, null, shared);
+                continue;
+            }
+
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            var opened = new SharedFileHandle(OpenLogFile());
+            if (Interlocked.CompareExchange(ref _log, opened, null) is not null)
+            {
+                opened.Release();
+                continue;
+            }
+
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                DropHandle();
+                throw new ObjectDisposedException(LogPath);
+            }
+
+            if (!_pinned)
+            {
+                _cache.Add(this);
+            }
+        }
+    }
+
+    /// <summary>Drops the owning reference to the handle (cache eviction, close); readers still using it finish first.</summary>
+    internal void DropHandle() => Interlocked.Exchange(ref _log, null)?.Release();
+
+    private SafeFileHandle OpenLogFile()
+    {
+        var path = LogPath;
+        try
+        {
+            return File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (FileNotFoundException) when (!ReferenceEquals(path, LogPath))
+        {
+            // Renamed .deleted meanwhile.
+            return File.OpenHandle(LogPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (FileNotFoundException e) when (IsDeleted || Volatile.Read(ref _disposed) != 0)
+        {
+            throw new ObjectDisposedException($"Segment {path} was deleted.", e);
+        }
     }
 
     /// <summary>
@@ -220,7 +348,9 @@ internal sealed class LogSegment
         RollBaseMs = -1;
         firstProblem = null;
 
-        var fileLength = RandomAccess.GetLength(_log);
+        using var lease = AcquireLog();
+        var log = lease.Handle;
+        var fileLength = RandomAccess.GetLength(log);
         long position = 0;
         var expectedNext = BaseOffset;
         byte[]? batchBuffer = null;
@@ -235,7 +365,7 @@ internal sealed class LogSegment
                     break;
                 }
 
-                SparseIndex.ReadFully(_log, header, position);
+                SparseIndex.ReadFully(log, header, position);
                 var h = new RecordBatchHeader(header);
                 var batchLength = h.BatchLength;
                 if (batchLength < RecordBatchHeader.Size - RecordBatchHeader.LogOverhead || position + RecordBatchHeader.LogOverhead + (long)batchLength > fileLength)
@@ -270,7 +400,7 @@ internal sealed class LogSegment
                     }
 
                     var batch = batchBuffer.AsSpan(0, total);
-                    if (SparseIndex.ReadFully(_log, batch, position) != total)
+                    if (SparseIndex.ReadFully(log, batch, position) != total)
                     {
                         firstProblem = $"short read at position {position}";
                         break;
@@ -305,7 +435,7 @@ internal sealed class LogSegment
         var truncated = fileLength - position;
         if (truncated > 0)
         {
-            RandomAccess.SetLength(_log, position);
+            RandomAccess.SetLength(log, position);
         }
 
         OffsetIndex.Persist();
@@ -315,8 +445,10 @@ internal sealed class LogSegment
     }
 
     /// <summary>
-    /// After a clean open: reads headers from the last offset-index entry to the end to learn the next offset,
-    /// max timestamp and bytes since the last index entry. Trailing bytes that are not a whole batch are cut.
+    /// After opening with usable indexes: reads headers from the last offset-index entry to the end, to learn the
+    /// next offset, max timestamp and bytes since the last index entry, and to index the batches the index file
+    /// lacks (it is written at roll, flush and close, so it may lag the log). Trailing bytes that are not a whole
+    /// batch are cut.
     /// </summary>
     public void LoadTail(int indexIntervalBytes)
     {
@@ -327,42 +459,35 @@ internal sealed class LogSegment
             _nextOffset = BaseOffset + rel + 1;
         }
 
+        // Kafka resets the counter when it indexes a batch, then counts that batch: start at the indexed batch
+        // with zero, and OnBatch indexes the rest as the appends would have.
+        _bytesSinceLastIndexEntry = 0;
         var size = _size;
-        using var scanner = new BatchScanner(_log, size);
-        var first = true;
-        while (scanner.TryReadHeader(position, out var bytes))
+        using var lease = AcquireLog();
+        using (var scanner = new BatchScanner(lease.Handle, size))
         {
-            var h = new RecordBatchHeader(bytes);
-            if (first && position == 0 && h.MaxTimestamp >= 0)
+            while (scanner.TryReadHeader(position, out var bytes))
             {
-                RollBaseMs = h.MaxTimestamp;
+                var h = new RecordBatchHeader(bytes);
+                if (position == 0 && h.MaxTimestamp >= 0)
+                {
+                    RollBaseMs = h.MaxTimestamp;
+                }
+
+                OnBatch(h.LastOffset, h.MaxTimestamp, (int)position, h.TotalSize, indexIntervalBytes);
+                position += h.TotalSize;
             }
-
-            first = false;
-            if (h.MaxTimestamp > _maxTimestamp)
-            {
-                _maxTimestamp = h.MaxTimestamp;
-                _offsetOfMaxTimestamp = h.LastOffset;
-            }
-
-            _nextOffset = h.LastOffset + 1;
-
-            // Kafka resets the counter when it indexes a batch, then counts that batch: so it is the bytes from
-            // the last indexed batch (or the start) to the end.
-            _bytesSinceLastIndexEntry += h.TotalSize;
-
-            position += h.TotalSize;
         }
 
         if (position < size)
         {
-            RandomAccess.SetLength(_log, position);
+            RandomAccess.SetLength(lease.Handle, position);
             _size = (int)position;
         }
 
         if (RollBaseMs < 0 && _size > 0)
         {
-            using var s = new BatchScanner(_log, _size);
+            using var s = new BatchScanner(lease.Handle, _size);
             RollBaseMs = s.TryReadHeader(0, out var firstHeader) ? new RecordBatchHeader(firstHeader).MaxTimestamp : -1;
         }
     }
@@ -379,7 +504,8 @@ internal sealed class LogSegment
             position = hint;
         }
 
-        using var scanner = new BatchScanner(_log, limit);
+        using var lease = AcquireLog();
+        using var scanner = new BatchScanner(lease.Handle, limit);
         while (scanner.TryReadHeader(position, out var bytes))
         {
             var h = new RecordBatchHeader(bytes);
@@ -403,21 +529,34 @@ internal sealed class LogSegment
             return;
         }
 
-        RandomAccess.SetLength(_log, position);
+        using (var lease = AcquireLog())
+        {
+            RandomAccess.SetLength(lease.Handle, position);
+        }
+
         Rebuild(validateCrc: false, indexIntervalBytes, out _);
     }
 
     /// <summary>Reads bytes of the log file.</summary>
-    public int Read(Span<byte> destination, long position) => SparseIndex.ReadFully(_log, destination, position);
-
-    public void Flush()
+    public int Read(Span<byte> destination, long position)
     {
-        RandomAccess.FlushToDisk(_log);
-        OffsetIndex.Flush();
-        TimeIndex.Flush();
+        using var lease = AcquireLog();
+        return SparseIndex.ReadFully(lease.Handle, destination, position);
     }
 
-    /// <summary>Renames the three files with a <c>.deleted</c> suffix; the handles stay open for in-flight readers.</summary>
+    /// <summary>fsyncs the log, then writes and fsyncs the indexes (the only time an active segment's are written).</summary>
+    public void Flush()
+    {
+        using (var lease = AcquireLog())
+        {
+            RandomAccess.FlushToDisk(lease.Handle);
+        }
+
+        OffsetIndex.Persist(fsync: true);
+        TimeIndex.Persist(fsync: true);
+    }
+
+    /// <summary>Renames the three files with a <c>.deleted</c> suffix; in-flight readers keep (or reopen) the log.</summary>
     public void MarkDeleted()
     {
         IsDeleted = true;
@@ -431,6 +570,7 @@ internal sealed class LogSegment
     /// <summary>Closes the handles and removes the files.</summary>
     public void DeleteFiles()
     {
+        IsDeleted = true;
         Close();
         TryDelete(LogPath);
         TryDelete(OffsetIndex.Path);
@@ -451,26 +591,41 @@ internal sealed class LogSegment
         }
     }
 
-    /// <summary>Truncates stray bytes past the published size and closes the files.</summary>
+    /// <summary>
+    /// Truncates stray bytes past the published size, writes the indexes (unless deleted) and drops the handle
+    /// (closed once no read uses it).
+    /// </summary>
     public void Close()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Volatile.Read(ref _disposed) != 0)
         {
             return;
         }
 
         try
         {
-            if (!IsDeleted && RandomAccess.GetLength(_log) > _size)
+            if (!IsDeleted)
             {
-                RandomAccess.SetLength(_log, _size);
+                using (var lease = AcquireLog())
+                {
+                    if (RandomAccess.GetLength(lease.Handle) > _size)
+                    {
+                        RandomAccess.SetLength(lease.Handle, _size);
+                    }
+                }
+
+                OffsetIndex.Persist();
+                TimeIndex.Persist();
             }
         }
         finally
         {
-            _log.Dispose();
-            OffsetIndex.Dispose();
-            TimeIndex.Dispose();
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _pinned = true; // keeps a racing reopen out of the cache
+                _cache.Remove(this);
+                DropHandle();
+            }
         }
     }
 }

@@ -252,7 +252,7 @@ public sealed partial class PartitionLog
             old.DeleteFiles();
         }
 
-        var created = LogSegment.Create(Directory, baseOffset, _config);
+        var created = LogSegment.Create(Directory, baseOffset, _config, _fileCache);
         Volatile.Write(ref _segments, [.. segments, created]);
 
         // As Kafka: a producer snapshot at each roll bounds what recovery must replay to the active segment.
@@ -298,7 +298,7 @@ public sealed partial class PartitionLog
             var segments = _segments;
             if (offset < _logStartOffset)
             {
-                var created = LogSegment.Create(Directory, offset, _config);
+                var created = LogSegment.Create(Directory, offset, _config, _fileCache);
                 Volatile.Write(ref _segments, [created]);
                 foreach (var segment in segments)
                 {
@@ -319,6 +319,7 @@ public sealed partial class PartitionLog
                 }
 
                 var active = segments[keep];
+                active.Pin();
                 active.TruncateTo(offset, _config.IndexIntervalBytes);
                 Volatile.Write(ref _logEndOffset, active.NextOffset);
                 _epochs.TruncateFromEnd(active.NextOffset);

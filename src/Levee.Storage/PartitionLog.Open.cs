@@ -28,7 +28,20 @@ public sealed partial class PartitionLog
         bool hadCleanShutdown,
         ILogger logger,
         TimeProvider time,
-        long logStartOffset = 0)
+        long logStartOffset = 0) =>
+        Open(directory, topicPartition, config, recoveryPoint, hadCleanShutdown, logger, time, logStartOffset, SegmentFileCache.Shared);
+
+    /// <summary>Opens the log; rolled segments' handles go through <paramref name="fileCache"/> (the LogManager's).</summary>
+    internal static PartitionLog Open(
+        string directory,
+        TopicPartition topicPartition,
+        LogConfig config,
+        long recoveryPoint,
+        bool hadCleanShutdown,
+        ILogger logger,
+        TimeProvider time,
+        long logStartOffset,
+        SegmentFileCache fileCache)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(config);
@@ -38,10 +51,14 @@ public sealed partial class PartitionLog
         System.IO.Directory.CreateDirectory(directory);
 
         RemoveLeftovers(directory);
-        var segments = LoadSegments(directory, config, recoveryPoint, hadCleanShutdown, logger, topicPartition);
+        var segments = LoadSegments(directory, config, recoveryPoint, hadCleanShutdown, logger, topicPartition, fileCache);
         if (segments.Count == 0)
         {
-            segments.Add(LogSegment.Create(directory, Math.Max(0, logStartOffset), config));
+            segments.Add(LogSegment.Create(directory, Math.Max(0, logStartOffset), config, fileCache));
+        }
+        else
+        {
+            segments[^1].Pin();
         }
 
         var logEndOffset = segments[^1].NextOffset;
@@ -55,7 +72,7 @@ public sealed partial class PartitionLog
             }
 
             segments.Clear();
-            segments.Add(LogSegment.Create(directory, startOffset, config));
+            segments.Add(LogSegment.Create(directory, startOffset, config, fileCache));
             logEndOffset = startOffset;
         }
 
@@ -63,7 +80,7 @@ public sealed partial class PartitionLog
         epochs.TruncateFromEnd(logEndOffset);
         epochs.TruncateFromStart(startOffset);
 
-        var log = new PartitionLog(directory, topicPartition, config, [.. segments], epochs, logger, time)
+        var log = new PartitionLog(directory, topicPartition, config, [.. segments], epochs, logger, time, fileCache)
         {
             _logStartOffset = startOffset,
             _logEndOffset = logEndOffset,
@@ -118,7 +135,8 @@ public sealed partial class PartitionLog
         long recoveryPoint,
         bool hadCleanShutdown,
         ILogger logger,
-        TopicPartition topicPartition)
+        TopicPartition topicPartition,
+        SegmentFileCache fileCache)
     {
         var baseOffsets = new List<long>();
         foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*" + LogSegment.LogSuffix))
@@ -136,7 +154,7 @@ public sealed partial class PartitionLog
             var rebuilt = new bool[baseOffsets.Count];
             for (var i = 0; i < baseOffsets.Count; i++)
             {
-                var segment = LogSegment.Open(directory, baseOffsets[i], config, loadIndexes: true, out var indexesUsable);
+                var segment = LogSegment.Open(directory, baseOffsets[i], config, fileCache, loadIndexes: true, out var indexesUsable);
                 segments.Add(segment);
                 if (!indexesUsable && (hadCleanShutdown || baseOffsets[i] < recoveryPoint))
                 {
@@ -171,9 +189,15 @@ public sealed partial class PartitionLog
                 }
             }
 
-            if (segments.Count > 0 && !rebuilt[segments.Count - 1])
+            // Index files are written at roll, flush and close, so one may lag its log (a crash before the write):
+            // every trusted segment reads on from its last index entry, extending the index and learning its next
+            // offset and max timestamp. Usually that is one read of the last few KiB.
+            for (var i = 0; i < segments.Count; i++)
             {
-                segments[^1].LoadTail(config.IndexIntervalBytes);
+                if (!rebuilt[i])
+                {
+                    segments[i].LoadTail(config.IndexIntervalBytes);
+                }
             }
 
             // An empty segment that is not the last one (a crash during a roll) holds nothing: drop it.

@@ -114,7 +114,8 @@ public sealed partial class PartitionLog
                 continue;
             }
 
-            var scanner = new BatchScanner(segment.Handle, segment.Size);
+            using var lease = segment.AcquireLog();
+            var scanner = new BatchScanner(lease.Handle, segment.Size);
             try
             {
                 long position = 0;

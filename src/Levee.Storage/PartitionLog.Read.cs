@@ -85,7 +85,8 @@ public sealed partial class PartitionLog
                 position = hint;
             }
 
-            using var scanner = new BatchScanner(segment.Handle, size);
+            using var lease = segment.AcquireLog();
+            using var scanner = new BatchScanner(lease.Handle, size);
             long start = -1;
             var length = 0;
             while (scanner.TryReadHeader(position, out var bytes))
@@ -129,7 +130,7 @@ public sealed partial class PartitionLog
 
             return length == 0
                 ? LogReadResult.Empty(highWatermark, logStartOffset, logEndOffset)
-                : new LogReadResult([new FileSlice(segment.Handle, start, length)], length, highWatermark, logStartOffset, logEndOffset);
+                : new LogReadResult([new FileSlice(lease.Handle, start, length)], [segment], length, highWatermark, logStartOffset, logEndOffset);
         }
 
         return LogReadResult.Empty(highWatermark, logStartOffset, logEndOffset);
@@ -228,7 +229,8 @@ public sealed partial class PartitionLog
             return null;
         }
 
-        using var scanner = new BatchScanner(segment.Handle, size);
+        using var lease = segment.AcquireLog();
+        using var scanner = new BatchScanner(lease.Handle, size);
         while (scanner.TryReadHeader(position, out var bytes))
         {
             var header = new RecordBatchHeader(bytes);

@@ -11,8 +11,10 @@ namespace Levee.Storage;
 /// Concurrency: appends, rolls, truncation, retention and config changes take one lock per partition. Readers
 /// take no lock: they read the segment array (replaced, never mutated, on roll and deletion), the segment's
 /// published size and the published log end offset, all written with volatile writes after the bytes they
-/// describe. Deleted segments are renamed <c>.deleted</c> and keep their file handles open for
-/// <c>file.delete.delay.ms</c>, as Kafka does, so a read that raced with retention still completes.
+/// describe. Deleted segments are renamed <c>.deleted</c> and removed after <c>file.delete.delay.ms</c>, as
+/// Kafka does, so a read that raced with retention still completes. File handles: the active segment keeps its
+/// <c>.log</c> open; rolled segments open theirs on demand through the shared <see cref="SegmentFileCache"/>;
+/// index files are written at roll, flush and close and hold no descriptor.
 /// The class is split by concern: <c>PartitionLog.Open.cs</c> (recovery), <c>.Append.cs</c>, <c>.Read.cs</c>,
 /// <c>.Retention.cs</c>, <c>.ProducerState.cs</c> (idempotent producers).
 /// </remarks>
@@ -25,6 +27,7 @@ public sealed partial class PartitionLog : IDisposable
     private readonly LeaderEpochCheckpoint _epochs;
     private readonly List<LogSegment> _pendingDeletes = [];
     private readonly ProducerStateManager _producers;
+    private readonly SegmentFileCache _fileCache;
     private LogSegment[] _segments;
     private LogConfig _config;
     private long _logStartOffset;
@@ -41,9 +44,11 @@ public sealed partial class PartitionLog : IDisposable
         LogSegment[] segments,
         LeaderEpochCheckpoint epochs,
         ILogger logger,
-        TimeProvider time)
+        TimeProvider time,
+        SegmentFileCache fileCache)
     {
         Directory = directory;
+        _fileCache = fileCache;
         TopicPartition = topicPartition;
         _config = config;
         _segments = segments;
@@ -183,7 +188,7 @@ public sealed partial class PartitionLog : IDisposable
             var segments = _segments;
             try
             {
-                segments[^1].OnBecomeInactive();
+                segments[^1].OnBecomeInactive(keepPinned: true);
             }
             catch (IOException e)
             {

@@ -6,21 +6,25 @@ namespace Levee.Storage;
 
 /// <summary>
 /// A sparse, append-only index file of fixed-size big-endian entries (key, int32 value), kept in memory for
-/// lookups and written through to the file. Two layouts, as Kafka's:
+/// lookups. Two layouts, as Kafka's:
 /// <list type="bullet">
 /// <item><c>.index</c>: int32 relative offset, int32 file position (8 bytes).</item>
 /// <item><c>.timeindex</c>: int64 timestamp, int32 relative offset (12 bytes).</item>
 /// </list>
-/// Kafka pre-allocates and memory-maps its index files; we append exactly the entries written, so a file is
-/// always its entry count times the entry size, and nothing needs trimming on close.
+/// The file holds no descriptor: <see cref="Persist"/> opens it, writes the entries added since the last call,
+/// optionally fsyncs, and closes it. The partition calls it when the segment rolls, on flush and on clean close,
+/// so a file may lag its log after a crash; opening treats a short file as a prefix and the segment extends it
+/// from its last entry (recovery rebuilds it anyway). Kafka pre-allocates and memory-maps its index files; we
+/// write exactly the entries, so a file is its entry count times the entry size.
 /// </summary>
 /// <remarks>
 /// Concurrency: one writer (the partition's append lock) and lock-free readers. The arrays and their count live
 /// together in an immutable-shape <see cref="Entries"/> object; the writer fills a slot, then publishes the count
 /// with a volatile write, and replaces the whole object when it grows or resets. A reader takes one object and
-/// one count, so it always sees a consistent prefix.
+/// one count, so it always sees a consistent prefix. File writes (<see cref="Persist"/>, which a flush may call
+/// outside the append lock, <see cref="Reset"/> and <see cref="Rename"/>) are serialised by their own lock.
 /// </remarks>
-internal sealed class SparseIndex : IDisposable
+internal sealed class SparseIndex
 {
     private sealed class Entries(int capacity)
     {
@@ -29,15 +33,16 @@ internal sealed class SparseIndex : IDisposable
         public int Count;
     }
 
-    private readonly SafeFileHandle _file;
+    private readonly Lock _fileLock = new();
     private readonly int _keySize;
     private Entries _entries = new(16);
     private int _persisted;
+    private bool _rewrite;
+    private bool _unsynced;
 
-    private SparseIndex(string path, SafeFileHandle file, int keySize, int maxIndexBytes)
+    private SparseIndex(string path, int keySize, int maxIndexBytes)
     {
         Path = path;
-        _file = file;
         _keySize = keySize;
         MaxEntries = Math.Max(1, maxIndexBytes / EntrySize);
     }
@@ -54,20 +59,19 @@ internal sealed class SparseIndex : IDisposable
     /// <summary>Entries visible to readers.</summary>
     public int Count => Volatile.Read(ref Volatile.Read(ref _entries).Count);
 
-    /// <summary>Size of the index on disk.</summary>
-    public long SizeInBytes => (long)_persisted * EntrySize;
+    /// <summary>Size of the index on disk as of the last <see cref="Persist"/>.</summary>
+    public long SizeInBytes => (long)Volatile.Read(ref _persisted) * EntrySize;
 
-    /// <summary>Opens (creating if missing) an index file.</summary>
+    /// <summary>Loads an index file (no descriptor is kept).</summary>
     /// <param name="path">File path.</param>
     /// <param name="keySize">4 for the offset index, 8 for the time index.</param>
     /// <param name="maxIndexBytes"><c>segment.index.bytes</c>.</param>
-    /// <param name="load">Read existing entries; false truncates the file (it will be rebuilt).</param>
-    /// <param name="loaded">False when existing content was unreadable (length not a multiple of the entry size,
-    /// or keys not strictly increasing); the index is then empty and must be rebuilt.</param>
+    /// <param name="load">Read existing entries; false starts empty (the file is replaced at the next <see cref="Persist"/>).</param>
+    /// <param name="loaded">False when the file is missing or its content unreadable (keys not strictly increasing);
+    /// the index is then empty and must be rebuilt. A torn last entry is dropped, not an error: the file may lag.</param>
     public static SparseIndex Open(string path, int keySize, int maxIndexBytes, bool load, out bool loaded)
     {
-        var file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        var index = new SparseIndex(path, file, keySize, maxIndexBytes);
+        var index = new SparseIndex(path, keySize, maxIndexBytes);
         loaded = load && index.TryLoad();
         if (!loaded)
         {
@@ -79,46 +83,39 @@ internal sealed class SparseIndex : IDisposable
 
     private bool TryLoad()
     {
-        var length = RandomAccess.GetLength(_file);
-        if (length % EntrySize != 0 || length > int.MaxValue)
+        byte[] content;
+        try
+        {
+            content = File.ReadAllBytes(Path);
+        }
+        catch (FileNotFoundException)
         {
             return false;
         }
 
-        var count = (int)(length / EntrySize);
+        var count = content.Length / EntrySize;
         var entries = new Entries(Math.Max(16, count));
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)length));
-        try
+        for (var i = 0; i < count; i++)
         {
-            var read = ReadFully(_file, buffer.AsSpan(0, (int)length), 0);
-            if (read != length)
+            var entry = content.AsSpan(i * EntrySize, EntrySize);
+            var key = _keySize == 4 ? BinaryPrimitives.ReadInt32BigEndian(entry) : BinaryPrimitives.ReadInt64BigEndian(entry);
+            var value = BinaryPrimitives.ReadInt32BigEndian(entry[_keySize..]);
+            if (i > 0 && key <= entries.Keys[i - 1])
             {
                 return false;
             }
 
-            for (var i = 0; i < count; i++)
-            {
-                var entry = buffer.AsSpan(i * EntrySize, EntrySize);
-                var key = _keySize == 4 ? BinaryPrimitives.ReadInt32BigEndian(entry) : BinaryPrimitives.ReadInt64BigEndian(entry);
-                var value = BinaryPrimitives.ReadInt32BigEndian(entry[_keySize..]);
-                if (i > 0 && key <= entries.Keys[i - 1])
-                {
-                    return false;
-                }
-
-                entries.Keys[i] = key;
-                entries.Values[i] = value;
-            }
-
-            entries.Count = count;
-            _entries = entries;
-            _persisted = count;
-            return true;
+            entries.Keys[i] = key;
+            entries.Values[i] = value;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+
+        entries.Count = count;
+        _entries = entries;
+        _persisted = count;
+
+        // A write cut short left part of an entry: drop it (the next Persist rewrites the file's length).
+        _rewrite = content.Length % EntrySize != 0;
+        return true;
     }
 
     /// <summary>True when no further entry may be added (the segment must roll).</summary>
@@ -166,51 +163,81 @@ internal sealed class SparseIndex : IDisposable
         Volatile.Write(ref entries.Count, count + 1);
     }
 
-    /// <summary>Writes entries added since the last call, in one write.</summary>
-    public void Persist()
+    /// <summary>
+    /// Writes the entries added since the last call (open, one write, fsync when <paramref name="fsync"/>, close).
+    /// Does nothing when the file is already up to date (and, for an fsync, already synced).
+    /// </summary>
+    public void Persist(bool fsync = false)
     {
-        var entries = _entries;
-        var pending = entries.Count - _persisted;
-        if (pending <= 0)
+        lock (_fileLock)
         {
-            return;
-        }
-
-        var bytes = pending * EntrySize;
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
-        try
-        {
-            for (var i = 0; i < pending; i++)
+            var entries = Volatile.Read(ref _entries);
+            var count = Volatile.Read(ref entries.Count);
+            var pending = count - _persisted;
+            if (pending <= 0 && !_rewrite && !(fsync && _unsynced))
             {
-                var entry = buffer.AsSpan(i * EntrySize, EntrySize);
-                var key = entries.Keys[_persisted + i];
-                if (_keySize == 4)
-                {
-                    BinaryPrimitives.WriteInt32BigEndian(entry, (int)key);
-                }
-                else
-                {
-                    BinaryPrimitives.WriteInt64BigEndian(entry, key);
-                }
-
-                BinaryPrimitives.WriteInt32BigEndian(entry[_keySize..], entries.Values[_persisted + i]);
+                return;
             }
 
-            RandomAccess.Write(_file, buffer.AsSpan(0, bytes), (long)_persisted * EntrySize);
-            _persisted = entries.Count;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            var bytes = Math.Max(0, pending) * EntrySize;
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, bytes));
+            try
+            {
+                for (var i = 0; i < pending; i++)
+                {
+                    var entry = buffer.AsSpan(i * EntrySize, EntrySize);
+                    var key = entries.Keys[_persisted + i];
+                    if (_keySize == 4)
+                    {
+                        BinaryPrimitives.WriteInt32BigEndian(entry, (int)key);
+                    }
+                    else
+                    {
+                        BinaryPrimitives.WriteInt64BigEndian(entry, key);
+                    }
+
+                    BinaryPrimitives.WriteInt32BigEndian(entry[_keySize..], entries.Values[_persisted + i]);
+                }
+
+                using var file = File.OpenHandle(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                if (bytes > 0)
+                {
+                    RandomAccess.Write(file, buffer.AsSpan(0, bytes), (long)_persisted * EntrySize);
+                }
+
+                if (_rewrite)
+                {
+                    RandomAccess.SetLength(file, (long)count * EntrySize);
+                }
+
+                if (fsync)
+                {
+                    RandomAccess.FlushToDisk(file);
+                }
+
+                Volatile.Write(ref _persisted, Math.Max(_persisted, count));
+                _rewrite = false;
+                _unsynced = !fsync;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 
-    /// <summary>Empties the index (memory and file). Readers holding the old entries keep a consistent view.</summary>
+    /// <summary>
+    /// Empties the index in memory; the file is cut at the next <see cref="Persist"/>. Readers holding the old
+    /// entries keep a consistent view.
+    /// </summary>
     public void Reset()
     {
-        Volatile.Write(ref _entries, new Entries(16));
-        _persisted = 0;
-        RandomAccess.SetLength(_file, 0);
+        lock (_fileLock)
+        {
+            Volatile.Write(ref _entries, new Entries(16));
+            Volatile.Write(ref _persisted, 0);
+            _rewrite = true;
+        }
     }
 
     /// <summary>
@@ -260,18 +287,19 @@ internal sealed class SparseIndex : IDisposable
         }
     }
 
-    /// <summary>fsyncs the index file.</summary>
-    public void Flush() => RandomAccess.FlushToDisk(_file);
-
-    /// <summary>Renames the file while it stays open (used for <c>.deleted</c>).</summary>
+    /// <summary>Renames the file, if it was written yet (used for <c>.deleted</c>).</summary>
     public void Rename(string newPath)
     {
-        File.Move(Path, newPath, overwrite: true);
-        Path = newPath;
-    }
+        lock (_fileLock)
+        {
+            if (File.Exists(Path))
+            {
+                File.Move(Path, newPath, overwrite: true);
+            }
 
-    /// <inheritdoc />
-    public void Dispose() => _file.Dispose();
+            Path = newPath;
+        }
+    }
 
     internal static int ReadFully(SafeFileHandle file, Span<byte> destination, long position)
     {
