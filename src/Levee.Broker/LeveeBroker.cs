@@ -101,6 +101,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, BrokerRegistrationHandler>();
         builder.Services.AddSingleton<IApiHandler, BrokerHeartbeatHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterPartitionHandler>();
+        builder.Services.AddSingleton<IApiHandler, OffsetForLeaderEpochHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         builder.Services.AddSingleton(sp => new RequestDispatcher(sp.GetServices<IApiHandler>()));
         builder.WebHost.ConfigureKestrel(kestrel =>
