@@ -18,6 +18,11 @@ public sealed class FaultRun : IAsyncDisposable
 
     private static readonly TimeSpan FailoverDeadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan IsrDeadline = TimeSpan.FromSeconds(60);
+
+    /// <summary>Members of the consumer group that reads the topic after the fault (polled in turn on one thread).</summary>
+    private const int GroupMembers = 2;
+
+    private static readonly TimeSpan GroupDeadline = TimeSpan.FromSeconds(90);
     private readonly ITestOutputHelper _output;
     private readonly StringBuilder _report = new();
 
@@ -128,8 +133,13 @@ public sealed class FaultRun : IAsyncDisposable
         }
     }
 
-    /// <summary>Keeps producing a little more, stops the checker and checks every acknowledged record.</summary>
-    public async Task StopAndVerifyAsync(bool expectNoDeliveryError)
+    /// <summary>
+    /// Keeps producing a little more, stops the checker and checks every acknowledged record: read back by
+    /// partition (assign + seek), then by a consumer group of <see cref="GroupMembers"/> members (unless
+    /// <paramref name="readAsGroup"/> is false) that must see them all and (unless <paramref name="groupCommits"/>
+    /// is false) commit past them.
+    /// </summary>
+    public async Task StopAndVerifyAsync(bool expectNoDeliveryError, bool readAsGroup = true, bool groupCommits = true)
     {
         await Checker.WaitForProgressAsync(50, TimeSpan.FromSeconds(60));
         await Checker.StopAsync();
@@ -144,10 +154,35 @@ public sealed class FaultRun : IAsyncDisposable
         Note($"{Name}: verified {Checker.TotalAcks} acknowledged records against the partitions read back ({problems.Count} problems)");
         Assert.True(problems.Count == 0, "Acknowledged records lost, duplicated or reordered:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Take(30)) + Environment.NewLine + Cluster.LogTails(30));
         Assert.Empty(Checker.FatalErrors);
+        if (readAsGroup)
+        {
+            await ReadAsGroupAsync(groupCommits);
+        }
+
         if (expectNoDeliveryError)
         {
             Assert.True(failures.Count == 0, $"{failures.Count} produce requests failed: " + string.Join("; ", failures.Take(10).Select(f => $"p{f.Partition} {f.Value}: {f.Error}")));
         }
+    }
+
+    /// <summary>
+    /// A fresh consumer group (subscribe, earliest, no auto-commit) reads the topic after the fault: every
+    /// acknowledged record seen, each partition in offset order per member and assignment, offsets committed
+    /// to the end of every partition and read back (when <paramref name="commit"/>), within <see cref="GroupDeadline"/>.
+    /// </summary>
+    public async Task ReadAsGroupAsync(bool commit = true)
+    {
+        var groupId = $"faults-{Name}-{Guid.NewGuid():N}";
+        var result = await Task.Run(() => GroupReader.Read(Cluster.BootstrapServers, Topic, Partitions, Checker, groupId, GroupMembers, commit, GroupDeadline));
+        Note($"{Name}: consumer group {groupId} ({result.Members} members): first record after {result.FirstRecordAfter.TotalMilliseconds:0} ms, "
+            + $"all {Checker.TotalAcks} acknowledged records seen after {result.AllSeenAfter.TotalMilliseconds:0} ms ({result.RecordsSeen} read, {result.Duplicates} again or unacknowledged, "
+            + $"{result.Assignments} assignments), {(commit ? $"committed and read back after {result.CommittedAfter.TotalMilliseconds:0} ms" : "commit not checked")}; {result.Problems.Count} problems, {result.ClientErrors.Count} client errors");
+        foreach (var error in result.ClientErrors.Distinct().Take(5))
+        {
+            Note($"  group client error: {error}");
+        }
+
+        Assert.True(result.Problems.Count == 0, "The consumer group did not read every acknowledged record in order and commit:" + Environment.NewLine + string.Join(Environment.NewLine, result.Problems.Take(30)) + Environment.NewLine + Cluster.LogTails(30));
     }
 
     public void Note(string line)
