@@ -27,7 +27,7 @@ public sealed partial class GroupCoordinator
             {
                 var result = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex };
                 topicResponse.Partitions.Add(result);
-                if (!_replicas.TryGetPartition(topic.Name, partition.PartitionIndex, out _))
+                if (_replicas.Image.GetPartition(topic.Name, partition.PartitionIndex) is null)
                 {
                     result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
                 }
@@ -344,7 +344,7 @@ public sealed partial class GroupCoordinator
                 {
                     var result = new OffsetDeleteResponse.OffsetDeleteResponsePartition { PartitionIndex = partition.PartitionIndex };
                     topicResponse.Partitions.Add(result);
-                    if (!_replicas.TryGetPartition(topic.Name, partition.PartitionIndex, out _))
+                    if (_replicas.Image.GetPartition(topic.Name, partition.PartitionIndex) is null)
                     {
                         result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
                     }

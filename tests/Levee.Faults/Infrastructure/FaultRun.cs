@@ -135,11 +135,10 @@ public sealed class FaultRun : IAsyncDisposable
 
     /// <summary>
     /// Keeps producing a little more, stops the checker and checks every acknowledged record: read back by
-    /// partition (assign + seek), then by a consumer group of <see cref="GroupMembers"/> members (unless
-    /// <paramref name="readAsGroup"/> is false) that must see them all and (unless <paramref name="groupCommits"/>
-    /// is false) commit past them.
+    /// partition (assign + seek), then by a consumer group of <see cref="GroupMembers"/> members that must see
+    /// them all and commit past them.
     /// </summary>
-    public async Task StopAndVerifyAsync(bool expectNoDeliveryError, bool readAsGroup = true, bool groupCommits = true)
+    public async Task StopAndVerifyAsync(bool expectNoDeliveryError)
     {
         await Checker.WaitForProgressAsync(50, TimeSpan.FromSeconds(60));
         await Checker.StopAsync();
@@ -154,10 +153,7 @@ public sealed class FaultRun : IAsyncDisposable
         Note($"{Name}: verified {Checker.TotalAcks} acknowledged records against the partitions read back ({problems.Count} problems)");
         Assert.True(problems.Count == 0, "Acknowledged records lost, duplicated or reordered:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Take(30)) + Environment.NewLine + Cluster.LogTails(30));
         Assert.Empty(Checker.FatalErrors);
-        if (readAsGroup)
-        {
-            await ReadAsGroupAsync(groupCommits);
-        }
+        await ReadAsGroupAsync();
 
         if (expectNoDeliveryError)
         {
@@ -168,15 +164,15 @@ public sealed class FaultRun : IAsyncDisposable
     /// <summary>
     /// A fresh consumer group (subscribe, earliest, no auto-commit) reads the topic after the fault: every
     /// acknowledged record seen, each partition in offset order per member and assignment, offsets committed
-    /// to the end of every partition and read back (when <paramref name="commit"/>), within <see cref="GroupDeadline"/>.
+    /// to the end of every partition and read back, within <see cref="GroupDeadline"/>.
     /// </summary>
-    public async Task ReadAsGroupAsync(bool commit = true)
+    public async Task ReadAsGroupAsync()
     {
         var groupId = $"faults-{Name}-{Guid.NewGuid():N}";
-        var result = await Task.Run(() => GroupReader.Read(Cluster.BootstrapServers, Topic, Partitions, Checker, groupId, GroupMembers, commit, GroupDeadline));
+        var result = await Task.Run(() => GroupReader.Read(Cluster.BootstrapServers, Topic, Partitions, Checker, groupId, GroupMembers, GroupDeadline));
         Note($"{Name}: consumer group {groupId} ({result.Members} members): first record after {result.FirstRecordAfter.TotalMilliseconds:0} ms, "
             + $"all {Checker.TotalAcks} acknowledged records seen after {result.AllSeenAfter.TotalMilliseconds:0} ms ({result.RecordsSeen} read, {result.Duplicates} again or unacknowledged, "
-            + $"{result.Assignments} assignments), {(commit ? $"committed and read back after {result.CommittedAfter.TotalMilliseconds:0} ms" : "commit not checked")}; {result.Problems.Count} problems, {result.ClientErrors.Count} client errors");
+            + $"{result.Assignments} assignments), committed and read back after {result.CommittedAfter.TotalMilliseconds:0} ms; {result.Problems.Count} problems, {result.ClientErrors.Count} client errors");
         foreach (var error in result.ClientErrors.Distinct().Take(5))
         {
             Note($"  group client error: {error}");

@@ -16,10 +16,10 @@ public static class GroupReader
     public sealed record Result(string GroupId, int Members, long RecordsSeen, long Duplicates, int Assignments, TimeSpan FirstRecordAfter, TimeSpan AllSeenAfter, TimeSpan CommittedAfter, List<string> Problems, IReadOnlyList<string> ClientErrors);
 
     /// <summary>
-    /// Consumes until every acknowledged record was seen and (when <paramref name="commit"/>) the group committed
+    /// Consumes until every acknowledged record was seen and the group committed
     /// past them all, or the deadline passes.
     /// </summary>
-    public static Result Read(string bootstrapServers, string topic, int partitions, Checker checker, string groupId, int members, bool commit, TimeSpan deadline)
+    public static Result Read(string bootstrapServers, string topic, int partitions, Checker checker, string groupId, int members, TimeSpan deadline)
     {
         var watch = Stopwatch.StartNew();
         var problems = new List<string>();
@@ -126,11 +126,6 @@ public static class GroupReader
                     {
                         duplicates++;
                     }
-                }
-
-                if (remaining == 0 && !commit)
-                {
-                    break;
                 }
 
                 if (remaining > 0 || watch.Elapsed - lastCommitAttempt < TimeSpan.FromMilliseconds(500))
