@@ -196,7 +196,7 @@ w("")
 w(f"`levee bench e2e --rate R --size 1024 --partitions 1 --acks 1 --linger-ms 0`: a producer paces records at R/s "
   f"with its send time inside, one consumer reads them; latency is produce-to-consume (same clock). R is a fraction "
   f"of the maximum Levee sustained in the `part-1` produce run ({fmt(float(max_rate)) if max_rate else '?'} records/s). "
-  f"The first half second is left out (connections, metadata).")
+  f"The first two seconds are left out (connections, metadata, group lookup, first fetch).")
 w("")
 w("| offered load | records/s | achieved records/s | p50 ms | p99 ms | p99.9 ms | max ms |")
 w("|---|---:|---:|---:|---:|---:|---:|")

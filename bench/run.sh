@@ -9,8 +9,8 @@
 #  6. bench/report.py writes the report with ratios and plots.
 # Environment: SCALE=0.5 shortens every run; SKIP_MICRO=1 skips BenchmarkDotNet; PARTITIONS="1 12 100 1000";
 # BIG_PARTITIONS=4000 (startup and RSS are measured on top of it); HUGE_PARTITIONS=10000 is tried last.
-# Levee keeps 3 files open per partition (log, index, time index): the broker is given a 1M open-file limit
-# when the environment allows it (as Kafka's docs advise); under a 20,000 limit it runs out near 6,600 partitions.
+# Levee keeps one file open per partition plus a bounded cache of older segments; the broker is given a 1M open-file limit
+# when the environment allows it (as Kafka's docs advise); 10,000 partitions fit under a 20,000 limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-1}
