@@ -128,6 +128,9 @@ public sealed class FaultTests(ITestOutputHelper output)
         await run.WaitForFullIsrAsync($"restart of broker {victim}");
 
         await run.StopAndVerifyAsync(expectNoDeliveryError: false);
-        Assert.True(took < FailoverBound, $"Failover took {took}.");
+
+        // Issue 4: with default timeouts a killed leader's partitions take acks=all writes again within 10 s.
+        var bound = timeouts == ClusterTimeouts.Default ? TimeSpan.FromSeconds(10) : FailoverBound;
+        Assert.True(took < bound, $"Failover took {took}, over {bound}.");
     }
 }

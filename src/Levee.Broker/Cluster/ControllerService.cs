@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Net.Sockets;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
@@ -296,25 +297,17 @@ public sealed partial class ControllerService : IAsyncDisposable
         foreach (var broker in _quorum.Current.Brokers.Values.Where(b => !b.Fenced))
         {
             var last = _lastHeartbeatMs.GetOrAdd(broker.Id, now);
-            if (now - last > _options.BrokerSessionTimeoutMs)
+            var silentMs = now - last;
+            if (silentMs > _options.BrokerSessionTimeoutMs)
             {
-                var decision = await DecideAsync(
-                    image =>
-                    {
-                        if (!image.Brokers.TryGetValue(broker.Id, out var current) || current.Fenced)
-                        {
-                            return Decision.Commit([]);
-                        }
-
-                        var records = new List<MetadataRecord> { new FenceBrokerRecord(broker.Id, current.Epoch) };
-                        records.AddRange(PartitionLeadership.RemoveBroker(image.Apply(records), broker.Id));
-                        return Decision.Commit(records);
-                    },
-                    cancellationToken).ConfigureAwait(false);
-                if (decision.Error == ErrorCode.None)
-                {
-                    LogFenced(broker.Id, now - last);
-                }
+                await FenceAsync(broker.Id, silentMs, refused: false, cancellationToken).ConfigureAwait(false);
+            }
+            else if (broker.Id != _options.NodeId && silentMs > _options.BrokerHeartbeatIntervalMs * 3 / 2 && await RefusesConnectionsAsync(broker, cancellationToken).ConfigureAwait(false))
+            {
+                // A broker that missed a heartbeat and whose listener refuses connections is gone (its process
+                // died: the kernel closed its port). Waiting out the session timeout would only delay failover.
+                // A paused or partitioned broker does not refuse connections, so it keeps the full timeout.
+                await FenceAsync(broker.Id, silentMs, refused: true, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -331,14 +324,62 @@ public sealed partial class ControllerService : IAsyncDisposable
         }
     }
 
+    private async Task FenceAsync(int brokerId, long silentMs, bool refused, CancellationToken cancellationToken)
+    {
+        var decision = await DecideAsync(
+            image =>
+            {
+                if (!image.Brokers.TryGetValue(brokerId, out var current) || current.Fenced)
+                {
+                    return Decision.Commit([]);
+                }
+
+                var records = new List<MetadataRecord> { new FenceBrokerRecord(brokerId, current.Epoch) };
+                records.AddRange(PartitionLeadership.RemoveBroker(image.Apply(records), brokerId));
+                return Decision.Commit(records);
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (decision.Error == ErrorCode.None)
+        {
+            LogFenced(brokerId, silentMs, refused ? "its listener refuses connections" : "its session timed out");
+        }
+    }
+
+    private static async Task<bool> RefusesConnectionsAsync(BrokerRegistration broker, CancellationToken cancellationToken)
+    {
+        if (broker.EndPoints.IsEmpty)
+        {
+            return false;
+        }
+
+        var endpoint = broker.EndPoints[0];
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMilliseconds(300));
+        try
+        {
+            await socket.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token).ConfigureAwait(false);
+            return false;
+        }
+        catch (SocketException ex)
+        {
+            return ex.SocketErrorCode == SocketError.ConnectionRefused;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // No answer in time is not a refusal: the broker may be paused; the session timeout decides.
+            return false;
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Controller: broker {BrokerId} registered with epoch {Epoch}")]
     private partial void LogRegistered(int brokerId, long epoch);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Controller: broker {BrokerId} unfenced")]
     private partial void LogUnfenced(int brokerId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat; its leaderships move to in-sync replicas")]
-    private partial void LogFenced(int brokerId, long silentMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat ({Reason}); its leaderships move to in-sync replicas")]
+    private partial void LogFenced(int brokerId, long silentMs, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller: a metadata decision did not apply")]
     private partial void LogRejected(Exception exception);
