@@ -103,6 +103,9 @@ public sealed partial class ReplicaManager
     private static Decision Outcome(ErrorCode error, string? message) =>
         error == ErrorCode.None ? Decision.Commit([]) : Decision.Fail(error, message ?? error.ToString());
 
-    private static Decision NoController() =>
-        Decision.Fail(ErrorCode.NotController, "No active controller is reachable right now; retry.");
+    private Decision NoController() => Decision.Fail(
+        ErrorCode.NotController,
+        _quorum.LeaderId is null
+            ? $"Metadata change refused: the metadata quorum has no leader (fewer than a majority of its {_quorum.Voters.Count} voters are reachable). Data keeps flowing for existing leaders; retry once a majority is back."
+            : "No active controller is reachable right now; retry.");
 }
