@@ -13,10 +13,11 @@ internal static class ServeCommand
         var port = new Option<int?>("--port") { Description = "Kafka listener port. Default 9092." };
         var host = new Option<string?>("--host") { Description = "Kafka listener host. Default 127.0.0.1." };
         var nodeId = new Option<int?>("--node-id") { Description = "Broker id (node.id). Default 1." };
+        var voters = new Option<string?>("--voters") { Description = "Metadata quorum voters, id@host:port,... (controller.quorum.voters). Default: this broker alone." };
         var config = new Option<string?>("--config") { Description = "JSON config file with Kafka-style keys. Default levee.json when present." };
         var set = new Option<string[]>("--set") { Description = "Any setting as key=value, e.g. --set auto.create.topics.enable=false.", AllowMultipleArgumentsPerToken = true };
 
-        var command = new Command("serve", "Run a Levee broker.") { dataDir, port, host, nodeId, config, set };
+        var command = new Command("serve", "Run a Levee broker.") { dataDir, port, host, nodeId, voters, config, set };
         command.SetAction(async (parse, cancellation) =>
         {
             var flags = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -24,6 +25,7 @@ internal static class ServeCommand
             AddIfSet(flags, "port", parse.GetValue(port)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
             AddIfSet(flags, "host", parse.GetValue(host));
             AddIfSet(flags, "node.id", parse.GetValue(nodeId)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            AddIfSet(flags, "controller.quorum.voters", parse.GetValue(voters));
             foreach (var pair in parse.GetValue(set) ?? [])
             {
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
