@@ -5,15 +5,24 @@ namespace Levee.Storage;
 
 /// <summary>
 /// The partition's leader epoch history, persisted as Kafka's <c>leader-epoch-checkpoint</c>:
-/// a version line (0), a count line, then one "epoch startOffset" line per entry. Written atomically
-/// (temp file, fsync, rename) whenever it changes, which is rare (a leader change, a truncation).
+/// a version line (0), a count line, then one "epoch startOffset" line per entry, written atomically (temp file,
+/// fsync, rename).
 /// </summary>
+/// <remarks>
+/// A truncation is written at once. A new epoch (<see cref="Assign"/>, the first append of every partition after a
+/// leader change) is only marked dirty and written by <see cref="PersistIfDirty"/>, which the log calls before its
+/// recovery point moves and on close: an fsync per partition on the append path made a leader change over thousands of
+/// partitions take seconds. The file therefore never lacks an entry for data below the recovery point, and recovery
+/// re-assigns epochs from the batches it rescans above it, as Kafka's log loader does.
+/// </remarks>
 internal sealed class LeaderEpochCheckpoint
 {
     public const string FileName = "leader-epoch-checkpoint";
 
     private readonly string _path;
+    private readonly Lock _writeLock = new();
     private EpochEntry[] _entries;
+    private int _dirty;
 
     private LeaderEpochCheckpoint(string path, EpochEntry[] entries)
     {
@@ -51,7 +60,17 @@ internal sealed class LeaderEpochCheckpoint
         var entries = _entries;
         // A stale entry whose start offset is not below the new one can no longer be right (Kafka drops it too).
         var kept = entries.Where(e => e.StartOffset < startOffset).Append(new EpochEntry(epoch, startOffset)).ToArray();
-        Publish(kept);
+        Volatile.Write(ref _entries, kept);
+        Volatile.Write(ref _dirty, 1);
+    }
+
+    /// <summary>Writes the file if an <see cref="Assign"/> changed the entries since the last write.</summary>
+    public void PersistIfDirty()
+    {
+        if (Interlocked.Exchange(ref _dirty, 0) == 1)
+        {
+            Write();
+        }
     }
 
     /// <summary>Drops entries starting at or after <paramref name="endOffset"/> (log truncated to it).</summary>
@@ -149,12 +168,23 @@ internal sealed class LeaderEpochCheckpoint
     private void Publish(EpochEntry[] entries)
     {
         Volatile.Write(ref _entries, entries);
-        var text = new StringBuilder();
-        foreach (var e in entries)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"{e.Epoch} {e.StartOffset}\n");
-        }
+        Volatile.Write(ref _dirty, 0);
+        Write();
+    }
 
-        CheckpointFile.Write(_path, entries.Length, text.ToString());
+    private void Write()
+    {
+        lock (_writeLock)
+        {
+            // The newest entries, whoever changed them last: a racing writer can only write the same or newer.
+            var entries = Volatile.Read(ref _entries);
+            var text = new StringBuilder();
+            foreach (var e in entries)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{e.Epoch} {e.StartOffset}\n");
+            }
+
+            CheckpointFile.Write(_path, entries.Length, text.ToString());
+        }
     }
 }

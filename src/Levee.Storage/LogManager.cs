@@ -50,7 +50,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private LogManager(LogManagerOptions options, string clusterId, bool hadCleanShutdown, ILoggerFactory loggerFactory, TimeProvider time)
     {
         _options = options;
-        _fileCache = new SegmentFileCache(options.MaxInactiveSegmentFiles);
+        _fileCache = new SegmentFileCache(options.MaxOpenSegmentFiles);
         ClusterId = clusterId;
         HadCleanShutdown = hadCleanShutdown;
         _loggerFactory = loggerFactory;
@@ -72,11 +72,8 @@ public sealed partial class LogManager : IAsyncDisposable
     /// <summary>True when the previous run ended with a clean shutdown (no recovery was needed).</summary>
     public bool HadCleanShutdown { get; }
 
-    /// <summary>
-    /// Rolled segments whose <c>.log</c> handle is open now (at most <see cref="LogManagerOptions.MaxInactiveSegmentFiles"/>);
-    /// besides these the logs hold one descriptor per partition, for its active segment.
-    /// </summary>
-    public int OpenInactiveSegmentFiles => _fileCache.Count;
+    /// <summary>Segments whose <c>.log</c> handle is open now (at most <see cref="LogManagerOptions.MaxOpenSegmentFiles"/>).</summary>
+    public int OpenSegmentFiles => _fileCache.Count;
 
     /// <summary>All open logs.</summary>
     public IReadOnlyCollection<PartitionLog> All => [.. _logs.Values];

@@ -3,8 +3,12 @@ namespace Levee.Storage;
 /// <summary>Settings of a <see cref="LogManager"/>, with Kafka's broker config names and defaults.</summary>
 public sealed class LogManagerOptions
 {
-    /// <summary>Default of <see cref="MaxInactiveSegmentFiles"/>.</summary>
-    public const int DefaultMaxInactiveSegmentFiles = 1_000;
+    /// <summary>
+    /// Default of <see cref="MaxOpenSegmentFiles"/>: half the process's open-file limit (the soft
+    /// <c>RLIMIT_NOFILE</c>), leaving the rest to connections, checkpoints and the runtime; 4,096 where the limit
+    /// cannot be read.
+    /// </summary>
+    public static int DefaultMaxOpenSegmentFiles { get; } = Math.Max(64, (int)Math.Min(int.MaxValue, OpenFileLimit.Soft() / 2));
 
     /// <summary><c>log.dirs</c> (one directory).</summary>
     public required string DataDirectory { get; init; }
@@ -43,10 +47,9 @@ public sealed class LogManagerOptions
     public long ProducerIdExpirationCheckIntervalMs { get; init; } = 600_000;
 
     /// <summary>
-    /// How many rolled (inactive) segments may keep their <c>.log</c> file open at once, over all partitions: the
-    /// least recently read are closed beyond it and reopened on demand. Each partition's active segment keeps its
-    /// handle, and index files hold none, so the logs use about one descriptor per partition plus this bound.
-    /// Default 1,000.
+    /// How many segments (active ones included) may keep their <c>.log</c> file open at once, over all partitions:
+    /// beyond it the least recently used are closed and reopened on demand. Index files hold none, so this bounds
+    /// the descriptors of the logs whatever the number of partitions. Default <see cref="DefaultMaxOpenSegmentFiles"/>.
     /// </summary>
-    public int MaxInactiveSegmentFiles { get; init; } = DefaultMaxInactiveSegmentFiles;
+    public int MaxOpenSegmentFiles { get; init; } = DefaultMaxOpenSegmentFiles;
 }

@@ -11,10 +11,10 @@ namespace Levee.Storage;
 /// <see cref="Size"/>, published with a volatile write after the bytes are in the file.
 /// </summary>
 /// <remarks>
-/// File handles: the index files hold none (see <see cref="SparseIndex"/>). The active segment is pinned and keeps
-/// its <c>.log</c> handle; an inactive one opens it on demand and lets the shared <see cref="SegmentFileCache"/>
-/// close it when it is the least recently used. Every access goes through <see cref="AcquireLog"/>, which takes a
-/// reference, so an eviction (or close) never closes a descriptor a read is using.
+/// File handles: the index files hold none (see <see cref="SparseIndex"/>). Every segment, the active one too, opens
+/// its <c>.log</c> on demand and lets the shared <see cref="SegmentFileCache"/> close it when it is among the least
+/// recently used, so the descriptors of any number of partitions stay within one bound. Every access goes through
+/// <see cref="AcquireLog"/>, which takes a reference, so an eviction (or close) never closes a descriptor in use.
 /// </remarks>
 internal sealed class LogSegment
 {
@@ -25,7 +25,7 @@ internal sealed class LogSegment
 
     private readonly SegmentFileCache _cache;
     private SharedFileHandle? _log;
-    private volatile bool _pinned;
+    private volatile bool _closing;
     private int _size;
     private long _maxTimestamp = -1;
     private long _offsetOfMaxTimestamp = -1;
@@ -33,13 +33,12 @@ internal sealed class LogSegment
     private int _bytesSinceLastIndexEntry;
     private int _disposed;
 
-    private LogSegment(string directory, long baseOffset, SegmentFileCache cache, SafeFileHandle log, bool pinned, SparseIndex offsetIndex, SparseIndex timeIndex)
+    private LogSegment(string directory, long baseOffset, SegmentFileCache cache, SafeFileHandle log, SparseIndex offsetIndex, SparseIndex timeIndex)
     {
         Directory = directory;
         BaseOffset = baseOffset;
         _cache = cache;
         _log = new SharedFileHandle(log);
-        _pinned = pinned;
         CacheNode = new LinkedListNode<LogSegment>(this);
         OffsetIndex = offsetIndex;
         TimeIndex = timeIndex;
@@ -53,8 +52,11 @@ internal sealed class LogSegment
 
     public string LogPath { get; private set; }
 
-    /// <summary>This segment's place in the <see cref="SegmentFileCache"/> (in no list while pinned or closed).</summary>
+    /// <summary>This segment's place in the <see cref="SegmentFileCache"/> (in no list while its file is closed).</summary>
     internal LinkedListNode<LogSegment> CacheNode { get; }
+
+    /// <summary>Set by each use, cleared by the cache's eviction sweep (a second chance before the file is closed).</summary>
+    internal volatile bool RecentlyUsed;
 
     /// <summary>Offset index: key = offset - base (of a batch's last offset), value = file position of the batch.</summary>
     public SparseIndex OffsetIndex { get; }
@@ -97,7 +99,7 @@ internal sealed class LogSegment
         return stem.Length == 20 && long.TryParse(stem, NumberStyles.None, CultureInfo.InvariantCulture, out baseOffset);
     }
 
-    /// <summary>Creates an empty segment (replacing leftover files with the same base offset); it is pinned (active).</summary>
+    /// <summary>Creates an empty segment (replacing leftover files with the same base offset); its handle goes to the cache.</summary>
     public static LogSegment Create(string directory, long baseOffset, LogConfig config, SegmentFileCache cache)
     {
         var offsetIndexPath = FilePath(directory, baseOffset, IndexSuffix);
@@ -109,14 +111,16 @@ internal sealed class LogSegment
         var log = File.OpenHandle(FilePath(directory, baseOffset, LogSuffix), FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         var offsetIndex = SparseIndex.Open(offsetIndexPath, 4, config.SegmentIndexBytes, load: false, out _);
         var timeIndex = SparseIndex.Open(timeIndexPath, 8, config.SegmentIndexBytes, load: false, out _);
-        return new LogSegment(directory, baseOffset, cache, log, pinned: true, offsetIndex, timeIndex);
+        var segment = new LogSegment(directory, baseOffset, cache, log, offsetIndex, timeIndex);
+        cache.Add(segment);
+        return segment;
     }
 
     /// <summary>
     /// Opens an existing segment. With <paramref name="loadIndexes"/> the index files are trusted if they pass a
     /// sanity check; <paramref name="indexesUsable"/> is false when they must be rebuilt (<see cref="Rebuild"/>).
     /// Index files may lag the log (they are written at roll, flush and close): <see cref="LoadTail"/> extends them.
-    /// The segment starts inactive, its handle in <paramref name="cache"/>; <see cref="Pin"/> makes it the active one.
+    /// Its handle goes to <paramref name="cache"/>.
     /// </summary>
     public static LogSegment Open(string directory, long baseOffset, LogConfig config, SegmentFileCache cache, bool loadIndexes, out bool indexesUsable)
     {
@@ -142,7 +146,7 @@ internal sealed class LogSegment
             throw;
         }
 
-        var segment = new LogSegment(directory, baseOffset, cache, log, pinned: false, offsetIndex, timeIndex);
+        var segment = new LogSegment(directory, baseOffset, cache, log, offsetIndex, timeIndex);
         cache.Add(segment);
         segment._size = (int)length;
         indexesUsable = offsetLoaded && timeLoaded && segment.IndexesLookSane();
@@ -234,34 +238,13 @@ internal sealed class LogSegment
 
     /// <summary>
     /// Called when the segment stops being the active one (roll, close): records its max timestamp in the time
-    /// index and writes both indexes. Unless <paramref name="keepPinned"/>, its handle moves to the cache.
+    /// index and writes both indexes.
     /// </summary>
-    public void OnBecomeInactive(bool keepPinned = false)
+    public void OnBecomeInactive()
     {
         MaybeAppendTimeEntry();
         OffsetIndex.Persist();
         TimeIndex.Persist();
-        if (!keepPinned)
-        {
-            Unpin();
-        }
-    }
-
-    /// <summary>Makes this the active segment: its handle stays open and out of the cache.</summary>
-    public void Pin()
-    {
-        _pinned = true;
-        _cache.Remove(this);
-        AcquireLog().Dispose(); // opens it if the cache had closed it
-    }
-
-    private void Unpin()
-    {
-        _pinned = false;
-        if (Volatile.Read(ref _log) is not null && Volatile.Read(ref _disposed) == 0)
-        {
-            _cache.Add(this);
-        }
     }
 
     /// <summary>
@@ -277,11 +260,7 @@ internal sealed class LogSegment
             {
                 if (shared.TryAddReference())
                 {
-                    if (!_pinned)
-                    {
-                        _cache.Touch(this);
-                    }
-
+                    RecentlyUsed = true;
                     return new SegmentFileLease(shared);
                 }
 
@@ -304,7 +283,7 @@ internal sealed class LogSegment
                 throw new ObjectDisposedException(LogPath);
             }
 
-            if (!_pinned)
+            if (!_closing)
             {
                 _cache.Add(this);
             }
@@ -335,9 +314,10 @@ internal sealed class LogSegment
     /// <summary>
     /// Scans the file from the start, rebuilding both indexes, the max timestamp and the next offset. Stops at the
     /// first batch that is torn, malformed, out of order or (with <paramref name="validateCrc"/>) fails its CRC,
-    /// and truncates the file there. Returns the number of bytes truncated.
+    /// and truncates the file there. Returns the number of bytes truncated. <paramref name="onBatch"/> sees each
+    /// kept batch's partition leader epoch and base offset.
     /// </summary>
-    public long Rebuild(bool validateCrc, int indexIntervalBytes, out string? firstProblem)
+    public long Rebuild(bool validateCrc, int indexIntervalBytes, out string? firstProblem, Action<int, long>? onBatch = null)
     {
         OffsetIndex.Reset();
         TimeIndex.Reset();
@@ -420,6 +400,7 @@ internal sealed class LogSegment
                 }
 
                 OnBatch(h.LastOffset, h.MaxTimestamp, (int)position, total, indexIntervalBytes);
+                onBatch?.Invoke(h.PartitionLeaderEpoch, h.BaseOffset);
                 expectedNext = h.LastOffset + 1;
                 position += total;
             }
@@ -622,7 +603,7 @@ internal sealed class LogSegment
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                _pinned = true; // keeps a racing reopen out of the cache
+                _closing = true; // keeps a racing reopen out of the cache
                 _cache.Remove(this);
                 DropHandle();
             }

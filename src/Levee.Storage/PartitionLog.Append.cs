@@ -319,7 +319,6 @@ public sealed partial class PartitionLog
                 }
 
                 var active = segments[keep];
-                active.Pin();
                 active.TruncateTo(offset, _config.IndexIntervalBytes);
                 Volatile.Write(ref _logEndOffset, active.NextOffset);
                 _epochs.TruncateFromEnd(active.NextOffset);

@@ -51,14 +51,11 @@ public sealed partial class PartitionLog
         System.IO.Directory.CreateDirectory(directory);
 
         RemoveLeftovers(directory);
-        var segments = LoadSegments(directory, config, recoveryPoint, hadCleanShutdown, logger, topicPartition, fileCache);
+        var epochs = LeaderEpochCheckpoint.Load(directory);
+        var segments = LoadSegments(directory, config, recoveryPoint, hadCleanShutdown, logger, topicPartition, fileCache, epochs);
         if (segments.Count == 0)
         {
             segments.Add(LogSegment.Create(directory, Math.Max(0, logStartOffset), config, fileCache));
-        }
-        else
-        {
-            segments[^1].Pin();
         }
 
         var logEndOffset = segments[^1].NextOffset;
@@ -76,7 +73,6 @@ public sealed partial class PartitionLog
             logEndOffset = startOffset;
         }
 
-        var epochs = LeaderEpochCheckpoint.Load(directory);
         epochs.TruncateFromEnd(logEndOffset);
         epochs.TruncateFromStart(startOffset);
 
@@ -136,7 +132,8 @@ public sealed partial class PartitionLog
         bool hadCleanShutdown,
         ILogger logger,
         TopicPartition topicPartition,
-        SegmentFileCache fileCache)
+        SegmentFileCache fileCache,
+        LeaderEpochCheckpoint epochs)
     {
         var baseOffsets = new List<long>();
         foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*" + LogSegment.LogSuffix))
@@ -159,7 +156,7 @@ public sealed partial class PartitionLog
                 if (!indexesUsable && (hadCleanShutdown || baseOffsets[i] < recoveryPoint))
                 {
                     LogIndexRebuilt(logger, topicPartition, segment.BaseOffset);
-                    segment.Rebuild(validateCrc: false, config.IndexIntervalBytes, out _);
+                    segment.Rebuild(validateCrc: false, config.IndexIntervalBytes, out _, epochs.Assign);
                     rebuilt[i] = true;
                 }
             }
@@ -170,7 +167,9 @@ public sealed partial class PartitionLog
                 for (var i = first; i < segments.Count; i++)
                 {
                     var segment = segments[i];
-                    var truncated = segment.Rebuild(validateCrc: true, config.IndexIntervalBytes, out var problem);
+                    // The epoch checkpoint may lack epochs that started above the recovery point (it is written
+                    // lazily): the rescanned batches carry them.
+                    var truncated = segment.Rebuild(validateCrc: true, config.IndexIntervalBytes, out var problem, epochs.Assign);
                     rebuilt[i] = true;
                     if (problem is null)
                     {

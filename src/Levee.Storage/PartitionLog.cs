@@ -140,6 +140,8 @@ public sealed partial class PartitionLog : IDisposable
     {
         lock (_flushLock)
         {
+            // Epochs first: the recovery point must never pass data whose epoch the checkpoint file lacks.
+            _epochs.PersistIfDirty();
             var recoveryPoint = RecoveryPoint;
             if (offset <= recoveryPoint)
             {
@@ -184,11 +186,20 @@ public sealed partial class PartitionLog : IDisposable
 
             // Kafka writes a producer snapshot on close, so the next open need not replay the log.
             TakeProducerSnapshot();
+            try
+            {
+                _epochs.PersistIfDirty();
+            }
+            catch (IOException e)
+            {
+                LogCloseFailed(_logger, TopicPartition, e);
+            }
+
             _disposed = true;
             var segments = _segments;
             try
             {
-                segments[^1].OnBecomeInactive(keepPinned: true);
+                segments[^1].OnBecomeInactive();
             }
             catch (IOException e)
             {

@@ -53,15 +53,20 @@ internal readonly struct SegmentFileLease : IDisposable
 }
 
 /// <summary>
-/// The least recently used open <c>.log</c> handles of inactive (rolled) segments, shared by all partitions of a
-/// <see cref="LogManager"/>. A segment not in the cache has no descriptor and reopens its file on the next read.
-/// Active segments keep their handle outside the cache. So the log files of N partitions hold about
-/// N + <see cref="Capacity"/> descriptors (plus handles still used by reads that raced an eviction).
+/// The open <c>.log</c> handles of all segments of a <see cref="LogManager"/>, active ones included, at most
+/// <see cref="Capacity"/>: beyond it the least recently used is closed, and its segment reopens the file on its next
+/// read or append. So any number of partitions fit in a fixed descriptor budget, and a broker with more partitions
+/// than the budget only pays an <c>open</c> for a partition it had not touched for a while.
 /// </summary>
+/// <remarks>
+/// Recency is a "second chance" clock rather than a strict LRU: a use only sets <see cref="LogSegment.RecentlyUsed"/>
+/// (no lock on the append and read paths), and the eviction sweep moves a recently used segment back to the front
+/// once, clearing the flag, before it closes anything.
+/// </remarks>
 internal sealed class SegmentFileCache
 {
     /// <summary>Used by logs opened without a <see cref="LogManager"/>.</summary>
-    public static readonly SegmentFileCache Shared = new(LogManagerOptions.DefaultMaxInactiveSegmentFiles);
+    public static readonly SegmentFileCache Shared = new(LogManagerOptions.DefaultMaxOpenSegmentFiles);
 
     private readonly Lock _lock = new();
     private readonly LinkedList<LogSegment> _lru = new();
@@ -72,10 +77,10 @@ internal sealed class SegmentFileCache
         Capacity = capacity;
     }
 
-    /// <summary>Most inactive segments with an open log handle.</summary>
+    /// <summary>Most segments with an open log handle.</summary>
     public int Capacity { get; }
 
-    /// <summary>Inactive segments holding an open log handle now.</summary>
+    /// <summary>Segments holding an open log handle now.</summary>
     public int Count
     {
         get
@@ -83,20 +88,6 @@ internal sealed class SegmentFileCache
             lock (_lock)
             {
                 return _lru.Count;
-            }
-        }
-    }
-
-    /// <summary>Marks the segment most recently used (no-op when it is not cached).</summary>
-    public void Touch(LogSegment segment)
-    {
-        lock (_lock)
-        {
-            var node = segment.CacheNode;
-            if (node.List is not null && node != _lru.First)
-            {
-                _lru.Remove(node);
-                _lru.AddFirst(node);
             }
         }
     }
@@ -114,10 +105,18 @@ internal sealed class SegmentFileCache
             }
 
             _lru.AddFirst(node);
+            var secondChances = _lru.Count;
             while (_lru.Count > Capacity)
             {
                 var last = _lru.Last!;
                 _lru.RemoveLast();
+                if (last.Value.RecentlyUsed && secondChances-- > 0)
+                {
+                    last.Value.RecentlyUsed = false;
+                    _lru.AddFirst(last);
+                    continue;
+                }
+
                 (evicted ??= []).Add(last.Value);
             }
         }
@@ -132,7 +131,7 @@ internal sealed class SegmentFileCache
         }
     }
 
-    /// <summary>Forgets a segment (it became active again, or closed). Does not close its handle.</summary>
+    /// <summary>Forgets a segment (it closed). Does not close its handle.</summary>
     public void Remove(LogSegment segment)
     {
         lock (_lock)

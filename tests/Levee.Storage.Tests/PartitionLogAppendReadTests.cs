@@ -272,14 +272,18 @@ public sealed class PartitionLogAppendReadTests : IDisposable
     }
 
     [Fact]
-    public void LeaderEpochCheckpoint_IsWrittenInKafkaTextFormat()
+    public void LeaderEpochCheckpoint_IsWrittenInKafkaTextFormat_WhenTheLogIsFlushed()
     {
         var dir = _dir.Sub("orders-0");
+        var path = Path.Combine(dir, "leader-epoch-checkpoint");
         using var log = LogExtensions.OpenLog(dir);
         log.Append(TestBatches.Build(2), epoch: 0);
         log.Append(TestBatches.Build(2), epoch: 2);
+        Assert.False(File.Exists(path)); // a new epoch costs no fsync on the append path
 
-        Assert.Equal("0\n2\n0 0\n2 2\n", File.ReadAllText(Path.Combine(dir, "leader-epoch-checkpoint")));
+        log.Flush();
+
+        Assert.Equal("0\n2\n0 0\n2 2\n", File.ReadAllText(path));
     }
 
     [Fact]

@@ -136,6 +136,32 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [Fact]
+    public void Recovery_AfterACrash_RestoresEpochsTheCheckpointFileLacks()
+    {
+        var crashed = Directory.CreateDirectory(_dir.Sub("crashed-0")).FullName;
+        using (var log = LogExtensions.OpenLog(LogDir))
+        {
+            log.Append(TestBatches.Build(2), epoch: 0);
+            log.Flush(); // the checkpoint file holds epoch 0; the recovery point is 2
+            log.Append(TestBatches.Build(2), epoch: 3);
+            log.Append(TestBatches.Build(2), epoch: 5);
+            Assert.Equal("0\n1\n0 0\n", File.ReadAllText(Path.Combine(LogDir, "leader-epoch-checkpoint")));
+
+            // What kill -9 leaves: the files as they are now, with no close.
+            foreach (var file in Directory.EnumerateFiles(LogDir))
+            {
+                File.Copy(file, Path.Combine(crashed, Path.GetFileName(file)));
+            }
+        }
+
+        using var recovered = LogExtensions.OpenLog(crashed, recoveryPoint: 2, clean: false);
+
+        Assert.Equal([new EpochEntry(0, 0), new EpochEntry(3, 2), new EpochEntry(5, 4)], recovered.LeaderEpochs);
+        Assert.Equal((3, 4L), recovered.EndOffsetForEpoch(3));
+        Assert.Equal("0\n3\n0 0\n3 2\n5 4\n", File.ReadAllText(Path.Combine(crashed, "leader-epoch-checkpoint")));
+    }
+
+    [Fact]
     public void Open_RemovesLeftoverDeletedFiles()
     {
         WriteBatches(1);
