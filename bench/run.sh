@@ -9,15 +9,16 @@
 #  6. bench/report.py writes the report with ratios and plots.
 # Environment: SCALE=0.5 shortens every run; SKIP_MICRO=1 skips BenchmarkDotNet; PARTITIONS="1 12 100 1000";
 # BIG_PARTITIONS=4000 (startup and RSS are measured on top of it); HUGE_PARTITIONS=10000 is tried last.
-# Levee keeps one file open per partition plus a bounded cache of older segments; the broker is given a 1M open-file limit
-# when the environment allows it (as Kafka's docs advise); 10,000 partitions fit under a 20,000 limit.
+# CONNECTIONS="1 10 100 1000" (one Confluent.Kafka producer per connection). Levee keeps at most half its open-file limit
+# in segment handles (any number of partitions fits, beyond it files are reopened on demand); the broker is given a 1M
+# open-file limit when the environment allows it (as Kafka's docs advise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-1}
 PARTITIONS=${PARTITIONS:-"1 12 100 1000"}
 BIG_PARTITIONS=${BIG_PARTITIONS:-4000}
 HUGE_PARTITIONS=${HUGE_PARTITIONS:-10000}
-CONNECTIONS=${CONNECTIONS:-"1 10 100"}
+CONNECTIONS=${CONNECTIONS:-"1 10 100 1000"}
 results=bench/results
 rm -rf "$results"
 mkdir -p "$results"/levee "$results"/null "$results"/machine
