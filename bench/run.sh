@@ -7,7 +7,8 @@
 #  4. startup after a clean shutdown with all those partitions (10,000+), and broker RSS;
 #  5. BenchmarkDotNet micro-benchmarks (bench/Levee.Benchmarks, short in-process job);
 #  6. bench/report.py writes the report with ratios and plots.
-# Environment: SCALE=0.5 shortens every run; SKIP_MICRO=1 skips BenchmarkDotNet; PARTITIONS="1 12 100 1000";
+# Environment: SCALE=0.5 shortens every run; REPEAT=3 runs of each pair, the median kept; SKIP_MICRO=1 skips
+# BenchmarkDotNet; PARTITIONS="1 12 100 1000";
 # BIG_PARTITIONS=4000 (startup and RSS are measured on top of it); HUGE_PARTITIONS=10000 is tried last.
 # CONNECTIONS="1 10 100 1000" (one Confluent.Kafka producer per connection). Levee keeps at most half its open-file limit
 # in segment handles (any number of partitions fits, beyond it files are reopened on demand); the broker is given a 1M
@@ -19,6 +20,7 @@ PARTITIONS=${PARTITIONS:-"1 12 100 1000"}
 BIG_PARTITIONS=${BIG_PARTITIONS:-4000}
 HUGE_PARTITIONS=${HUGE_PARTITIONS:-10000}
 CONNECTIONS=${CONNECTIONS:-"1 10 100 1000"}
+REPEAT=${REPEAT:-3}
 results=bench/results
 rm -rf "$results"
 mkdir -p "$results"/levee "$results"/null "$results"/machine
@@ -117,7 +119,34 @@ one() { # target name args...
   fi
 }
 
-pair() { one null "$@"; one levee "$@"; }
+# Runs the scenario REPEAT times on each broker, alternating, and keeps each broker's median run (by records/s) as
+# <name>.json: one run on this shared machine can be off by 2x. The runs are kept as <name>.run<k>.json.
+pair() {
+  local name=$1
+  shift
+  local k
+  for k in $(seq 1 "$REPEAT"); do
+    TOPIC=${TOPIC:-$name} one null "$name.run$k" "$@"
+    TOPIC=${TOPIC:-$name} one levee "$name.run$k" "$@"
+  done
+  for target in null levee; do
+    /usr/bin/python3 - "$results/$target" "$name" "$REPEAT" <<'PY'
+import json, os, shutil, sys
+folder, name, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+runs = []
+for k in range(1, repeat + 1):
+    path = os.path.join(folder, f"{name}.run{k}.json")
+    if os.path.exists(path):
+        runs.append((json.load(open(path)).get("records_per_sec", 0), k))
+if runs:
+    runs.sort()
+    k = runs[len(runs) // 2][1]
+    shutil.copy(os.path.join(folder, f"{name}.run{k}.json"), os.path.join(folder, f"{name}.json"))
+    shutil.copy(os.path.join(folder, f"{name}.run{k}.txt"), os.path.join(folder, f"{name}.txt"))
+    print(f"  median of {len(runs)}: {os.path.basename(folder)} {name} run {k}, {runs[len(runs) // 2][0]:.0f} rec/s")
+PY
+  done
+}
 
 echo "== record size (12 partitions, acks=1, 1 producer)"
 pair size-100 produce --records "$(n 1000000)" --size 100 --partitions 12 --acks 1
@@ -177,12 +206,17 @@ start_levee "$results/levee/startup-clean-2.txt"
 echo "partitions on disk: $partitions, startup: $(cat "$results/levee/startup-clean.txt") s / $(cat "$results/levee/startup-clean-2.txt") s"
 
 echo "== $HUGE_PARTITIONS partitions (tried last: it may exhaust file descriptors)"
-one levee "part-$HUGE_PARTITIONS" produce --records "$(n 300000)" --size 1024 --partitions "$HUGE_PARTITIONS" --acks 1
-one null "part-$HUGE_PARTITIONS" produce --records "$(n 300000)" --size 1024 --partitions "$HUGE_PARTITIONS" --acks 1
+pair "part-$HUGE_PARTITIONS" produce --records "$(n 300000)" --size 1024 --partitions "$HUGE_PARTITIONS" --acks 1
 if kill -0 "$levee_pid" 2>/dev/null; then
   rss > "$results/levee/rss-after-huge.env"
   echo "open_files=$(ls "/proc/$levee_pid/fd" | wc -l)" >> "$results/levee/rss-after-huge.env"
+  find "$work/data" -mindepth 1 -maxdepth 1 -type d -name '*-[0-9]*' | wc -l > "$results/levee/partitions-on-disk-huge.txt"
   stop_levee "$results/levee/shutdown-3.txt"
+  start_levee "$results/levee/startup-after-huge.txt"
+  sleep 2
+  rss > "$results/levee/rss-after-huge-restart.env"
+  stop_levee "$results/levee/shutdown-4.txt"
+  echo "partitions on disk: $(cat "$results/levee/partitions-on-disk-huge.txt"), startup: $(cat "$results/levee/startup-after-huge.txt") s"
 else
   { echo "levee serve died during the $HUGE_PARTITIONS-partition run:"; grep -m3 -E "Too many open files|Out of memory" "$work/levee.log" || true; } | cut -c1-300 | tee "$results/levee/huge-crash.txt"
 fi
