@@ -1,4 +1,5 @@
 using System.Globalization;
+using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
 
 namespace Levee.Broker;
@@ -22,7 +23,10 @@ public sealed record BrokerOptions
     /// <summary>Data directory (log.dirs).</summary>
     public string DataDir { get; init; } = "./data";
 
-    /// <summary>Cluster id reported in Metadata; generated and stored in meta.properties when absent.</summary>
+    /// <summary>
+    /// cluster.id, reported in Metadata and kept in meta.properties. When absent: derived from the voter list for a
+    /// quorum of several voters (<see cref="ResolveClusterId"/>), else generated once and stored.
+    /// </summary>
     public string? ClusterId { get; init; }
 
     /// <summary>auto.create.topics.enable: create a topic on first Metadata or Produce naming it.</summary>
@@ -75,6 +79,13 @@ public sealed record BrokerOptions
     /// a one-voter quorum on <see cref="QuorumPort"/> (the same code path as a cluster).
     /// </summary>
     public string? QuorumVoters { get; init; }
+
+    /// <summary>
+    /// The cluster id this broker must carry: <see cref="ClusterId"/>, else for a quorum of several voters one derived
+    /// from the voter list (so the nodes of one cluster agree without being told), else null (generated and stored).
+    /// </summary>
+    public string? ResolveClusterId() =>
+        ClusterId ?? (QuorumVoters is { } voters && QuorumVoter.ParseList(voters) is { Count: > 1 } parsed ? QuorumVoter.DeriveClusterId(parsed) : null);
 
     /// <summary>Port of this node's Raft listener when <see cref="QuorumVoters"/> is not given (9093); 0 picks a free port.</summary>
     public int QuorumPort { get; init; } = 9093;

@@ -87,7 +87,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             {
                 DataDirectory = options.DataDir,
                 NodeId = options.NodeId,
-                ClusterId = options.ClusterId,
+                ClusterId = options.ResolveClusterId(),
                 RetentionCheckIntervalMs = options.RetentionCheckIntervalMs,
                 TopicConfig = name => quorum.Current.TopicsByName.TryGetValue(name, out var topic)
                     ? LogConfigFor(options, TopicCatalog.Describe(quorum.Current, topic))

@@ -42,6 +42,19 @@ public sealed record QuorumVoter(int Id, IPEndPoint EndPoint)
         return result;
     }
 
+    /// <summary>
+    /// A cluster id derived from the voter set alone (Kafka's Uuid text form: 16 bytes, URL-safe base64 without
+    /// padding), the same whatever order the list is given in. Nodes of one quorum started without
+    /// <c>cluster.id</c> thus agree on it, where each would otherwise make up its own.
+    /// </summary>
+    public static string DeriveClusterId(IEnumerable<QuorumVoter> voters)
+    {
+        ArgumentNullException.ThrowIfNull(voters);
+        var canonical = string.Join(',', voters.OrderBy(v => v.Id).Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.Id}@{v.EndPoint}")));
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("levee-cluster:" + canonical));
+        return Convert.ToBase64String(hash, 0, 16).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
     /// <summary>Parses one voter, <c>id@host:port</c>.</summary>
     /// <exception cref="FormatException">The text is not id@host:port.</exception>
     public static QuorumVoter Parse(string voter)
