@@ -44,6 +44,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.ElectionTimeoutLower, TimeSpan.Zero, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ElectionTimeoutUpper, options.ElectionTimeoutLower, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.AppendTimeout, TimeSpan.Zero, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.StopTimeout, TimeSpan.Zero, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotIntervalEntries, 2, nameof(options));
         _options = options;
         _local = options.LocalVoter;
@@ -68,9 +69,20 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
     /// <summary>Whether this node is the quorum leader now (and so may append).</summary>
     public bool IsLeader => _cluster is { } cluster && !cluster.LeadershipToken.IsCancellationRequested;
 
-    /// <summary>The id of the leader this node knows of, or null during an election or without a majority.</summary>
+    /// <summary>
+    /// The id of the leader this node knows of, or null during an election or without a majority. It names
+    /// this node only while <see cref="IsLeader"/>: never "this node" while this node cannot append.
+    /// </summary>
+    /// <remarks>
+    /// DotNext's <c>Leader</c> names the local member in two windows where its leadership token is
+    /// cancelled: a new leader before the no-op entry of its term commits (the write barrier), and a leader
+    /// that stepped down because it lost its majority, until its follower election timer fires (about
+    /// an election timeout). A broker that took "the leader is me" from there while it is not the active
+    /// controller forwarded controller requests to its own listener, which forwarded them again through
+    /// the same one-at-a-time connection: a deadlock. Another node named as leader is reported as is.
+    /// </remarks>
     public int? LeaderId =>
-        _cluster?.Leader is { } leader && _voterIds.TryGetValue(leader.EndPoint, out var id) ? id : null;
+        _cluster?.Leader is { } leader && _voterIds.TryGetValue(leader.EndPoint, out var id) && (id != NodeId || IsLeader) ? id : null;
 
     /// <summary>
     /// Raised after each applied entry with the new image, on DotNext's applier thread: handlers
@@ -148,7 +160,22 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
         if (_cluster is { } cluster)
         {
             cluster.LeaderChanged -= OnLeaderChanged;
-            await cluster.StopAsync(cancellationToken).ConfigureAwait(false);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(_options.StopTimeout);
+            await HandOverCommitIndexAsync(cluster, deadline.Token).ConfigureAwait(false);
+            try
+            {
+                // DotNext's token bounds only the wait for its transition lock; leaving the current state then waits
+                // for in-flight Raft requests. The deadline bounds the whole stop, so a node that cannot leave the
+                // quorum cleanly (the last voter of a quorum without a majority, a peer that never answers) still
+                // closes its log and lets the broker exit.
+                await cluster.StopAsync(deadline.Token).WaitAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                LogStopTimedOut(NodeId, (long)_options.StopTimeout.TotalMilliseconds);
+            }
+
             cluster.Dispose();
         }
 
@@ -163,6 +190,34 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
         }
 
         _leaderChanged.TrySetResult();
+    }
+
+    /// <summary>
+    /// A leader that leaves first sends its followers one more round of appends, carrying its commit index.
+    /// Followers learn that an entry is committed only from the leader's next append or heartbeat; a leader
+    /// that stops right after a commit (the broker's own controlled shutdown is its last decision) would leave
+    /// the others with the entry in their logs but not applied. With the majority gone as well, a voter left
+    /// alone would keep that stale image for as long as the quorum stays down: an ISR still naming the broker
+    /// that left, so acks=all there would wait for it. Best effort, bounded by two Raft request timeouts.
+    /// </summary>
+    private async Task HandOverCommitIndexAsync(RaftCluster cluster, CancellationToken cancellationToken)
+    {
+        if (_options.Voters.Count == 1 || !IsLeader)
+        {
+            return;
+        }
+
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(2 * (_options.RequestTimeout ?? _options.ElectionTimeoutLower));
+        try
+        {
+            await cluster.ForceReplicationAsync(bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Not the leader any more, no majority, or out of time: the followers learn what they can elsewhere.
+            LogHandOverFailed(NodeId, e.Message);
+        }
     }
 
     /// <inheritdoc/>
@@ -319,6 +374,12 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Metadata quorum node {NodeId}: leader is {Leader}")]
     private partial void LogLeaderChanged(int nodeId, string leader);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata quorum node {NodeId} did not leave the quorum within {TimeoutMs} ms; closing its log anyway")]
+    private partial void LogStopTimedOut(int nodeId, long timeoutMs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: last replication round before leaving failed: {Problem}")]
+    private partial void LogHandOverFailed(int nodeId, string problem);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A metadata quorum event handler failed")]
     private partial void LogHandlerFailed(Exception exception);

@@ -35,6 +35,12 @@ public sealed class MetadataQuorumOptions
     /// </summary>
     public TimeSpan AppendTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long <see cref="MetadataQuorum.StopAsync"/> waits for the Raft node to leave the quorum before it
+    /// closes the log anyway, so that stopping a broker is bounded.
+    /// </summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Take a snapshot of the image after this many applied log entries, so the log does not grow without bound.</summary>
     public int SnapshotIntervalEntries { get; init; } = 1000;
 

@@ -163,6 +163,54 @@ public sealed class MetadataQuorumTests
     }
 
     [Fact]
+    public async Task LeaderThatLosesItsMajority_NeverNamesItselfLeaderOnceItCannotAppend()
+    {
+        await using var quorum = new TestQuorum(voters: 3);
+        await quorum.StartAllAsync();
+        var leader = await quorum.WaitForLeaderAsync(ElectionDeadline);
+        foreach (var other in quorum.Running.Where(n => n != leader).Select(n => n.NodeId).ToList())
+        {
+            await quorum.StopAsync(other);
+        }
+
+        // DotNext steps the leader down at its next heartbeat round without a majority, but keeps naming it as
+        // leader until its election timer fires. A broker that read "the leader is me" while it could not append
+        // forwarded controller requests to itself. Watch the whole window, sampling much faster than it lasts.
+        var namedItself = false;
+        await Eventually.That(
+            () =>
+            {
+                var leads = leader.IsLeader;
+                var named = leader.LeaderId;
+                namedItself |= !leads && named == leader.NodeId;
+                return !leads && named is null;
+            },
+            ElectionDeadline,
+            "the former leader to step down and forget itself as leader");
+
+        Assert.False(namedItself, "LeaderId named this node while IsLeader was false");
+    }
+
+    [Fact]
+    public async Task LeaderThatLeavesRightAfterACommit_LetsTheLastVoterApplyIt()
+    {
+        await using var quorum = new TestQuorum(voters: 3);
+        await quorum.StartAllAsync();
+        var leader = await quorum.WaitForLeaderAsync(ElectionDeadline);
+        var survivor = quorum.Running.First(n => n != leader);
+        await quorum.StopAsync(quorum.Running.First(n => n != leader && n != survivor).NodeId);
+
+        // Committed by the leader and the survivor; the survivor learns that it is committed only from the
+        // leader's next round, and the leader stops at once (a broker's last decision is its own controlled
+        // shutdown). With no majority left, nothing else would ever tell the survivor.
+        var offset = await leader.AppendAsync([Broker(1), .. CreateTopic("last-words")]);
+        await quorum.StopAsync(leader.NodeId);
+
+        await Eventually.That(() => survivor.Current.Offset >= offset, ElectionDeadline, "the survivor to apply the leader's last commit");
+        Assert.NotNull(survivor.Current.GetPartition("last-words", 0));
+    }
+
+    [Fact]
     public async Task Minority_RefusesAppendsWithAClearError_AndKeepsServingReads()
     {
         await using var quorum = new TestQuorum(voters: 3);
