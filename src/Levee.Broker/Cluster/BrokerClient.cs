@@ -16,25 +16,63 @@ public sealed class BrokerClient : IAsyncDisposable
     private readonly string _host;
     private readonly int _port;
     private readonly string _clientId;
+    private readonly TimeSpan? _requestTimeout;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private TcpClient? _tcp;
     private NetworkStream? _stream;
     private int _correlationId;
 
-    /// <summary>A client for the broker at <paramref name="host"/>:<paramref name="port"/>.</summary>
-    public BrokerClient(string host, int port, string clientId)
+    /// <summary>
+    /// A client for the broker at <paramref name="host"/>:<paramref name="port"/>. With
+    /// <paramref name="requestTimeout"/>, no call takes longer than that, waiting for the connection included.
+    /// </summary>
+    public BrokerClient(string host, int port, string clientId, TimeSpan? requestTimeout = null)
     {
+        if (requestTimeout is { } timeout)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero, nameof(requestTimeout));
+        }
+
         _host = host;
         _port = port;
         _clientId = clientId;
+        _requestTimeout = requestTimeout;
     }
 
     /// <summary>host:port of the remote broker.</summary>
     public string Address => $"{_host}:{_port}";
 
     /// <summary>Sends <paramref name="request"/> at <paramref name="version"/> and reads its response.</summary>
-    /// <exception cref="IOException">The connection failed; it is closed and the next call reconnects.</exception>
+    /// <exception cref="IOException">
+    /// The connection failed, or the call outlived the client's request timeout (a <see cref="TimeoutException"/>
+    /// inside, as a socket timeout is); the connection is closed and the next call reconnects.
+    /// </exception>
     public async Task<TResponse> SendAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
+        where TRequest : IKafkaMessage
+        where TResponse : IKafkaMessage<TResponse>
+    {
+        if (_requestTimeout is not { } timeout)
+        {
+            return await SendOnceAsync<TRequest, TResponse>(key, version, request, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            return await SendOnceAsync<TRequest, TResponse>(key, version, request, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Callers already handle a failed connection (IOException) by retrying or answering that the
+            // broker is unreachable; a broker that does not answer in time is the same case.
+            throw new IOException(
+                $"Broker {Address} did not answer {key} within {timeout.TotalMilliseconds:0} ms.",
+                new TimeoutException(ex.Message, ex));
+        }
+    }
+
+    private async Task<TResponse> SendOnceAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
         where TRequest : IKafkaMessage
         where TResponse : IKafkaMessage<TResponse>
     {

@@ -10,14 +10,29 @@ namespace Levee.Broker.Cluster;
 /// </summary>
 public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions options) : IAsyncDisposable
 {
+    /// <summary>
+    /// The longest any one request to the controller may take, waiting for this one-at-a-time connection
+    /// included. A forwarded admin request gives the controller 30 s (its TimeoutMs); this bound is longer, so
+    /// the controller's own answer comes first, while a controller that never answers (paused, cut off) no
+    /// longer holds that request, and every request queued behind it, forever. Heartbeats and ISR changes
+    /// have shorter bounds of their own (<see cref="BrokerLifecycle.ControllerRequestTimeout"/>).
+    /// </summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(40);
+
     private readonly Lock _lock = new();
     private BrokerClient? _client;
     private bool _disposed;
 
-    /// <summary>A client for the active controller, or null while none is known or registered.</summary>
+    /// <summary>
+    /// A client for the active controller, or null while none is known or registered, or when the quorum
+    /// names this node: a broker never sends controller requests to itself (when it is the active controller
+    /// its callers use <see cref="ControllerService"/> directly). Such a request would come back to this
+    /// broker's own listener, be forwarded again over this same one-request-at-a-time connection, and wait
+    /// for itself.
+    /// </summary>
     public BrokerClient? Client()
     {
-        if (quorum.LeaderId is not { } leader || !quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
+        if (quorum.LeaderId is not { } leader || leader == options.NodeId || !quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
         {
             return null;
         }
@@ -34,7 +49,7 @@ public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions optio
             if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
             {
                 previous = _client;
-                _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{options.NodeId}");
+                _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{options.NodeId}", RequestTimeout);
             }
 
             var current = _client;

@@ -65,7 +65,9 @@ public sealed partial class ControllerService : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(decide);
         if (!_quorum.IsLeader)
         {
-            return Decision.Fail(ErrorCode.NotController, $"This is not the active controller (node {_quorum.LeaderId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} is).");
+            return Decision.Fail(ErrorCode.NotController, _quorum.LeaderId is { } leader
+                ? $"This is not the active controller (node {leader.ToString(System.Globalization.CultureInfo.InvariantCulture)} is)."
+                : "This is not the active controller, and the metadata quorum has no leader now (an election, or fewer than a majority of its voters reachable); retry.");
         }
 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
