@@ -11,6 +11,12 @@ namespace Levee.Broker.Tests.Infrastructure;
 /// </summary>
 public sealed class TestCluster : IAsyncDisposable
 {
+    /// <summary>
+    /// A broker's stop is bounded (controlled shutdown 10 s, Kestrel's shutdown 30 s, leaving the quorum 10 s):
+    /// one that takes longer than this fails the test, naming the broker, instead of hanging the run.
+    /// </summary>
+    private static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(90);
+
     private readonly List<string> _dirs;
 
     private TestCluster(LeveeBroker?[] brokers, List<string> dirs)
@@ -48,12 +54,12 @@ public sealed class TestCluster : IAsyncDisposable
     {
         var broker = Brokers[nodeId - 1] ?? throw new InvalidOperationException($"broker {nodeId} is not running");
         Brokers[nodeId - 1] = null;
-        await broker.DisposeAsync();
+        await StopBoundedAsync(broker);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Task.WhenAll(Brokers.Where(b => b is not null).Select(b => b!.DisposeAsync().AsTask()));
+        await Task.WhenAll(Brokers.Where(b => b is not null).Select(b => StopBoundedAsync(b!)));
         foreach (var dir in _dirs)
         {
             try
@@ -64,6 +70,18 @@ public sealed class TestCluster : IAsyncDisposable
             {
                 // Best effort: a temp directory left behind does no harm.
             }
+        }
+    }
+
+    private static async Task StopBoundedAsync(LeveeBroker broker)
+    {
+        try
+        {
+            await broker.DisposeAsync().AsTask().WaitAsync(StopDeadline);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"Broker {broker.Identity.NodeId} did not stop within {StopDeadline.TotalSeconds:0} s.", ex);
         }
     }
 
