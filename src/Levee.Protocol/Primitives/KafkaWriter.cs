@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
+using Levee.Protocol.Records;
 
 namespace Levee.Protocol;
 
@@ -198,11 +200,24 @@ public ref struct KafkaWriter
         }
     }
 
-    /// <summary>Writes a records field: nullable bytes on the wire, copied from <paramref name="records"/> as they are.</summary>
+    /// <summary>
+    /// Writes a records field: nullable bytes on the wire, copied from <paramref name="records"/> as they are, except
+    /// <see cref="DeferredRecords"/> going to an <see cref="IDeferredRecordsWriter"/>: those are written by reference
+    /// (the output reads them when it sends the frame), after their exact length.
+    /// </summary>
     public void WriteRecords(ReadOnlyMemory<byte>? records, bool compact)
     {
         if (records is { } value)
         {
+            if (_output is IDeferredRecordsWriter deferredOutput
+                && MemoryMarshal.TryGetMemoryManager(value, out DeferredRecords? deferred, out var start, out var length))
+            {
+                WriteLength(length, compact);
+                deferredOutput.WriteDeferred(deferred, start, length);
+                _bytesWritten += length;
+                return;
+            }
+
             WriteBytes(value.Span, compact);
         }
         else
