@@ -1,5 +1,6 @@
 using System.Buffers;
 using Levee.Protocol.Records;
+using Microsoft.Win32.SafeHandles;
 
 namespace Levee.Storage;
 
@@ -28,11 +29,39 @@ public sealed partial class PartitionLog
     /// <exception cref="OffsetOutOfRangeException"><paramref name="fetchOffset"/> is below the log start or above the log end.</exception>
     public LogReadResult Read(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch)
     {
+        var found = Locate(fetchOffset, maxBytes, maxOffsetExclusive, minOneBatch, keepLease: false);
+        return found.Length == 0
+            ? LogReadResult.Empty(found.HighWatermark, found.LogStartOffset, found.LogEndOffset)
+            : new LogReadResult([new FileSlice(found.Handle!, found.Position, found.Length)], [found.Segment!], found.Length, found.HighWatermark, found.LogStartOffset, found.LogEndOffset);
+    }
+
+    /// <summary>Reads up to the high watermark (what consumers may see).</summary>
+    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch = true) =>
+        Read(fetchOffset, maxBytes, HighWatermark, minOneBatch);
+
+    /// <summary>
+    /// The same batches as <see cref="Read(long, int, long, bool)"/>, as <see cref="FileRecords"/> that keep the
+    /// segment file open, with the very handle reference the read scanned with, until they are disposed (and sent):
+    /// for Fetch, whose bytes go from the file straight into the connection's send buffer. Null when there is nothing
+    /// to return. The caller disposes the result.
+    /// </summary>
+    /// <exception cref="OffsetOutOfRangeException"><paramref name="fetchOffset"/> is below the log start or above the log end.</exception>
+    public FileRecords? ReadRecords(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch)
+    {
+        var found = Locate(fetchOffset, maxBytes, maxOffsetExclusive, minOneBatch, keepLease: true);
+        return found.Length == 0 ? null : new FileRecords(found.Lease, found.Position, found.Length);
+    }
+
+    /// <summary>Where a read's batches are; with a kept lease when asked for and not empty (the caller then owns it).</summary>
+    private readonly record struct Located(LogSegment? Segment, SafeFileHandle? Handle, SegmentFileLease Lease, long Position, int Length, long HighWatermark, long LogStartOffset, long LogEndOffset);
+
+    private Located Locate(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch, bool keepLease)
+    {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                return ReadOnce(fetchOffset, maxBytes, maxOffsetExclusive, minOneBatch);
+                return LocateOnce(fetchOffset, maxBytes, maxOffsetExclusive, minOneBatch, keepLease);
             }
             catch (ObjectDisposedException) when (attempt < 3 && !Volatile.Read(ref _disposed))
             {
@@ -41,16 +70,13 @@ public sealed partial class PartitionLog
         }
     }
 
-    /// <summary>Reads up to the high watermark (what consumers may see).</summary>
-    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch = true) =>
-        Read(fetchOffset, maxBytes, HighWatermark, minOneBatch);
-
-    private LogReadResult ReadOnce(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch)
+    private Located LocateOnce(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch, bool keepLease)
     {
         // Log end first: everything below it is already in a segment whose size is published.
         var logEndOffset = LogEndOffset;
         var logStartOffset = LogStartOffset;
         var highWatermark = HighWatermark;
+        var nothing = new Located(null, null, default, 0, 0, highWatermark, logStartOffset, logEndOffset);
         if (fetchOffset < logStartOffset || fetchOffset > logEndOffset)
         {
             throw new OffsetOutOfRangeException(TopicPartition, fetchOffset, logStartOffset, logEndOffset);
@@ -59,7 +85,7 @@ public sealed partial class PartitionLog
         var limit = Math.Min(maxOffsetExclusive, logEndOffset);
         if (fetchOffset >= limit)
         {
-            return LogReadResult.Empty(highWatermark, logStartOffset, logEndOffset);
+            return nothing;
         }
 
         var segments = Volatile.Read(ref _segments);
@@ -85,55 +111,70 @@ public sealed partial class PartitionLog
                 position = hint;
             }
 
-            using var lease = segment.AcquireLog();
-            using var scanner = new BatchScanner(lease.Handle, size);
-            long start = -1;
-            var length = 0;
-            while (scanner.TryReadHeader(position, out var bytes))
+            var lease = segment.AcquireLog();
+            var kept = false;
+            try
             {
-                var header = new RecordBatchHeader(bytes);
-                var total = header.TotalSize;
+                using var scanner = new BatchScanner(lease.Handle, size);
+                long start = -1;
+                var length = 0;
+                while (scanner.TryReadHeader(position, out var bytes))
+                {
+                    var header = new RecordBatchHeader(bytes);
+                    var total = header.TotalSize;
+                    if (start < 0)
+                    {
+                        if (header.LastOffset < fetchOffset)
+                        {
+                            position += total;
+                            continue;
+                        }
+
+                        start = position;
+                    }
+
+                    if (header.LastOffset >= limit)
+                    {
+                        break;
+                    }
+
+                    if ((long)length + total > maxBytes)
+                    {
+                        if (length == 0 && minOneBatch)
+                        {
+                            length = total;
+                        }
+
+                        break;
+                    }
+
+                    length += total;
+                    position += total;
+                }
+
                 if (start < 0)
                 {
-                    if (header.LastOffset < fetchOffset)
-                    {
-                        position += total;
-                        continue;
-                    }
-
-                    start = position;
+                    continue; // nothing at or after fetchOffset in this segment; the next one has it
                 }
 
-                if (header.LastOffset >= limit)
+                if (length == 0)
                 {
-                    break;
+                    return nothing;
                 }
 
-                if ((long)length + total > maxBytes)
-                {
-                    if (length == 0 && minOneBatch)
-                    {
-                        length = total;
-                    }
-
-                    break;
-                }
-
-                length += total;
-                position += total;
+                kept = keepLease;
+                return new Located(segment, lease.Handle, kept ? lease : default, start, length, highWatermark, logStartOffset, logEndOffset);
             }
-
-            if (start < 0)
+            finally
             {
-                continue; // nothing at or after fetchOffset in this segment; the next one has it
+                if (!kept)
+                {
+                    lease.Dispose();
+                }
             }
-
-            return length == 0
-                ? LogReadResult.Empty(highWatermark, logStartOffset, logEndOffset)
-                : new LogReadResult([new FileSlice(lease.Handle, start, length)], [segment], length, highWatermark, logStartOffset, logEndOffset);
         }
 
-        return LogReadResult.Empty(highWatermark, logStartOffset, logEndOffset);
+        return nothing;
     }
 
     /// <summary>

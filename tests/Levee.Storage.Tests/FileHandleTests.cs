@@ -112,6 +112,56 @@ public sealed class FileHandleTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task FileRecords_KeepTheirSegmentReadableThroughEvictionAndDeletion_AndCloseItOnceReleased()
+    {
+        if (!Directory.Exists("/proc/self/fd"))
+        {
+            return; // Linux only
+        }
+
+        await using var manager = OpenManager(maxOpenSegmentFiles: 1);
+        var a = manager.GetOrCreate(new TopicPartition("held", 0));
+        var b = manager.GetOrCreate(new TopicPartition("held", 1));
+        AppendThree(a);
+        AppendThree(b);
+        var segmentPath = Path.Combine(_dir.Path, a.TopicPartition.DirectoryName, LogSegment.FileStem(0) + LogSegment.LogSuffix);
+
+        var records = a.ReadRecords(0, BatchSize, a.HighWatermark, minOneBatch: true);
+        Assert.NotNull(records);
+        Assert.Equal(BatchSize, records.Length);
+        _ = b.Read(2, BatchSize, b.HighWatermark, minOneBatch: true); // the cache evicts a's rolled segment
+        Assert.Equal(4, a.DeleteRecordsBefore(4)); // and the segment (offsets 0-3) is deleted (file.delete.delay.ms = 0)
+        Assert.False(File.Exists(segmentPath));
+        Assert.Single(DescriptorsOf(segmentPath));
+
+        // Still the bytes of the read, through the descriptor the read scanned with.
+        var bytes = new byte[records.Length];
+        records.CopyTo(0, bytes);
+        Assert.Equal([(0L, 1L)], TestBatches.Offsets(bytes));
+
+        ((IDisposable)records).Dispose();
+        Assert.Empty(DescriptorsOf(segmentPath));
+        Assert.Null(a.ReadRecords(6, BatchSize, a.HighWatermark, minOneBatch: true));
+    }
+
+    /// <summary>This process's open descriptors on <paramref name="path"/> (or on its <c>.deleted</c> rename).</summary>
+    private static List<string> DescriptorsOf(string path) =>
+        [.. Directory.GetFileSystemEntries("/proc/self/fd")
+            .Select(fd =>
+            {
+                try
+                {
+                    return new FileInfo(fd).LinkTarget;
+                }
+                catch (IOException)
+                {
+                    return null; // closed meanwhile
+                }
+            })
+            .OfType<string>()
+            .Where(target => target.StartsWith(path, StringComparison.Ordinal))];
+
+    [Fact]
     public async Task ConcurrentReads_ThroughATinyCache_AlwaysSeeTheirBatches()
     {
         await using var manager = OpenManager(maxOpenSegmentFiles: 2);
