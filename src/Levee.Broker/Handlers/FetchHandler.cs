@@ -1,8 +1,9 @@
-using System.Buffers;
+using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using Levee.Protocol.Records;
 using Levee.Storage;
 
 namespace Levee.Broker.Handlers;
@@ -37,7 +38,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
         }
         finally
         {
-            ReturnBuffers(response);
+            ReleaseRecords(response);
         }
     }
 
@@ -61,7 +62,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                 return response;
             }
 
-            ReturnBuffers(response);
+            ReleaseRecords(response);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.Aborted);
             timeout.CancelAfter(remaining);
             try
@@ -79,6 +80,21 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
     private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request)
     {
         var response = new FetchResponse { SessionId = 0 };
+        try
+        {
+            var (bytes, hasError, waitOn) = ReadInto(response, version, request);
+            return (response, bytes, hasError, waitOn);
+        }
+        catch
+        {
+            // Records already read hold segment files open: let them go before the error travels on.
+            ReleaseRecords(response);
+            throw;
+        }
+    }
+
+    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request)
+    {
         var replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
         var waitOn = new List<Task>();
         long total = 0;
@@ -96,6 +112,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
             }
 
             var topicResponse = new FetchResponse.FetchableTopicResponse { Topic = name, TopicId = fetchTopic.TopicId };
+            response.Responses.Add(topicResponse);
             foreach (var fetchPartition in fetchTopic.Partitions)
             {
                 var data = new FetchResponse.PartitionData { PartitionIndex = fetchPartition.Partition, Records = ReadOnlyMemory<byte>.Empty };
@@ -163,10 +180,10 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                 }
 
                 var limit = (int)Math.Min(fetchPartition.PartitionMaxBytes, Math.Max(0, responseBudget));
-                LogReadResult read;
+                FileRecords? records;
                 try
                 {
-                    read = log.Read(offset, limit, readLimit, minOneBatch: total == 0);
+                    records = log.ReadRecords(offset, limit, readLimit, minOneBatch: total == 0);
                 }
                 catch (OffsetOutOfRangeException)
                 {
@@ -177,33 +194,32 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                     continue;
                 }
 
-                if (read.Length == 0)
+                if (records is null)
                 {
                     continue;
                 }
 
-                var buffer = ArrayPool<byte>.Shared.Rent(read.Length);
-                read.CopyTo(buffer);
-                data.Records = new ReadOnlyMemory<byte>(buffer, 0, read.Length);
-                total += read.Length;
-                responseBudget -= read.Length;
+                // Not read yet: the connection reads the bytes from the segment straight into its send buffer
+                // when it writes the response (FrameBuffer); until then the records hold the file open.
+                data.Records = records.Memory;
+                total += records.Length;
+                responseBudget -= records.Length;
             }
-
-            response.Responses.Add(topicResponse);
         }
 
-        return (response, total, hasError, waitOn);
+        return (total, hasError, waitOn);
     }
 
-    private static void ReturnBuffers(FetchResponse response)
+    /// <summary>Gives up the response's hold on the records it carries (written out by then, or never to be).</summary>
+    private static void ReleaseRecords(FetchResponse response)
     {
         foreach (var topic in response.Responses)
         {
             foreach (var partition in topic.Partitions)
             {
-                if (partition.Records is { Length: > 0 } records && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(records, out var segment) && segment.Array is not null)
+                if (partition.Records is { Length: > 0 } records && MemoryMarshal.TryGetMemoryManager(records, out DeferredRecords? deferred))
                 {
-                    ArrayPool<byte>.Shared.Return(segment.Array);
+                    ((IDisposable)deferred).Dispose();
                     partition.Records = ReadOnlyMemory<byte>.Empty;
                 }
             }

@@ -24,7 +24,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         ArgumentNullException.ThrowIfNull(connection);
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
-        using var responseBuffer = new ResponseBuffer(64 * 1024);
+        using var responseBuffer = new FrameBuffer();
         // A stopping broker closes its connections at once rather than waiting out Kestrel's
         // graceful-shutdown timeout: clients (and other brokers' replica fetchers) reconnect elsewhere.
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, shutdown.Token);
@@ -106,7 +106,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         Close,
     }
 
-    private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ReadOnlySequence<byte> payload, ResponseBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
+    private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
     {
         // The frame is copied once into a pooled buffer: handlers may keep slices of it (records) until
         // they complete, and the produce path patches offsets into batches in place.
@@ -133,8 +133,6 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             };
 
             responseBuffer.Reset();
-            responseBuffer.GetSpan(KafkaFrame.LengthPrefixSize);
-            responseBuffer.Advance(KafkaFrame.LengthPrefixSize);
             WriteResponseHeader(context, responseBuffer);
             bool respond;
             try
@@ -157,13 +155,25 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 return Outcome.NoResponse;
             }
 
-            var written = responseBuffer.WrittenSpan;
-            BinaryPrimitives.WriteInt32BigEndian(written, written.Length - KafkaFrame.LengthPrefixSize);
-            output.Write(written);
+            try
+            {
+                // Record bytes (Fetch) go from the segment files straight into the pipe's memory here.
+                responseBuffer.WriteFrameTo(output);
+            }
+            catch (IOException ex)
+            {
+                // Part of the frame is in the pipe already: only dropping the connection keeps the client in step.
+                LogResponseFailed(connection.RemoteEndPoint?.ToString(), context.ApiKey, ex.Message);
+                connection.Abort(new ConnectionAbortedException("A response could not be completed.", ex));
+                return Outcome.Close;
+            }
+
             return Outcome.Responded;
         }
         finally
         {
+            // A response not written (an error above) lets go of the records it referenced, file handles included.
+            responseBuffer.Reset();
             ArrayPool<byte>.Shared.Return(rented);
         }
     }
@@ -219,4 +229,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
     private partial void LogUnsupported(string? remote, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Aborting connection from {Remote}: its {ApiKey} response could not be completed: {Problem}")]
+    private partial void LogResponseFailed(string? remote, ApiKey apiKey, string problem);
 }
