@@ -48,6 +48,11 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         _quorum.LeaderChanged += OnLeaderChanged;
     }
 
+    /// <summary>How long a controlled shutdown waits for a quorum without a leader to elect one (several election timeouts).</summary>
+    private static readonly TimeSpan NoControllerGrace = TimeSpan.FromSeconds(3);
+
+    private static readonly TimeSpan ShutdownPollInterval = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// How long a request to a remote controller may take before it is abandoned and sent again (to whichever
     /// node leads then): a third of broker.session.timeout.ms, at least one heartbeat interval. A controller
@@ -90,20 +95,33 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
 
     /// <summary>
     /// Controlled shutdown: asks the controller to move this broker's leaderships to other in-sync
-    /// replicas and waits until it leads nothing, or until <paramref name="timeout"/>.
+    /// replicas and waits until it leads nothing, or until <paramref name="timeout"/>. Gives up sooner when the
+    /// metadata quorum has had no leader for <see cref="NoControllerGrace"/>: nobody could move anything.
     /// </summary>
     public async Task<bool> ControlledShutdownAsync(TimeSpan timeout)
     {
         _wantShutDown = true;
-        try
+        var start = _time.GetTimestamp();
+        long? leaderlessSince = null;
+        while (!_shutDownAllowed.Task.IsCompleted)
         {
-            await _shutDownAllowed.Task.WaitAsync(timeout).ConfigureAwait(false);
-            return true;
+            var now = _time.GetTimestamp();
+            if (_time.GetElapsedTime(start, now) >= timeout)
+            {
+                return false;
+            }
+
+            leaderlessSince = _quorum.LeaderId is null ? leaderlessSince ?? now : null;
+            if (leaderlessSince is { } since && _time.GetElapsedTime(since, now) >= NoControllerGrace)
+            {
+                return false;
+            }
+
+            // Poll: the quorum raises no event when it loses its leader for good.
+            await Task.WhenAny(_shutDownAllowed.Task, Task.Delay(ShutdownPollInterval, _time)).ConfigureAwait(false);
         }
-        catch (TimeoutException)
-        {
-            return false;
-        }
+
+        return true;
     }
 
     /// <inheritdoc />

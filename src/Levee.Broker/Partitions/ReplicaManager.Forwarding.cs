@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Levee.Broker.Cluster;
 using Levee.Cluster.Controller;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -18,6 +19,7 @@ public sealed partial class ReplicaManager
     private const short CreatePartitionsVersion = 3;
     private const short AlterConfigsVersion = 2;
     private const int ForwardTimeoutMs = 30_000;
+    private static readonly TimeSpan ForwardDeadline = TimeSpan.FromMilliseconds(ForwardTimeoutMs + 5_000);
     private const sbyte TopicResourceType = 2;
 
     private async Task<Decision> ForwardCreateTopicAsync(string name, int partitions, short replicationFactor, IReadOnlyList<ImmutableArray<int>>? assignment, IReadOnlyDictionary<string, string> configs, CancellationToken cancellationToken)
@@ -91,9 +93,15 @@ public sealed partial class ReplicaManager
 
         try
         {
-            return await client.SendAsync<TRequest, TResponse>(key, version, request, cancellationToken).ConfigureAwait(false);
+            // Bounded on its own: the controller's answer waits for its own TimeoutMs, so a little more is enough.
+            return await ControllerRequest.RunAsync(
+                token => client.SendAsync<TRequest, TResponse>(key, version, request, token),
+                ForwardDeadline,
+                _time,
+                CancellationToken.None,
+                cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException)
         {
             LogForwardFailed(key, client.Address, ex.Message);
             return null;
