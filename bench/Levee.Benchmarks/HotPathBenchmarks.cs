@@ -55,4 +55,10 @@ public class HotPathBenchmarks
 
     [Benchmark]
     public int LogReadForFetch() => _fixture.ReadForFetch();
+
+    [Benchmark]
+    public int FetchToPipe() => _fixture.FetchToPipe();
+
+    [Benchmark]
+    public int FetchToPipeCopied() => _fixture.FetchToPipeCopied();
 }

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Levee.Protocol;
+using Levee.Protocol.Framing;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
 using Levee.Storage;
@@ -34,6 +36,11 @@ public sealed class HotPathFixture : IDisposable
     private readonly PartitionLog _appendLog;
     private readonly PartitionLog _readLog;
     private readonly byte[] _readBuffer;
+    private readonly FetchResponse _fetchToPipeResponse;
+    private readonly FetchResponse.PartitionData _fetchToPipePartition;
+    private readonly FrameBuffer _frame = new();
+    private readonly BlockMemoryPool _pipePool = new();
+    private readonly Pipe _pipe;
     private readonly ValidationOptions _validation;
     private readonly WriteMessage _writeProduceRequest;
     private readonly WriteMessage _writeProduceResponse;
@@ -97,6 +104,13 @@ public sealed class HotPathFixture : IDisposable
 
         _readLog.HighWatermark = _readLog.LogEndOffset;
         _readBuffer = new byte[2 * 1024 * 1024];
+
+        _pipe = new Pipe(new PipeOptions(_pipePool, pauseWriterThreshold: 0, useSynchronizationContext: false));
+        _fetchToPipeResponse = new FetchResponse();
+        var toPipe = new FetchResponse.FetchableTopicResponse { Topic = "read", TopicId = fetchTopic.TopicId };
+        _fetchToPipePartition = new FetchResponse.PartitionData { PartitionIndex = 0, LogStartOffset = 0 };
+        toPipe.Partitions.Add(_fetchToPipePartition);
+        _fetchToPipeResponse.Responses.Add(toPipe);
     }
 
     /// <summary>Produce and Fetch versions librdkafka 2.x uses against Levee.</summary>
@@ -173,9 +187,56 @@ public sealed class HotPathFixture : IDisposable
         return read.Length;
     }
 
+    /// <summary>
+    /// What Fetch does per partition, end to end: read up to 1 MiB of whole batches, encode the response with the
+    /// records by reference, and write the frame into a pipe (the records read from the file straight into the pipe's
+    /// memory), then drain the pipe as the socket would.
+    /// </summary>
+    public int FetchToPipe()
+    {
+        var records = _readLog.ReadRecords(NextFetchOffset(), maxBytes: 1024 * 1024, _readLog.HighWatermark, minOneBatch: true)!;
+        try
+        {
+            _fetchToPipePartition.Records = records.Memory;
+            _fetchToPipePartition.HighWatermark = _readLog.HighWatermark;
+            EncodeFrame();
+        }
+        finally
+        {
+            ((IDisposable)records).Dispose();
+        }
+
+        return DrainPipe();
+    }
+
+    /// <summary>
+    /// <see cref="FetchToPipe"/> as it was before the records went by reference (for comparison, not budgeted): the
+    /// records copied into a pooled array, then into the response buffer by the encoder, then into the pipe.
+    /// </summary>
+    public int FetchToPipeCopied()
+    {
+        var read = _readLog.Read(NextFetchOffset(), maxBytes: 1024 * 1024, _readLog.HighWatermark, minOneBatch: true);
+        var buffer = ArrayPool<byte>.Shared.Rent(read.Length);
+        try
+        {
+            read.CopyTo(buffer);
+            _fetchToPipePartition.Records = new ReadOnlyMemory<byte>(buffer, 0, read.Length);
+            _fetchToPipePartition.HighWatermark = _readLog.HighWatermark;
+            EncodeFrame();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return DrainPipe();
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        _frame.Dispose();
+        _pipePool.Dispose();
         _appendLog.Dispose();
         _readLog.Dispose();
         try
@@ -186,6 +247,42 @@ public sealed class HotPathFixture : IDisposable
         {
             // Best effort: it is a temporary directory.
         }
+    }
+
+    private long NextFetchOffset()
+    {
+        var offset = (_lookup++ * 7919) % (_readLog.LogEndOffset - (1024 * 1024 / _batch.Length * RecordsPerBatch));
+        return Math.Max(0, offset);
+    }
+
+    private void EncodeFrame()
+    {
+        _frame.Reset();
+        var writer = new KafkaWriter(_frame);
+        writer.WriteInt32(42); // the response header: a correlation id
+        _fetchToPipeResponse.Write(ref writer, FetchVersion);
+        _fetchToPipePartition.Records = null;
+        _frame.WriteFrameTo(_pipe.Writer);
+    }
+
+    private int DrainPipe()
+    {
+        // Nothing waits here: the pipe never pauses the writer and the reader has the bytes once they are flushed.
+        var flush = _pipe.Writer.FlushAsync();
+        if (!flush.IsCompleted)
+        {
+            throw new InvalidOperationException("The pipe paused its writer.");
+        }
+
+        _ = flush.GetAwaiter().GetResult();
+        if (!_pipe.Reader.TryRead(out var result))
+        {
+            throw new InvalidOperationException("The pipe holds no frame.");
+        }
+
+        var length = (int)result.Buffer.Length;
+        _pipe.Reader.AdvanceTo(result.Buffer.End);
+        return length;
     }
 
     private delegate void WriteMessage(ref KafkaWriter writer, short version);

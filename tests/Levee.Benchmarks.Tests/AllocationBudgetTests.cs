@@ -27,6 +27,7 @@ public sealed class AllocationBudgetTests : IClassFixture<AllocationBudgetTests.
         ["LogAppend"] = f => f.AppendBatch(),
         ["IndexLookup"] = f => f.IndexLookup(),
         ["LogReadForFetch"] = f => f.ReadForFetch(),
+        ["FetchToPipe"] = f => f.FetchToPipe(),
     };
 
     private readonly Fixtures _fixtures;
