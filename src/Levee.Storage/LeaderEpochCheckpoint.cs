@@ -69,7 +69,16 @@ internal sealed class LeaderEpochCheckpoint
     {
         if (Interlocked.Exchange(ref _dirty, 0) == 1)
         {
-            Write();
+            try
+            {
+                Write();
+            }
+            catch
+            {
+                // Not written (a full disk): the next flush tries again, and the recovery point does not move.
+                Volatile.Write(ref _dirty, 1);
+                throw;
+            }
         }
     }
 

@@ -162,6 +162,24 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [Fact]
+    public void Flush_ThatCannotWriteTheEpochs_KeepsTheRecoveryPoint_AndWritesThemNextTime()
+    {
+        using var log = LogExtensions.OpenLog(LogDir);
+        log.Append(TestBatches.Build(2), epoch: 4);
+        var blocker = Path.Combine(LogDir, "leader-epoch-checkpoint.tmp");
+        Directory.CreateDirectory(blocker); // the temporary file cannot be created: as a full disk would fail it
+
+        Assert.ThrowsAny<Exception>(log.Flush);
+        Assert.Equal(0, log.RecoveryPoint);
+
+        Directory.Delete(blocker);
+        log.Flush();
+
+        Assert.Equal(2, log.RecoveryPoint);
+        Assert.Equal("0\n1\n4 0\n", File.ReadAllText(Path.Combine(LogDir, "leader-epoch-checkpoint")));
+    }
+
+    [Fact]
     public void Open_RemovesLeftoverDeletedFiles()
     {
         WriteBatches(1);
