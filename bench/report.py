@@ -97,7 +97,8 @@ size100 = (load("null", "size-100"), load("levee", "size-100"))
 consume = (load("null", "consume-1024"), load("levee", "consume-1024"))
 part12 = load("levee", "part-12")
 part10k = load("levee", "part-10000")
-e2e_half = load("levee", "e2e-0.5")
+e2e_half = load("levee", "e2e-half")
+sustainable_rate = text("levee/e2e-sustainable-rate.txt")
 rss10k = env("levee/rss-after-huge.env") or env("levee/rss-after-big.env")
 part4k = load("levee", "part-4000")
 huge_crash = text("levee/huge-crash.txt")
@@ -123,7 +124,8 @@ rows.append(("Produce 100 B, acks=1: records/s vs null broker", "≥ 70%", pct(r
 r = ratio(rate(consume[1], "mb_per_sec"), rate(consume[0], "mb_per_sec"))
 rows.append(("Consume from page cache: MB/s vs null broker", "≥ 90%", pct(r), verdict(None if r is None else r >= 0.90)))
 p99 = e2e_half["p99_ms"] if e2e_half and e2e_half.get("completed") else None
-rows.append(("End-to-end p99 at half the maximum sustainable rate", "< 5 ms", f"{fmt(p99, 2)} ms", verdict(None if p99 is None else p99 < 5)))
+half_label = f" ({fmt(float(sustainable_rate) / 2)} of {fmt(float(sustainable_rate))} records/s)" if sustainable_rate and float(sustainable_rate) > 0 else ""
+rows.append((f"End-to-end p99 at half the maximum sustainable end-to-end rate{half_label}", "< 5 ms", f"{fmt(p99, 2)} ms", verdict(None if p99 is None else p99 < 5)))
 null12, null10k, null4k = load("null", "part-12"), load("null", "part-10000"), load("null", "part-4000")
 r = ratio(rate(part10k), rate(part12))
 client = ratio(rate(null10k), rate(null12))
@@ -216,7 +218,10 @@ w("")
 w(f"`levee bench e2e --rate R --size 1024 --partitions 1 --acks 1 --linger-ms 0`: a producer paces records at R/s "
   f"with its send time inside, one consumer reads them; latency is produce-to-consume (same clock). R is a fraction "
   f"of the maximum Levee sustained in the `part-1` produce run ({fmt(float(max_rate)) if max_rate else '?'} records/s). "
-  f"The first two seconds are left out (connections, metadata, group lookup, first fetch).")
+  f"The first two seconds are left out (connections, metadata, group lookup, first fetch). The maximum "
+  f"sustainable end-to-end rate is the highest offered load the consumer kept up with (p99 under 50 ms, achieved "
+  f"within 5% of the offer): {fmt(float(sustainable_rate)) if sustainable_rate else '?'} records/s; the target is "
+  f"judged at half of it (median p99 of the `e2e-half` runs).")
 w("")
 w("| offered load | records/s | achieved records/s | p50 ms | p99 ms | p99.9 ms | max ms |")
 w("|---|---:|---:|---:|---:|---:|---:|")
@@ -227,6 +232,9 @@ for f in ("0.1", "0.25", "0.5", "0.75", "0.9"):
         continue
     e2e_points.append((r["rate"], r))
     w(f"| {float(f) * 100:.0f}% | {fmt(r['rate'])} | {fmt(r['records_per_sec'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r['p999_ms'], 2)} | {fmt(r['max_ms'], 2)} |")
+if e2e_half:
+    r = e2e_half
+    w(f"| half the sustainable rate | {fmt(r['rate'])} | {fmt(r['records_per_sec'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r['p999_ms'], 2)} | {fmt(r['max_ms'], 2)} |")
 w("")
 
 # Startup and memory.
