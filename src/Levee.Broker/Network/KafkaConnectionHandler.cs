@@ -36,7 +36,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 var result = await input.ReadAsync(aborted).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var close = false;
-                var wrote = false;
+                var completed = false;
                 try
                 {
                     while (true)
@@ -61,7 +61,14 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                             break;
                         }
 
-                        wrote |= outcome == Outcome.Responded;
+                        // Each response goes out as soon as it is ready, as Kafka sends it: one held back for the
+                        // next pipelined request would wait for that request too (a long-poll Fetch: up to its
+                        // max wait). Kestrel's transport coalesces flushes that come faster than it sends.
+                        if (outcome == Outcome.Responded && (await output.FlushAsync(aborted).ConfigureAwait(false)).IsCompleted)
+                        {
+                            completed = true;
+                            break;
+                        }
                     }
                 }
                 finally
@@ -69,13 +76,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     input.AdvanceTo(buffer.Start, buffer.End);
                 }
 
-                if (wrote)
+                if (completed)
                 {
-                    var flush = await output.FlushAsync(aborted).ConfigureAwait(false);
-                    if (flush.IsCompleted)
-                    {
-                        break;
-                    }
+                    break;
                 }
 
                 if (close || result.IsCompleted)

@@ -30,6 +30,8 @@ public sealed class RawKafkaClient : IDisposable
         return new RawKafkaClient(tcp);
     }
 
+    private ArrayBufferWriter<byte>? _corked;
+
     public NetworkStream Stream => _stream;
 
     /// <summary>Writes a request header and a body written by <paramref name="writeBody"/>; returns the correlation id.</summary>
@@ -44,8 +46,30 @@ public sealed class RawKafkaClient : IDisposable
         writeBody(ref writer);
         var bytes = buffer.WrittenSpan.ToArray();
         BinaryPrimitives.WriteInt32BigEndian(bytes, bytes.Length - 4);
-        await _stream.WriteAsync(bytes);
+        if (_corked is not null)
+        {
+            _corked.Write(bytes);
+        }
+        else
+        {
+            await _stream.WriteAsync(bytes);
+        }
+
         return correlationId;
+    }
+
+    /// <summary>Holds the frames of the following <see cref="SendAsync"/> calls until <see cref="UncorkAsync"/>.</summary>
+    public void Cork() => _corked ??= new ArrayBufferWriter<byte>();
+
+    /// <summary>Sends the held frames in one write, so the broker reads them together.</summary>
+    public async Task UncorkAsync()
+    {
+        var held = _corked;
+        _corked = null;
+        if (held is not null)
+        {
+            await _stream.WriteAsync(held.WrittenMemory);
+        }
     }
 
     /// <summary>Reads one response frame; returns its body after the response header, or null when the broker closed the connection.</summary>
