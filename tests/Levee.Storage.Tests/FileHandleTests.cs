@@ -261,7 +261,7 @@ public sealed class FileHandleTests(ITestOutputHelper output) : IDisposable
 
             // A kill -9 now: what is on disk is what the page cache has, no clean-shutdown marker, and the active
             // segment's indexes were never written.
-            CopyDirectory(_dir.Sub("live"), copy);
+            CrashCopy.Directory(_dir.Sub("live"), copy);
         }
 
         var activeIndex = Path.Combine(copy, tp.DirectoryName, LogSegment.FileStem(8) + LogSegment.IndexSuffix);
@@ -287,26 +287,5 @@ public sealed class FileHandleTests(ITestOutputHelper output) : IDisposable
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
         Assert.True(RandomAccess.GetLength(file) > length);
         RandomAccess.SetLength(file, length);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.GetFiles(from))
-        {
-            // A checkpoint's temporary file belongs to a write in progress (the background flush after a roll);
-            // opening the log deletes any it finds, so the copy leaves it out rather than race its rename.
-            if (file.EndsWith(".tmp", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-        }
-
-        foreach (var sub in Directory.GetDirectories(from))
-        {
-            CopyDirectory(sub, Path.Combine(to, Path.GetFileName(sub)));
-        }
     }
 }

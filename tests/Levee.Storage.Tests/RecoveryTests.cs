@@ -138,7 +138,7 @@ public sealed class RecoveryTests : IDisposable
     [Fact]
     public void Recovery_AfterACrash_RestoresEpochsTheCheckpointFileLacks()
     {
-        var crashed = Directory.CreateDirectory(_dir.Sub("crashed-0")).FullName;
+        var crashed = _dir.Sub("crashed-0");
         using (var log = LogExtensions.OpenLog(LogDir))
         {
             log.Append(TestBatches.Build(2), epoch: 0);
@@ -147,11 +147,7 @@ public sealed class RecoveryTests : IDisposable
             log.Append(TestBatches.Build(2), epoch: 5);
             Assert.Equal("0\n1\n0 0\n", File.ReadAllText(Path.Combine(LogDir, "leader-epoch-checkpoint")));
 
-            // What kill -9 leaves: the files as they are now, with no close.
-            foreach (var file in Directory.EnumerateFiles(LogDir))
-            {
-                File.Copy(file, Path.Combine(crashed, Path.GetFileName(file)));
-            }
+            CrashCopy.Directory(LogDir, crashed); // what kill -9 leaves: no close
         }
 
         using var recovered = LogExtensions.OpenLog(crashed, recoveryPoint: 2, clean: false);
