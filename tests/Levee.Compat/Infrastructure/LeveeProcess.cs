@@ -43,11 +43,28 @@ public sealed class LeveeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The broker's process id (the `dotnet` host running levee.dll).</summary>
+    public int Pid => _process.Id;
+
+    /// <summary>Set when the broker runs in a directory of its own, with the default data directory (./data).</summary>
+    private string? WorkingDirectory { get; init; }
+
     public static async Task<LeveeProcess> StartAsync(string? dataDir = null, int? port = null, params string[] extraArgs)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "levee-compat-" + Guid.NewGuid().ToString("N"));
         var process = new LeveeProcess(dataDir, port ?? FreePort());
         await process.LaunchAsync(extraArgs);
+        return process;
+    }
+
+    /// <summary>
+    /// Starts `levee serve` in <paramref name="workingDirectory"/> without --data-dir, as an operator would on a
+    /// fresh machine: its logs go to ./data there.
+    /// </summary>
+    public static async Task<LeveeProcess> StartInAsync(string workingDirectory)
+    {
+        var process = new LeveeProcess(Path.Combine(workingDirectory, "data"), FreePort()) { WorkingDirectory = workingDirectory };
+        await process.LaunchAsync([]);
         return process;
     }
 
@@ -101,8 +118,11 @@ public sealed class LeveeProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = WorkingDirectory ?? string.Empty,
         };
-        foreach (var arg in new[] { levee, "serve", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArgs))
+        string[] dataDir = WorkingDirectory is null ? ["--data-dir", DataDir] : [];
+        string[] args = [levee, "serve", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. dataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArgs];
+        foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }

@@ -1,4 +1,5 @@
 using System.Net;
+using Levee.Broker.Network;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -33,7 +34,7 @@ internal sealed class NullBroker : IAsyncDisposable
 
     public static async Task<NullBroker> StartAsync(string host, int port, int defaultPartitions, int fetchRecordSize, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = KafkaListenerHost.CreateBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

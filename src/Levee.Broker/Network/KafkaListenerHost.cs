@@ -1,0 +1,31 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+
+namespace Levee.Broker.Network;
+
+/// <summary>
+/// The host a Kafka listener runs in: Kestrel's connection layer and socket transport, and nothing of the web
+/// host's defaults. The broker and the benchmark's null broker both start from here, so a ratio between them
+/// compares what they do with a request, not how bytes reach them.
+/// </summary>
+public static class KafkaListenerHost
+{
+    /// <summary>
+    /// A builder without the web defaults: no appsettings.json watched with reload-on-change (its file watcher
+    /// covers the whole working directory, recursively, so with data in ./data it woke on every append and held an
+    /// inotify watch per partition directory), no ASPNETCORE_ variables, no HTTP. Configuration is the caller's.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder()
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseSockets(sockets =>
+        {
+            // Kestrel's default first waits with a zero-byte read so an idle connection holds no buffer; a Kafka
+            // client is rarely idle for long (fetch long polls, heartbeats), and the extra read and readiness
+            // wake-up per arrival cost more than the 4 KiB a connection then keeps.
+            sockets.WaitForDataBeforeAllocatingBuffer = false;
+        });
+        return builder;
+    }
+}
