@@ -60,6 +60,18 @@ internal static class BenchReport
         json.WriteNumber("p99_ms", Round(result.PercentileMs(99)));
         json.WriteNumber("p999_ms", Round(result.PercentileMs(99.9)));
         json.WriteNumber("max_ms", Round(result.MaxMs));
+        json.WriteNumber("client_gc_pause_ms", Round(result.ClientGcPauseMs));
+        if (result.P99MsBySecond.Count > 0)
+        {
+            json.WriteStartArray("p99_ms_by_second");
+            foreach (var p99 in result.P99MsBySecond)
+            {
+                json.WriteNumberValue(Round(p99));
+            }
+
+            json.WriteEndArray();
+        }
+
         json.WriteEndObject();
     }
 

@@ -20,6 +20,12 @@ internal sealed class BenchResult
 
     public required HistogramBase Latency { get; init; }
 
+    /// <summary>e2e: the p99 of each second of the measured run, so a tail can be told from a backlog.</summary>
+    public IReadOnlyList<double> P99MsBySecond { get; init; } = [];
+
+    /// <summary>Time this bench process itself spent paused for garbage collection during the run.</summary>
+    public double ClientGcPauseMs { get; init; }
+
     public double RecordsPerSecond => ElapsedSeconds > 0 ? Records / ElapsedSeconds : 0;
 
     public double MegabytesPerSecond => ElapsedSeconds > 0 ? Bytes / ElapsedSeconds / (1024.0 * 1024.0) : 0;

@@ -80,6 +80,8 @@ internal static class ClientBench
     private sealed class Run(BenchSettings settings, CancellationToken cancellation)
     {
         private readonly TopicPartition[] _partitions = [.. Enumerable.Range(0, settings.Partitions).Select(p => new TopicPartition(settings.Topic, new Partition(p)))];
+        private readonly TimeSpan _gcPauseAtStart = GC.GetTotalPauseDuration();
+        private readonly List<double> _p99MsBySecond = [];
         private long _done;
         private long _errors;
 
@@ -139,6 +141,8 @@ internal static class ClientBench
                 Errors = Interlocked.Read(ref _errors),
                 ElapsedSeconds = elapsed.TotalSeconds,
                 Latency = merged,
+                P99MsBySecond = _p99MsBySecond,
+                ClientGcPauseMs = (GC.GetTotalPauseDuration() - _gcPauseAtStart).TotalMilliseconds,
             };
         }
 
@@ -165,6 +169,9 @@ internal static class ClientBench
             var message = new Message<Null, byte[]> { Value = payload };
             var endToEnd = settings.Mode == BenchMode.EndToEnd;
             var interval = settings.Rate > 0 ? Stopwatch.Frequency * settings.Producers / settings.Rate : 0;
+
+            // Without latency to record (e2e measures it at the consumer) one handler serves every record.
+            Action<DeliveryReport<Null, byte[]>>? countErrors = recordLatency ? null : report => OnDelivered(report, 0, histogram, recordLatency: false);
             var start = Stopwatch.GetTimestamp();
             for (long i = 0; i < count; i++)
             {
@@ -189,7 +196,7 @@ internal static class ClientBench
                 {
                     try
                     {
-                        producer.Produce(partition, message, report => OnDelivered(report, sent, histogram, recordLatency));
+                        producer.Produce(partition, message, countErrors ?? (report => OnDelivered(report, sent, histogram, recordLatency: true)));
                         break;
                     }
                     catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -241,12 +248,14 @@ internal static class ClientBench
             // librdkafka stops fetching for fetch.queue.backoff.ms (default 1 s) whenever its prefetch queue is full;
             // against a fast broker that pause, not the broker, sets the rate. 10 ms measures the broker (both of them).
             config.Set("fetch.queue.backoff.ms", "10");
-            using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
-                .SetValueDeserializer(endToEnd ? Deserializers.ByteArray : NoBytes.Instance)
+            using var consumer = new ConsumerBuilder<Ignore, long>(config)
+                .SetValueDeserializer(endToEnd ? SendTime.Instance : NoValue.Instance)
                 .SetLogHandler((_, _) => { })
                 .Build();
             consumer.Assign(_partitions.Where(p => p.Partition.Value % consumers == index).Select(p => new TopicPartitionOffset(p, Offset.Beginning)));
             var firstSend = long.MaxValue;
+            var second = endToEnd ? BenchResult.NewHistogram() : null;
+            var secondEnds = long.MaxValue;
             while (Interlocked.Read(ref _done) < settings.Records)
             {
                 if (cancellation.IsCancellationRequested)
@@ -264,7 +273,7 @@ internal static class ClientBench
                 long micros;
                 if (endToEnd)
                 {
-                    var sent = BinaryPrimitives.ReadInt64LittleEndian(result.Message.Value);
+                    var sent = result.Message.Value;
                     firstSend = Math.Min(firstSend, sent);
                     if (sent - firstSend < WarmupTicks)
                     {
@@ -272,7 +281,20 @@ internal static class ClientBench
                         continue;
                     }
 
-                    micros = (long)Stopwatch.GetElapsedTime(sent).TotalMicroseconds;
+                    var now = Stopwatch.GetTimestamp();
+                    micros = (long)Stopwatch.GetElapsedTime(sent, now).TotalMicroseconds;
+                    if (secondEnds == long.MaxValue)
+                    {
+                        secondEnds = now + Stopwatch.Frequency;
+                    }
+                    else if (now >= secondEnds)
+                    {
+                        _p99MsBySecond.Add(second!.GetValueAtPercentile(99) / 1000.0);
+                        second.Reset();
+                        secondEnds = now + Stopwatch.Frequency;
+                    }
+
+                    second!.RecordValue(Math.Clamp(micros, 0, BenchResult.HighestTrackableMicros));
                 }
                 else
                 {
@@ -287,25 +309,22 @@ internal static class ClientBench
             return true;
         }
 
+        /// <summary>
+        /// Waits until <paramref name="due"/> by sleeping, never by spinning: on 2 cores shared with the broker a
+        /// spinning pacer takes a core from it. Records that fall due while the thread sleeps go out together
+        /// (bursts of about a millisecond), as Kafka's own perf tool paces them (ThroughputThrottler).
+        /// </summary>
         private void Pace(long due)
         {
-            while (true)
+            while (!cancellation.IsCancellationRequested)
             {
-                var now = Stopwatch.GetTimestamp();
-                var ahead = due - now;
-                if (ahead <= 0 || cancellation.IsCancellationRequested)
+                var ahead = due - Stopwatch.GetTimestamp();
+                if (ahead <= 0)
                 {
                     return;
                 }
 
-                if (ahead > Stopwatch.Frequency / 500)
-                {
-                    Thread.Sleep(1);
-                }
-                else
-                {
-                    Thread.Yield();
-                }
+                Thread.Sleep(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, ahead * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
             }
         }
 
@@ -327,10 +346,21 @@ internal static class ClientBench
     }
 
     /// <summary>Skips copying values out of librdkafka when only the count matters (consume mode).</summary>
-    private sealed class NoBytes : IDeserializer<byte[]>
+    private sealed class NoValue : IDeserializer<long>
     {
-        public static readonly NoBytes Instance = new();
+        public static readonly NoValue Instance = new();
 
-        public byte[] Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) => [];
+        public long Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) => 0;
+    }
+
+    /// <summary>
+    /// Reads only the send time at the front of an e2e record: copying every 1 KiB value out of librdkafka
+    /// would make the bench itself collect garbage often enough to show in the tail it measures.
+    /// </summary>
+    private sealed class SendTime : IDeserializer<long>
+    {
+        public static readonly SendTime Instance = new();
+
+        public long Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) => BinaryPrimitives.ReadInt64LittleEndian(data);
     }
 }
