@@ -216,7 +216,8 @@ max_rate = text("levee/e2e-max-rate.txt")
 w("## End-to-end latency vs offered load")
 w("")
 w(f"`levee bench e2e --rate R --size 1024 --partitions 1 --acks 1 --linger-ms 0`: a producer paces records at R/s "
-  f"with its send time inside, one consumer reads them; latency is produce-to-consume (same clock). R is a fraction "
+  f"with its send time inside (it sleeps between bursts of about a millisecond, as Kafka's perf tool paces, rather "
+  f"than spin on a core the broker needs), one consumer reads them; latency is produce-to-consume (same clock). R is a fraction "
   f"of the maximum Levee sustained in the `part-1` produce run ({fmt(float(max_rate)) if max_rate else '?'} records/s). "
   f"The first two seconds are left out (connections, metadata, group lookup, first fetch). The maximum "
   f"sustainable end-to-end rate is the highest offered load the consumer kept up with (p99 under 50 ms, achieved "

@@ -7,8 +7,10 @@ public sealed class IndexPropertyTests
     [Fact]
     public void Read_AnyOffset_ReturnsTheBatchContainingIt_AcrossSegmentsAndReopens()
     {
-        var batchGen = Gen.Select(Gen.Int[1, 6], Gen.Int[0, 300]);
-        var gen = Gen.Select(batchGen.Array[1, 60], Gen.Int[200, 3000], Gen.Int[0, 600], Gen.Bool);
+        // Small batches (many to one scan window) mixed with large ones (over 4 KiB: the scan then reads one header
+        // at a time), in segments small enough to hold one batch and large enough to hold many.
+        var batchGen = Gen.Select(Gen.Int[1, 6], Gen.OneOf(Gen.Int[0, 300], Gen.Int[1000, 5000]));
+        var gen = Gen.Select(batchGen.Array[1, 60], Gen.OneOf(Gen.Int[200, 3000], Gen.Int[3000, 60000]), Gen.Int[0, 600], Gen.Bool);
         gen.Sample(
             (batches, segmentBytes, indexInterval, clean) =>
             {
