@@ -83,7 +83,7 @@ start_levee() { # writes startup seconds (launch to ready line) to $1
    exec "$levee" serve --data-dir "$work/data" --port "$levee_port") > "$work/levee.log" 2>&1 &
   levee_pid=$!
   pids+=("$levee_pid")
-  until grep -q "ready" "$work/levee.log"; do
+  until grep -q " ready: Kafka listener" "$work/levee.log"; do
     kill -0 "$levee_pid" 2>/dev/null || { cat "$work/levee.log"; echo "levee serve exited"; exit 1; }
     sleep 0.05
   done
