@@ -237,7 +237,7 @@ def e2e_extra(r):
 
 
 e2e_points = []
-for f in ("0.1", "0.25", "0.5", "0.75", "0.9"):
+for f in ("0.1", "0.25", "0.5", "0.6", "0.67", "0.75", "0.9"):
     r = load("levee", f"e2e-{f}")
     if not r:
         continue

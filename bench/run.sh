@@ -172,7 +172,8 @@ for c in $CONNECTIONS; do
 done
 
 echo "== end-to-end latency vs offered load (Levee, 1 partition, 1 KiB, linger.ms=0)"
-# Offered loads are fractions of the produce-only maximum; each run lasts 6 s whatever SCALE (e2e leaves out its first
+# Offered loads are fractions of the produce-only maximum, finer between a half and three quarters where the end-to-end
+# maximum has fallen so far; each run lasts 6 s whatever SCALE (e2e leaves out its first
 # 2 s). The maximum sustainable end-to-end rate is the highest offered load the consumer kept up with (p99 under
 # 50 ms, achieved rate within 5% of the offer): the produce-only maximum overstates it, as a consumer shares the
 # 2 cores. The target is judged at half of it (e2e-half, REPEAT runs, the median p99 kept).
@@ -182,7 +183,7 @@ echo "$max" > "$results/levee/e2e-max-rate.txt"
 e2e() { # name rate
   one levee "$1" e2e --records "$(($2 * 6))" --rate "$2" --size 1024 --partitions 1 --acks 1 --linger-ms 0
 }
-for f in 0.1 0.25 0.5 0.75 0.9; do
+for f in 0.1 0.25 0.5 0.6 0.67 0.75 0.9; do
   e2e "e2e-$f" "$(awk -v m="$max" -v f="$f" 'BEGIN { print int(m * f) }')"
 done
 sustainable=$(/usr/bin/python3 - "$results/levee" <<'PY'
