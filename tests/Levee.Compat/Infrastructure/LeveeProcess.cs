@@ -23,10 +23,10 @@ public sealed class LeveeProcess : IAsyncDisposable
 
     public string DataDir { get; }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     /// <summary>The metadata quorum's port: each test broker needs its own, as it needs its own Kafka port.</summary>
-    public int QuorumPort { get; } = FreePort();
+    public int QuorumPort { get; private set; } = FreePort();
 
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
@@ -53,7 +53,7 @@ public sealed class LeveeProcess : IAsyncDisposable
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "levee-compat-" + Guid.NewGuid().ToString("N"));
         var process = new LeveeProcess(dataDir, port ?? FreePort());
-        await process.LaunchAsync(extraArgs);
+        await process.FirstLaunchAsync(extraArgs, portChosen: port is not null);
         return process;
     }
 
@@ -64,7 +64,7 @@ public sealed class LeveeProcess : IAsyncDisposable
     public static async Task<LeveeProcess> StartInAsync(string workingDirectory)
     {
         var process = new LeveeProcess(Path.Combine(workingDirectory, "data"), FreePort()) { WorkingDirectory = workingDirectory };
-        await process.LaunchAsync([]);
+        await process.FirstLaunchAsync([], portChosen: false);
         return process;
     }
 
@@ -110,6 +110,37 @@ public sealed class LeveeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A port found free may be taken before the broker binds it (any client's outgoing connection draws from the
+    /// same ephemeral range): then the broker exits with "Address already in use", and it is started again on
+    /// other ports, unless the test chose the port.
+    /// </summary>
+    private async Task FirstLaunchAsync(string[] extraArgs, bool portChosen)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await LaunchAsync(extraArgs);
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && Output.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                _process.Dispose();
+                lock (_output)
+                {
+                    _output.Clear();
+                }
+
+                QuorumPort = FreePort();
+                if (!portChosen)
+                {
+                    Port = FreePort();
+                }
+            }
+        }
+    }
+
     private async Task LaunchAsync(string[] extraArgs)
     {
         var levee = Path.Combine(AppContext.BaseDirectory, "levee.dll");
@@ -131,7 +162,15 @@ public sealed class LeveeProcess : IAsyncDisposable
         _process = new Process { StartInfo = info, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        _process.Exited += (_, _) => _ready.TrySetException(new InvalidOperationException("levee exited before it was ready:\n" + Output));
+        var process = _process;
+        var ready = _ready;
+        process.Exited += (_, _) => Task.Run(() =>
+        {
+            // Without a timeout, WaitForExit also waits until the output has been read to its end, so the
+            // exception carries the broker's last words (its unhandled exception).
+            process.WaitForExit();
+            ready.TrySetException(new InvalidOperationException("levee exited before it was ready:\n" + Output));
+        });
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
