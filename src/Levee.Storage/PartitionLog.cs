@@ -140,6 +140,11 @@ public sealed partial class PartitionLog : IDisposable
     {
         lock (_flushLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             // Epochs first: the recovery point must never pass data whose epoch the checkpoint file lacks.
             _epochs.PersistIfDirty();
             var recoveryPoint = RecoveryPoint;
@@ -177,47 +182,50 @@ public sealed partial class PartitionLog : IDisposable
     /// <summary>Closes the files; records the active segment's max timestamp in its time index. Does not flush.</summary>
     public void Dispose()
     {
+        // The flush lock too: a roll's background flush still running is waited for (it may write the epoch
+        // checkpoint, whose .tmp a reopen of this directory deletes), and one starting later finds the log closed.
         lock (_lock)
-        {
-            if (_disposed)
+            lock (_flushLock)
             {
-                return;
-            }
+                if (_disposed)
+                {
+                    return;
+                }
 
-            // Kafka writes a producer snapshot on close, so the next open need not replay the log.
-            TakeProducerSnapshot();
-            try
-            {
-                _epochs.PersistIfDirty();
-            }
-            catch (IOException e)
-            {
-                LogCloseFailed(_logger, TopicPartition, e);
-            }
+                // Kafka writes a producer snapshot on close, so the next open need not replay the log.
+                TakeProducerSnapshot();
+                try
+                {
+                    _epochs.PersistIfDirty();
+                }
+                catch (IOException e)
+                {
+                    LogCloseFailed(_logger, TopicPartition, e);
+                }
 
-            _disposed = true;
-            var segments = _segments;
-            try
-            {
-                segments[^1].OnBecomeInactive();
-            }
-            catch (IOException e)
-            {
-                LogCloseFailed(_logger, TopicPartition, e);
-            }
+                _disposed = true;
+                var segments = _segments;
+                try
+                {
+                    segments[^1].OnBecomeInactive();
+                }
+                catch (IOException e)
+                {
+                    LogCloseFailed(_logger, TopicPartition, e);
+                }
 
-            foreach (var segment in segments)
-            {
-                segment.Close();
-            }
+                foreach (var segment in segments)
+                {
+                    segment.Close();
+                }
 
-            foreach (var segment in _pendingDeletes)
-            {
-                segment.DeleteFiles();
-            }
+                foreach (var segment in _pendingDeletes)
+                {
+                    segment.DeleteFiles();
+                }
 
-            _pendingDeletes.Clear();
-        }
+                _pendingDeletes.Clear();
+            }
     }
 
     /// <summary>Closes the log and removes its directory.</summary>
