@@ -209,6 +209,13 @@ public ref struct KafkaWriter
     {
         if (records is { } value)
         {
+            if (value.IsEmpty)
+            {
+                // Nothing to read, deferred or not: no splice point, and deferred records are not asked for a span.
+                WriteLength(0, compact);
+                return;
+            }
+
             if (_output is IDeferredRecordsWriter deferredOutput
                 && MemoryMarshal.TryGetMemoryManager(value, out DeferredRecords? deferred, out var start, out var length))
             {
