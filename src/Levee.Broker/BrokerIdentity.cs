@@ -11,4 +11,10 @@ public sealed class BrokerIdentity(int nodeId, string host)
 
     /// <summary>Advertised port, the bound one.</summary>
     public int Port { get; set; }
+
+    /// <summary>
+    /// This process's incarnation (Kafka's broker incarnation id): a metadata image that holds a registration
+    /// with it was committed after this start, so it holds every decision committed before.
+    /// </summary>
+    public Guid IncarnationId { get; } = Guid.NewGuid();
 }

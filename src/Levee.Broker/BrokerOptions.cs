@@ -105,6 +105,25 @@ public sealed record BrokerOptions
     /// <summary>leader.imbalance.check.interval.seconds: how often preferred leaders are restored.</summary>
     public int LeaderImbalanceCheckIntervalSeconds { get; init; } = 300;
 
+    /// <summary>replica.socket.timeout.ms: a replica fetch unanswered this long after its max wait is retried on a new connection.</summary>
+    public int ReplicaSocketTimeoutMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// controller.max.records.per.user.op: the most metadata records one admin request may produce (a topic and
+    /// its partitions, configs). Kafka's controller has the same bound, fixed at 10,000, and refuses a larger
+    /// request with POLICY_VIOLATION.
+    /// </summary>
+    public int MaxRecordsPerUserOp { get; init; } = 10_000;
+
+    /// <summary>max.partitions.per.topic: CreateTopics and CreatePartitions refuse more with INVALID_PARTITIONS.</summary>
+    public int MaxPartitionsPerTopic { get; init; } = 10_000;
+
+    /// <summary>
+    /// broker.capacity.partitions: the most partition replicas one broker may host; a topic or partitions that
+    /// would place more on any broker are refused with POLICY_VIOLATION.
+    /// </summary>
+    public int BrokerCapacityPartitions { get; init; } = 50_000;
+
     /// <summary>
     /// Reads options from configuration. Keys are normalised (lower case, '_' and '-' become '.'),
     /// so LEVEE_LOG_DIRS, --log-dirs and "log.dirs" all name the same setting. data.dir is an alias of log.dirs.
@@ -182,6 +201,10 @@ public sealed record BrokerOptions
             ReplicaLagTimeMaxMs = Int(values, "replica.lag.time.max.ms", defaults.ReplicaLagTimeMaxMs),
             ReplicaFetchWaitMaxMs = Int(values, "replica.fetch.wait.max.ms", defaults.ReplicaFetchWaitMaxMs),
             LeaderImbalanceCheckIntervalSeconds = Int(values, "leader.imbalance.check.interval.seconds", defaults.LeaderImbalanceCheckIntervalSeconds),
+            ReplicaSocketTimeoutMs = Int(values, "replica.socket.timeout.ms", defaults.ReplicaSocketTimeoutMs),
+            MaxRecordsPerUserOp = Int(values, "controller.max.records.per.user.op", defaults.MaxRecordsPerUserOp),
+            MaxPartitionsPerTopic = Int(values, "max.partitions.per.topic", defaults.MaxPartitionsPerTopic),
+            BrokerCapacityPartitions = Int(values, "broker.capacity.partitions", defaults.BrokerCapacityPartitions),
         };
     }
 

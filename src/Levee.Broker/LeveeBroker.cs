@@ -78,9 +78,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<ListenerShutdown>();
         builder.Services.AddSingleton<BrokerLifecycle>();
-        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();
-        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddGroupCoordinator();
         builder.Services.AddSingleton<IApiHandler, MetadataHandler>();
         builder.Services.AddSingleton<IApiHandler, ProduceHandler>();

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Storage;
@@ -29,6 +30,9 @@ public sealed partial class LogManager : IAsyncDisposable
     /// <summary>Directory of the metadata quorum's log, skipped when opening partitions.</summary>
     public const string MetadataLogDirectoryName = "__cluster_metadata-0";
 
+    /// <summary>The topic id of a partition's log, in its directory, as Kafka writes it (KIP-516).</summary>
+    public const string PartitionMetadataFileName = "partition.metadata";
+
     private const string DeleteDirSuffix = "-delete";
 
     private readonly ConcurrentDictionary<TopicPartition, PartitionLog> _logs = new();
@@ -40,7 +44,9 @@ public sealed partial class LogManager : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Channel<string> _toRemove = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private Task _loop = Task.CompletedTask;
+    private Task _remover = Task.CompletedTask;
     private long _lastRetentionMs;
     private long _lastRecoveryCheckpointMs;
     private long _lastStartOffsetCheckpointMs;
@@ -106,7 +112,8 @@ public sealed partial class LogManager : IAsyncDisposable
             var name = Path.GetFileName(sub);
             if (name.EndsWith(DeleteDirSuffix, StringComparison.Ordinal))
             {
-                TryDeleteDirectory(sub);
+                // Left by a deletion the last run did not finish: removed in the background, not before the start.
+                manager._toRemove.Writer.TryWrite(sub);
             }
             else if (name == MetadataLogDirectoryName)
             {
@@ -161,7 +168,72 @@ public sealed partial class LogManager : IAsyncDisposable
         manager.CheckpointLogStartOffsets();
         LogStarted(manager._logger, dir, manager._logs.Count, hadCleanShutdown);
         manager._loop = manager.RunAsync(manager._stop.Token);
+        manager._remover = manager.RemoveDeletedAsync(manager._stop.Token);
         return manager;
+    }
+
+    /// <summary>
+    /// Returns the partition's log for topic generation <paramref name="topicId"/> (KIP-516): a log left by an
+    /// earlier topic of the same name (deleted and created again) is deleted first, so a new generation never
+    /// starts from the old one's records. The id is kept in <c>partition.metadata</c> beside the segments.
+    /// </summary>
+    /// <exception cref="ArgumentException">The topic name is not legal in Kafka.</exception>
+    public PartitionLog GetOrCreate(TopicPartition topicPartition, LogConfig? config, Guid topicId)
+    {
+        lock (_createLock)
+        {
+            if (_logs.TryGetValue(topicPartition, out var existing))
+            {
+                var stored = ReadTopicId(existing.Directory);
+                if (stored is { } id && id != topicId)
+                {
+                    LogOtherGeneration(_logger, topicPartition, id, topicId);
+                    DeleteMany([topicPartition]);
+                }
+            }
+
+            var log = GetOrCreate(topicPartition, config);
+            if (ReadTopicId(log.Directory) != topicId)
+            {
+                WriteTopicId(log.Directory, topicId);
+            }
+
+            return log;
+        }
+    }
+
+    /// <summary>The topic id recorded for the partition's log here, or null (no log, or one from before topic ids).</summary>
+    public Guid? StoredTopicId(TopicPartition topicPartition) =>
+        _logs.TryGetValue(topicPartition, out var log) ? ReadTopicId(log.Directory) : null;
+
+    private static Guid? ReadTopicId(string directory)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(Path.Combine(directory, PartitionMetadataFileName)))
+            {
+                if (line.StartsWith("topic_id:", StringComparison.Ordinal))
+                {
+                    var text = line["topic_id:".Length..].Trim().Replace('-', '+').Replace('_', '/');
+                    var bytes = Convert.FromBase64String(text.PadRight(24, '='));
+                    return bytes.Length == 16 ? new Guid(bytes, bigEndian: true) : null;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            // Missing or unreadable: the log predates topic ids here, and is adopted.
+        }
+
+        return null;
+    }
+
+    private static void WriteTopicId(string directory, Guid topicId)
+    {
+        var id = Convert.ToBase64String(topicId.ToByteArray(bigEndian: true)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var path = Path.Combine(directory, PartitionMetadataFileName);
+        File.WriteAllText(path + ".tmp", $"version: 0\ntopic_id: {id}\n");
+        File.Move(path + ".tmp", path, overwrite: true);
     }
 
     /// <summary>Returns the partition's log, creating its directory and first segment if needed.</summary>
@@ -205,32 +277,67 @@ public sealed partial class LogManager : IAsyncDisposable
     /// Closes and removes a partition's log. The directory is renamed <c>&lt;topic&gt;-&lt;partition&gt;.&lt;id&gt;-delete</c>
     /// at once (as Kafka does) and removed in the background. False when the log does not exist.
     /// </summary>
-    public bool Delete(TopicPartition topicPartition)
+    public bool Delete(TopicPartition topicPartition) => DeleteMany([topicPartition]) == 1;
+
+    /// <summary>
+    /// Closes and removes many partitions' logs at once: each directory is renamed at once, the checkpoints are
+    /// written once for the whole batch, and the files are removed by one background task, so deleting a topic
+    /// of many partitions takes a rename each and never holds up the caller or a shutdown. Returns how many
+    /// logs existed.
+    /// </summary>
+    public int DeleteMany(IEnumerable<TopicPartition> topicPartitions)
     {
+        ArgumentNullException.ThrowIfNull(topicPartitions);
+        var deleted = 0;
         lock (_createLock)
         {
-            if (!_logs.TryRemove(topicPartition, out var log))
+            foreach (var topicPartition in topicPartitions)
             {
-                return false;
-            }
+                if (!_logs.TryRemove(topicPartition, out var log))
+                {
+                    continue;
+                }
 
-            log.Dispose();
-            var renamed = Path.Combine(DataDirectory, $"{topicPartition.DirectoryName}.{Guid.NewGuid():N}{DeleteDirSuffix}");
-            try
-            {
-                Directory.Move(log.Directory, renamed);
-            }
-            catch (IOException)
-            {
-                renamed = log.Directory;
-            }
+                deleted++;
+                log.Dispose();
+                var renamed = Path.Combine(DataDirectory, $"{topicPartition.DirectoryName}.{Guid.NewGuid():N}{DeleteDirSuffix}");
+                try
+                {
+                    Directory.Move(log.Directory, renamed);
+                }
+                catch (IOException)
+                {
+                    renamed = log.Directory;
+                }
 
-            _ = Task.Run(() => TryDeleteDirectory(renamed));
+                _toRemove.Writer.TryWrite(renamed);
+            }
         }
 
-        CheckpointRecoveryPoints();
-        CheckpointLogStartOffsets();
-        return true;
+        if (deleted > 0)
+        {
+            CheckpointRecoveryPoints();
+            CheckpointLogStartOffsets();
+        }
+
+        return deleted;
+    }
+
+    private async Task RemoveDeletedAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await foreach (var path in _toRemove.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // One directory at a time: a mass deletion costs one core's share of I/O, not the thread pool.
+                TryDeleteDirectory(path);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: what is left keeps its -delete name and is removed after the next start.
+        }
     }
 
     /// <summary>Writes <c>recovery-point-offset-checkpoint</c> from every log's recovery point.</summary>
@@ -320,6 +427,7 @@ public sealed partial class LogManager : IAsyncDisposable
 
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+        await _remover.ConfigureAwait(false);
         _stop.Dispose();
 
         var clean = true;
@@ -482,6 +590,9 @@ public sealed partial class LogManager : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Log maintenance loop iteration failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Log {TopicPartition} belongs to topic id {Stored}, not {Wanted}: an earlier topic of the same name; deleting it")]
+    private static partial void LogOtherGeneration(ILogger logger, TopicPartition topicPartition, Guid stored, Guid wanted);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint {Path} is unreadable; recovering from offset 0")]
     private static partial void LogCheckpointUnreadable(ILogger logger, string path, Exception exception);

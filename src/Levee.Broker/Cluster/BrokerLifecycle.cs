@@ -26,7 +26,6 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
     private readonly BrokerIdentity _identity;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Guid _incarnationId = Guid.NewGuid();
     private readonly TaskCompletionSource _unfenced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _shutDownAllowed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -227,7 +226,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         var endpoints = ImmutableArray.Create(new BrokerEndpoint("PLAINTEXT", _identity.Host, _identity.Port));
         if (_controller.IsActive)
         {
-            var (error, epoch) = await _controller.RegisterBrokerAsync(_identity.NodeId, _incarnationId, endpoints, null, cancellationToken).ConfigureAwait(false);
+            var (error, epoch) = await _controller.RegisterBrokerAsync(_identity.NodeId, _identity.IncarnationId, endpoints, null, cancellationToken).ConfigureAwait(false);
             if (error == ErrorCode.None)
             {
                 Interlocked.Exchange(ref _epoch, epoch);
@@ -236,7 +235,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
             return;
         }
 
-        var request = new BrokerRegistrationRequest { BrokerId = _identity.NodeId, IncarnationId = _incarnationId };
+        var request = new BrokerRegistrationRequest { BrokerId = _identity.NodeId, IncarnationId = _identity.IncarnationId };
         request.Listeners.Add(new BrokerRegistrationRequest.Listener { Name = "PLAINTEXT", Host = _identity.Host, Port = (ushort)_identity.Port, SecurityProtocol = 0 });
         var response = await SendToControllerAsync<BrokerRegistrationRequest, BrokerRegistrationResponse>(ApiKey.BrokerRegistration, RegistrationVersion, request, cancellationToken).ConfigureAwait(false);
         if (response is { ErrorCode: (short)ErrorCode.None })

@@ -73,13 +73,34 @@ public sealed partial class ControllerService : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var decision = decide(_quorum.Current);
-            if (decision.Error == ErrorCode.None && decision.Records.Count > 0)
+            for (var attempt = 1; ; attempt++)
             {
-                await _quorum.AppendAsync(decision.Records, cancellationToken).ConfigureAwait(false);
-            }
+                // Decide on an image holding every committed decision: two concurrent requests for the same
+                // thing (two brokers auto-creating __consumer_offsets) then see each other, and the second is
+                // answered from the first's result instead of a batch that no longer applies.
+                await _quorum.CatchUpAsync(cancellationToken).ConfigureAwait(false);
+                var decision = decide(_quorum.Current);
+                if (decision.Error != ErrorCode.None || decision.Records.Count == 0)
+                {
+                    return decision;
+                }
 
-            return decision;
+                try
+                {
+                    var offset = await _quorum.AppendAsync(decision.Records, cancellationToken).ConfigureAwait(false);
+
+                    // Committed; answer once this node has applied it too, so the requester can use what it
+                    // asked for here at once (a created topic's partitions are open).
+                    await _quorum.WaitForOffsetAsync(offset, cancellationToken).ConfigureAwait(false);
+                    return decision;
+                }
+                catch (InvalidMetadataRecordException ex) when (attempt == 1)
+                {
+                    // The image moved under the decision (a new leader still applying its predecessor's
+                    // entries): decide once more on the current image.
+                    LogRedeciding(ex.Message);
+                }
+            }
         }
         catch (NotControllerException ex)
         {
@@ -382,6 +403,9 @@ public sealed partial class ControllerService : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat ({Reason}); its leaderships move to in-sync replicas")]
     private partial void LogFenced(int brokerId, long silentMs, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: deciding again on the current image: {Reason}")]
+    private partial void LogRedeciding(string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller: a metadata decision did not apply")]
     private partial void LogRejected(Exception exception);

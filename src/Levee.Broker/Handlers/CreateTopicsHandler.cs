@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Cluster.Controller;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -30,6 +31,23 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<Cr
         var response = new CreateTopicsResponse();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var duplicated = request.Topics.GroupBy(t => t.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+
+        // Kafka's controller bounds the records one request writes, over all its topics; a request over the
+        // bound is refused whole, at once, before anything is placed.
+        var records = request.Topics.Sum(t => AdminLimits.RecordsForTopic(
+            t.Assignments.Count > 0 ? t.Assignments.Count : t.NumPartitions == -1 ? replicas.DefaultPartitions : t.NumPartitions,
+            t.Configs.Count));
+        if (replicas.Limits.CheckRecords(records, $"This CreateTopics request ({request.Topics.Count} topic(s))") is { } tooLarge)
+        {
+            foreach (var name in request.Topics.Select(t => t.Name).Distinct(StringComparer.Ordinal))
+            {
+                var refused = new CreateTopicsResponse.CreatableTopicResult { Name = name, NumPartitions = -1, ReplicationFactor = -1 };
+                Fail(refused, tooLarge.Error, tooLarge.Message);
+                response.Topics.Add(refused);
+            }
+
+            return response;
+        }
         foreach (var topic in request.Topics)
         {
             var result = new CreateTopicsResponse.CreatableTopicResult { Name = topic.Name, NumPartitions = -1, ReplicationFactor = -1 };

@@ -117,9 +117,13 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
             {
                 var data = new FetchResponse.PartitionData { PartitionIndex = fetchPartition.Partition, Records = ReadOnlyMemory<byte>.Empty };
                 topicResponse.Partitions.Add(data);
-                if (!known || !replicas.TryGetPartition(name, fetchPartition.Partition, out var partition))
+                // From v13 the topic is named by id: a replica of an earlier generation of the same name
+                // (deleted and created again, not yet replaced here) is not the one asked for.
+                Partition? partition = null;
+                if (!known || !replicas.TryGetPartition(name, fetchPartition.Partition, out partition)
+                    || (version >= 13 && partition.TopicId != fetchTopic.TopicId))
                 {
-                    data.ErrorCode = (short)(version >= 13 && !known ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                    data.ErrorCode = (short)(version < 13 ? ErrorCode.UnknownTopicOrPartition : !known ? ErrorCode.UnknownTopicId : partition is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.InconsistentTopicId);
                     data.HighWatermark = -1;
                     hasError = true;
                     continue;

@@ -41,6 +41,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     private readonly ControllerChannel _channel;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private Guid _incarnationId;
 
     private ReplicaManager(BrokerOptions options, LogManager logs, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, TimeProvider time, ILogger logger)
     {
@@ -76,7 +77,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     public IEnumerable<Partition> Partitions => _partitions.Values;
 
     /// <summary>Opens the data directory (recovering every log) and follows the metadata image from then on.</summary>
-    public static ReplicaManager Open(BrokerOptions options, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, ILoggerFactory loggerFactory, TimeProvider time)
+    public static ReplicaManager Open(BrokerOptions options, BrokerIdentity identity, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, ILoggerFactory loggerFactory, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(quorum);
@@ -95,7 +96,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             },
             loggerFactory,
             time);
-        var manager = new ReplicaManager(options, logs, quorum, controller, channel, time, loggerFactory.CreateLogger<ReplicaManager>());
+        var manager = new ReplicaManager(options, logs, quorum, controller, channel, time, loggerFactory.CreateLogger<ReplicaManager>()) { _incarnationId = identity.IncarnationId };
         quorum.ImageChanged += (_, e) => manager.ApplyImage(e.Current);
         manager.ApplyImage(quorum.Current);
         return manager;
@@ -111,6 +112,10 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(image);
         lock (_applyLock)
         {
+            // Right after a start the image may still be replaying the metadata log: a log on disk of another
+            // topic generation is replaced only once the image is known to be at least as new as this process
+            // (it holds this incarnation's registration), so a stale image never deletes a newer topic's log.
+            var caughtUp = image.Brokers.TryGetValue(_options.NodeId, out var self) && self.IncarnationId == _incarnationId;
             var wanted = new HashSet<TopicPartition>();
             foreach (var topic in image.TopicsByName.Values)
             {
@@ -136,30 +141,36 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                         partition.Policy = policy;
                         partition.ApplyState(state);
                     }
-                    else
+                    else if (partition is not null || caughtUp || Logs.StoredTopicId(tp) is not { } stored || stored == topic.Id)
                     {
                         try
                         {
-                            _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config), _options.NodeId, _time) { Policy = policy };
+                            // A replica of an earlier topic of the same name is replaced: GetOrCreate deletes its log.
+                            _partitions[tp] = new Partition(tp, state, Logs.GetOrCreate(tp, config, topic.Id), _options.NodeId, _time) { Policy = policy };
                         }
                         catch (IOException ex)
                         {
                             // Out of disk or file handles: this replica stays offline here (clients get
                             // NOT_LEADER_OR_FOLLOWER / the follower lags out of the ISR); the broker keeps serving.
+                            _partitions.TryRemove(tp, out _);
                             LogReplicaOpenFailed(tp.ToString(), ex);
                         }
                     }
                 }
             }
 
-            foreach (var tp in _partitions.Keys.Where(tp => !wanted.Contains(tp)).ToList())
+            // Replicas no longer assigned here (their topic deleted) go, all at once: one checkpoint for the
+            // batch, the files removed in the background, however many partitions the topic had.
+            var gone = _partitions.Keys.Where(tp => !wanted.Contains(tp)).ToList();
+            foreach (var tp in gone)
             {
                 _partitions.TryRemove(tp, out _);
-                if (!image.TopicsByName.ContainsKey(tp.Topic))
-                {
-                    Logs.Delete(tp);
-                    LogReplicaDeleted(tp.ToString());
-                }
+            }
+
+            if (gone.Count > 0)
+            {
+                var deleted = Logs.DeleteMany(gone);
+                LogReplicasDeleted(deleted, string.Join(", ", gone.Select(tp => tp.Topic).Distinct().Take(5)));
             }
         }
 
@@ -202,12 +213,20 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             var collision = image.TopicsByName.Keys.FirstOrDefault(t => t != name && t.Replace('.', '_') == name.Replace('.', '_'));
             return collision is not null
                 ? Decision.Fail(ErrorCode.InvalidTopic, $"Topic '{name}' collides with existing topic: {collision}")
-                : ControllerDecisions.CreateTopic(image, name, topicId, partitions, replicationFactor, assignment, overrides, new Random());
+                : ControllerDecisions.CreateTopic(image, name, topicId, partitions, replicationFactor, assignment, overrides, new Random(), Limits);
         }
 
         var decision = validateOnly ? Decide(Image)
             : _controller.IsActive ? await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false)
             : await ForwardCreateTopicAsync(name, requestedPartitions, requestedReplicationFactor, assignment, overrides, cancellationToken).ConfigureAwait(false);
+        if (!validateOnly && decision.Error == ErrorCode.RequestTimedOut && await WaitForTopicAsync(name, cancellationToken).ConfigureAwait(false) is { } late
+            && (late.TopicId == topicId || !_controller.IsActive))
+        {
+            // The quorum was slow to answer, but the topic was created (by this request: its id, or forwarded):
+            // say what happened rather than a timeout for a change that took effect.
+            decision = Decision.Commit([]);
+        }
+
         if (!validateOnly && !_controller.IsActive && decision.Error == ErrorCode.None)
         {
             // Created by the controller: report what it made once this broker's image has it.
@@ -250,6 +269,31 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         return Topics.TryGet(name, out var topic) ? topic : null;
     }
 
+    private async Task<bool> WaitForTopicGoneAsync(string name, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            while (Topics.TryGet(name, out _))
+            {
+                await _quorum.WaitForOffsetAsync(Image.Offset + 1, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Still there: the last look below decides.
+        }
+
+        return !Topics.TryGet(name, out _);
+    }
+
+    /// <summary>num.partitions: the partition count of a topic created without one.</summary>
+    public int DefaultPartitions => _options.DefaultPartitions;
+
+    /// <summary>The admin bounds this broker's controller applies (configurable; Kafka's defaults).</summary>
+    public AdminLimits Limits => new(_options.MaxRecordsPerUserOp, _options.MaxPartitionsPerTopic, _options.BrokerCapacityPartitions);
+
     /// <summary>Creates a topic named by a client when auto.create.topics.enable allows it.</summary>
     public async Task<TopicInfo?> TryAutoCreateAsync(string name, CancellationToken cancellationToken)
     {
@@ -264,17 +308,33 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         }
 
         var (result, created) = await CreateTopicAsync(name, -1, -1, null, ImmutableDictionary<string, string?>.Empty, validateOnly: false, cancellationToken).ConfigureAwait(false);
-        return result.Error == ErrorCode.TopicAlreadyExists && Topics.TryGet(name, out topic) ? topic : created;
+
+        // Another request created it first (another client, or another broker's automatic creation): the
+        // controller decided once; this one waits to see that topic rather than failing.
+        return result.Error == ErrorCode.TopicAlreadyExists ? await WaitForTopicAsync(name, cancellationToken).ConfigureAwait(false) : created;
     }
 
     /// <summary>Deletes a topic; every replica deletes its logs when the image drops it.</summary>
     public async Task<AdminResult> DeleteTopicAsync(string name, CancellationToken cancellationToken)
     {
+        if (TopicCatalog.IsInternal(name))
+        {
+            // Kafka keeps its internal topics out of clients' reach: deleting __consumer_offsets loses every
+            // group's committed offsets.
+            return new AdminResult(ErrorCode.InvalidRequest, $"Topic '{name}' is an internal topic and cannot be deleted.");
+        }
+
         var decision = !_controller.IsActive ? await ForwardDeleteTopicAsync(name, cancellationToken).ConfigureAwait(false) : await _controller.DecideAsync(
             image => image.TopicsByName.TryGetValue(name, out var topic)
                 ? Decision.Commit([new RemoveTopicRecord(topic.Id)])
                 : Decision.Fail(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition."),
             cancellationToken).ConfigureAwait(false);
+        if (decision.Error == ErrorCode.RequestTimedOut && await WaitForTopicGoneAsync(name, cancellationToken).ConfigureAwait(false))
+        {
+            // Slow to answer, but done: say so.
+            decision = Decision.Commit([]);
+        }
+
         if (decision.Error == ErrorCode.None)
         {
             LogTopicDeleted(name);
@@ -286,7 +346,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     /// <summary>Raises a topic's partition count.</summary>
     public async Task<AdminResult> CreatePartitionsAsync(string name, int count, bool validateOnly, CancellationToken cancellationToken)
     {
-        Decision Decide(MetadataImage image) => ControllerDecisions.CreatePartitions(image, name, count, new Random());
+        Decision Decide(MetadataImage image) => ControllerDecisions.CreatePartitions(image, name, count, new Random(), Limits);
         var decision = validateOnly ? Decide(Image)
             : _controller.IsActive ? await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false)
             : await ForwardCreatePartitionsAsync(name, count, cancellationToken).ConfigureAwait(false);
@@ -432,6 +492,6 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot open the replica {Partition}; it stays offline on this broker")]
     private partial void LogReplicaOpenFailed(string partition, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted the replica {Partition}: its topic is gone")]
-    private partial void LogReplicaDeleted(string partition);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} replica(s) no longer assigned here (topics {Topics})")]
+    private partial void LogReplicasDeleted(int count, string topics);
 }

@@ -13,30 +13,56 @@ namespace Levee.Broker.Replication;
 /// epoch truncates the local tail first. The leader learns each follower's log end from these
 /// fetches and moves the high watermark and the ISR from them.
 /// </summary>
+/// <remarks>
+/// The loop never stops by itself: a failed round (connection, timeout, any exception) is logged
+/// and retried with back-off, and a partition whose answer cannot be applied, or that the leader
+/// answers with an error, is set aside with its own back-off while the others go on. Topics are
+/// named by id (Fetch v13), so a topic deleted and created again under the same name is never
+/// mixed with its earlier generation on either side.
+/// </remarks>
 public sealed partial class ReplicaFetcher : IAsyncDisposable
 {
-    private const short FetchVersion = 12;
+    private const short FetchVersion = 13;
     private const int ReplicaFetchMaxBytes = 1024 * 1024;
     private const int ReplicaFetchResponseMaxBytes = 10 * 1024 * 1024;
+    private const int MinBackoffMs = 100;
+    private const int MaxBackoffMs = 5_000;
+    private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(1);
     private readonly BrokerClient _client;
     private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<Partition, PartitionFetchState> _states = new(ReferenceEqualityComparer.Instance);
     private readonly Task _loop;
     private volatile IReadOnlyList<Partition> _partitions = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _rotation;
+    private int _consecutiveFailures;
+    private long _lastRoundMs;
+    private volatile bool _stalled;
 
     /// <summary>Starts fetching; partitions are given with <see cref="SetPartitions"/>.</summary>
-    public ReplicaFetcher(BrokerClient client, BrokerOptions options, ILogger<ReplicaFetcher> logger)
+    public ReplicaFetcher(BrokerClient client, BrokerOptions options, TimeProvider time, ILogger<ReplicaFetcher> logger)
     {
         _client = client;
         _options = options;
+        _time = time;
         _logger = logger;
+        _lastRoundMs = NowMs;
         _loop = RunAsync(_stopping.Token);
     }
 
     /// <summary>host:port of the leader fetched from.</summary>
     public string Address => _client.Address;
+
+    /// <summary>
+    /// False once the loop has ended without being asked to (a bug): the manager replaces such a fetcher.
+    /// Also false when no round has started for <paramref name="stuckAfterMs"/> (a call that hangs past
+    /// every timeout), or when a partition has made no progress for replica.lag.time.max.ms while its
+    /// leader has records it lacks: a fresh fetcher (new connection, new state) takes over.
+    /// </summary>
+    public bool IsHealthy(long stuckAfterMs) => !_loop.IsCompleted && !_stalled && NowMs - Interlocked.Read(ref _lastRoundMs) <= stuckAfterMs;
 
     /// <summary>Replaces the partitions fetched.</summary>
     public void SetPartitions(IReadOnlyList<Partition> partitions)
@@ -45,9 +71,17 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Stops the loop and waits for it: once this returns, no fetched batch is applied any more, so the
+    /// logs may be closed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -57,10 +91,16 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         {
             // Stopped.
         }
+        catch (Exception ex)
+        {
+            LogLoopFailed(_client.Address, ex);
+        }
 
         await _client.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -68,31 +108,95 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         while (!cancellationToken.IsCancellationRequested)
         {
             var changed = Volatile.Read(ref _changed);
-            var partitions = _partitions.Where(p => !p.IsLeader && p.LeaderId >= 0).ToList();
-            if (partitions.Count == 0)
+            var now = NowMs;
+            Interlocked.Exchange(ref _lastRoundMs, now);
+            var followed = _partitions.Where(p => !p.IsLeader && p.LeaderId >= 0).ToList();
+            ForgetStatesExcept(followed);
+            var ready = followed.Where(p => State(p).BackoffUntilMs <= now).ToList();
+            if (ready.Count == 0)
             {
-                await changed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                var wait = followed.Count == 0 ? IdleWait : TimeSpan.FromMilliseconds(Math.Max(1, followed.Min(p => State(p).BackoffUntilMs) - now));
+                await WaitAsync(changed, wait, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
             try
             {
-                await FetchOnceAsync(partitions, cancellationToken).ConfigureAwait(false);
+                await FetchOnceAsync(Rotate(ready), cancellationToken).ConfigureAwait(false);
+                if (_consecutiveFailures > 0)
+                {
+                    LogFetchRecovered(_client.Address, _consecutiveFailures);
+                    _consecutiveFailures = 0;
+                }
             }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                LogFetchFailed(_client.Address, ex.Message);
-                try
+                break;
+            }
+            catch (Exception ex)
+            {
+                // Whatever went wrong (the connection, a timeout, a bug), the loop goes on: a fetcher that
+                // ends silently leaves every partition of its leader out of the ISR for good.
+                _consecutiveFailures++;
+                var backoffMs = Backoff(_consecutiveFailures);
+                if (_consecutiveFailures == 1 || _consecutiveFailures % 20 == 0)
                 {
-                    // Back off before reconnecting, or until the leadership changes.
-                    await changed.Task.WaitAsync(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+                    LogFetchFailed(_client.Address, _consecutiveFailures, backoffMs, ex.GetType().Name, ex.Message);
                 }
-                catch (TimeoutException)
-                {
-                    // Try again.
-                }
+
+                await WaitAsync(changed, TimeSpan.FromMilliseconds(backoffMs), cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    // Waits for new partitions, the timeout or the stop, whichever comes first.
+    private static async Task WaitAsync(TaskCompletionSource changed, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await changed.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Time to try again.
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the loop condition ends it.
+        }
+    }
+
+    private static int Backoff(int failures) => Math.Min(MaxBackoffMs, MinBackoffMs << Math.Min(failures - 1, 6));
+
+    private PartitionFetchState State(Partition partition)
+    {
+        if (!_states.TryGetValue(partition, out var state))
+        {
+            state = new PartitionFetchState { LastProgressMs = NowMs };
+            _states[partition] = state;
+        }
+
+        return state;
+    }
+
+    private void ForgetStatesExcept(List<Partition> followed)
+    {
+        if (_states.Count > followed.Count)
+        {
+            var keep = followed.ToHashSet(ReferenceEqualityComparer.Instance);
+            foreach (var gone in _states.Keys.Where(p => !keep.Contains(p)).ToList())
+            {
+                _states.Remove(gone);
+            }
+        }
+    }
+
+    // The leader fills its response in request order up to a byte budget: starting each round at another
+    // partition keeps the last ones from starving behind busy ones.
+    private List<Partition> Rotate(List<Partition> partitions)
+    {
+        var start = (int)((uint)_rotation++ % (uint)partitions.Count);
+        return start == 0 ? partitions : [.. partitions.Skip(start), .. partitions.Take(start)];
     }
 
     private async Task FetchOnceAsync(List<Partition> partitions, CancellationToken cancellationToken)
@@ -106,14 +210,14 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
             SessionId = 0,
             SessionEpoch = -1,
         };
-        var epochs = new Dictionary<(string, int), int>();
-        foreach (var group in partitions.GroupBy(p => p.Id.Topic))
+        var asked = new Dictionary<(Guid, int), (Partition Partition, int Epoch)>();
+        foreach (var group in partitions.GroupBy(p => p.TopicId))
         {
-            var topic = new FetchRequest.FetchTopic { Topic = group.Key };
+            var topic = new FetchRequest.FetchTopic { TopicId = group.Key };
             foreach (var partition in group)
             {
                 var log = partition.Log;
-                epochs[(partition.Id.Topic, partition.Id.Partition)] = partition.LeaderEpoch;
+                asked[(group.Key, partition.Id.Partition)] = (partition, partition.LeaderEpoch);
                 topic.Partitions.Add(new FetchRequest.FetchPartition
                 {
                     Partition = partition.Id.Partition,
@@ -129,49 +233,100 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         }
 
         var response = await _client.SendAsync<FetchRequest, FetchResponse>(ApiKey.Fetch, FetchVersion, request, cancellationToken).ConfigureAwait(false);
-        var byId = partitions.ToDictionary(p => (p.Id.Topic, p.Id.Partition));
-        var stalled = true;
+
+        // Stopping: the logs may be closing; nothing more is applied.
+        cancellationToken.ThrowIfCancellationRequested();
+        if (response.ErrorCode != 0)
+        {
+            throw new IOException($"the leader answered the fetch with {(ErrorCode)response.ErrorCode}");
+        }
+
+        var now = NowMs;
         foreach (var topic in response.Responses)
         {
             foreach (var data in topic.Partitions)
             {
-                if (!byId.TryGetValue((topic.Topic, data.PartitionIndex), out var partition)
-                    || partition.IsLeader
-                    || partition.LeaderEpoch != epochs[(topic.Topic, data.PartitionIndex)])
+                if (!asked.Remove((topic.TopicId, data.PartitionIndex), out var entry)
+                    || entry.Partition.IsLeader
+                    || entry.Partition.LeaderEpoch != entry.Epoch)
                 {
                     // Leadership moved while the fetch was in flight: the next round re-plans.
                     continue;
                 }
 
-                stalled &= Apply(partition, data);
-            }
-        }
-
-        if (stalled)
-        {
-            // Every partition answered with an error (e.g. the leader does not know it leads yet):
-            // wait a little or for new metadata rather than spin.
-            try
-            {
-                await Volatile.Read(ref _changed).Task.WaitAsync(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // Try again.
+                ApplyIsolated(entry.Partition, data, now);
             }
         }
     }
 
-    // Returns true when the partition made no progress because of an error.
-    private bool Apply(Partition partition, FetchResponse.PartitionData data)
+    // One partition's answer: applied, or set aside with its own back-off, never failing the others.
+    private void ApplyIsolated(Partition partition, FetchResponse.PartitionData data, long now)
+    {
+        var state = State(partition);
+        var endBefore = partition.Log.LogEndOffset;
+        string? problem;
+        try
+        {
+            problem = Apply(partition, data);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The replica was deleted or the broker is stopping while the fetch was in flight: the next
+            // round no longer has it.
+            state.BackoffUntilMs = now + MaxBackoffMs;
+            return;
+        }
+        catch (Exception ex)
+        {
+            problem = $"{ex.GetType().Name}: {ex.Message}";
+        }
+
+        if (problem is not null)
+        {
+            state.Failures++;
+            var backoffMs = Backoff(state.Failures);
+            state.BackoffUntilMs = now + backoffMs;
+            if (state.Failures == 1 || problem != state.LastProblem || state.Failures % 50 == 0)
+            {
+                LogPartitionFailed(partition.Id.ToString(), _client.Address, state.Failures, backoffMs, problem);
+            }
+
+            state.LastProblem = problem;
+            return;
+        }
+
+        if (state.Failures > 0)
+        {
+            LogPartitionRecovered(partition.Id.ToString(), _client.Address, state.Failures);
+        }
+
+        state.Failures = 0;
+        state.LastProblem = null;
+        state.BackoffUntilMs = 0;
+        var end = partition.Log.LogEndOffset;
+        if (end != endBefore || end >= data.HighWatermark)
+        {
+            state.LastProgressMs = now;
+            state.StallLogged = false;
+        }
+        else if (!state.StallLogged && now - state.LastProgressMs > _options.ReplicaLagTimeMaxMs)
+        {
+            // The leader has records we lack but none came for a long time: say so once.
+            state.StallLogged = true;
+            _stalled = true;
+            LogNoProgress(partition.Id.ToString(), _client.Address, end, data.HighWatermark, now - state.LastProgressMs);
+        }
+    }
+
+    // Returns why the partition made no progress, or null when the answer was applied.
+    private string? Apply(Partition partition, FetchResponse.PartitionData data)
     {
         var error = (ErrorCode)data.ErrorCode;
         if (data.DivergingEpoch.Epoch >= 0 || data.DivergingEpoch.EndOffset >= 0)
         {
-            var end = data.DivergingEpoch.EndOffset;
-            LogTruncating(partition.Id.ToString(), partition.Log.LogEndOffset, end, data.DivergingEpoch.Epoch);
-            partition.TruncateTo(end);
-            return false;
+            LogTruncating(partition.Id.ToString(), partition.Log.LogEndOffset, data.DivergingEpoch.EndOffset, data.DivergingEpoch.Epoch);
+            partition.TruncateTo(data.DivergingEpoch.EndOffset);
+            return null;
         }
 
         switch (error)
@@ -179,23 +334,47 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
             case ErrorCode.None:
                 var records = data.Records ?? ReadOnlyMemory<byte>.Empty;
                 partition.AppendAsFollower(records.Span, data.HighWatermark);
-                return false;
+                return null;
             case ErrorCode.OffsetOutOfRange when partition.Log.LogEndOffset > data.HighWatermark && data.HighWatermark >= 0:
                 // Our log is ahead of the leader's: the tail was never committed.
                 partition.TruncateTo(data.HighWatermark);
-                return false;
+                return null;
             default:
-                LogPartitionError(partition.Id.ToString(), _client.Address, error);
-                return true;
+                return $"the leader answered {error}";
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Replica fetch from {Leader} failed: {Problem}")]
-    private partial void LogFetchFailed(string leader, string problem);
+    private sealed class PartitionFetchState
+    {
+        public long BackoffUntilMs { get; set; }
+
+        public int Failures { get; set; }
+
+        public string? LastProblem { get; set; }
+
+        public long LastProgressMs { get; set; }
+
+        public bool StallLogged { get; set; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica fetch from {Leader} failed ({Failures} in a row), retrying in {BackoffMs} ms: {Kind}: {Problem}")]
+    private partial void LogFetchFailed(string leader, int failures, int backoffMs, string kind, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica fetch from {Leader} works again after {Failures} failed round(s)")]
+    private partial void LogFetchRecovered(string leader, int failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
+    private partial void LogPartitionFailed(string partition, string leader, int failures, int backoffMs, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: fetch from {Leader} works again after {Failures} failure(s)")]
+    private partial void LogPartitionRecovered(string partition, string leader, int failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Follower {Partition}: no progress from {Leader} for {StalledMs} ms while it is behind (log end {End}, leader's high watermark {LeaderHighWatermark})")]
+    private partial void LogNoProgress(string partition, string leader, long end, long leaderHighWatermark, long stalledMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: truncating from {From} to {To} (diverging at leader epoch {Epoch})")]
     private partial void LogTruncating(string partition, long from, long to, int epoch);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Follower {Partition}: leader {Leader} answered {Error}")]
-    private partial void LogPartitionError(string partition, string leader, ErrorCode error);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Replica fetcher for {Leader} ended with an error")]
+    private partial void LogLoopFailed(string leader, Exception exception);
 }

@@ -8,28 +8,42 @@ namespace Levee.Broker.Replication;
 /// <summary>
 /// Runs one <see cref="ReplicaFetcher"/> per leader this broker follows partitions of, as Kafka's
 /// replica fetcher threads do (but as async loops), and re-plans them whenever the metadata image
-/// changes leadership.
+/// changes leadership. A watchdog replaces any fetcher that stopped, hangs, or leaves a partition
+/// without progress while its leader has records for it, and says so in the log.
 /// </summary>
-public sealed class ReplicaFetcherManager : IAsyncDisposable
+public sealed partial class ReplicaFetcherManager : IAsyncDisposable
 {
     private int _disposeCount;
     private readonly ReplicaManager _replicas;
     private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
     private readonly ConcurrentDictionary<int, ReplicaFetcher> _fetchers = new();
+    private readonly List<Task> _retiring = [];
     private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _watchdog;
     private bool _disposed;
 
     /// <summary>Follows the replica manager's partitions from now on.</summary>
-    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, ILoggerFactory loggerFactory)
+    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, TimeProvider time, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(replicas);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
         _replicas = replicas;
         _options = options;
+        _time = time;
         _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<ReplicaFetcherManager>();
         replicas.PartitionsChanged += (_, _) => Reconcile();
         Reconcile();
+        _watchdog = WatchAsync(_stopping.Token);
     }
+
+    // A fetch round lasts at most its max wait plus the socket timeout; one not started for longer hangs.
+    private long StuckAfterMs => _options.ReplicaFetchWaitMaxMs + _options.ReplicaSocketTimeoutMs + 10_000L;
 
     /// <summary>Matches the fetchers to the partitions this broker follows now.</summary>
     public void Reconcile()
@@ -56,25 +70,65 @@ public sealed class ReplicaFetcherManager : IAsyncDisposable
                 var endpoint = broker.EndPoints[0];
                 if (_fetchers.TryGetValue(leader, out var existing) && existing.Address != $"{endpoint.Host}:{endpoint.Port}")
                 {
-                    _fetchers.TryRemove(leader, out _);
-                    _ = existing.DisposeAsync().AsTask();
+                    Retire(leader);
                     existing = null;
                 }
 
                 existing ??= _fetchers.GetOrAdd(leader, _ => new ReplicaFetcher(
-                    new BrokerClient(endpoint.Host, endpoint.Port, $"levee-replica-{_options.NodeId}"),
+                    new BrokerClient(endpoint.Host, endpoint.Port, $"levee-replica-{_options.NodeId}", TimeSpan.FromMilliseconds(_options.ReplicaFetchWaitMaxMs + _options.ReplicaSocketTimeoutMs)),
                     _options,
+                    _time,
                     _loggerFactory.CreateLogger<ReplicaFetcher>()));
                 existing.SetPartitions(partitions);
             }
 
             foreach (var leader in _fetchers.Keys.Where(l => !byLeader.ContainsKey(l)).ToList())
             {
-                if (_fetchers.TryRemove(leader, out var idle))
+                Retire(leader);
+            }
+        }
+    }
+
+    // Under _lock. The fetcher stops in the background; shutdown waits for it before the logs close.
+    private void Retire(int leader)
+    {
+        if (_fetchers.TryRemove(leader, out var fetcher))
+        {
+            _retiring.RemoveAll(t => t.IsCompleted);
+            _retiring.Add(fetcher.DisposeAsync().AsTask());
+        }
+    }
+
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(_options.ReplicaLagTimeMaxMs / 4, 250, 5_000)), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var unhealthy = false;
+                lock (_lock)
                 {
-                    _ = idle.DisposeAsync().AsTask();
+                    foreach (var (leader, fetcher) in _fetchers)
+                    {
+                        if (!fetcher.IsHealthy(StuckAfterMs))
+                        {
+                            LogReplacingFetcher(leader, fetcher.Address);
+                            Retire(leader);
+                            unhealthy = true;
+                        }
+                    }
+                }
+
+                if (unhealthy)
+                {
+                    Reconcile();
                 }
             }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
         }
     }
 
@@ -87,16 +141,26 @@ public sealed class ReplicaFetcherManager : IAsyncDisposable
             return;
         }
 
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _watchdog.ConfigureAwait(false);
+        List<Task> stopping;
         lock (_lock)
         {
             _disposed = true;
+            foreach (var leader in _fetchers.Keys.ToList())
+            {
+                Retire(leader);
+            }
+
+            stopping = [.. _retiring];
+            _retiring.Clear();
         }
 
-        foreach (var fetcher in _fetchers.Values)
-        {
-            await fetcher.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _fetchers.Clear();
+        // Every fetcher, retired earlier or now, has stopped applying batches before the logs close.
+        await Task.WhenAll(stopping).ConfigureAwait(false);
+        _stopping.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica fetcher for leader {Leader} at {Address} stopped, hangs, or leaves a partition behind: replacing it")]
+    private partial void LogReplacingFetcher(int leader, string address);
 }

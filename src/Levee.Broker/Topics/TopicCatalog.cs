@@ -13,6 +13,9 @@ public sealed record TopicInfo(string Name, Guid TopicId, int PartitionCount, Im
 /// </summary>
 public sealed class TopicCatalog(MetadataQuorum quorum)
 {
+    /// <summary>Kafka's internal topics (its Topic.isInternal): clients may not delete them.</summary>
+    public static bool IsInternal(string name) => name is "__consumer_offsets" or "__transaction_state";
+
     /// <summary>All topics.</summary>
     public IEnumerable<TopicInfo> All
     {

@@ -25,13 +25,21 @@ public static class ControllerDecisions
     /// <see cref="ReplicaPlacement"/> on available brokers unless given, leader the first replica,
     /// ISR all replicas), and its config overrides.
     /// </summary>
-    public static Decision CreateTopic(MetadataImage image, string name, Guid topicId, int partitions, short replicationFactor, IReadOnlyList<ImmutableArray<int>>? assignment, IReadOnlyDictionary<string, string> configs, Random random)
+    public static Decision CreateTopic(MetadataImage image, string name, Guid topicId, int partitions, short replicationFactor, IReadOnlyList<ImmutableArray<int>>? assignment, IReadOnlyDictionary<string, string> configs, Random random, AdminLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(configs);
+        limits ??= AdminLimits.Default;
         if (image.TopicsByName.ContainsKey(name))
         {
             return Decision.Fail(ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists.");
+        }
+
+        // Bounds first, before any placement is computed: a request for 100,000 partitions is refused at once.
+        var count = assignment?.Count ?? partitions;
+        if ((limits.CheckPartitionCount(name, count) ?? limits.CheckRecords(AdminLimits.RecordsForTopic(count, configs.Count), $"Creating topic '{name}'")) is { } tooLarge)
+        {
+            return tooLarge;
         }
 
         var available = image.Brokers.Values.Where(b => !b.Fenced && !b.InControlledShutdown).Select(b => b.Id).ToList();
@@ -71,6 +79,11 @@ public static class ControllerDecisions
             replicas = ReplicaPlacement.Assign(available, partitions, replicationFactor, 0, random);
         }
 
+        if (limits.CheckBrokerCapacity(image, replicas.Select(r => (IEnumerable<int>)r), name) is { } overCapacity)
+        {
+            return overCapacity;
+        }
+
         var records = new List<MetadataRecord> { new TopicRecord(name, topicId) };
         for (var i = 0; i < replicas.Count; i++)
         {
@@ -87,9 +100,10 @@ public static class ControllerDecisions
     }
 
     /// <summary>More partitions for an existing topic, placed like new ones.</summary>
-    public static Decision CreatePartitions(MetadataImage image, string name, int count, Random random)
+    public static Decision CreatePartitions(MetadataImage image, string name, int count, Random random, AdminLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(image);
+        limits ??= AdminLimits.Default;
         if (!image.TopicsByName.TryGetValue(name, out var topic))
         {
             return Decision.Fail(ErrorCode.UnknownTopicOrPartition, "This server does not host this topic-partition.");
@@ -106,6 +120,11 @@ public static class ControllerDecisions
             return Decision.Fail(ErrorCode.InvalidPartitions, $"Topic already has {current} partitions.");
         }
 
+        if ((limits.CheckPartitionCount(name, count) ?? limits.CheckRecords(count - current, $"Adding {count - current} partitions to '{name}'")) is { } tooLarge)
+        {
+            return tooLarge;
+        }
+
         var replicationFactor = topic.Partitions.Values.First().Replicas.Length;
         var available = image.Brokers.Values.Where(b => !b.Fenced && !b.InControlledShutdown).Select(b => b.Id).ToList();
         if (replicationFactor > available.Count)
@@ -114,6 +133,11 @@ public static class ControllerDecisions
         }
 
         var replicas = ReplicaPlacement.Assign(available, count - current, replicationFactor, current, random);
+        if (limits.CheckBrokerCapacity(image, replicas.Select(r => (IEnumerable<int>)r), name) is { } overCapacity)
+        {
+            return overCapacity;
+        }
+
         var records = new List<MetadataRecord>();
         for (var i = 0; i < replicas.Count; i++)
         {

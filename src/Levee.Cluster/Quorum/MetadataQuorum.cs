@@ -29,6 +29,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _appendLock = new(1, 1);
     private MetadataImage _current = MetadataImage.Empty;
+    private MetadataImage _followed = MetadataImage.Empty;
     private TaskCompletionSource _imageChanged = NewSignal();
     private TaskCompletionSource _leaderChanged = NewSignal();
     private MetadataStateMachine? _stateMachine;
@@ -227,13 +228,16 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
         _appendLock.Dispose();
     }
 
-    /// <summary>Waits until the image has applied the log up to <paramref name="offset"/>, and returns it.</summary>
+    /// <summary>
+    /// Waits until the image has applied the log up to <paramref name="offset"/> and every
+    /// <see cref="ImageChanged"/> handler has followed it, and returns it.
+    /// </summary>
     public async Task<MetadataImage> WaitForOffsetAsync(long offset, CancellationToken cancellationToken = default)
     {
         while (true)
         {
             var signal = Volatile.Read(ref _imageChanged);
-            var image = Current;
+            var image = Volatile.Read(ref _followed);
             if (image.Offset >= offset)
             {
                 return image;
@@ -324,6 +328,31 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// On the leader: waits until every entry committed so far is applied to <see cref="Current"/>, so a
+    /// decision taken on it sees every earlier decision (DotNext reports an append once committed, and a
+    /// new leader may still be applying its predecessor's entries).
+    /// </summary>
+    /// <exception cref="QuorumUnavailableException">Not applied within <see cref="MetadataQuorumOptions.AppendTimeout"/>.</exception>
+    public async ValueTask CatchUpAsync(CancellationToken cancellationToken = default)
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("The metadata quorum is not started.");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.AppendTimeout);
+        try
+        {
+            await cluster.ApplyReadBarrierAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Unavailable(e);
+        }
+        catch (QuorumUnreachableException e)
+        {
+            throw Unavailable(e);
+        }
+    }
+
     private QuorumUnavailableException Unavailable(Exception cause)
     {
         var majority = (_options.Voters.Count / 2) + 1;
@@ -338,7 +367,6 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
     private void Publish(MetadataImage image)
     {
         var previous = Interlocked.Exchange(ref _current, image);
-        Interlocked.Exchange(ref _imageChanged, NewSignal()).TrySetResult();
         if (ImageChanged is { } handler)
         {
             try
@@ -350,6 +378,10 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
                 LogHandlerFailed(e);
             }
         }
+
+        // Waiters wake once the handlers have followed the image too (a created topic's logs are open).
+        Volatile.Write(ref _followed, image);
+        Interlocked.Exchange(ref _imageChanged, NewSignal()).TrySetResult();
     }
 
     private void OnLeaderChanged(ICluster cluster, IClusterMember? leader)
