@@ -130,6 +130,55 @@ public sealed class ControllerDecisionTests
         Assert.Equal([p.Leader], image.Apply(shrink.Records).TopicsByName["t"].Partitions[0].Isr.ToArray());
     }
 
+    [Fact]
+    public void CreateTopic_OverTheRecordBound_IsRefusedWithPolicyViolationBeforeAnyPlacement()
+    {
+        var image = Cluster(3);
+        var limits = new AdminLimits(MaxRecordsPerUserOp: 10_000, MaxPartitionsPerTopic: 1_000_000);
+
+        var decision = ControllerDecisions.CreateTopic(image, "huge", Guid.NewGuid(), 100_000, 3, null, new Dictionary<string, string>(), new Random(1), limits);
+
+        Assert.Equal(ErrorCode.PolicyViolation, decision.Error);
+        Assert.StartsWith(AdminLimits.ExcessiveBatchMessage, decision.Message, StringComparison.Ordinal);
+        Assert.Empty(decision.Records);
+    }
+
+    [Fact]
+    public void CreateTopic_AtTheRecordBound_IsAccepted_AndOneMoreRecordIsNot()
+    {
+        var image = Cluster(1);
+        var limits = new AdminLimits(MaxRecordsPerUserOp: 11);
+        var configs = new Dictionary<string, string> { ["retention.ms"] = "1000" };
+
+        // 1 topic record + 9 partitions + 1 config = 11.
+        Assert.Equal(ErrorCode.None, ControllerDecisions.CreateTopic(image, "fits", Guid.NewGuid(), 9, 1, null, configs, new Random(1), limits).Error);
+        Assert.Equal(ErrorCode.PolicyViolation, ControllerDecisions.CreateTopic(image, "over", Guid.NewGuid(), 10, 1, null, configs, new Random(1), limits).Error);
+    }
+
+    [Fact]
+    public void BrokerCapacity_CountsEveryReplicaAlreadyHosted_AndNamesTheBrokerOverIt()
+    {
+        Gen.Select(Gen.Int[1, 5], Gen.Int[1, 30], Gen.Int[1, 30]).Sample((brokers, existing, added) =>
+        {
+            var rf = (short)Math.Min(3, brokers);
+            var image = WithTopic(Cluster(brokers), existing, rf);
+            var capacity = 20;
+            var decision = ControllerDecisions.CreatePartitions(image, "t", existing + added, new Random(3), new AdminLimits(BrokerCapacityPartitions: capacity));
+            var hosted = image.Apply(decision.Records).TopicsByName["t"].Partitions.Values.SelectMany(p => p.Replicas).GroupBy(b => b).Max(g => g.Count());
+            if (decision.Error == ErrorCode.None)
+            {
+                Assert.True(hosted <= capacity, $"broker over capacity: {hosted} > {capacity}");
+            }
+            else
+            {
+                Assert.Equal(ErrorCode.PolicyViolation, decision.Error);
+                Assert.Contains("broker.capacity.partitions", decision.Message, StringComparison.Ordinal);
+                var placed = (existing + added) * rf;
+                Assert.True(placed > capacity, $"refused though {placed} replicas fit in {brokers} x {capacity}");
+            }
+        });
+    }
+
     private static MetadataImage Cluster(int brokers)
     {
         var image = MetadataImage.Empty;
