@@ -23,6 +23,8 @@ public sealed class MetadataRecordCodecTests
         new ConfigRecord(ConfigResourceType.Broker, "", "log.retention.ms", null),
         new RemoveTopicRecord(TopicId),
         new ProducerIdsRecord(2, 7, 5000),
+        new UserScramCredentialRecord("alice", ScramMechanism.ScramSha512, [1, 2, 3], new byte[64], new byte[64], 8192),
+        new RemoveUserScramCredentialRecord("alice", ScramMechanism.ScramSha256),
     ];
 
     public static TheoryData<MetadataRecord> EveryRecordType() => new(AllRecords);
@@ -71,5 +73,21 @@ public sealed class MetadataRecordCodecTests
 
         Assert.Contains("Unknown metadata record type 99", Assert.Throws<MetadataFormatException>(() => MetadataRecordCodec.DecodeBatch(unknownType)).Message);
         Assert.Contains("Unsupported version 1", Assert.Throws<MetadataFormatException>(() => MetadataRecordCodec.DecodeBatch(unknownVersion)).Message);
+    }
+
+    [Fact]
+    public void ScramCredentials_ApplyRemoveAndSurviveASnapshot()
+    {
+        var credential = new UserScramCredentialRecord("alice", ScramMechanism.ScramSha256, [9, 9], new byte[32], new byte[32], 4096);
+        var image = MetadataImage.Empty.Apply([credential, credential with { Mechanism = ScramMechanism.ScramSha512, StoredKey = new byte[64], ServerKey = new byte[64] }]);
+
+        var restored = MetadataImage.FromSnapshot(image.ToSnapshot());
+
+        Assert.Equal(2, restored.ScramCredentials.Count);
+        Assert.Equal([9, 9], restored.ScramCredentials[new ScramCredentialKey("alice", ScramMechanism.ScramSha256)].Salt);
+        var removed = restored.Apply(new RemoveUserScramCredentialRecord("alice", ScramMechanism.ScramSha256));
+        Assert.Equal(ScramMechanism.ScramSha512, Assert.Single(removed.ScramCredentials).Key.Mechanism);
+        Assert.Throws<InvalidMetadataRecordException>(() => removed.Apply(new RemoveUserScramCredentialRecord("alice", ScramMechanism.ScramSha256)));
+        Assert.Throws<InvalidMetadataRecordException>(() => removed.Apply(credential with { Iterations = 0 }));
     }
 }

@@ -91,3 +91,28 @@ public sealed class InvalidMetadataRecordException : Exception
     {
     }
 }
+
+/// <summary>Where a SCRAM credential is kept: a user and a mechanism (ordered by name, then mechanism).</summary>
+/// <param name="User">The user name.</param>
+/// <param name="Mechanism">The mechanism.</param>
+public readonly record struct ScramCredentialKey(string User, ScramMechanism Mechanism) : IComparable<ScramCredentialKey>
+{
+    /// <inheritdoc/>
+    public int CompareTo(ScramCredentialKey other)
+    {
+        var byUser = string.CompareOrdinal(User, other.User);
+        return byUser != 0 ? byUser : Mechanism.CompareTo(other.Mechanism);
+    }
+
+    /// <summary>Orders by user (ordinal), then mechanism.</summary>
+    public static bool operator <(ScramCredentialKey left, ScramCredentialKey right) => left.CompareTo(right) < 0;
+
+    /// <summary>Orders by user (ordinal), then mechanism.</summary>
+    public static bool operator >(ScramCredentialKey left, ScramCredentialKey right) => left.CompareTo(right) > 0;
+
+    /// <summary>Orders by user (ordinal), then mechanism.</summary>
+    public static bool operator <=(ScramCredentialKey left, ScramCredentialKey right) => left.CompareTo(right) <= 0;
+
+    /// <summary>Orders by user (ordinal), then mechanism.</summary>
+    public static bool operator >=(ScramCredentialKey left, ScramCredentialKey right) => left.CompareTo(right) >= 0;
+}

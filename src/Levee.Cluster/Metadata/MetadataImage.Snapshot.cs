@@ -47,6 +47,8 @@ public sealed partial class MetadataImage
             records.Add(new ProducerIdsRecord(-1, -1, NextProducerId));
         }
 
+        records.AddRange(ScramCredentials.Values);
+
         return records;
     }
 

@@ -22,7 +22,8 @@ public sealed partial class MetadataImage
         ImmutableSortedDictionary<Guid, TopicImage>.Empty,
         ImmutableSortedDictionary.Create<string, TopicImage>(StringComparer.Ordinal),
         ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>>.Empty,
-        0);
+        0,
+        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord>.Empty);
 
     private MetadataImage(
         long offset,
@@ -30,8 +31,10 @@ public sealed partial class MetadataImage
         ImmutableSortedDictionary<Guid, TopicImage> topicsById,
         ImmutableSortedDictionary<string, TopicImage> topicsByName,
         ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> configs,
-        long nextProducerId)
+        long nextProducerId,
+        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> scramCredentials)
     {
+        ScramCredentials = scramCredentials;
         Offset = offset;
         Brokers = brokers;
         TopicsById = topicsById;
@@ -61,6 +64,9 @@ public sealed partial class MetadataImage
     /// <summary>The first producer id not yet handed out.</summary>
     public long NextProducerId { get; }
 
+    /// <summary>SCRAM credentials by user and mechanism (salted and iterated: no password is stored).</summary>
+    public ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> ScramCredentials { get; }
+
     /// <summary>Finds a partition by topic name and index.</summary>
     public PartitionImage? GetPartition(string topic, int partition) =>
         TopicsByName.TryGetValue(topic, out var image) && image.Partitions.TryGetValue(partition, out var p) ? p : null;
@@ -73,7 +79,7 @@ public sealed partial class MetadataImage
 
     /// <summary>The same state at another metadata offset.</summary>
     public MetadataImage WithOffset(long offset) =>
-        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId);
+        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials);
 
     /// <summary>Applies records in order (an atomic batch: all apply or the method throws and this image is unchanged).</summary>
     /// <exception cref="InvalidMetadataRecordException">A record does not apply to the image reached so far.</exception>
@@ -110,17 +116,31 @@ public sealed partial class MetadataImage
             ConfigRecord r => ApplyConfig(r),
             RemoveTopicRecord r => ApplyRemoveTopic(r),
             ProducerIdsRecord r => r.NextProducerId > NextProducerId
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId)
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId, ScramCredentials)
                 : throw Invalid($"ProducerIdsRecord moves the next producer id back from {NextProducerId} to {r.NextProducerId}."),
+            UserScramCredentialRecord r => ApplyScramCredential(r),
+            RemoveUserScramCredentialRecord r => ScramCredentials.ContainsKey(new ScramCredentialKey(r.Name, r.Mechanism))
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)))
+                : throw Invalid($"User '{r.Name}' has no {r.Mechanism} credential."),
             _ => throw Invalid($"Unsupported metadata record {record.GetType().Name}."),
         };
     }
 
+    private MetadataImage ApplyScramCredential(UserScramCredentialRecord r)
+    {
+        if (string.IsNullOrEmpty(r.Name) || r.Mechanism is not (ScramMechanism.ScramSha256 or ScramMechanism.ScramSha512) || r.Iterations <= 0 || r.Salt.Length == 0)
+        {
+            throw Invalid($"UserScramCredentialRecord for '{r.Name}' is malformed.");
+        }
+
+        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r));
+    }
+
     private MetadataImage WithBrokers(ImmutableSortedDictionary<int, BrokerRegistration> brokers) =>
-        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId);
+        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials);
 
     private MetadataImage WithTopic(TopicImage topic) => new(
-        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId);
+        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId, ScramCredentials);
 
     private BrokerRegistration RequireBroker(int id, long epoch)
     {
@@ -220,7 +240,7 @@ public sealed partial class MetadataImage
         var configs = GetConfigs(r.ResourceType, r.ResourceName);
         configs = r.Value is null ? configs.Remove(r.Name) : configs.SetItem(r.Name, r.Value);
         var all = configs.IsEmpty ? Configs.Remove(resource) : Configs.SetItem(resource, configs);
-        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId);
+        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId, ScramCredentials);
     }
 
     private MetadataImage ApplyRemoveTopic(RemoveTopicRecord r)
@@ -232,7 +252,8 @@ public sealed partial class MetadataImage
             TopicsById.Remove(topic.Id),
             TopicsByName.Remove(topic.Name),
             Configs.Remove(new ConfigResource(ConfigResourceType.Topic, topic.Name)),
-            NextProducerId);
+            NextProducerId,
+            ScramCredentials);
     }
 
     private TopicImage RequireTopic(Guid id) =>

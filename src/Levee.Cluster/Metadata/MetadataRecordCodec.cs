@@ -117,6 +117,8 @@ public static class MetadataRecordCodec
             MetadataRecordType.UnfenceBroker => UnfenceBrokerRecord.Read(ref body),
             MetadataRecordType.RemoveTopic => RemoveTopicRecord.Read(ref body),
             MetadataRecordType.ProducerIds => ProducerIdsRecord.Read(ref body),
+            MetadataRecordType.UserScramCredential => UserScramCredentialRecord.Read(ref body),
+            MetadataRecordType.RemoveUserScramCredential => RemoveUserScramCredentialRecord.Read(ref body),
             MetadataRecordType.BrokerRegistrationChange => BrokerRegistrationChangeRecord.Read(ref body),
             _ => throw new MetadataFormatException($"Unknown metadata record type {(short)type}."),
         };

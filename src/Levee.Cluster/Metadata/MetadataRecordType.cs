@@ -33,6 +33,12 @@ public enum MetadataRecordType : short
     /// <summary>A topic and its partitions were deleted.</summary>
     RemoveTopic = 9,
 
+    /// <summary>A user's SCRAM credential for one mechanism was set.</summary>
+    UserScramCredential = 11,
+
+    /// <summary>A user's SCRAM credential for one mechanism was removed.</summary>
+    RemoveUserScramCredential = 12,
+
     /// <summary>A block of producer ids was handed out.</summary>
     ProducerIds = 15,
 

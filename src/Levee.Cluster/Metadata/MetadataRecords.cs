@@ -327,3 +327,62 @@ public sealed record ProducerIdsRecord(int BrokerId, long BrokerEpoch, long Next
 
     internal static ProducerIdsRecord Read(ref KafkaReader reader) => new(reader.ReadInt32(), reader.ReadInt64(), reader.ReadInt64());
 }
+
+/// <summary>
+/// A user's salted, iterated SCRAM credential for one mechanism (Kafka's UserScramCredentialRecord, RFC 5802):
+/// never the password, only what verifies a proof of it.
+/// </summary>
+/// <param name="Name">The user name.</param>
+/// <param name="Mechanism">The SCRAM mechanism.</param>
+/// <param name="Salt">The salt.</param>
+/// <param name="StoredKey">H(ClientKey).</param>
+/// <param name="ServerKey">HMAC(SaltedPassword, "Server Key").</param>
+/// <param name="Iterations">The PBKDF2 iteration count.</param>
+public sealed record UserScramCredentialRecord(string Name, ScramMechanism Mechanism, byte[] Salt, byte[] StoredKey, byte[] ServerKey, int Iterations) : MetadataRecord
+{
+    /// <inheritdoc/>
+    public override MetadataRecordType Type => MetadataRecordType.UserScramCredential;
+
+    internal override void WriteBody(ref KafkaWriter writer)
+    {
+        writer.WriteString(Name, compact: true);
+        writer.WriteInt8((sbyte)Mechanism);
+        writer.WriteBytes(Salt, compact: true);
+        writer.WriteBytes(StoredKey, compact: true);
+        writer.WriteBytes(ServerKey, compact: true);
+        writer.WriteInt32(Iterations);
+    }
+
+    internal static UserScramCredentialRecord Read(ref KafkaReader reader) =>
+        new(reader.ReadCompactString(), (ScramMechanism)reader.ReadInt8(), reader.ReadBytes(compact: true), reader.ReadBytes(compact: true), reader.ReadBytes(compact: true), reader.ReadInt32());
+}
+
+/// <summary>A user's SCRAM credential for one mechanism was removed (Kafka's RemoveUserScramCredentialRecord).</summary>
+/// <param name="Name">The user name.</param>
+/// <param name="Mechanism">The SCRAM mechanism.</param>
+public sealed record RemoveUserScramCredentialRecord(string Name, ScramMechanism Mechanism) : MetadataRecord
+{
+    /// <inheritdoc/>
+    public override MetadataRecordType Type => MetadataRecordType.RemoveUserScramCredential;
+
+    internal override void WriteBody(ref KafkaWriter writer)
+    {
+        writer.WriteString(Name, compact: true);
+        writer.WriteInt8((sbyte)Mechanism);
+    }
+
+    internal static RemoveUserScramCredentialRecord Read(ref KafkaReader reader) => new(reader.ReadCompactString(), (ScramMechanism)reader.ReadInt8());
+}
+
+/// <summary>Kafka's SCRAM mechanism codes (ScramMechanism: the codes the SCRAM admin APIs use).</summary>
+public enum ScramMechanism : sbyte
+{
+    /// <summary>Not a mechanism Kafka knows.</summary>
+    Unknown = 0,
+
+    /// <summary>SCRAM-SHA-256 (RFC 7677).</summary>
+    ScramSha256 = 1,
+
+    /// <summary>SCRAM-SHA-512.</summary>
+    ScramSha512 = 2,
+}
