@@ -25,6 +25,8 @@ public sealed class MetadataRecordCodecTests
         new ProducerIdsRecord(2, 7, 5000),
         new UserScramCredentialRecord("alice", ScramMechanism.ScramSha512, [1, 2, 3], new byte[64], new byte[64], 8192),
         new RemoveUserScramCredentialRecord("alice", ScramMechanism.ScramSha256),
+        new AccessControlEntryRecord(TopicId, 2, "orders-", 4, "User:alice", "*", 3, 3),
+        new RemoveAccessControlEntryRecord(TopicId),
     ];
 
     public static TheoryData<MetadataRecord> EveryRecordType() => new(AllRecords);

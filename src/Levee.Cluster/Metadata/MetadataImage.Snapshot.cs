@@ -48,6 +48,7 @@ public sealed partial class MetadataImage
         }
 
         records.AddRange(ScramCredentials.Values);
+        records.AddRange(Acls.Values);
 
         return records;
     }

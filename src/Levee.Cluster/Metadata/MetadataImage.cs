@@ -23,7 +23,8 @@ public sealed partial class MetadataImage
         ImmutableSortedDictionary.Create<string, TopicImage>(StringComparer.Ordinal),
         ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>>.Empty,
         0,
-        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord>.Empty);
+        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord>.Empty,
+        ImmutableSortedDictionary<Guid, AccessControlEntryRecord>.Empty);
 
     private MetadataImage(
         long offset,
@@ -32,9 +33,11 @@ public sealed partial class MetadataImage
         ImmutableSortedDictionary<string, TopicImage> topicsByName,
         ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> configs,
         long nextProducerId,
-        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> scramCredentials)
+        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> scramCredentials,
+        ImmutableSortedDictionary<Guid, AccessControlEntryRecord> acls)
     {
         ScramCredentials = scramCredentials;
+        Acls = acls;
         Offset = offset;
         Brokers = brokers;
         TopicsById = topicsById;
@@ -67,6 +70,9 @@ public sealed partial class MetadataImage
     /// <summary>SCRAM credentials by user and mechanism (salted and iterated: no password is stored).</summary>
     public ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> ScramCredentials { get; }
 
+    /// <summary>ACLs by id.</summary>
+    public ImmutableSortedDictionary<Guid, AccessControlEntryRecord> Acls { get; }
+
     /// <summary>Finds a partition by topic name and index.</summary>
     public PartitionImage? GetPartition(string topic, int partition) =>
         TopicsByName.TryGetValue(topic, out var image) && image.Partitions.TryGetValue(partition, out var p) ? p : null;
@@ -79,7 +85,7 @@ public sealed partial class MetadataImage
 
     /// <summary>The same state at another metadata offset.</summary>
     public MetadataImage WithOffset(long offset) =>
-        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials);
+        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls);
 
     /// <summary>Applies records in order (an atomic batch: all apply or the method throws and this image is unchanged).</summary>
     /// <exception cref="InvalidMetadataRecordException">A record does not apply to the image reached so far.</exception>
@@ -116,12 +122,16 @@ public sealed partial class MetadataImage
             ConfigRecord r => ApplyConfig(r),
             RemoveTopicRecord r => ApplyRemoveTopic(r),
             ProducerIdsRecord r => r.NextProducerId > NextProducerId
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId, ScramCredentials)
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId, ScramCredentials, Acls)
                 : throw Invalid($"ProducerIdsRecord moves the next producer id back from {NextProducerId} to {r.NextProducerId}."),
             UserScramCredentialRecord r => ApplyScramCredential(r),
             RemoveUserScramCredentialRecord r => ScramCredentials.ContainsKey(new ScramCredentialKey(r.Name, r.Mechanism))
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)))
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)), Acls)
                 : throw Invalid($"User '{r.Name}' has no {r.Mechanism} credential."),
+            AccessControlEntryRecord r => ApplyAcl(r),
+            RemoveAccessControlEntryRecord r => Acls.ContainsKey(r.Id)
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.Remove(r.Id))
+                : throw Invalid($"ACL {r.Id} does not exist."),
             _ => throw Invalid($"Unsupported metadata record {record.GetType().Name}."),
         };
     }
@@ -133,14 +143,27 @@ public sealed partial class MetadataImage
             throw Invalid($"UserScramCredentialRecord for '{r.Name}' is malformed.");
         }
 
-        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r));
+        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r), Acls);
+    }
+
+    private MetadataImage ApplyAcl(AccessControlEntryRecord r)
+    {
+        // Only what an authorizer can match: a concrete resource type, literal or prefixed, a concrete operation
+        // and permission (Kafka's codes: types 2-7, patterns 3-4, operations 2-14, permissions 2-3).
+        if (r.ResourceType is < 2 or > 7 || r.PatternType is not (3 or 4) || r.Operation is < 2 or > 14 || r.PermissionType is not (2 or 3)
+            || string.IsNullOrEmpty(r.ResourceName) || string.IsNullOrEmpty(r.Principal) || string.IsNullOrEmpty(r.Host))
+        {
+            throw Invalid($"AccessControlEntryRecord {r.Id} is malformed.");
+        }
+
+        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.SetItem(r.Id, r));
     }
 
     private MetadataImage WithBrokers(ImmutableSortedDictionary<int, BrokerRegistration> brokers) =>
-        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials);
+        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls);
 
     private MetadataImage WithTopic(TopicImage topic) => new(
-        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId, ScramCredentials);
+        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId, ScramCredentials, Acls);
 
     private BrokerRegistration RequireBroker(int id, long epoch)
     {
@@ -240,7 +263,7 @@ public sealed partial class MetadataImage
         var configs = GetConfigs(r.ResourceType, r.ResourceName);
         configs = r.Value is null ? configs.Remove(r.Name) : configs.SetItem(r.Name, r.Value);
         var all = configs.IsEmpty ? Configs.Remove(resource) : Configs.SetItem(resource, configs);
-        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId, ScramCredentials);
+        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId, ScramCredentials, Acls);
     }
 
     private MetadataImage ApplyRemoveTopic(RemoveTopicRecord r)
@@ -253,7 +276,7 @@ public sealed partial class MetadataImage
             TopicsByName.Remove(topic.Name),
             Configs.Remove(new ConfigResource(ConfigResourceType.Topic, topic.Name)),
             NextProducerId,
-            ScramCredentials);
+            ScramCredentials, Acls);
     }
 
     private TopicImage RequireTopic(Guid id) =>

@@ -119,6 +119,8 @@ public static class MetadataRecordCodec
             MetadataRecordType.ProducerIds => ProducerIdsRecord.Read(ref body),
             MetadataRecordType.UserScramCredential => UserScramCredentialRecord.Read(ref body),
             MetadataRecordType.RemoveUserScramCredential => RemoveUserScramCredentialRecord.Read(ref body),
+            MetadataRecordType.AccessControlEntry => AccessControlEntryRecord.Read(ref body),
+            MetadataRecordType.RemoveAccessControlEntry => RemoveAccessControlEntryRecord.Read(ref body),
             MetadataRecordType.BrokerRegistrationChange => BrokerRegistrationChangeRecord.Read(ref body),
             _ => throw new MetadataFormatException($"Unknown metadata record type {(short)type}."),
         };

@@ -44,6 +44,12 @@ public enum MetadataRecordType : short
 
     /// <summary>A broker's fenced or controlled-shutdown state changed.</summary>
     BrokerRegistrationChange = 17,
+
+    /// <summary>An ACL was created.</summary>
+    AccessControlEntry = 22,
+
+    /// <summary>An ACL was deleted.</summary>
+    RemoveAccessControlEntry = 23,
 }
 
 /// <summary>The kind of resource a <see cref="ConfigRecord"/> applies to (Kafka's ConfigResource.Type codes).</summary>

@@ -386,3 +386,48 @@ public enum ScramMechanism : sbyte
     /// <summary>SCRAM-SHA-512.</summary>
     ScramSha512 = 2,
 }
+
+/// <summary>
+/// An ACL (Kafka's AccessControlEntryRecord): a principal may (ALLOW) or may not (DENY) perform an operation on
+/// resources of a type whose name matches literally or by prefix, from a host.
+/// </summary>
+/// <param name="Id">The ACL's id.</param>
+/// <param name="ResourceType">Kafka's resource type code (2 topic, 3 group, 4 cluster, 5 transactional id, ...).</param>
+/// <param name="ResourceName">The resource name or prefix ("*" with a literal pattern: every resource of the type).</param>
+/// <param name="PatternType">Kafka's pattern type code (3 literal, 4 prefixed).</param>
+/// <param name="Principal">The principal, e.g. "User:alice", or "User:*".</param>
+/// <param name="Host">The host, or "*".</param>
+/// <param name="Operation">Kafka's operation code (2 all, 3 read, 4 write, ...).</param>
+/// <param name="PermissionType">Kafka's permission code (2 deny, 3 allow).</param>
+public sealed record AccessControlEntryRecord(Guid Id, sbyte ResourceType, string ResourceName, sbyte PatternType, string Principal, string Host, sbyte Operation, sbyte PermissionType) : MetadataRecord
+{
+    /// <inheritdoc/>
+    public override MetadataRecordType Type => MetadataRecordType.AccessControlEntry;
+
+    internal override void WriteBody(ref KafkaWriter writer)
+    {
+        writer.WriteUuid(Id);
+        writer.WriteInt8(ResourceType);
+        writer.WriteString(ResourceName, compact: true);
+        writer.WriteInt8(PatternType);
+        writer.WriteString(Principal, compact: true);
+        writer.WriteString(Host, compact: true);
+        writer.WriteInt8(Operation);
+        writer.WriteInt8(PermissionType);
+    }
+
+    internal static AccessControlEntryRecord Read(ref KafkaReader reader) => new(
+        reader.ReadUuid(), reader.ReadInt8(), reader.ReadCompactString(), reader.ReadInt8(), reader.ReadCompactString(), reader.ReadCompactString(), reader.ReadInt8(), reader.ReadInt8());
+}
+
+/// <summary>An ACL was deleted (Kafka's RemoveAccessControlEntryRecord).</summary>
+/// <param name="Id">The ACL's id.</param>
+public sealed record RemoveAccessControlEntryRecord(Guid Id) : MetadataRecord
+{
+    /// <inheritdoc/>
+    public override MetadataRecordType Type => MetadataRecordType.RemoveAccessControlEntry;
+
+    internal override void WriteBody(ref KafkaWriter writer) => writer.WriteUuid(Id);
+
+    internal static RemoveAccessControlEntryRecord Read(ref KafkaReader reader) => new(reader.ReadUuid());
+}
