@@ -7,16 +7,21 @@ using Xunit.Abstractions;
 namespace Levee.Faults;
 
 /// <summary>
-/// Issue 17: `levee cluster down` (SIGTERM to every broker at once) while the followers are busy replicating
-/// must stop every broker cleanly, every time.
+/// Issue 17: `levee cluster down` (SIGTERM to every broker at once) while the followers are busy replicating,
+/// just after a topic they replicated was deleted, must stop every broker cleanly, every time.
 /// </summary>
 public sealed class ShutdownTests(ITestOutputHelper output)
 {
+    /// <summary>Written throughout, through the SIGTERM.</summary>
     private const string Topic = "heavy";
+
+    /// <summary>Written as heavily, then deleted under its producer just before the SIGTERM (as issue 17's clients deleted topics they wrote).</summary>
+    private const string DeletedTopic = "heavy-deleted";
+
     private const int Partitions = 6;
 
-    /// <summary>Acknowledged (acks=all, RF=3) before the SIGTERM; the producer keeps writing through it.</summary>
-    private const long HeavyBytes = 8L * 1024 * 1024;
+    /// <summary>Acknowledged (acks=all, RF=3) to each topic before the deletion and the SIGTERM.</summary>
+    private const long HeavyBytes = 4L * 1024 * 1024;
 
     /// <summary>What `levee cluster down` waits for each broker before it kills it (its --timeout-s default).</summary>
     private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(60);
@@ -37,19 +42,29 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         Assert.True(unclean.Count == 0, $"{unclean.Count} broker stops of {Rounds} rounds x 3 were not clean:{Environment.NewLine}{string.Join(Environment.NewLine, unclean)}");
     }
 
-    /// <summary>A fresh 3-broker cluster, heavy acks=all writes, then SIGTERM to all at once while they go on; returns what was not clean.</summary>
+    /// <summary>
+    /// A fresh 3-broker cluster, heavy acks=all writes to two topics, one of them deleted while written, then
+    /// SIGTERM to all brokers at once while the other is still written; returns what was not clean.
+    /// </summary>
     private async Task<List<string>> RoundAsync(int round)
     {
         await using var cluster = await LeveeCluster.StartAsync(3, ClusterTimeouts.Short);
         cluster.Name = string.Create(CultureInfo.InvariantCulture, $"shutdown-{round}");
-        await cluster.CreateTopicAsync(Topic, Partitions, FaultRun.ReplicationFactor, FaultRun.MinInsyncReplicas);
-        await cluster.WaitForFullIsrAsync(Topic, Partitions, TimeSpan.FromSeconds(60));
+        foreach (var topic in new[] { Topic, DeletedTopic })
+        {
+            await cluster.CreateTopicAsync(topic, Partitions, FaultRun.ReplicationFactor, FaultRun.MinInsyncReplicas);
+            await cluster.WaitForFullIsrAsync(topic, Partitions, TimeSpan.FromSeconds(60));
+        }
 
         (LeveeNode Node, int? Exit, TimeSpan Took)[] stops;
         long ackedAtSigterm;
-        await using (var load = new HeavyLoad(cluster.BootstrapServers))
+        await using (var load = new HeavyLoad(cluster.BootstrapServers, Topic))
         {
-            await Wait.UntilAsync($"round {round}: {HeavyBytes} bytes acknowledged", TimeSpan.FromSeconds(60), () => load.AckedBytes >= HeavyBytes, load.Describe);
+            await using (var doomed = new HeavyLoad(cluster.BootstrapServers, DeletedTopic))
+            {
+                await Wait.UntilAsync($"round {round}: {HeavyBytes} bytes acknowledged to each topic", TimeSpan.FromSeconds(60), () => load.AckedBytes >= HeavyBytes && doomed.AckedBytes >= HeavyBytes, () => $"{Topic}: {load.Describe()}; {DeletedTopic}: {doomed.Describe()}");
+                await cluster.DeleteTopicAsync(DeletedTopic, TimeSpan.FromSeconds(60));
+            }
 
             // What `levee cluster down` does: SIGTERM to every broker at once, here while the producer still writes.
             ackedAtSigterm = load.AckedBytes;
@@ -94,20 +109,21 @@ public sealed class ShutdownTests(ITestOutputHelper output)
             }
         }
 
-        FaultRun.Note(output, $"round {round}: SIGTERM to all 3 brokers after {ackedAtSigterm / (1024.0 * 1024):0.0} MB acknowledged; "
+        FaultRun.Note(output, $"round {round}: {DeletedTopic} deleted under its producer, then SIGTERM to all 3 brokers after {ackedAtSigterm / (1024.0 * 1024):0.0} MB acknowledged to {Topic}; "
             + string.Join(", ", stops.Select(s => $"broker {s.Node.NodeId} exit {s.Exit?.ToString(CultureInfo.InvariantCulture) ?? "none"} in {s.Took.TotalMilliseconds:0} ms"))
             + (unclean.Count == 0 ? "; all clean" : $"; {unclean.Count} not clean"));
         return unclean;
     }
 
     /// <summary>
-    /// An idempotent acks=all producer writing incompressible 4 KiB values round-robin to every partition, as
-    /// fast as the cluster acknowledges them (a bounded number in flight), until disposed.
+    /// An idempotent acks=all producer writing incompressible 4 KiB values round-robin to every partition of a
+    /// topic, as fast as the cluster acknowledges them (a bounded number in flight), until disposed.
     /// </summary>
     private sealed class HeavyLoad : IAsyncDisposable
     {
         private const int ValueBytes = 4096;
         private const int MaxInFlight = 512;
+        private readonly string _topic;
         private readonly IProducer<Null, byte[]> _producer;
         private readonly SemaphoreSlim _slots = new(MaxInFlight);
         private readonly CancellationTokenSource _stop = new();
@@ -115,8 +131,9 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         private long _ackedBytes;
         private long _failures;
 
-        public HeavyLoad(string bootstrapServers)
+        public HeavyLoad(string bootstrapServers, string topic)
         {
+            _topic = topic;
             _producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig
             {
                 BootstrapServers = bootstrapServers,
@@ -157,7 +174,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
 
                 try
                 {
-                    _producer.Produce(new TopicPartition(Topic, i % Partitions), new Message<Null, byte[]> { Value = value }, report =>
+                    _producer.Produce(new TopicPartition(_topic, i % Partitions), new Message<Null, byte[]> { Value = value }, report =>
                     {
                         if (report.Error.IsError)
                         {
