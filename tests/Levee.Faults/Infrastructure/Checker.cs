@@ -149,16 +149,21 @@ public sealed class Checker : IDisposable
     /// <summary>Stops producing and waits for every record in flight to be acknowledged or failed.</summary>
     public async Task StopAsync()
     {
-        await _stop.CancelAsync();
-        if (_loop is not null)
-        {
-            await _loop;
-        }
-
+        await StopProducingAsync();
         var remaining = await Task.Run(() => _producer.Flush(TimeSpan.FromSeconds(150)));
         if (remaining > 0)
         {
             throw new InvalidOperationException($"{remaining} records still in flight after the flush.");
+        }
+    }
+
+    /// <summary>Stops producing without waiting for the records in flight (e.g. the topic is being deleted under them); <see cref="Dispose"/> then drops them.</summary>
+    public async Task StopProducingAsync()
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null)
+        {
+            await _loop;
         }
     }
 

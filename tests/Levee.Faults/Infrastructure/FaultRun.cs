@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Xunit.Abstractions;
 
 namespace Levee.Faults.Infrastructure;
@@ -24,7 +23,6 @@ public sealed class FaultRun : IAsyncDisposable
 
     private static readonly TimeSpan GroupDeadline = TimeSpan.FromSeconds(90);
     private readonly ITestOutputHelper _output;
-    private readonly StringBuilder _report = new();
 
     private FaultRun(string name, LeveeCluster cluster, Checker checker, ITestOutputHelper output)
     {
@@ -181,11 +179,13 @@ public sealed class FaultRun : IAsyncDisposable
         Assert.True(result.Problems.Count == 0, "The consumer group did not read every acknowledged record in order and commit:" + Environment.NewLine + string.Join(Environment.NewLine, result.Problems.Take(30)) + Environment.NewLine + Cluster.LogTails(30));
     }
 
-    public void Note(string line)
+    public void Note(string line) => Note(_output, line);
+
+    /// <summary>Prints a line of a scenario's report to the test output, and appends it to LEVEE_FAULTS_REPORT's file when set.</summary>
+    public static void Note(ITestOutputHelper output, string line)
     {
         var stamped = string.Create(CultureInfo.InvariantCulture, $"[faults] {line}");
-        _report.AppendLine(stamped);
-        _output.WriteLine(stamped);
+        output.WriteLine(stamped);
         var file = Environment.GetEnvironmentVariable("LEVEE_FAULTS_REPORT");
         if (!string.IsNullOrEmpty(file))
         {

@@ -123,6 +123,129 @@ public sealed class LeveeCluster : IAsyncDisposable
             });
     }
 
+    /// <summary>The topic's id as a fresh Metadata request reports it: "" when the topic does not exist, null when the cluster did not answer.</summary>
+    public async Task<string?> TopicIdAsync(string topic)
+    {
+        try
+        {
+            var result = await Admin.DescribeTopicsAsync(TopicCollection.OfTopicNames([topic]), new DescribeTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(5) });
+            return result.TopicDescriptions.Single().TopicId.ToString();
+        }
+        catch (DescribeTopicsException ex) when (ex.Results.TopicDescriptions.TrueForAll(d => d.Error.Code == ErrorCode.UnknownTopicOrPart))
+        {
+            return "";
+        }
+        catch (KafkaException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Deletes a topic and waits until Metadata no longer shows it. The request is repeated while the topic is
+    /// shown (an answer such as REQUEST_TIMED_OUT does not say whether it was applied).
+    /// </summary>
+    public Task DeleteTopicAsync(string topic, TimeSpan timeout) => Wait.UntilAsync(
+        $"topic {topic} deleted and gone from Metadata",
+        timeout,
+        async () =>
+        {
+            var id = await TopicIdAsync(topic);
+            if (id is not { Length: > 0 })
+            {
+                return id is "";
+            }
+
+            try
+            {
+                await Admin.DeleteTopicsAsync([topic], new DeleteTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
+            }
+            catch (KafkaException)
+            {
+                // Unknown (deleted meanwhile) or timed out: Metadata decides.
+            }
+
+            return await TopicIdAsync(topic) is "";
+        });
+
+    /// <summary>
+    /// Creates a new generation of a topic whose previous generation (id <paramref name="previousId"/>, "" for
+    /// none) was deleted, and returns the new topic id. While Metadata still shows the previous id, the deletion
+    /// is not complete and nothing is sent; an "already exists" answer counts only if the id is a new one.
+    /// </summary>
+    public async Task<string> CreateTopicGenerationAsync(string topic, int partitions, short replicationFactor, int minInsyncReplicas, string previousId, TimeSpan timeout)
+    {
+        var id = "";
+        await Wait.UntilAsync(
+            $"a new generation of topic {topic} (previous id {previousId})",
+            timeout,
+            async () =>
+            {
+                id = await TopicIdAsync(topic) ?? "";
+                if (id.Length > 0)
+                {
+                    return id != previousId;
+                }
+
+                try
+                {
+                    await Admin.CreateTopicsAsync(
+                        [new TopicSpecification
+                        {
+                            Name = topic,
+                            NumPartitions = partitions,
+                            ReplicationFactor = replicationFactor,
+                            Configs = new Dictionary<string, string> { ["min.insync.replicas"] = minInsyncReplicas.ToString(CultureInfo.InvariantCulture) },
+                        }],
+                        new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
+                }
+                catch (KafkaException)
+                {
+                    // Already exists (a stale view of the previous generation, or our own earlier request applied) or timed out: Metadata decides.
+                }
+
+                id = await TopicIdAsync(topic) ?? "";
+                return id.Length > 0 && id != previousId;
+            },
+            () => $"last id seen: '{id}'");
+        return id;
+    }
+
+    /// <summary>
+    /// Waits until every partition of every topic (internal ones included) has a leader and its full replica set
+    /// in the ISR; returns how long it took. On timeout the message lists the partitions that are not.
+    /// </summary>
+    public async Task<TimeSpan> WaitForFullIsrEverywhereAsync(TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        var behind = new List<string>();
+        await Wait.UntilAsync(
+            "every partition of every topic at full ISR",
+            timeout,
+            async () =>
+            {
+                Metadata metadata;
+                try
+                {
+                    metadata = await Task.Run(() => Admin.GetMetadata(TimeSpan.FromSeconds(5)));
+                }
+                catch (KafkaException ex)
+                {
+                    behind = ["no metadata: " + ex.Error.Reason];
+                    return false;
+                }
+
+                behind = [.. metadata.Topics.SelectMany(t => t.Error.IsError
+                    ? [$"{t.Topic}: {t.Error.Code}"]
+                    : t.Partitions.Where(p => p.Leader < 0 || !p.InSyncReplicas.Order().SequenceEqual(p.Replicas.Order()))
+                        .OrderBy(p => p.PartitionId)
+                        .Select(p => $"{t.Topic}-{p.PartitionId} leader {p.Leader} replicas [{string.Join(',', p.Replicas)}] isr [{string.Join(',', p.InSyncReplicas)}]"))];
+                return behind.Count == 0;
+            },
+            () => $"{behind.Count} partitions not at full ISR: {string.Join("; ", behind)}");
+        return watch.Elapsed;
+    }
+
     /// <summary>The topic's partitions as a fresh Metadata request reports them (null while unavailable).</summary>
     public async Task<IReadOnlyList<PartitionState>?> DescribeAsync(string topic)
     {

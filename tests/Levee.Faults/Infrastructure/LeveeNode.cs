@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Levee.Faults.Infrastructure;
 
@@ -11,10 +12,11 @@ namespace Levee.Faults.Infrastructure;
 /// stay fixed across restarts. Readiness is the broker's own "ready" log line (printed once the
 /// controller unfenced it), never a sleep.
 /// </summary>
-public sealed class LeveeNode : IAsyncDisposable
+public sealed partial class LeveeNode : IAsyncDisposable
 {
     private const int MaxLogChars = 400_000;
     private readonly StringBuilder _log = new();
+    private readonly List<string> _problems = [];
     private Process? _process;
     private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -130,6 +132,32 @@ public sealed class LeveeNode : IAsyncDisposable
         IsPaused = false;
     }
 
+    /// <summary>
+    /// Lines of the log that a healthy broker never prints: the runtime's "Unhandled exception" and the
+    /// console logger's error and critical levels ("fail:", "crit:").
+    /// </summary>
+    /// <remarks>Kept apart from <see cref="Log"/>, so none is lost when the log is trimmed.</remarks>
+    public IReadOnlyList<string> ProblemLines()
+    {
+        lock (_problems)
+        {
+            return [.. _problems];
+        }
+    }
+
+    /// <summary>Sets the CPU affinity of every thread of the running process (taskset -a -cp), e.g. "1" or "0-1"; threads it starts later inherit it.</summary>
+    public async Task PinToCpusAsync(string cpus)
+    {
+        AppendLog($"==== harness: taskset -a -cp {cpus} node {NodeId} at {DateTime.UtcNow:O}");
+        using var taskset = Process.Start(new ProcessStartInfo("taskset", ["-a", "-cp", cpus, ProcessId.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true })!;
+        await taskset.StandardOutput.ReadToEndAsync();
+        await taskset.WaitForExitAsync();
+        if (taskset.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"taskset -a -cp {cpus} {ProcessId} failed with {taskset.ExitCode}.");
+        }
+    }
+
     /// <summary>Deletes the data directory (the node must be stopped).</summary>
     public void WipeData()
     {
@@ -194,6 +222,14 @@ public sealed class LeveeNode : IAsyncDisposable
         }
 
         AppendLog(line);
+        if (ProblemLine().IsMatch(line))
+        {
+            lock (_problems)
+            {
+                _problems.Add(line);
+            }
+        }
+
         if (line.Contains(" ready: Kafka listener", StringComparison.Ordinal))
         {
             ready.TrySetResult();
@@ -211,6 +247,9 @@ public sealed class LeveeNode : IAsyncDisposable
             }
         }
     }
+
+    [GeneratedRegex(@"Unhandled exception|\b(fail|crit): ")]
+    private static partial Regex ProblemLine();
 
     private static int FreePort()
     {
