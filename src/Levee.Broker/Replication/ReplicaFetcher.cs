@@ -28,6 +28,9 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
     private const int MinBackoffMs = 100;
     private const int MaxBackoffMs = 5_000;
     private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(1);
+
+    // Failures in a row (about 12 s of back-off) after which a partition's error answers are a warning.
+    private const int PersistentFailures = 8;
     private readonly BrokerClient _client;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
@@ -265,6 +268,7 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         var state = State(partition);
         var endBefore = partition.Log.LogEndOffset;
         string? problem;
+        var unexpected = false;
         try
         {
             problem = Apply(partition, data);
@@ -279,6 +283,7 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         catch (Exception ex)
         {
             problem = $"{ex.GetType().Name}: {ex.Message}";
+            unexpected = true;
         }
 
         if (problem is not null)
@@ -286,16 +291,23 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
             state.Failures++;
             var backoffMs = Backoff(state.Failures);
             state.BackoffUntilMs = now + backoffMs;
-            if (state.Failures == 1 || problem != state.LastProblem || state.Failures % 50 == 0)
+
+            // An error answer is usually brief (the leader has not applied a new topic or leadership yet): it is
+            // a warning once it persists. A batch that cannot be applied is one at once.
+            if (unexpected || state.Failures == PersistentFailures || (state.Failures > PersistentFailures && (problem != state.LastProblem || state.Failures % 50 == 0)))
             {
                 LogPartitionFailed(partition.Id.ToString(), _client.Address, state.Failures, backoffMs, problem);
+            }
+            else
+            {
+                LogPartitionRetrying(partition.Id.ToString(), _client.Address, state.Failures, backoffMs, problem);
             }
 
             state.LastProblem = problem;
             return;
         }
 
-        if (state.Failures > 0)
+        if (state.Failures >= PersistentFailures)
         {
             LogPartitionRecovered(partition.Id.ToString(), _client.Address, state.Failures);
         }
@@ -365,6 +377,9 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
     private partial void LogPartitionFailed(string partition, string leader, int failures, int backoffMs, string problem);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
+    private partial void LogPartitionRetrying(string partition, string leader, int failures, int backoffMs, string problem);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: fetch from {Leader} works again after {Failures} failure(s)")]
     private partial void LogPartitionRecovered(string partition, string leader, int failures);
