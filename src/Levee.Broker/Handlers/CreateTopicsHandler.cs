@@ -1,12 +1,14 @@
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>CreateTopics (v2-v7): partitions, replication factor, configs, validate-only; v5+ returns the resulting configs.</summary>
+[AuthorizePerResource(AclOperation.Create, ResourceType.Topic)]
 public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
     /// <inheritdoc />
@@ -106,4 +108,11 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<Cr
         result.ErrorMessage = message;
         result.Configs = null;
     }
+
+    /// <inheritdoc />
+    protected override CreateTopicsResponse? ErrorResponse(CreateTopicsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics = [.. request.Topics.Select(t => new CreateTopicsResponse.CreatableTopicResult { Name = t.Name, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

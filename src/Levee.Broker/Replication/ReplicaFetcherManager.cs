@@ -16,13 +16,15 @@ public sealed class ReplicaFetcherManager : IAsyncDisposable
     private readonly ReplicaManager _replicas;
     private readonly BrokerOptions _options;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly string _interBrokerListener;
     private readonly ConcurrentDictionary<int, ReplicaFetcher> _fetchers = new();
     private readonly Lock _lock = new();
     private bool _disposed;
 
-    /// <summary>Follows the replica manager's partitions from now on.</summary>
-    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, ILoggerFactory loggerFactory)
+    /// <summary>Follows the replica manager's partitions from now on, fetching from leaders on <paramref name="interBrokerListener"/>.</summary>
+    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, string interBrokerListener, ILoggerFactory loggerFactory)
     {
+        _interBrokerListener = interBrokerListener;
         ArgumentNullException.ThrowIfNull(replicas);
         _replicas = replicas;
         _options = options;
@@ -48,12 +50,11 @@ public sealed class ReplicaFetcherManager : IAsyncDisposable
                 .ToDictionary(g => g.Key, g => g.ToList());
             foreach (var (leader, partitions) in byLeader)
             {
-                if (!image.Brokers.TryGetValue(leader, out var broker) || broker.EndPoints.IsEmpty)
+                if (!image.Brokers.TryGetValue(leader, out var broker) || broker.EndPoint(_interBrokerListener) is not { } endpoint)
                 {
                     continue;
                 }
 
-                var endpoint = broker.EndPoints[0];
                 if (_fetchers.TryGetValue(leader, out var existing) && existing.Address != $"{endpoint.Host}:{endpoint.Port}")
                 {
                     _fetchers.TryRemove(leader, out _);
