@@ -1,6 +1,7 @@
 using System.Globalization;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
 namespace Levee.Broker;
 
@@ -125,15 +126,39 @@ public sealed record BrokerOptions
     public int BrokerCapacityPartitions { get; init; } = 50_000;
 
     /// <summary>
+    /// listeners: Kafka's NAME://host:port,...; null means one PLAINTEXT listener on <see cref="Host"/>:<see cref="Port"/>
+    /// (and, in a cluster of several voters, a BROKER listener for inter-broker traffic on a free port).
+    /// </summary>
+    public string? Listeners { get; init; }
+
+    /// <summary>advertised.listeners: NAME://host:port for listeners whose address others must reach differently.</summary>
+    public string? AdvertisedListeners { get; init; }
+
+    /// <summary>listener.security.protocol.map: NAME:PROTOCOL,...; null means Kafka's default map plus BROKER:PLAINTEXT.</summary>
+    public string? ListenerSecurityProtocolMap { get; init; }
+
+    /// <summary>inter.broker.listener.name: the listener brokers reach each other on; null means BROKER when there is one.</summary>
+    public string? InterBrokerListenerName { get; init; }
+
+    /// <summary>Whether <see cref="QuorumVoters"/> lists more than this node: brokers then talk to each other.</summary>
+    public bool HasSeveralVoters => QuorumVoters is { } voters && QuorumVoter.ParseList(voters).Count > 1;
+
+    /// <summary>
     /// Reads options from configuration. Keys are normalised (lower case, '_' and '-' become '.'),
     /// so LEVEE_LOG_DIRS, --log-dirs and "log.dirs" all name the same setting. data.dir is an alias of log.dirs.
     /// </summary>
+    /// <exception cref="BrokerConfigurationException">
+    /// A key is unknown or its value malformed. A LEVEE_* environment variable is a setting only when its name falls
+    /// in the namespace of one (its first word is the first word of a known key: LEVEE_LOG_DIR is refused as a
+    /// misspelling of log.dirs, LEVEE_HOME is not a setting and is left alone).
+    /// </exception>
     public static BrokerOptions FromConfiguration(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         // Several spellings normalise to one key (LEVEE_LOG_DIRS and "log.dirs"), so precedence must
         // follow the providers' order (later wins), not the order keys happen to be enumerated in.
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var fromEnvironment = new HashSet<string>(StringComparer.Ordinal);
         IEnumerable<IConfigurationProvider> providers = configuration is IConfigurationRoot root ? root.Providers : [];
         foreach (var provider in providers)
         {
@@ -141,7 +166,16 @@ public sealed record BrokerOptions
             {
                 if (provider.TryGet(key, out var value) && value is not null)
                 {
-                    values[Normalise(key)] = value;
+                    var normalised = Normalise(key);
+                    values[normalised] = value;
+                    if (provider is EnvironmentVariablesConfigurationProvider)
+                    {
+                        fromEnvironment.Add(normalised);
+                    }
+                    else
+                    {
+                        fromEnvironment.Remove(normalised);
+                    }
                 }
             }
         }
@@ -157,54 +191,72 @@ public sealed record BrokerOptions
             }
         }
 
+        var settings = new Settings(values);
+        var options = Read(settings);
+        settings.RefuseUnknown(fromEnvironment);
+        if (values.ContainsKey("listeners") && (values.ContainsKey("port") || values.ContainsKey("host")))
+        {
+            throw new BrokerConfigurationException("port and host describe the default PLAINTEXT listener; with listeners set, give every listener's host and port there.");
+        }
+
+        return options;
+    }
+
+    private static BrokerOptions Read(Settings values)
+    {
         var defaults = new BrokerOptions();
         var topicDefaults = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (brokerKey, topicKey) in BrokerToTopicConfig)
         {
-            if (values.TryGetValue(brokerKey, out var v))
+            if (values.Str(brokerKey) is { } v)
             {
                 topicDefaults[topicKey] = v;
             }
         }
 
-        if (values.TryGetValue("log.retention.hours", out var hours) && !topicDefaults.ContainsKey("retention.ms"))
+        if (values.Long("log.retention.hours") is { } hours && !topicDefaults.ContainsKey("retention.ms"))
         {
-            topicDefaults["retention.ms"] = (long.Parse(hours, CultureInfo.InvariantCulture) * 3_600_000L).ToString(CultureInfo.InvariantCulture);
+            topicDefaults["retention.ms"] = (hours * 3_600_000L).ToString(CultureInfo.InvariantCulture);
         }
 
+        var dataDirAlias = values.Str("data.dir");
         return new BrokerOptions
         {
-            NodeId = Int(values, "node.id", defaults.NodeId),
-            Host = Str(values, "host", defaults.Host),
-            Port = Int(values, "port", defaults.Port),
-            DataDir = values.TryGetValue("log.dirs", out var dirs) ? dirs : Str(values, "data.dir", defaults.DataDir),
-            ClusterId = values.TryGetValue("cluster.id", out var cid) ? cid : null,
-            AutoCreateTopics = Bool(values, "auto.create.topics.enable", defaults.AutoCreateTopics),
-            DefaultPartitions = Int(values, "num.partitions", defaults.DefaultPartitions),
-            DefaultReplicationFactor = (short)Int(values, "default.replication.factor", defaults.DefaultReplicationFactor),
-            SocketRequestMaxBytes = Int(values, "socket.request.max.bytes", defaults.SocketRequestMaxBytes),
-            RetentionCheckIntervalMs = Long(values, "log.retention.check.interval.ms", defaults.RetentionCheckIntervalMs),
-            ProducerIdExpirationMs = Long(values, "producer.id.expiration.ms", defaults.ProducerIdExpirationMs),
+            NodeId = values.Int("node.id") ?? defaults.NodeId,
+            Host = values.Str("host") ?? defaults.Host,
+            Port = values.Int("port") ?? defaults.Port,
+            DataDir = values.Str("log.dirs") ?? dataDirAlias ?? defaults.DataDir,
+            ClusterId = values.Str("cluster.id"),
+            AutoCreateTopics = values.Bool("auto.create.topics.enable") ?? defaults.AutoCreateTopics,
+            DefaultPartitions = values.Int("num.partitions") ?? defaults.DefaultPartitions,
+            DefaultReplicationFactor = (short)(values.Int("default.replication.factor") ?? defaults.DefaultReplicationFactor),
+            SocketRequestMaxBytes = values.Int("socket.request.max.bytes") ?? defaults.SocketRequestMaxBytes,
+            RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
+            ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,
-            GroupInitialRebalanceDelayMs = Int(values, "group.initial.rebalance.delay.ms", defaults.GroupInitialRebalanceDelayMs),
-            GroupMinSessionTimeoutMs = Int(values, "group.min.session.timeout.ms", defaults.GroupMinSessionTimeoutMs),
-            GroupMaxSessionTimeoutMs = Int(values, "group.max.session.timeout.ms", defaults.GroupMaxSessionTimeoutMs),
-            GroupMaxSize = Int(values, "group.max.size", defaults.GroupMaxSize),
-            OffsetsTopicPartitions = Int(values, "offsets.topic.num.partitions", defaults.OffsetsTopicPartitions),
-            OffsetsRetentionMinutes = Long(values, "offsets.retention.minutes", defaults.OffsetsRetentionMinutes),
-            OffsetsRetentionCheckIntervalMs = Long(values, "offsets.retention.check.interval.ms", defaults.OffsetsRetentionCheckIntervalMs),
-            OffsetMetadataMaxBytes = Int(values, "offset.metadata.max.bytes", defaults.OffsetMetadataMaxBytes),
-            QuorumVoters = values.TryGetValue("controller.quorum.voters", out var voters) ? voters : null,
-            QuorumPort = Int(values, "quorum.port", defaults.QuorumPort),
-            BrokerSessionTimeoutMs = Int(values, "broker.session.timeout.ms", defaults.BrokerSessionTimeoutMs),
-            BrokerHeartbeatIntervalMs = Int(values, "broker.heartbeat.interval.ms", defaults.BrokerHeartbeatIntervalMs),
-            ReplicaLagTimeMaxMs = Int(values, "replica.lag.time.max.ms", defaults.ReplicaLagTimeMaxMs),
-            ReplicaFetchWaitMaxMs = Int(values, "replica.fetch.wait.max.ms", defaults.ReplicaFetchWaitMaxMs),
-            LeaderImbalanceCheckIntervalSeconds = Int(values, "leader.imbalance.check.interval.seconds", defaults.LeaderImbalanceCheckIntervalSeconds),
-            ReplicaSocketTimeoutMs = Int(values, "replica.socket.timeout.ms", defaults.ReplicaSocketTimeoutMs),
-            MaxRecordsPerUserOp = Int(values, "controller.max.records.per.user.op", defaults.MaxRecordsPerUserOp),
-            MaxPartitionsPerTopic = Int(values, "max.partitions.per.topic", defaults.MaxPartitionsPerTopic),
-            BrokerCapacityPartitions = Int(values, "broker.capacity.partitions", defaults.BrokerCapacityPartitions),
+            GroupInitialRebalanceDelayMs = values.Int("group.initial.rebalance.delay.ms") ?? defaults.GroupInitialRebalanceDelayMs,
+            GroupMinSessionTimeoutMs = values.Int("group.min.session.timeout.ms") ?? defaults.GroupMinSessionTimeoutMs,
+            GroupMaxSessionTimeoutMs = values.Int("group.max.session.timeout.ms") ?? defaults.GroupMaxSessionTimeoutMs,
+            GroupMaxSize = values.Int("group.max.size") ?? defaults.GroupMaxSize,
+            OffsetsTopicPartitions = values.Int("offsets.topic.num.partitions") ?? defaults.OffsetsTopicPartitions,
+            OffsetsRetentionMinutes = values.Long("offsets.retention.minutes") ?? defaults.OffsetsRetentionMinutes,
+            OffsetsRetentionCheckIntervalMs = values.Long("offsets.retention.check.interval.ms") ?? defaults.OffsetsRetentionCheckIntervalMs,
+            OffsetMetadataMaxBytes = values.Int("offset.metadata.max.bytes") ?? defaults.OffsetMetadataMaxBytes,
+            QuorumVoters = values.Str("controller.quorum.voters"),
+            QuorumPort = values.Int("quorum.port") ?? defaults.QuorumPort,
+            BrokerSessionTimeoutMs = values.Int("broker.session.timeout.ms") ?? defaults.BrokerSessionTimeoutMs,
+            BrokerHeartbeatIntervalMs = values.Int("broker.heartbeat.interval.ms") ?? defaults.BrokerHeartbeatIntervalMs,
+            ReplicaLagTimeMaxMs = values.Int("replica.lag.time.max.ms") ?? defaults.ReplicaLagTimeMaxMs,
+            ReplicaFetchWaitMaxMs = values.Int("replica.fetch.wait.max.ms") ?? defaults.ReplicaFetchWaitMaxMs,
+            LeaderImbalanceCheckIntervalSeconds = values.Int("leader.imbalance.check.interval.seconds") ?? defaults.LeaderImbalanceCheckIntervalSeconds,
+            Listeners = values.Str("listeners"),
+            AdvertisedListeners = values.Str("advertised.listeners"),
+            ListenerSecurityProtocolMap = values.Str("listener.security.protocol.map"),
+            InterBrokerListenerName = values.Str("inter.broker.listener.name"),
+            ReplicaSocketTimeoutMs = values.Int("replica.socket.timeout.ms") ?? defaults.ReplicaSocketTimeoutMs,
+            MaxRecordsPerUserOp = values.Int("controller.max.records.per.user.op") ?? defaults.MaxRecordsPerUserOp,
+            MaxPartitionsPerTopic = values.Int("max.partitions.per.topic") ?? defaults.MaxPartitionsPerTopic,
+            BrokerCapacityPartitions = values.Int("broker.capacity.partitions") ?? defaults.BrokerCapacityPartitions,
         };
     }
 
@@ -226,14 +278,59 @@ public sealed record BrokerOptions
 
     private static string Normalise(string key) => key.ToLowerInvariant().Replace('_', '.').Replace('-', '.').Replace(':', '.');
 
-    private static string Str(Dictionary<string, string> v, string key, string fallback) => v.TryGetValue(key, out var s) ? s : fallback;
+    /// <summary>The configured values, recording each key read so that the keys nobody reads can be refused as unknown.</summary>
+    private sealed class Settings(Dictionary<string, string> values)
+    {
+        private readonly HashSet<string> _known = new(StringComparer.Ordinal);
 
-    private static int Int(Dictionary<string, string> v, string key, int fallback) =>
-        v.TryGetValue(key, out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : fallback;
+        public string? Str(string key)
+        {
+            _known.Add(key);
+            return values.TryGetValue(key, out var value) ? value : null;
+        }
 
-    private static long Long(Dictionary<string, string> v, string key, long fallback) =>
-        v.TryGetValue(key, out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : fallback;
+        public int? Int(string key) => Parse(key, "an integer", s => int.Parse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
 
-    private static bool Bool(Dictionary<string, string> v, string key, bool fallback) =>
-        v.TryGetValue(key, out var s) ? bool.Parse(s) : fallback;
+        public long? Long(string key) => Parse(key, "an integer", s => long.Parse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
+
+        public bool? Bool(string key) => Parse(key, "true or false", bool.Parse);
+
+        /// <summary>Refuses the first key no setting read; from the environment, only keys in a setting's namespace.</summary>
+        public void RefuseUnknown(HashSet<string> fromEnvironment)
+        {
+            var namespaces = _known.Select(FirstWord).ToHashSet(StringComparer.Ordinal);
+            foreach (var key in values.Keys.Order(StringComparer.Ordinal))
+            {
+                if (_known.Contains(key) || (fromEnvironment.Contains(key) && !namespaces.Contains(FirstWord(key))))
+                {
+                    continue;
+                }
+
+                var source = fromEnvironment.Contains(key) ? $" (environment variable LEVEE_{key.ToUpperInvariant().Replace('.', '_')})" : "";
+                var near = _known.Where(k => FirstWord(k) == FirstWord(key)).Order(StringComparer.Ordinal).ToList();
+                var hint = near.Count > 0 ? $"; known keys like it: {string.Join(", ", near)}" : "";
+                throw new BrokerConfigurationException($"Unknown setting '{key}'{source}{hint}.");
+            }
+        }
+
+        private T? Parse<T>(string key, string expected, Func<string, T> parse)
+            where T : struct
+        {
+            if (Str(key) is not { } text)
+            {
+                return null;
+            }
+
+            try
+            {
+                return parse(text.Trim());
+            }
+            catch (Exception ex) when (ex is FormatException or OverflowException)
+            {
+                throw new BrokerConfigurationException($"Setting '{key}' must be {expected}, got '{text}'.", ex);
+            }
+        }
+
+        private static string FirstWord(string key) => key.Split('.')[0];
+    }
 }

@@ -7,12 +7,11 @@ using Levee.Broker.Partitions;
 using Levee.Broker.Producers;
 using Levee.Broker.Replication;
 using Levee.Broker.Requests;
+using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -54,10 +53,20 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>host:port to give clients as bootstrap servers.</summary>
     public string BootstrapServers => $"{Identity.Host}:{Identity.Port}";
 
-    /// <summary>Opens the data directory, binds the listener and starts serving.</summary>
-    public static async Task<LeveeBroker> StartAsync(BrokerOptions options, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    /// <summary>Every API handler registered, each of which the request pipeline serves.</summary>
+    public IReadOnlyList<IApiHandler> Handlers => [.. _app.Services.GetServices<IApiHandler>()];
+
+    /// <summary>
+    /// Opens the data directory, binds the listeners and starts serving. <paramref name="configureServices"/> may add
+    /// services, API handlers included, after the broker's own.
+    /// </summary>
+    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent.</exception>
+    public static async Task<LeveeBroker> StartAsync(BrokerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var listeners = KafkaListener.Resolve(options);
+        var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
+        var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
         var builder = KafkaListenerHost.CreateBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -69,7 +78,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
 
-        var identity = new BrokerIdentity(options.NodeId, options.Host);
+        var identity = new BrokerIdentity(options.NodeId, clientListener.AdvertisedHost ?? clientListener.Host, interBrokerListener.Name);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(identity);
         builder.Services.AddSingleton(TimeProvider.System);
@@ -80,7 +89,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();
-        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, identity.InterBrokerListener, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddGroupCoordinator();
         builder.Services.AddSingleton<IApiHandler, MetadataHandler>();
         builder.Services.AddSingleton<IApiHandler, ProduceHandler>();
@@ -103,33 +112,45 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, AlterPartitionHandler>();
         builder.Services.AddSingleton<IApiHandler, OffsetForLeaderEpochHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
-        builder.Services.AddSingleton(sp => new RequestDispatcher(sp.GetServices<IApiHandler>()));
+        configureServices?.Invoke(builder.Services);
+        builder.Services.AddSingleton<RequestDispatcher>();
+        builder.Services.AddSingleton<KafkaConnectionHandler>();
+        var bound = new List<(KafkaListener Listener, ListenOptions Options)>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = null;
-            void Kafka(ListenOptions listen) => listen.UseConnectionHandler<KafkaConnectionHandler>();
-            if (IPAddress.TryParse(options.Host, out var address))
+            foreach (var listener in listeners)
             {
-                kestrel.Listen(address, options.Port, Kafka);
-            }
-            else if (options.Host == "localhost")
-            {
-                kestrel.ListenLocalhost(options.Port, Kafka);
-            }
-            else
-            {
-                kestrel.ListenAnyIP(options.Port, Kafka);
+                // An address Kestrel binds as given, so that the bound port (port 0: a free one) can be read back
+                // per listener: "localhost" is the IPv4 loopback, any other host name every interface.
+                var address = IPAddress.TryParse(listener.Host, out var ip) ? ip
+                    : listener.Host == "localhost" ? IPAddress.Loopback
+                    : IPAddress.Any;
+                kestrel.Listen(address, listener.Port, listen =>
+                {
+                    var handler = listen.ApplicationServices.GetRequiredService<KafkaConnectionHandler>();
+                    listen.Run(connection => handler.ServeAsync(connection, listener));
+                    bound.Add((listener, listen));
+                });
             }
         });
 
         var app = builder.Build();
 
+        // The pipeline checks every handler's authorization declaration when it is built: a broker with an
+        // undeclared handler does not start.
+        app.Services.GetRequiredService<RequestDispatcher>();
+
         // Recover the metadata image, then open (and if need be recover) the logs, before accepting a connection.
         await app.Services.GetRequiredService<MetadataQuorum>().StartAsync(cancellationToken).ConfigureAwait(false);
         app.Services.GetRequiredService<ReplicaManager>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        identity.Port = new Uri(address.Replace("*", "localhost", StringComparison.Ordinal)).Port;
+        identity.Endpoints = [.. bound.Select(b => new BrokerEndpoint(
+            b.Listener.Name,
+            b.Listener.AdvertisedHost ?? b.Listener.Host,
+            b.Listener.AdvertisedPort ?? ((IPEndPoint)b.Options.EndPoint).Port,
+            (short)b.Listener.Protocol))];
+        identity.Port = identity.Endpoints.First(e => e.Name == clientListener.Name).Port;
         var broker = new LeveeBroker(app, identity, options);
 
         // Join the cluster: the controller loop, registration and heartbeats, replication. The broker is
@@ -140,7 +161,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         app.Services.GetRequiredService<ReplicaFetcherManager>();
         app.Services.GetRequiredService<IsrManager>().Start();
         await lifecycle.Unfenced.WaitAsync(cancellationToken).ConfigureAwait(false);
-        broker.LogReady(identity.NodeId, options.Host, identity.Port, Path.GetFullPath(options.DataDir));
+        broker.LogReady(identity.NodeId, identity.Host, identity.Port, Path.GetFullPath(options.DataDir), string.Join(", ", identity.Endpoints.Select(e => $"{e.Name}://{e.Host}:{e.Port}")));
         return broker;
     }
 
@@ -183,8 +204,8 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}")]
-    private partial void LogReady(int nodeId, string host, int port, string dataDir);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}")]
+    private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners);
 
     /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
     private static MetadataQuorumOptions QuorumOptions(BrokerOptions options)

@@ -1,3 +1,6 @@
+using Levee.Broker.Network;
+using Microsoft.Extensions.Configuration;
+
 namespace Levee.Broker.Tests;
 
 public sealed class BrokerOptionsTests
@@ -20,4 +23,84 @@ public sealed class BrokerOptionsTests
         Assert.Null(new BrokerOptions().ResolveClusterId());
         Assert.Null(new BrokerOptions { QuorumVoters = "1@127.0.0.1:19093" }.ResolveClusterId());
     }
+
+    [Fact]
+    public void MisspelledKey_IsRefusedNamingItAndTheKeyMeant()
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("log.dir", "/data")));
+        Assert.Contains("'log.dir'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("log.dirs", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MalformedValue_IsRefusedNamingTheKey()
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("num.partitions", "six")));
+        Assert.Contains("'num.partitions'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("six", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EnvironmentVariable_IsRefusedOnlyInTheNamespaceOfASetting()
+    {
+        // A unique prefix keeps this test's variables away from every other test's configuration.
+        const string prefix = "LEVEE_SEAM_TEST_";
+        Environment.SetEnvironmentVariable(prefix + "HOME", "/somewhere");
+        Environment.SetEnvironmentVariable(prefix + "NUM_PARTITIONS", "3");
+        try
+        {
+            var options = BrokerOptions.FromConfiguration(new ConfigurationBuilder().AddEnvironmentVariables(prefix).Build());
+            Assert.Equal(3, options.DefaultPartitions);
+
+            Environment.SetEnvironmentVariable(prefix + "NUM_PARTITION", "3");
+            var error = Assert.Throws<BrokerConfigurationException>(() => BrokerOptions.FromConfiguration(new ConfigurationBuilder().AddEnvironmentVariables(prefix).Build()));
+            Assert.Contains("'num.partition'", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(prefix + "HOME", null);
+            Environment.SetEnvironmentVariable(prefix + "NUM_PARTITIONS", null);
+            Environment.SetEnvironmentVariable(prefix + "NUM_PARTITION", null);
+        }
+    }
+
+    [Fact]
+    public void Listeners_WithPortAlsoSet_IsRefused()
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("listeners", "PLAINTEXT://127.0.0.1:9092"), ("port", "9093")));
+        Assert.Contains("listeners", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DefaultListener_IsOnePlaintextListenerOnHostAndPort()
+    {
+        var listener = Assert.Single(KafkaListener.Resolve(FromSettings(("host", "127.0.0.2"), ("port", "9999"))));
+        Assert.Equal(("PLAINTEXT", "127.0.0.2", 9999, false), (listener.Name, listener.Host, listener.Port, listener.IsInterBroker));
+    }
+
+    [Fact]
+    public void ClusterWithoutListeners_GetsABrokerListenerOnAFreePort()
+    {
+        var listeners = KafkaListener.Resolve(new BrokerOptions { QuorumVoters = Voters });
+        Assert.Equal(["PLAINTEXT", "BROKER"], listeners.Select(l => l.Name));
+        Assert.True(listeners[1].IsInterBroker);
+        Assert.Equal(0, listeners[1].Port);
+    }
+
+    [Theory]
+    [InlineData("PLAINTEXT://127.0.0.1", null, null, "not NAME://host:port")]
+    [InlineData("PLAINTEXT://127.0.0.1:9092,PLAINTEXT://127.0.0.1:9093", null, null, "twice")]
+    [InlineData("INTERNAL://127.0.0.1:9092", null, null, "listener.security.protocol.map")]
+    [InlineData("SSL://127.0.0.1:9092", null, null, "does not serve yet")]
+    [InlineData("PLAINTEXT://127.0.0.1:9092", "BROKER", null, "inter.broker.listener.name")]
+    [InlineData("PLAINTEXT://127.0.0.1:9092", null, "OTHER://h:1", "advertised.listeners")]
+    public void MalformedListeners_AreRefusedNamingTheSetting(string listeners, string? interBroker, string? advertised, string expected)
+    {
+        var options = new BrokerOptions { Listeners = listeners, InterBrokerListenerName = interBroker, AdvertisedListeners = advertised };
+        var error = Assert.Throws<BrokerConfigurationException>(() => KafkaListener.Resolve(options));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    private static BrokerOptions FromSettings(params (string Key, string Value)[] settings) =>
+        BrokerOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build());
 }

@@ -31,6 +31,73 @@ public sealed class ConfigurationTests
         }
     }
 
+    [Theory]
+    [InlineData("--set", "log.dir=data", "'log.dir'")]
+    [InlineData("--set", "num.partitions=six", "'num.partitions'")]
+    [InlineData("--set", "listener.security.protocol.map=PLAINTEXT", "listener.security.protocol.map")]
+    public async Task MisspelledConfigKey_StopsServeNamingIt(string flag, string setting, string named)
+    {
+        var (exitCode, error) = await RunToExitAsync(new Dictionary<string, string>(), flag, setting);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains(named, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MisspelledEnvironmentVariable_StopsServeNamingIt()
+    {
+        var (exitCode, error) = await RunToExitAsync(new Dictionary<string, string> { ["LEVEE_LOG_DIR"] = "data" });
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("LEVEE_LOG_DIR", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs `levee serve` in an empty directory until it exits (a broker that starts instead is killed after 60 s and fails the test).</summary>
+    private static async Task<(int ExitCode, string Error)> RunToExitAsync(Dictionary<string, string> environment, params string[] args)
+    {
+        var work = Directory.CreateTempSubdirectory("levee-config-");
+        try
+        {
+            var info = new ProcessStartInfo("dotnet")
+            {
+                WorkingDirectory = work.FullName,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "levee.dll"));
+            info.ArgumentList.Add("serve");
+            info.ArgumentList.Add("--port");
+            info.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (var arg in args)
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            foreach (var (key, value) in environment)
+            {
+                info.Environment[key] = value;
+            }
+
+            using var process = Process.Start(info)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw;
+            }
+
+            return (process.ExitCode, await stderr + await stdout);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
     private static async Task<string> RunUntilReadyAsync(string workingDirectory, Dictionary<string, string> environment)
     {
         var info = new ProcessStartInfo("dotnet")

@@ -23,6 +23,19 @@ internal static class ApiEmitter
         var requests = Requests(specs);
         var responses = specs.Where(s => s.Kind == "response").ToDictionary(s => s.ApiKey!.Value);
         var code = Start();
+        code.Summary("The kinds of listener an API is served on, from the specs' \"listeners\" field.");
+        code.Line("[System.Flags]");
+        code.Open("public enum ApiListeners");
+        code.Summary("Served on no listener.");
+        code.Line("None = 0,");
+        code.Summary("A broker's client-facing listeners.");
+        code.Line("Broker = 1,");
+        code.Summary("The controller's listeners: broker-to-controller traffic.");
+        code.Line("Controller = 2,");
+        code.Summary("A ZooKeeper-mode broker's listeners (Kafka before 4.0).");
+        code.Line("ZkBroker = 4,");
+        code.Close();
+        code.Line();
         code.Summary("Version and header facts for every API, from the specs.");
         code.Open("public static class ApiMessages");
 
@@ -46,6 +59,18 @@ internal static class ApiEmitter
         EmitLookup(code, requests, "HighestVersion", "The highest request version in the spec.");
         code.Line();
         EmitLookup(code, requests, "LowestFlexibleVersion", "The first flexible request version (short.MaxValue when none is).");
+        code.Line();
+
+        code.Summary("The kinds of listener <paramref name=\"key\"/> is served on.");
+        code.Open("public static ApiListeners Listeners(ApiKey key) => key switch");
+        foreach (var request in requests)
+        {
+            var kinds = request.Listeners.Select(ListenerFlag).ToList();
+            code.Line($"ApiKey.{MessageEmitter.ApiKeyName(request.Name)} => {(kinds.Count == 0 ? "ApiListeners.None" : string.Join(" | ", kinds))},");
+        }
+
+        code.Line("_ => throw new ArgumentOutOfRangeException(nameof(key), key, \"Unknown API key.\"),");
+        code.Close(";");
         code.Line();
 
         var hasControlledShutdown = requests.Any(r => r.Name == "ControlledShutdownRequest");
@@ -101,6 +126,14 @@ internal static class ApiEmitter
         code.Line("_ => throw new ArgumentOutOfRangeException(nameof(key), key, \"Unknown API key.\"),");
         code.Close(";");
     }
+
+    private static string ListenerFlag(string listener) => listener switch
+    {
+        "broker" => "ApiListeners.Broker",
+        "controller" => "ApiListeners.Controller",
+        "zkBroker" => "ApiListeners.ZkBroker",
+        _ => throw new InvalidOperationException($"Unknown listener kind '{listener}' in a spec."),
+    };
 
     private static List<MessageSpec> Requests(List<MessageSpec> specs) =>
         [.. specs.Where(s => s.Kind == "request").OrderBy(s => s.ApiKey)];

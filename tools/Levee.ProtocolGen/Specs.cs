@@ -133,6 +133,9 @@ internal sealed class MessageSpec
 
     public bool LatestVersionUnstable { get; init; }
 
+    /// <summary>The kinds of listener a request is served on (Kafka's "listeners": zkBroker, broker, controller).</summary>
+    public List<string> Listeners { get; init; } = [];
+
     public required List<FieldSpec> Fields { get; init; }
 
     public required List<StructSpec> CommonStructs { get; init; }
@@ -162,6 +165,7 @@ internal sealed class MessageSpec
             ValidVersions = Versions.Parse(root.GetProperty("validVersions").GetString()),
             FlexibleVersions = Versions.Parse(root.GetProperty("flexibleVersions").GetString()),
             LatestVersionUnstable = root.TryGetProperty("latestVersionUnstable", out var unstable) && unstable.GetBoolean(),
+            Listeners = root.TryGetProperty("listeners", out var listeners) ? [.. listeners.EnumerateArray().Select(l => l.GetString()!)] : [],
             Fields = [.. root.GetProperty("fields").EnumerateArray().Select(FieldSpec.Parse)],
             CommonStructs = common,
         };

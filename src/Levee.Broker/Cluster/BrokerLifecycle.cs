@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -223,7 +221,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
 
     private async Task RegisterAsync(CancellationToken cancellationToken)
     {
-        var endpoints = ImmutableArray.Create(new BrokerEndpoint("PLAINTEXT", _identity.Host, _identity.Port));
+        var endpoints = _identity.Endpoints;
         if (_controller.IsActive)
         {
             var (error, epoch) = await _controller.RegisterBrokerAsync(_identity.NodeId, _identity.IncarnationId, endpoints, null, cancellationToken).ConfigureAwait(false);
@@ -236,7 +234,11 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         }
 
         var request = new BrokerRegistrationRequest { BrokerId = _identity.NodeId, IncarnationId = _identity.IncarnationId };
-        request.Listeners.Add(new BrokerRegistrationRequest.Listener { Name = "PLAINTEXT", Host = _identity.Host, Port = (ushort)_identity.Port, SecurityProtocol = 0 });
+        foreach (var endpoint in endpoints)
+        {
+            request.Listeners.Add(new BrokerRegistrationRequest.Listener { Name = endpoint.Name, Host = endpoint.Host, Port = (ushort)endpoint.Port, SecurityProtocol = endpoint.SecurityProtocol });
+        }
+
         var response = await SendToControllerAsync<BrokerRegistrationRequest, BrokerRegistrationResponse>(ApiKey.BrokerRegistration, RegistrationVersion, request, cancellationToken).ConfigureAwait(false);
         if (response is { ErrorCode: (short)ErrorCode.None })
         {

@@ -8,7 +8,7 @@ namespace Levee.Broker.Cluster;
 /// quorum leader; its Kafka endpoint is in its own broker registration. The connection follows
 /// the controller when it moves.
 /// </summary>
-public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions options) : IAsyncDisposable
+public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions options, BrokerIdentity identity) : IAsyncDisposable
 {
     /// <summary>
     /// The longest any one request to the controller may take, waiting for this one-at-a-time connection
@@ -32,12 +32,11 @@ public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions optio
     /// </summary>
     public BrokerClient? Client()
     {
-        if (quorum.LeaderId is not { } leader || leader == options.NodeId || !quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoints.IsEmpty)
+        if (quorum.LeaderId is not { } leader || leader == options.NodeId || !quorum.Current.Brokers.TryGetValue(leader, out var registration) || registration.EndPoint(identity.InterBrokerListener) is not { } endpoint)
         {
             return null;
         }
 
-        var endpoint = registration.EndPoints[0];
         BrokerClient? previous = null;
         lock (_lock)
         {

@@ -17,9 +17,10 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// FindCoordinator for a group: the broker that leads the group's __consumer_offsets partition, with its
-    /// advertised endpoint from the metadata image; COORDINATOR_NOT_AVAILABLE while that partition has no leader.
+    /// advertised endpoint on <paramref name="listener"/> from the metadata image; COORDINATOR_NOT_AVAILABLE while that
+    /// partition has no leader.
     /// </summary>
-    public (ErrorCode Error, string? Message, int NodeId, string Host, int Port) FindCoordinator(string groupId)
+    public (ErrorCode Error, string? Message, int NodeId, string Host, int Port) FindCoordinator(string groupId, string listener)
     {
         ArgumentNullException.ThrowIfNull(groupId);
         var image = _replicas.Image;
@@ -34,12 +35,11 @@ public sealed partial class GroupCoordinator
             return (ErrorCode.CoordinatorNotAvailable, $"{OffsetsTopic}-{partition} has no leader.", -1, "", -1);
         }
 
-        if (!image.Brokers.TryGetValue(state.Leader, out var broker) || broker.EndPoints.IsDefaultOrEmpty)
+        if (!image.Brokers.TryGetValue(state.Leader, out var broker) || broker.EndPoint(listener) is not { } endpoint)
         {
-            return (ErrorCode.CoordinatorNotAvailable, $"The leader of {OffsetsTopic}-{partition}, broker {state.Leader}, has no endpoint.", -1, "", -1);
+            return (ErrorCode.CoordinatorNotAvailable, $"The leader of {OffsetsTopic}-{partition}, broker {state.Leader}, has no endpoint on listener {listener}.", -1, "", -1);
         }
 
-        var endpoint = broker.EndPoints[0];
         return (ErrorCode.None, null, state.Leader, endpoint.Host, endpoint.Port);
     }
 

@@ -1,6 +1,7 @@
 using Levee.Broker.Cluster;
 using Levee.Broker.Producers;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -11,6 +12,7 @@ namespace Levee.Broker.Handlers;
 /// producer ids for the asking broker, committed to the metadata log before it is returned. Another node answers
 /// NOT_CONTROLLER.
 /// </summary>
+[AuthorizeRequest(AclOperation.ClusterAction, AclResourceType.Cluster)]
 public sealed class AllocateProducerIdsHandler(ControllerService controller) : ApiHandler<AllocateProducerIdsRequest, AllocateProducerIdsResponse>
 {
     /// <inheritdoc />
@@ -35,4 +37,8 @@ public sealed class AllocateProducerIdsHandler(ControllerService controller) : A
         var (error, start, length) = await controller.AllocateProducerIdsAsync(request.BrokerId, request.BrokerEpoch, ProducerIdManager.BlockSize, context.Aborted).ConfigureAwait(false);
         return new AllocateProducerIdsResponse { ErrorCode = (short)error, ProducerIdStart = start, ProducerIdLen = length };
     }
+
+    /// <inheritdoc />
+    protected override AllocateProducerIdsResponse? ErrorResponse(AllocateProducerIdsRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

@@ -1,12 +1,15 @@
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>AlterConfigs (v0-v2): replaces a topic's whole set of config overrides.</summary>
+[AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Cluster)]
 public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
 {
     /// <inheritdoc />
@@ -54,4 +57,11 @@ public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<Al
 
         return response;
     }
+
+    /// <inheritdoc />
+    protected override AlterConfigsResponse? ErrorResponse(AlterConfigsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Responses = [.. request.Resources.Select(r => new AlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

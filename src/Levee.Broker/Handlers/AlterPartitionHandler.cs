@@ -1,5 +1,6 @@
 using Levee.Broker.Cluster;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Cluster.Controller;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -7,6 +8,7 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>AlterPartition (v2): a partition leader asks the active controller to change its ISR.</summary>
+[AuthorizeRequest(AclOperation.ClusterAction, AclResourceType.Cluster)]
 public sealed class AlterPartitionHandler(ControllerService controller) : ApiHandler<AlterPartitionRequest, AlterPartitionResponse>
 {
     /// <inheritdoc />
@@ -59,4 +61,8 @@ public sealed class AlterPartitionHandler(ControllerService controller) : ApiHan
 
         return response;
     }
+
+    /// <inheritdoc />
+    protected override AlterPartitionResponse? ErrorResponse(AlterPartitionRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

@@ -1,16 +1,19 @@
 using System.Buffers;
 using System.Text.RegularExpressions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>
-/// ApiVersions: advertises exactly the APIs and versions the dispatcher serves. A request at a version
+/// ApiVersions: advertises exactly the APIs and versions the dispatcher serves on the listener asked (a client
+/// listener leaves out the controller's APIs, as Kafka's does). A request at a version
 /// newer than ours gets a version-0 response with UNSUPPORTED_VERSION and our ranges, so the client
 /// retries with a version we know (KIP-511), as Kafka does.
 /// </summary>
+[NoAuthorization]
 public sealed partial class ApiVersionsHandler(Func<IReadOnlyList<IApiHandler>> handlers) : IApiHandler
 {
     /// <inheritdoc />
@@ -23,11 +26,11 @@ public sealed partial class ApiVersionsHandler(Func<IReadOnlyList<IApiHandler>> 
     public short MaxVersion => 4;
 
     /// <inheritdoc />
-    public ValueTask<bool> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output)
+    public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output, RequestRefusal? refusal)
     {
         ArgumentNullException.ThrowIfNull(context);
         var response = new ApiVersionsResponse();
-        foreach (var handler in handlers())
+        foreach (var handler in handlers().Where(h => context.Connection.Listener.Serves(h.Key)))
         {
             response.ApiKeys.Add(new ApiVersionsResponse.ApiVersion
             {
@@ -55,7 +58,7 @@ public sealed partial class ApiVersionsHandler(Func<IReadOnlyList<IApiHandler>> 
 
         var writer = new KafkaWriter(output);
         response.Write(ref writer, version);
-        return ValueTask.FromResult(true);
+        return ValueTask.FromResult(new HandlerResult(true, null));
     }
 
     // Kafka's rule for client software name and version (KIP-511).

@@ -1,11 +1,13 @@
 using Levee.Broker.Cluster;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>BrokerHeartbeat (v0-v1): liveness, unfencing and controlled shutdown, served by the active controller.</summary>
+[AuthorizeRequest(AclOperation.ClusterAction, AclResourceType.Cluster)]
 public sealed class BrokerHeartbeatHandler(ControllerService controller) : ApiHandler<BrokerHeartbeatRequest, BrokerHeartbeatResponse>
 {
     /// <inheritdoc />
@@ -36,4 +38,8 @@ public sealed class BrokerHeartbeatHandler(ControllerService controller) : ApiHa
             IsCaughtUp = result.IsCaughtUp,
         };
     }
+
+    /// <inheritdoc />
+    protected override BrokerHeartbeatResponse? ErrorResponse(BrokerHeartbeatRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

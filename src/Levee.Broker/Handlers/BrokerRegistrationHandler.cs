@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Levee.Broker.Cluster;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Cluster.Metadata;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -8,6 +9,7 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>BrokerRegistration (v0-v4): a broker joining the cluster, served by the active controller.</summary>
+[AuthorizeRequest(AclOperation.ClusterAction, AclResourceType.Cluster)]
 public sealed class BrokerRegistrationHandler(ControllerService controller) : ApiHandler<BrokerRegistrationRequest, BrokerRegistrationResponse>
 {
     /// <inheritdoc />
@@ -33,4 +35,8 @@ public sealed class BrokerRegistrationHandler(ControllerService controller) : Ap
         var (error, epoch) = await controller.RegisterBrokerAsync(request.BrokerId, request.IncarnationId, endpoints, request.Rack, context.Aborted).ConfigureAwait(false);
         return new BrokerRegistrationResponse { ErrorCode = (short)error, BrokerEpoch = epoch };
     }
+
+    /// <inheritdoc />
+    protected override BrokerRegistrationResponse? ErrorResponse(BrokerRegistrationRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

@@ -1,11 +1,13 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>CreatePartitions (v0-v3): raises a topic's partition count, new replicas placed by the controller; validate-only supported.</summary>
+[AuthorizePerResource(AclOperation.Alter, AclResourceType.Topic)]
 public sealed class CreatePartitionsHandler(ReplicaManager replicas) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
 {
     /// <inheritdoc />
@@ -38,4 +40,11 @@ public sealed class CreatePartitionsHandler(ReplicaManager replicas) : ApiHandle
 
         return response;
     }
+
+    /// <inheritdoc />
+    protected override CreatePartitionsResponse? ErrorResponse(CreatePartitionsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Results = [.. request.Topics.Select(t => new CreatePartitionsResponse.CreatePartitionsTopicResult { Name = t.Name, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Cluster.Controller;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -8,6 +9,7 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>CreateTopics (v2-v7): partitions, replication factor, configs, validate-only; v5+ returns the resulting configs.</summary>
+[AuthorizePerResource(AclOperation.Create, AclResourceType.Topic)]
 public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
     /// <inheritdoc />
@@ -124,4 +126,11 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<Cr
         result.ErrorMessage = message;
         result.Configs = null;
     }
+
+    /// <inheritdoc />
+    protected override CreateTopicsResponse? ErrorResponse(CreateTopicsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics = [.. request.Topics.Select(t => new CreateTopicsResponse.CreatableTopicResult { Name = t.Name, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

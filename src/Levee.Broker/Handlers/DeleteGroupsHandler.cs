@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteGroups (v0-v2): deletes empty groups with their offsets.</summary>
+[AuthorizePerResource(AclOperation.Delete, AclResourceType.Group)]
 public sealed class DeleteGroupsHandler(GroupCoordinator coordinator) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>
 {
     /// <inheritdoc />
@@ -37,4 +39,11 @@ public sealed class DeleteGroupsHandler(GroupCoordinator coordinator) : ApiHandl
 
         return response;
     }
+
+    /// <inheritdoc />
+    protected override DeleteGroupsResponse? ErrorResponse(DeleteGroupsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Results = [.. request.GroupsNames.Select(g => new DeleteGroupsResponse.DeletableGroupResult { GroupId = g, ErrorCode = (short)error })],
+        };
 }

@@ -1,11 +1,13 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteRecords (v0-v2): moves the log start offset forward; -1 means the high watermark.</summary>
+[AuthorizePerResource(AclOperation.Delete, AclResourceType.Topic)]
 public sealed class DeleteRecordsHandler(ReplicaManager replicas) : ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse>
 {
     /// <inheritdoc />
@@ -61,4 +63,18 @@ public sealed class DeleteRecordsHandler(ReplicaManager replicas) : ApiHandler<D
 
         return ValueTask.FromResult<DeleteRecordsResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override DeleteRecordsResponse? ErrorResponse(DeleteRecordsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics =
+            [
+                .. request.Topics.Select(t => new DeleteRecordsResponse.DeleteRecordsTopicResult
+                {
+                    Name = t.Name,
+                    Partitions = [.. t.Partitions.Select(p => new DeleteRecordsResponse.DeleteRecordsPartitionResult { PartitionIndex = p.PartitionIndex, LowWatermark = -1, ErrorCode = (short)error })],
+                }),
+            ],
+        };
 }

@@ -1,11 +1,13 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteTopics (v1-v6): by name, or by topic id from v6.</summary>
+[AuthorizePerResource(AclOperation.Delete, AclResourceType.Topic)]
 public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
 {
     /// <inheritdoc />
@@ -60,4 +62,16 @@ public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<De
 
         return response;
     }
+
+    /// <inheritdoc />
+    protected override DeleteTopicsResponse? ErrorResponse(DeleteTopicsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            // Versions before 6 name topics in TopicNames, later ones in Topics (by name or id).
+            Responses =
+            [
+                .. request.TopicNames.Select(n => new DeleteTopicsResponse.DeletableTopicResult { Name = n, ErrorCode = (short)error, ErrorMessage = message }),
+                .. request.Topics.Select(t => new DeleteTopicsResponse.DeletableTopicResult { Name = t.Name, TopicId = t.TopicId, ErrorCode = (short)error, ErrorMessage = message }),
+            ],
+        };
 }

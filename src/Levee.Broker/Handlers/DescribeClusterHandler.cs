@@ -1,12 +1,14 @@
 using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>DescribeCluster (v0-v1): the live brokers and the active controller, from the metadata image.</summary>
+[NoAuthorization]
 public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerService controller) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>
 {
     private const sbyte BrokerEndpoints = 1;
@@ -37,9 +39,12 @@ public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerSe
             return ValueTask.FromResult<DescribeClusterResponse?>(response);
         }
 
-        foreach (var broker in replicas.Image.Brokers.Values.Where(b => !b.Fenced && !b.EndPoints.IsEmpty))
+        foreach (var broker in replicas.Image.Brokers.Values.Where(b => !b.Fenced))
         {
-            response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.Id, Host = broker.EndPoints[0].Host, Port = broker.EndPoints[0].Port, Rack = broker.Rack });
+            if (broker.EndPoint(context.Connection.Listener.Name) is { } endpoint)
+            {
+                response.Brokers.Add(new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.Id, Host = endpoint.Host, Port = endpoint.Port, Rack = broker.Rack });
+            }
         }
 
         response.ControllerId = controller.ActiveControllerId is { } active && response.Brokers.Any(b => b.BrokerId == active)
@@ -47,4 +52,8 @@ public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerSe
             : response.Brokers.Count > 0 ? response.Brokers[0].BrokerId : -1;
         return ValueTask.FromResult<DescribeClusterResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override DescribeClusterResponse? ErrorResponse(DescribeClusterRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error, ErrorMessage = message };
 }

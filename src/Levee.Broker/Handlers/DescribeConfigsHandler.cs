@@ -1,6 +1,7 @@
 using System.Globalization;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Broker.Topics;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -11,6 +12,8 @@ namespace Levee.Broker.Handlers;
 /// DescribeConfigs (v1-v4): every topic config with its value, source, synonyms (v1+), type and
 /// documentation (v3+); the broker resource lists the broker's own settings as static configs.
 /// </summary>
+[AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Cluster)]
 public sealed class DescribeConfigsHandler(ReplicaManager replicas, BrokerOptions options, BrokerIdentity identity) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
 {
     /// <inheritdoc />
@@ -127,4 +130,11 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, BrokerOption
             yield return (def.BrokerSynonym!, options.TopicConfigDefaults.TryGetValue(def.Name, out var v) ? v : def.Default);
         }
     }
+
+    /// <inheritdoc />
+    protected override DescribeConfigsResponse? ErrorResponse(DescribeConfigsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Results = [.. request.Resources.Select(r => new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

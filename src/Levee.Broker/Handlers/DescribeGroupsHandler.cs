@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>DescribeGroups (v0-v5): state, protocol and members of each group; an unknown group is reported Dead.</summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
 public sealed class DescribeGroupsHandler(GroupCoordinator coordinator) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>
 {
     /// <inheritdoc />
@@ -35,4 +37,11 @@ public sealed class DescribeGroupsHandler(GroupCoordinator coordinator) : ApiHan
 
         return ValueTask.FromResult<DescribeGroupsResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override DescribeGroupsResponse? ErrorResponse(DescribeGroupsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Groups = [.. request.Groups.Select(g => new DescribeGroupsResponse.DescribedGroup { GroupId = g, ErrorCode = (short)error })],
+        };
 }

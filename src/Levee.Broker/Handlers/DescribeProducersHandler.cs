@@ -1,5 +1,6 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -9,6 +10,7 @@ namespace Levee.Broker.Handlers;
 /// DescribeProducers (v0, KIP-664): the idempotent producers with state on each partition asked for. Without
 /// transactions the coordinator epoch and the current transaction start offset are always -1.
 /// </summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 public sealed class DescribeProducersHandler(ReplicaManager replicas) : ApiHandler<DescribeProducersRequest, DescribeProducersResponse>
 {
     /// <inheritdoc />
@@ -65,4 +67,18 @@ public sealed class DescribeProducersHandler(ReplicaManager replicas) : ApiHandl
 
         return ValueTask.FromResult<DescribeProducersResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override DescribeProducersResponse? ErrorResponse(DescribeProducersRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics =
+            [
+                .. request.Topics.Select(t => new DescribeProducersResponse.TopicResponse
+                {
+                    Name = t.Name,
+                    Partitions = [.. t.PartitionIndexes.Select(p => new DescribeProducersResponse.PartitionResponse { PartitionIndex = p, ErrorCode = (short)error, ErrorMessage = message })],
+                }),
+            ],
+        };
 }

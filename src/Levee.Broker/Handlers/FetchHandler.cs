@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
@@ -15,6 +16,8 @@ namespace Levee.Broker.Handlers;
 /// signals with a timer, not a thread. Fetch sessions (KIP-227) take Kafka's documented fallback:
 /// the broker answers session id 0, so clients keep sending full fetch requests.
 /// </summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.ClusterAction, AclResourceType.Cluster)]
 public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
 {
     /// <inheritdoc />
@@ -50,6 +53,16 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
         {
             // We never hand out sessions, so a client naming one is out of step: Kafka's answer.
             return new FetchResponse { ErrorCode = (short)ErrorCode.FetchSessionIdNotFound, SessionId = 0 };
+        }
+
+        // A fetch naming a replica id reads past the high watermark and moves ISR bookkeeping: only a broker may
+        // send one (CLUSTER_ACTION). Kafka answers anyone else TOPIC_AUTHORIZATION_FAILED on every partition.
+        var replicaId = context.ApiVersion >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
+        if (replicaId >= 0 && !RequestAuthorizer.Authorize(context, AclOperation.ClusterAction, AclResourceType.Cluster))
+        {
+            var refused = ErrorResponse(request, ErrorCode.TopicAuthorizationFailed, null)!;
+            refused.ErrorCode = (short)ErrorCode.None;
+            return refused;
         }
 
         var deadline = time.GetUtcNow().AddMilliseconds(Math.Max(0, request.MaxWaitMs));
@@ -229,4 +242,20 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
             }
         }
     }
+
+    /// <inheritdoc />
+    protected override FetchResponse? ErrorResponse(FetchRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            ErrorCode = (short)error,
+            Responses =
+            [
+                .. request.Topics.Select(t => new FetchResponse.FetchableTopicResponse
+                {
+                    Topic = t.Topic,
+                    TopicId = t.TopicId,
+                    Partitions = [.. t.Partitions.Select(p => new FetchResponse.PartitionData { PartitionIndex = p.Partition, ErrorCode = (short)error, HighWatermark = -1, Records = ReadOnlyMemory<byte>.Empty })],
+                }),
+            ],
+        };
 }

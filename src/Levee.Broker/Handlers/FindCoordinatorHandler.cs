@@ -1,5 +1,6 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -11,6 +12,8 @@ namespace Levee.Broker.Handlers;
 /// leader). v4+ answers a batch of keys (KIP-699). Asking for a group coordinator creates __consumer_offsets on
 /// first use, as Kafka does. Transactions are not served yet.
 /// </summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.TransactionalId)]
 public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
     private const sbyte GroupKeyType = 0;
@@ -40,7 +43,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
         {
             foreach (var key in request.CoordinatorKeys)
             {
-                var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, key, context.Aborted).ConfigureAwait(false);
+                var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, key, context.Connection.Listener.Name, context.Aborted).ConfigureAwait(false);
                 response.Coordinators.Add(new FindCoordinatorResponse.Coordinator
                 {
                     Key = key,
@@ -54,7 +57,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
         }
         else
         {
-            var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, request.Key, context.Aborted).ConfigureAwait(false);
+            var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, request.Key, context.Connection.Listener.Name, context.Aborted).ConfigureAwait(false);
             response.ErrorCode = (short)error;
             response.ErrorMessage = message;
             response.NodeId = nodeId;
@@ -65,13 +68,13 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
         return response;
     }
 
-    private async ValueTask<(ErrorCode Error, string? Message, int NodeId, string Host, int Port)> LocateAsync(sbyte keyType, string key, CancellationToken cancellationToken)
+    private async ValueTask<(ErrorCode Error, string? Message, int NodeId, string Host, int Port)> LocateAsync(sbyte keyType, string key, string listener, CancellationToken cancellationToken)
     {
         switch (keyType)
         {
             case GroupKeyType:
                 return await coordinator.TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false)
-                    ? coordinator.FindCoordinator(key)
+                    ? coordinator.FindCoordinator(key, listener)
                     : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString(), -1, "", -1);
             case TransactionKeyType:
                 // Transactions are not served yet: Kafka's answer while its transaction log is unavailable.
@@ -82,4 +85,16 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
                 return (ErrorCode.InvalidRequest, $"Unsupported coordinator key type {keyType}.", -1, "", -1);
         }
     }
+
+    /// <inheritdoc />
+    protected override FindCoordinatorResponse? ErrorResponse(FindCoordinatorRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            // Versions before 4 ask for one key and answer at the top level; later ones answer each key.
+            ErrorCode = (short)error,
+            ErrorMessage = message,
+            NodeId = -1,
+            Port = -1,
+            Coordinators = [.. request.CoordinatorKeys.Select(k => new FindCoordinatorResponse.Coordinator { Key = k, NodeId = -1, Port = -1, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

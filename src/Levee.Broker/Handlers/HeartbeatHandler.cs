@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>Heartbeat (v0-v4): keeps a member alive; REBALANCE_IN_PROGRESS asks it to rejoin.</summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
 public sealed class HeartbeatHandler(GroupCoordinator coordinator) : ApiHandler<HeartbeatRequest, HeartbeatResponse>
 {
     /// <inheritdoc />
@@ -26,4 +28,8 @@ public sealed class HeartbeatHandler(GroupCoordinator coordinator) : ApiHandler<
     /// <inheritdoc />
     protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request) =>
         ValueTask.FromResult<HeartbeatResponse?>(new HeartbeatResponse { ErrorCode = (short)coordinator.Heartbeat(request) });
+
+    /// <inheritdoc />
+    protected override HeartbeatResponse? ErrorResponse(HeartbeatRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

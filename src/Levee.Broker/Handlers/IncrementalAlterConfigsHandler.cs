@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Broker.Topics;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -8,6 +9,8 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs.</summary>
+[AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Cluster)]
 public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
 {
     private const sbyte Set = 0;
@@ -113,4 +116,11 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : Ap
 
         return builder.ToImmutable();
     }
+
+    /// <inheritdoc />
+    protected override IncrementalAlterConfigsResponse? ErrorResponse(IncrementalAlterConfigsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Responses = [.. request.Resources.Select(r => new IncrementalAlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorCode = (short)error, ErrorMessage = message })],
+        };
 }

@@ -1,5 +1,6 @@
 using Levee.Broker.Producers;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -16,6 +17,8 @@ namespace Levee.Broker.Handlers;
 /// available). It is retriable: a transactional client keeps looking for a coordinator and fails its
 /// initTransactions() with a timeout (max.block.ms), as it would against such a Kafka cluster.
 /// </remarks>
+[AuthorizePerResource(AclOperation.IdempotentWrite, AclResourceType.Cluster)]
+[AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
 public sealed class InitProducerIdHandler(ProducerIdManager producerIds) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
 {
     /// <inheritdoc />
@@ -50,4 +53,8 @@ public sealed class InitProducerIdHandler(ProducerIdManager producerIds) : ApiHa
         var (error, producerId, epoch) = await producerIds.InitProducerAsync(request.ProducerId, request.ProducerEpoch, context.Aborted).ConfigureAwait(false);
         return new InitProducerIdResponse { ErrorCode = (short)error, ProducerId = producerId, ProducerEpoch = epoch };
     }
+
+    /// <inheritdoc />
+    protected override InitProducerIdResponse? ErrorResponse(InitProducerIdRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error, ProducerId = -1, ProducerEpoch = -1 };
 }

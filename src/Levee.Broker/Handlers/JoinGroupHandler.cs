@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>JoinGroup (v0-v9): joins a classic group; see GroupCoordinator.JoinGroupAsync.</summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
 public sealed class JoinGroupHandler(GroupCoordinator coordinator) : ApiHandler<JoinGroupRequest, JoinGroupResponse>
 {
     /// <inheritdoc />
@@ -37,4 +39,8 @@ public sealed class JoinGroupHandler(GroupCoordinator coordinator) : ApiHandler<
 
         return response;
     }
+
+    /// <inheritdoc />
+    protected override JoinGroupResponse? ErrorResponse(JoinGroupRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error, GenerationId = -1 };
 }

@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>LeaveGroup (v0-v5): members leave (v3+ in a batch, by member id or group.instance.id).</summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
 public sealed class LeaveGroupHandler(GroupCoordinator coordinator) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>
 {
     /// <inheritdoc />
@@ -37,4 +39,8 @@ public sealed class LeaveGroupHandler(GroupCoordinator coordinator) : ApiHandler
 
         return ValueTask.FromResult<LeaveGroupResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override LeaveGroupResponse? ErrorResponse(LeaveGroupRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

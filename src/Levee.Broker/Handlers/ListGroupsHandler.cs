@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>ListGroups (v0-v5): the groups, filtered by state (v4+) and type (v5+).</summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
 public sealed class ListGroupsHandler(GroupCoordinator coordinator) : ApiHandler<ListGroupsRequest, ListGroupsResponse>
 {
     /// <inheritdoc />
@@ -31,4 +33,8 @@ public sealed class ListGroupsHandler(GroupCoordinator coordinator) : ApiHandler
         var response = new ListGroupsResponse { ErrorCode = (short)error, Groups = groups };
         return ValueTask.FromResult<ListGroupsResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override ListGroupsResponse? ErrorResponse(ListGroupsRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

@@ -1,5 +1,6 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -10,6 +11,7 @@ namespace Levee.Broker.Handlers;
 /// max timestamp (-3, KIP-734), earliest local (-4, KIP-405; the log start offset without tiered
 /// storage), and the first offset whose timestamp is at or after a given time.
 /// </summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
 public sealed class ListOffsetsHandler(ReplicaManager replicas) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>
 {
     private const long Latest = -1;
@@ -96,4 +98,18 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas) : ApiHandler<Lis
 
         return ValueTask.FromResult<ListOffsetsResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override ListOffsetsResponse? ErrorResponse(ListOffsetsRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics =
+            [
+                .. request.Topics.Select(t => new ListOffsetsResponse.ListOffsetsTopicResponse
+                {
+                    Name = t.Name,
+                    Partitions = [.. t.Partitions.Select(p => new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error, Timestamp = -1, Offset = -1 })],
+                }),
+            ],
+        };
 }

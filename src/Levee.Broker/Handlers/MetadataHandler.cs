@@ -1,6 +1,7 @@
 using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Cluster.Metadata;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
@@ -14,6 +15,8 @@ namespace Levee.Broker.Handlers;
 /// is always a listed broker: strict clients (kafkajs, the .NET AdminClient) wait until it is.
 /// Unknown topics are auto-created when auto.create.topics.enable and the request (v4+) allow it.
 /// </summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.Create, AclResourceType.Topic)]
 public sealed class MetadataHandler(ReplicaManager replicas, ControllerService controller) : ApiHandler<MetadataRequest, MetadataResponse>
 {
     /// <inheritdoc />
@@ -73,9 +76,13 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
         // Read the image once, after any creation, so brokers, leaders and topics agree.
         var image = replicas.Image;
         var response = new MetadataResponse { ClusterId = replicas.ClusterId };
-        foreach (var broker in image.Brokers.Values.Where(b => !b.Fenced && !b.EndPoints.IsEmpty))
+        // Each client is given the endpoints of the listener it came in on; a broker without that listener is left out, as in Kafka.
+        foreach (var broker in image.Brokers.Values.Where(b => !b.Fenced))
         {
-            response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = broker.Id, Host = broker.EndPoints[0].Host, Port = broker.EndPoints[0].Port, Rack = broker.Rack });
+            if (broker.EndPoint(context.Connection.Listener.Name) is { } endpoint)
+            {
+                response.Brokers.Add(new MetadataResponse.MetadataResponseBroker { NodeId = broker.Id, Host = endpoint.Host, Port = endpoint.Port, Rack = broker.Rack });
+            }
         }
 
         response.ControllerId = controller.ActiveControllerId is { } active && response.Brokers.Any(b => b.NodeId == active)
@@ -140,4 +147,12 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
 
         return result;
     }
+
+    /// <inheritdoc />
+    protected override MetadataResponse? ErrorResponse(MetadataRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            // A request for every topic (null) gets no topics and no brokers, as in Kafka.
+            Topics = [.. (request.Topics ?? []).Select(t => new MetadataResponse.MetadataResponseTopic { Name = t.Name, TopicId = t.TopicId, ErrorCode = (short)error })],
+        };
 }

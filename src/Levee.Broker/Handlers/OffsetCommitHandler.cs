@@ -1,11 +1,14 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>OffsetCommit (v2-v9; v0-v1 were removed in Kafka 4.0, KIP-896): commits offsets after appending them to __consumer_offsets.</summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 public sealed class OffsetCommitHandler(GroupCoordinator coordinator) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>
 {
     /// <inheritdoc />
@@ -29,4 +32,18 @@ public sealed class OffsetCommitHandler(GroupCoordinator coordinator) : ApiHandl
         ArgumentNullException.ThrowIfNull(context);
         return await coordinator.CommitOffsetsAsync(request, context.ApiVersion, context.Aborted).ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    protected override OffsetCommitResponse? ErrorResponse(OffsetCommitRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics =
+            [
+                .. request.Topics.Select(t => new OffsetCommitResponse.OffsetCommitResponseTopic
+                {
+                    Name = t.Name,
+                    Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error })],
+                }),
+            ],
+        };
 }

@@ -1,11 +1,14 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>OffsetDelete (v0): deletes committed offsets of topics a group does not consume (KIP-496).</summary>
+[AuthorizePerResource(AclOperation.Delete, AclResourceType.Group)]
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 public sealed class OffsetDeleteHandler(GroupCoordinator coordinator) : ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>
 {
     /// <inheritdoc />
@@ -29,4 +32,8 @@ public sealed class OffsetDeleteHandler(GroupCoordinator coordinator) : ApiHandl
         ArgumentNullException.ThrowIfNull(context);
         return await coordinator.DeleteOffsetsAsync(request, context.Aborted).ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    protected override OffsetDeleteResponse? ErrorResponse(OffsetDeleteRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

@@ -1,11 +1,14 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>OffsetFetch (v1-v9; v0 was removed in Kafka 4.0): committed offsets of one group, or of several (v8+).</summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
 public sealed class OffsetFetchHandler(GroupCoordinator coordinator) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>
 {
     /// <inheritdoc />
@@ -29,4 +32,13 @@ public sealed class OffsetFetchHandler(GroupCoordinator coordinator) : ApiHandle
         ArgumentNullException.ThrowIfNull(context);
         return await coordinator.FetchOffsetsAsync(request, context.ApiVersion, context.Aborted).ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    protected override OffsetFetchResponse? ErrorResponse(OffsetFetchRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            // Versions before 8 ask for one group (its error at the top level), later ones for several.
+            ErrorCode = (short)error,
+            Groups = [.. request.Groups.Select(g => new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = (short)error })],
+        };
 }

@@ -1,5 +1,6 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -11,6 +12,7 @@ namespace Levee.Broker.Handlers;
 /// position was not truncated away (KIP-320); followers here learn the same from Fetch's
 /// diverging epoch.
 /// </summary>
+[AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
 public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas) : ApiHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>
 {
     /// <inheritdoc />
@@ -68,4 +70,18 @@ public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas) : ApiHa
 
         return ValueTask.FromResult<OffsetForLeaderEpochResponse?>(response);
     }
+
+    /// <inheritdoc />
+    protected override OffsetForLeaderEpochResponse? ErrorResponse(OffsetForLeaderEpochRequest request, ErrorCode error, string? message) =>
+        new()
+        {
+            Topics =
+            [
+                .. request.Topics.Select(t => new OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult
+                {
+                    Topic = t.Topic,
+                    Partitions = [.. t.Partitions.Select(p => new OffsetForLeaderEpochResponse.EpochEndOffset { Partition = p.Partition, ErrorCode = (short)error, LeaderEpoch = -1, EndOffset = -1 })],
+                }),
+            ],
+        };
 }

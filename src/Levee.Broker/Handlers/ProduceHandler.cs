@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
@@ -16,6 +17,8 @@ namespace Levee.Broker.Handlers;
 /// received, with only the base offset and leader epoch written into their headers. Nothing of an
 /// invalid partition payload is written. acks=0 gets no response, as in Kafka.
 /// </summary>
+[AuthorizePerResource(AclOperation.Write, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
 public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider time, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>
 {
     private const short FirstRecordBatchVersion = 3;
@@ -76,7 +79,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
             await WaitForIsrAsync(waits, request.TimeoutMs, context.Aborted).ConfigureAwait(false);
         }
 
-        AddLeaderHints(response);
+        AddLeaderHints(response, context.Connection.Listener.Name);
         return request.Acks == 0 ? null : response;
     }
 
@@ -105,7 +108,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
 
     // KIP-951: a NOT_LEADER_OR_FOLLOWER answer names the new leader and its endpoint (v10+), so the
     // client moves at once instead of refreshing metadata first.
-    private void AddLeaderHints(ProduceResponse response)
+    private void AddLeaderHints(ProduceResponse response, string listener)
     {
         var image = replicas.Image;
         var hinted = new HashSet<int>();
@@ -116,9 +119,9 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
                 if (image.GetPartition(topic.Name, partition.Index) is { Leader: >= 0 } state)
                 {
                     partition.CurrentLeader = new ProduceResponse.LeaderIdAndEpoch { LeaderId = state.Leader, LeaderEpoch = state.LeaderEpoch };
-                    if (hinted.Add(state.Leader) && image.Brokers.TryGetValue(state.Leader, out var broker) && !broker.EndPoints.IsEmpty)
+                    if (hinted.Add(state.Leader) && image.Brokers.TryGetValue(state.Leader, out var broker) && broker.EndPoint(listener) is { } endpoint)
                     {
-                        response.NodeEndpoints.Add(new ProduceResponse.NodeEndpoint { NodeId = broker.Id, Host = broker.EndPoints[0].Host, Port = broker.EndPoints[0].Port, Rack = broker.Rack });
+                        response.NodeEndpoints.Add(new ProduceResponse.NodeEndpoint { NodeId = broker.Id, Host = endpoint.Host, Port = endpoint.Port, Rack = broker.Rack });
                     }
                 }
             }
@@ -210,4 +213,20 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storage error appending to {Partition}")]
     private partial void LogStorageError(string partition, Exception exception);
+
+    /// <inheritdoc />
+    protected override ProduceResponse? ErrorResponse(ProduceRequest request, ErrorCode error, string? message) =>
+        request.Acks == 0
+        ? null // No response is expected; the client learns nothing either way, as with Kafka.
+        : new()
+        {
+            Responses =
+            [
+                .. request.TopicData.Select(t => new ProduceResponse.TopicProduceResponse
+                {
+                    Name = t.Name,
+                    PartitionResponses = [.. t.PartitionData.Select(p => new ProduceResponse.PartitionProduceResponse { Index = p.Index, ErrorCode = (short)error, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1, ErrorMessage = message })],
+                }),
+            ],
+        };
 }

@@ -1,11 +1,13 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>SyncGroup (v0-v5): the leader hands out the assignment; members receive their share.</summary>
+[AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
 public sealed class SyncGroupHandler(GroupCoordinator coordinator) : ApiHandler<SyncGroupRequest, SyncGroupResponse>
 {
     /// <inheritdoc />
@@ -29,4 +31,8 @@ public sealed class SyncGroupHandler(GroupCoordinator coordinator) : ApiHandler<
         ArgumentNullException.ThrowIfNull(context);
         return await coordinator.SyncGroupAsync(request, context.Aborted).ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    protected override SyncGroupResponse? ErrorResponse(SyncGroupRequest request, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error };
 }

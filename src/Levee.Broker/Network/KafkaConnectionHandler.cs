@@ -11,17 +11,19 @@ using Microsoft.Extensions.Logging;
 namespace Levee.Broker.Network;
 
 /// <summary>
-/// One Kafka client connection on Kestrel's transport. Requests are read as size-prefixed frames and
+/// Serves the Kafka connections of Kestrel's transport, one call per connection with the listener it came in on.
+/// Each connection gets its <see cref="ConnectionState"/>, which every one of its requests carries. Requests are read as size-prefixed frames and
 /// handled one after another in arrival order, as Kafka does (a client may pipeline many; responses
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, BrokerOptions options, ListenerShutdown shutdown, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, BrokerOptions options, ListenerShutdown shutdown, ILogger<KafkaConnectionHandler> logger)
 {
-    /// <inheritdoc />
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    /// <summary>Serves <paramref name="connection"/>, accepted on <paramref name="listener"/>, until it closes.</summary>
+    public async Task ServeAsync(ConnectionContext connection, KafkaListener listener)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        var state = new ConnectionState(listener, connection.RemoteEndPoint);
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         using var responseBuffer = new FrameBuffer();
@@ -49,12 +51,12 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
                         if (status == FrameStatus.Invalid)
                         {
-                            LogInvalidFrame(connection.RemoteEndPoint?.ToString(), declared, options.SocketRequestMaxBytes);
+                            LogInvalidFrame(state.Remote, declared, options.SocketRequestMaxBytes);
                             close = true;
                             break;
                         }
 
-                        var outcome = await ProcessAsync(connection, payload, responseBuffer, output, aborted).ConfigureAwait(false);
+                        var outcome = await ProcessAsync(connection, state, payload, responseBuffer, output, aborted).ConfigureAwait(false);
                         if (outcome == Outcome.Close)
                         {
                             close = true;
@@ -109,7 +111,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         Close,
     }
 
-    private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
+    private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ConnectionState state, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
     {
         // The frame is copied once into a pooled buffer: handlers may keep slices of it (records) until
         // they complete, and the produce path patches offsets into batches in place.
@@ -121,7 +123,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             var frame = new Memory<byte>(rented, 0, length);
             if (!TryReadHeader(frame, out var header, out var bodyStart, out var problem))
             {
-                LogMalformedRequest(connection.RemoteEndPoint?.ToString(), problem);
+                LogMalformedRequest(state.Remote, problem);
                 return Outcome.Close;
             }
 
@@ -131,7 +133,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 ApiVersion = header.RequestApiVersion,
                 CorrelationId = header.CorrelationId,
                 ClientId = header.ClientId,
-                RemoteEndPoint = connection.RemoteEndPoint,
+                Connection = state,
                 Aborted = aborted,
             };
 
@@ -144,12 +146,12 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             }
             catch (KafkaProtocolException ex)
             {
-                LogMalformedBody(connection.RemoteEndPoint?.ToString(), context.ApiKey, context.ApiVersion, ex.Message);
+                LogMalformedBody(state.Remote, context.ApiKey, context.ApiVersion, ex.Message);
                 return Outcome.Close;
             }
             catch (UnsupportedRequestException ex)
             {
-                LogUnsupported(connection.RemoteEndPoint?.ToString(), ex.Message);
+                LogUnsupported(state.Remote, ex.Message);
                 return Outcome.Close;
             }
 
@@ -166,7 +168,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             catch (IOException ex)
             {
                 // Part of the frame is in the pipe already: only dropping the connection keeps the client in step.
-                LogResponseFailed(connection.RemoteEndPoint?.ToString(), context.ApiKey, ex.Message);
+                LogResponseFailed(state.Remote, context.ApiKey, ex.Message);
                 connection.Abort(new ConnectionAbortedException("A response could not be completed.", ex));
                 return Outcome.Close;
             }

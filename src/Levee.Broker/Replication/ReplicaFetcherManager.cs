@@ -19,6 +19,7 @@ public sealed partial class ReplicaFetcherManager : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
+    private readonly string _interBrokerListener;
     private readonly ConcurrentDictionary<int, ReplicaFetcher> _fetchers = new();
     private readonly List<Task> _retiring = [];
     private readonly Lock _lock = new();
@@ -26,9 +27,10 @@ public sealed partial class ReplicaFetcherManager : IAsyncDisposable
     private readonly Task _watchdog;
     private bool _disposed;
 
-    /// <summary>Follows the replica manager's partitions from now on.</summary>
-    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, TimeProvider time, ILoggerFactory loggerFactory)
+    /// <summary>Follows the replica manager's partitions from now on, fetching from leaders on <paramref name="interBrokerListener"/>.</summary>
+    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, string interBrokerListener, TimeProvider time, ILoggerFactory loggerFactory)
     {
+        _interBrokerListener = interBrokerListener;
         ArgumentNullException.ThrowIfNull(replicas);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -62,12 +64,11 @@ public sealed partial class ReplicaFetcherManager : IAsyncDisposable
                 .ToDictionary(g => g.Key, g => g.ToList());
             foreach (var (leader, partitions) in byLeader)
             {
-                if (!image.Brokers.TryGetValue(leader, out var broker) || broker.EndPoints.IsEmpty)
+                if (!image.Brokers.TryGetValue(leader, out var broker) || broker.EndPoint(_interBrokerListener) is not { } endpoint)
                 {
                     continue;
                 }
 
-                var endpoint = broker.EndPoints[0];
                 if (_fetchers.TryGetValue(leader, out var existing) && existing.Address != $"{endpoint.Host}:{endpoint.Port}")
                 {
                     Retire(leader);

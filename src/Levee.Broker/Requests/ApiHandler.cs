@@ -17,12 +17,24 @@ public interface IApiHandler
     short MaxVersion { get; }
 
     /// <summary>
-    /// Handles one request whose body (after the request header) is <paramref name="body"/>. Writes the
-    /// response body to <paramref name="output"/> and returns true, or returns false when Kafka sends no
-    /// response (Produce with acks=0). Malformed bodies throw <see cref="KafkaProtocolException"/>.
+    /// Answers one request whose body (after the request header) is <paramref name="body"/>: with the handler's
+    /// response, or, when <paramref name="refusal"/> is given or the handler fails, with the API's error response
+    /// (Kafka's getErrorResponse). Writes the response body to <paramref name="output"/>; the result says whether
+    /// there is one (Produce with acks=0 has none) and what failed, if anything. Malformed bodies throw
+    /// <see cref="KafkaProtocolException"/>, and a closed connection <see cref="OperationCanceledException"/>.
     /// </summary>
-    ValueTask<bool> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output);
+    ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output, RequestRefusal? refusal);
 }
+
+/// <summary>Why the request pipeline refuses a request: the error its response carries everywhere.</summary>
+/// <param name="Error">The error code, e.g. CLUSTER_AUTHORIZATION_FAILED.</param>
+/// <param name="Message">The error message, for responses that carry one.</param>
+public readonly record struct RequestRefusal(ErrorCode Error, string Message);
+
+/// <summary>How a request was answered.</summary>
+/// <param name="Responded">Whether a response body was written (false: Kafka sends none).</param>
+/// <param name="Failure">The handler's exception when it failed and the error response was sent instead.</param>
+public readonly record struct HandlerResult(bool Responded, Exception? Failure);
 
 /// <summary>Base of handlers working on generated message types.</summary>
 public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
@@ -39,19 +51,39 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
     public abstract short MaxVersion { get; }
 
     /// <inheritdoc />
-    public async ValueTask<bool> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output)
+    public async ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output, RequestRefusal? refusal)
     {
         ArgumentNullException.ThrowIfNull(context);
         var request = Decode(body, context.ApiVersion);
-        var response = await HandleAsync(context, request).ConfigureAwait(false);
+        TResponse? response;
+        Exception? failure = null;
+        if (refusal is { } refused)
+        {
+            response = ErrorResponse(request, refused.Error, refused.Message);
+        }
+        else
+        {
+            try
+            {
+                response = await HandleAsync(context, request).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!context.Aborted.IsCancellationRequested)
+            {
+                // Kafka's rule: a request that fails is answered with its API's error response and the connection
+                // stays open; what went wrong inside is logged, not sent.
+                failure = ex;
+                response = ErrorResponse(request, ErrorCodes.ForException(ex), null);
+            }
+        }
+
         if (response is null)
         {
-            return false;
+            return new HandlerResult(false, failure);
         }
 
         var writer = new KafkaWriter(output);
         Write(response, ref writer, context.ApiVersion);
-        return true;
+        return new HandlerResult(true, failure);
     }
 
     /// <summary>Decodes the request body.</summary>
@@ -62,6 +94,13 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
 
     /// <summary>Handles a decoded request; null means no response is sent.</summary>
     protected abstract ValueTask<TResponse?> HandleAsync(RequestContext context, TRequest request);
+
+    /// <summary>
+    /// The response to <paramref name="request"/> when it is refused or fails (Kafka's getErrorResponse):
+    /// <paramref name="error"/> in every error field, for every resource the request names; <paramref name="message"/>
+    /// in the error message fields the response has. Null only where Kafka sends no response (Produce, acks=0).
+    /// </summary>
+    protected abstract TResponse? ErrorResponse(TRequest request, ErrorCode error, string? message);
 
     private TRequest Decode(ReadOnlyMemory<byte> body, short version)
     {

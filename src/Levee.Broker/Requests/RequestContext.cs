@@ -18,8 +18,11 @@ public sealed class RequestContext
     /// <summary>The client id from the request header, if any.</summary>
     public string? ClientId { get; init; }
 
+    /// <summary>The connection the request came on: its listener and principal.</summary>
+    public required ConnectionState Connection { get; init; }
+
     /// <summary>The remote end of the connection.</summary>
-    public EndPoint? RemoteEndPoint { get; init; }
+    public EndPoint? RemoteEndPoint => Connection.RemoteEndPoint;
 
     /// <summary>Cancelled when the connection closes or the broker stops.</summary>
     public CancellationToken Aborted { get; init; }

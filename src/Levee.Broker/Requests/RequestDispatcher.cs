@@ -1,30 +1,54 @@
 using System.Buffers;
+using System.Reflection;
+using Levee.Broker.Security;
 using Levee.Protocol.Messages;
+using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Requests;
 
-/// <summary>Routes a request to the handler of its API key, checking the version against what is advertised.</summary>
-public sealed class RequestDispatcher
+/// <summary>
+/// The one seam every request passes before its handler: the API must be served on the connection's listener and
+/// in the version asked, and the principal must hold what the handler declares (<see cref="ApiAuthorizationAttribute"/>);
+/// then the handler runs. A refused or failed request is answered with its API's error response and logged once;
+/// an API not served here, or not on this listener, closes the connection (<see cref="UnsupportedRequestException"/>),
+/// as Kafka does. Metering and throttling (issue 11) belong here too, after authorization, so that no handler can
+/// be reached around them.
+/// </summary>
+public sealed partial class RequestDispatcher
 {
     private readonly IApiHandler?[] _byKey;
+    private readonly ApiAuthorizationAttribute[] _authorization;
+    private readonly ILogger _logger;
 
     /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key.</summary>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers)
+    /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
+        _logger = logger;
         Handlers = [.. handlers.OrderBy(h => h.Key)];
         _byKey = new IApiHandler?[Handlers.Max(h => (int)h.Key) + 1];
+        _authorization = new ApiAuthorizationAttribute[_byKey.Length];
         foreach (var handler in Handlers)
         {
             _byKey[(int)handler.Key] = handler;
+            _authorization[(int)handler.Key] = DeclaredAuthorization(handler)
+                ?? throw new InvalidOperationException($"{handler.GetType().Name} ({handler.Key}) declares no authorization: mark it with an {nameof(ApiAuthorizationAttribute)}.");
         }
     }
 
-    /// <summary>The handlers, ordered by API key: what ApiVersions advertises.</summary>
+    /// <summary>The handlers, ordered by API key: what ApiVersions advertises (each listener: those it serves).</summary>
     public IReadOnlyList<IApiHandler> Handlers { get; }
 
-    /// <summary>Handles one request; see <see cref="IApiHandler.HandleAsync"/>.</summary>
-    public ValueTask<bool> DispatchAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output)
+    /// <summary>What <paramref name="handler"/> declares Kafka authorizes for its API, or null if it declares nothing.</summary>
+    public static ApiAuthorizationAttribute? DeclaredAuthorization(IApiHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return handler.GetType().GetCustomAttributes<ApiAuthorizationAttribute>(inherit: false).FirstOrDefault();
+    }
+
+    /// <summary>Handles one request; returns whether a response body was written (see <see cref="IApiHandler.HandleAsync"/>).</summary>
+    public async ValueTask<bool> DispatchAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(context);
         var key = (int)context.ApiKey;
@@ -34,12 +58,42 @@ public sealed class RequestDispatcher
             throw new UnsupportedRequestException($"API {context.ApiKey} ({key}) is not supported by this broker");
         }
 
+        // Kafka's specs say on which listeners an API is served: the controller's APIs never on a client listener.
+        var listener = context.Connection.Listener;
+        if (!listener.Serves(context.ApiKey))
+        {
+            throw new UnsupportedRequestException($"{context.ApiKey} is not served on listener {listener.Name}");
+        }
+
         // ApiVersions answers any version itself (KIP-511: version 0 with UNSUPPORTED_VERSION when too new).
         if (context.ApiKey != ApiKey.ApiVersions && (context.ApiVersion < handler.MinVersion || context.ApiVersion > handler.MaxVersion))
         {
             throw new UnsupportedRequestException($"{context.ApiKey} v{context.ApiVersion} is not supported (supported: v{handler.MinVersion}-v{handler.MaxVersion})");
         }
 
-        return handler.HandleAsync(context, body, output);
+        var refusal = Authorize(context, _authorization[key]);
+        var result = await handler.HandleAsync(context, body, output, refusal).ConfigureAwait(false);
+        if (refusal is { } refused)
+        {
+            LogRefused(context.Connection.Remote, listener.Name, context.Connection.Principal.ToString(), context.ApiKey, refused.Message);
+        }
+
+        if (result.Failure is { } failure)
+        {
+            LogFailed(failure, context.Connection.Remote, context.ApiKey, context.ApiVersion);
+        }
+
+        return result.Responded;
     }
+
+    private static RequestRefusal? Authorize(RequestContext context, ApiAuthorizationAttribute declared) =>
+        declared is AuthorizeRequestAttribute required && !RequestAuthorizer.Authorize(context, required.Operation, required.Resource)
+            ? new RequestRefusal(RequestAuthorizer.DeniedError(required.Resource), $"{context.Connection.Principal} is not authorized for {required.Operation} on {required.Resource}.")
+            : null;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {ApiKey} from {Remote} on listener {Listener} ({Principal}): {Reason}")]
+    private partial void LogRefused(string? remote, string listener, string principal, ApiKey apiKey, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{ApiKey} v{Version} from {Remote} failed; answered with its error response")]
+    private partial void LogFailed(Exception exception, string? remote, ApiKey apiKey, short version);
 }

@@ -17,7 +17,22 @@ public sealed record BrokerRegistration(
     ImmutableArray<BrokerEndpoint> EndPoints,
     string? Rack,
     bool Fenced,
-    bool InControlledShutdown);
+    bool InControlledShutdown)
+{
+    /// <summary>The advertised endpoint of the listener named <paramref name="listenerName"/>, or null when the broker has none.</summary>
+    public BrokerEndpoint? EndPoint(string listenerName)
+    {
+        foreach (var endpoint in EndPoints)
+        {
+            if (string.Equals(endpoint.Name, listenerName, StringComparison.Ordinal))
+            {
+                return endpoint;
+            }
+        }
+
+        return null;
+    }
+}
 
 /// <summary>One partition: replicas, ISR, leader and epochs.</summary>
 /// <param name="TopicId">The topic id.</param>

@@ -2,6 +2,20 @@
 
 namespace Levee.Protocol.Messages;
 
+/// <summary>The kinds of listener an API is served on, from the specs' "listeners" field.</summary>
+[System.Flags]
+public enum ApiListeners
+{
+    /// <summary>Served on no listener.</summary>
+    None = 0,
+    /// <summary>A broker's client-facing listeners.</summary>
+    Broker = 1,
+    /// <summary>The controller's listeners: broker-to-controller traffic.</summary>
+    Controller = 2,
+    /// <summary>A ZooKeeper-mode broker's listeners (Kafka before 4.0).</summary>
+    ZkBroker = 4,
+}
+
 /// <summary>Version and header facts for every API, from the specs.</summary>
 public static class ApiMessages
 {
@@ -383,6 +397,100 @@ public static class ApiMessages
         ApiKey.WriteShareGroupState => WriteShareGroupStateRequest.LowestFlexibleVersion,
         ApiKey.DeleteShareGroupState => DeleteShareGroupStateRequest.LowestFlexibleVersion,
         ApiKey.ReadShareGroupStateSummary => ReadShareGroupStateSummaryRequest.LowestFlexibleVersion,
+        _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Unknown API key."),
+    };
+
+    /// <summary>The kinds of listener <paramref name="key"/> is served on.</summary>
+    public static ApiListeners Listeners(ApiKey key) => key switch
+    {
+        ApiKey.Produce => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.Fetch => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.ListOffsets => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.Metadata => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.LeaderAndIsr => ApiListeners.ZkBroker,
+        ApiKey.StopReplica => ApiListeners.ZkBroker,
+        ApiKey.UpdateMetadata => ApiListeners.ZkBroker,
+        ApiKey.ControlledShutdown => ApiListeners.ZkBroker | ApiListeners.Controller,
+        ApiKey.OffsetCommit => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.OffsetFetch => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.FindCoordinator => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.JoinGroup => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.Heartbeat => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.LeaveGroup => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.SyncGroup => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.DescribeGroups => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.ListGroups => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.SaslHandshake => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.ApiVersions => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.CreateTopics => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DeleteTopics => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DeleteRecords => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.InitProducerId => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.OffsetForLeaderEpoch => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.AddPartitionsToTxn => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.AddOffsetsToTxn => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.EndTxn => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.WriteTxnMarkers => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.TxnOffsetCommit => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.DescribeAcls => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.CreateAcls => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DeleteAcls => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DescribeConfigs => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.AlterConfigs => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.AlterReplicaLogDirs => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.DescribeLogDirs => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.SaslAuthenticate => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.CreatePartitions => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.CreateDelegationToken => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.RenewDelegationToken => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.ExpireDelegationToken => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DescribeDelegationToken => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DeleteGroups => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.ElectLeaders => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.IncrementalAlterConfigs => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.AlterPartitionReassignments => ApiListeners.Broker | ApiListeners.Controller | ApiListeners.ZkBroker,
+        ApiKey.ListPartitionReassignments => ApiListeners.Broker | ApiListeners.Controller | ApiListeners.ZkBroker,
+        ApiKey.OffsetDelete => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.DescribeClientQuotas => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.AlterClientQuotas => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DescribeUserScramCredentials => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.AlterUserScramCredentials => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.Vote => ApiListeners.Controller,
+        ApiKey.BeginQuorumEpoch => ApiListeners.Controller,
+        ApiKey.EndQuorumEpoch => ApiListeners.Controller,
+        ApiKey.DescribeQuorum => ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.AlterPartition => ApiListeners.ZkBroker | ApiListeners.Controller,
+        ApiKey.UpdateFeatures => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.Envelope => ApiListeners.Controller | ApiListeners.ZkBroker,
+        ApiKey.FetchSnapshot => ApiListeners.Controller,
+        ApiKey.DescribeCluster => ApiListeners.ZkBroker | ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DescribeProducers => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.BrokerRegistration => ApiListeners.Controller,
+        ApiKey.BrokerHeartbeat => ApiListeners.Controller,
+        ApiKey.UnregisterBroker => ApiListeners.Broker | ApiListeners.Controller,
+        ApiKey.DescribeTransactions => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.ListTransactions => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.AllocateProducerIds => ApiListeners.ZkBroker | ApiListeners.Controller,
+        ApiKey.ConsumerGroupHeartbeat => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.ConsumerGroupDescribe => ApiListeners.ZkBroker | ApiListeners.Broker,
+        ApiKey.ControllerRegistration => ApiListeners.Controller,
+        ApiKey.GetTelemetrySubscriptions => ApiListeners.Broker,
+        ApiKey.PushTelemetry => ApiListeners.Broker,
+        ApiKey.AssignReplicasToDirs => ApiListeners.Controller,
+        ApiKey.ListClientMetricsResources => ApiListeners.Broker,
+        ApiKey.DescribeTopicPartitions => ApiListeners.Broker,
+        ApiKey.ShareGroupHeartbeat => ApiListeners.Broker,
+        ApiKey.ShareGroupDescribe => ApiListeners.Broker,
+        ApiKey.ShareFetch => ApiListeners.Broker,
+        ApiKey.ShareAcknowledge => ApiListeners.Broker,
+        ApiKey.AddRaftVoter => ApiListeners.Controller | ApiListeners.Broker,
+        ApiKey.RemoveRaftVoter => ApiListeners.Controller | ApiListeners.Broker,
+        ApiKey.UpdateRaftVoter => ApiListeners.Controller,
+        ApiKey.InitializeShareGroupState => ApiListeners.Broker,
+        ApiKey.ReadShareGroupState => ApiListeners.Broker,
+        ApiKey.WriteShareGroupState => ApiListeners.Broker,
+        ApiKey.DeleteShareGroupState => ApiListeners.Broker,
+        ApiKey.ReadShareGroupStateSummary => ApiListeners.Broker,
         _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Unknown API key."),
     };
 

@@ -44,9 +44,23 @@ internal static class ServeCommand
                 .AddEnvironmentVariables("LEVEE_")
                 .AddInMemoryCollection(flags)
                 .Build();
-            var options = BrokerOptions.FromConfiguration(configuration);
-            await using var broker = await LeveeBroker.StartAsync(options, cancellationToken: cancellation).ConfigureAwait(false);
-            await broker.WaitForShutdownAsync(cancellation).ConfigureAwait(false);
+            // An unknown or malformed setting stops the broker before it opens anything, naming the setting.
+            LeveeBroker broker;
+            try
+            {
+                broker = await LeveeBroker.StartAsync(BrokerOptions.FromConfiguration(configuration), cancellationToken: cancellation).ConfigureAwait(false);
+            }
+            catch (BrokerConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"levee serve: {ex.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            await using (broker.ConfigureAwait(false))
+            {
+                await broker.WaitForShutdownAsync(cancellation).ConfigureAwait(false);
+            }
+
             return 0;
         });
         return command;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Levee.Broker.Tests.Infrastructure;
 
 /// <summary>A real broker on an ephemeral port over a fresh temporary data directory.</summary>
@@ -15,13 +17,22 @@ public sealed class TestBroker : IAsyncDisposable
 
     public string BootstrapServers => Broker.BootstrapServers;
 
-    public static async Task<TestBroker> StartAsync(Func<BrokerOptions, BrokerOptions>? configure = null)
+    /// <summary>Starts a broker; <paramref name="configureServices"/> may add services (test-only API handlers).</summary>
+    public static async Task<TestBroker> StartAsync(Func<BrokerOptions, BrokerOptions>? configure = null, Action<IServiceCollection>? configureServices = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "levee-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         var options = new BrokerOptions { DataDir = dir, Port = 0, QuorumPort = 0 };
         options = configure?.Invoke(options) ?? options;
-        return new TestBroker(await LeveeBroker.StartAsync(options), dir);
+        try
+        {
+            return new TestBroker(await LeveeBroker.StartAsync(options, configureServices: configureServices), dir);
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
     }
 
     /// <summary>Stops the broker cleanly and starts a new one on the same data directory and port.</summary>
