@@ -116,6 +116,15 @@ public sealed record BrokerOptions
     /// </summary>
     public int MaxRecordsPerUserOp { get; init; } = 10_000;
 
+    /// <summary>sasl.enabled.mechanisms: what SASL listeners offer (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).</summary>
+    public string SaslEnabledMechanisms { get; init; } = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512";
+
+    /// <summary>connection.failed.authentication.delay.ms: how long a failed authentication waits before it is answered.</summary>
+    public int ConnectionFailedAuthenticationDelayMs { get; init; } = 100;
+
+    /// <summary>connections.max.reauth.ms: a SASL session's lifetime (KIP-368); 0 keeps sessions for the connection's life.</summary>
+    public long ConnectionsMaxReauthMs { get; init; }
+
     /// <summary>max.partitions.per.topic: CreateTopics and CreatePartitions refuse more with INVALID_PARTITIONS.</summary>
     public int MaxPartitionsPerTopic { get; init; } = 10_000;
 
@@ -257,6 +266,9 @@ public sealed record BrokerOptions
             MaxRecordsPerUserOp = values.Int("controller.max.records.per.user.op") ?? defaults.MaxRecordsPerUserOp,
             MaxPartitionsPerTopic = values.Int("max.partitions.per.topic") ?? defaults.MaxPartitionsPerTopic,
             BrokerCapacityPartitions = values.Int("broker.capacity.partitions") ?? defaults.BrokerCapacityPartitions,
+            SaslEnabledMechanisms = values.Str("sasl.enabled.mechanisms") ?? defaults.SaslEnabledMechanisms,
+            ConnectionFailedAuthenticationDelayMs = values.Int("connection.failed.authentication.delay.ms") ?? defaults.ConnectionFailedAuthenticationDelayMs,
+            ConnectionsMaxReauthMs = values.Long("connections.max.reauth.ms") ?? defaults.ConnectionsMaxReauthMs,
         };
     }
 

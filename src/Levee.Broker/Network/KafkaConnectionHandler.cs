@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Framing;
 using Levee.Protocol.Messages;
@@ -17,7 +18,7 @@ namespace Levee.Broker.Network;
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, BrokerOptions options, ListenerShutdown shutdown, ILogger<KafkaConnectionHandler> logger)
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, ILogger<KafkaConnectionHandler> logger)
 {
     /// <summary>Serves <paramref name="connection"/>, accepted on <paramref name="listener"/>, until it closes.</summary>
     public async Task ServeAsync(ConnectionContext connection, KafkaListener listener)
@@ -56,9 +57,19 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                             break;
                         }
 
-                        var outcome = await ProcessAsync(connection, state, payload, responseBuffer, output, aborted).ConfigureAwait(false);
+                        var outcome = state.Sasl is { RawTokens: true }
+                            ? await ProcessRawSaslTokenAsync(state, payload, output, aborted).ConfigureAwait(false)
+                            : await ProcessAsync(connection, state, payload, responseBuffer, output, aborted).ConfigureAwait(false);
                         if (outcome == Outcome.Close)
                         {
+                            close = true;
+                            break;
+                        }
+
+                        if (state.CloseAfterResponse)
+                        {
+                            // A failed authentication: its answer is the connection's last, as in Kafka.
+                            await output.FlushAsync(aborted).ConfigureAwait(false);
                             close = true;
                             break;
                         }
@@ -109,6 +120,23 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         Responded,
         NoResponse,
         Close,
+    }
+
+    // After SaslHandshake v0 the client sends its SASL tokens as bare size-prefixed frames, and gets the server's
+    // the same way (Kafka's original SASL framing, which kafka-python 2.0 uses); a failure closes the connection.
+    private async ValueTask<Outcome> ProcessRawSaslTokenAsync(ConnectionState state, ReadOnlySequence<byte> payload, PipeWriter output, CancellationToken aborted)
+    {
+        var outcome = await authenticator.StepAsync(state, payload.ToArray(), aborted).ConfigureAwait(false);
+        if (outcome.Step == ScramStep.Failed)
+        {
+            return Outcome.Close;
+        }
+
+        var frame = output.GetSpan(4 + outcome.Response.Length);
+        BinaryPrimitives.WriteInt32BigEndian(frame, outcome.Response.Length);
+        outcome.Response.CopyTo(frame[4..]);
+        output.Advance(4 + outcome.Response.Length);
+        return Outcome.Responded;
     }
 
     private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ConnectionState state, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)

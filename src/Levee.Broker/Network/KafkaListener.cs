@@ -23,6 +23,9 @@ public sealed record KafkaListener(string Name, SecurityProtocol Protocol, strin
     /// <summary>The port given to others (advertised.listeners), else the bound port.</summary>
     public int? AdvertisedPort { get; init; }
 
+    /// <summary>Whether clients must authenticate with SASL here before any request but ApiVersions and the SASL ones.</summary>
+    public bool RequiresSasl => Protocol is SecurityProtocol.SaslPlaintext or SecurityProtocol.SaslSsl;
+
     /// <summary>Whether <paramref name="key"/> is served on this listener, by the "listeners" field of its spec.</summary>
     public bool Serves(ApiKey key)
     {
@@ -89,9 +92,14 @@ public sealed record KafkaListener(string Name, SecurityProtocol Protocol, strin
                 throw new BrokerConfigurationException($"Listener '{name}' has no security protocol: add {name}:PLAINTEXT (or another protocol) to listener.security.protocol.map.");
             }
 
-            if (protocol != SecurityProtocol.Plaintext)
+            if (protocol is not (SecurityProtocol.Plaintext or SecurityProtocol.SaslPlaintext))
             {
-                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}, which Levee does not serve yet: only PLAINTEXT listeners are built.");
+                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}, which Levee does not serve yet: only PLAINTEXT and SASL_PLAINTEXT listeners are built.");
+            }
+
+            if (name == interBroker && protocol != SecurityProtocol.Plaintext)
+            {
+                throw new BrokerConfigurationException($"The inter-broker listener '{name}' uses {ProtocolName(protocol)}: brokers do not authenticate to each other with SASL yet; give it PLAINTEXT on a network only brokers reach.");
             }
 
             var hasAdvertised = advertised.TryGetValue(name, out var a);

@@ -82,6 +82,15 @@ public sealed partial class ReplicaManager
         return result is null ? NoController() : Outcome((ErrorCode)result.ErrorCode, result.ErrorMessage);
     }
 
+    /// <summary>
+    /// Sends <paramref name="request"/> to the active controller as it is, for an admin API whose decision belongs
+    /// there; null when no controller is reachable.
+    /// </summary>
+    public Task<TResponse?> ForwardToControllerAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
+        where TRequest : IKafkaMessage
+        where TResponse : class, IKafkaMessage<TResponse> =>
+        ForwardAsync<TRequest, TResponse>(key, version, request, cancellationToken);
+
     private async Task<TResponse?> ForwardAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
         where TRequest : IKafkaMessage
         where TResponse : class, IKafkaMessage<TResponse>

@@ -17,6 +17,7 @@ public sealed class ConnectionState
         ArgumentNullException.ThrowIfNull(listener);
         Listener = listener;
         RemoteEndPoint = remoteEndPoint;
+        IsAuthenticated = !listener.RequiresSasl;
     }
 
     /// <summary>The listener the connection came in on.</summary>
@@ -25,8 +26,32 @@ public sealed class ConnectionState
     /// <summary>The remote end of the connection.</summary>
     public EndPoint? RemoteEndPoint { get; }
 
-    /// <summary>Who sent the requests: <c>User:ANONYMOUS</c> on a PLAINTEXT listener, as in Kafka.</summary>
-    public KafkaPrincipal Principal { get; } = KafkaPrincipal.Anonymous;
+    /// <summary>Who sent the requests: <c>User:ANONYMOUS</c> on a PLAINTEXT listener, as in Kafka; the SASL user once authenticated.</summary>
+    public KafkaPrincipal Principal { get; private set; } = KafkaPrincipal.Anonymous;
+
+    /// <summary>
+    /// Whether requests other than ApiVersions and the SASL ones may be served: at once on a listener without SASL,
+    /// after a successful SaslAuthenticate on a SASL listener.
+    /// </summary>
+    public bool IsAuthenticated { get; private set; }
+
+    /// <summary>When the SASL session ends (KIP-368, connections.max.reauth.ms), in Unix milliseconds; null: never.</summary>
+    public long? SessionExpiresAtMs { get; private set; }
+
+    /// <summary>Set by a handler whose answer must be the connection's last (a failed authentication).</summary>
+    public bool CloseAfterResponse { get; set; }
+
+    /// <summary>The SASL exchange in progress on this connection, if any.</summary>
+    public SaslSession? Sasl { get; set; }
+
+    /// <summary>Records a successful authentication: requests are served as <paramref name="principal"/> from now on.</summary>
+    public void Authenticate(KafkaPrincipal principal, long? sessionExpiresAtMs)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        Principal = principal;
+        SessionExpiresAtMs = sessionExpiresAtMs;
+        IsAuthenticated = true;
+    }
 
     /// <summary>
     /// Whether the other end is a broker of this cluster, allowed CLUSTER_ACTION. On PLAINTEXT nothing is

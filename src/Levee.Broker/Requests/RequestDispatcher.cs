@@ -19,13 +19,15 @@ public sealed partial class RequestDispatcher
     private readonly IApiHandler?[] _byKey;
     private readonly ApiAuthorizationAttribute[] _authorization;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
     /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger)
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         _logger = logger;
+        _time = time;
         Handlers = [.. handlers.OrderBy(h => h.Key)];
         _byKey = new IApiHandler?[Handlers.Max(h => (int)h.Key) + 1];
         _authorization = new ApiAuthorizationAttribute[_byKey.Length];
@@ -63,6 +65,22 @@ public sealed partial class RequestDispatcher
         if (!listener.Serves(context.ApiKey))
         {
             throw new UnsupportedRequestException($"{context.ApiKey} is not served on listener {listener.Name}");
+        }
+
+        // On a SASL listener nothing but ApiVersions and the SASL exchange is served before authentication, nor
+        // after the session expired (KIP-368): Kafka closes such a connection.
+        var connection = context.Connection;
+        if (context.ApiKey is not (ApiKey.ApiVersions or ApiKey.SaslHandshake or ApiKey.SaslAuthenticate))
+        {
+            if (!connection.IsAuthenticated)
+            {
+                throw new UnsupportedRequestException($"{context.ApiKey} before SASL authentication on listener {listener.Name}");
+            }
+
+            if (connection.SessionExpiresAtMs is { } expires && _time.GetUtcNow().ToUnixTimeMilliseconds() > expires)
+            {
+                throw new UnsupportedRequestException($"{context.ApiKey} after the SASL session of {connection.Principal} expired (connections.max.reauth.ms)");
+            }
         }
 
         // ApiVersions answers any version itself (KIP-511: version 0 with UNSUPPORTED_VERSION when too new).
