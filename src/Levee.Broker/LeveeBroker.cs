@@ -167,6 +167,11 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         app.Services.GetRequiredService<ReplicaFetcherManager>();
         app.Services.GetRequiredService<IsrManager>().Start();
         await lifecycle.Unfenced.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (app.Services.GetRequiredService<ControllerService>() is { IsActive: true } controller)
+        {
+            await controller.ApplyCredentialBootstrapAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         broker.LogReady(identity.NodeId, identity.Host, identity.Port, Path.GetFullPath(options.DataDir), string.Join(", ", identity.Endpoints.Select(e => $"{e.Name}://{e.Host}:{e.Port}")));
         return broker;
     }

@@ -34,6 +34,7 @@ public sealed partial class ControllerService : IAsyncDisposable
     private Task? _loop;
     private long _activeSinceMs = -1;
     private long _lastPreferredCheckMs;
+    private bool _credentialBootstrapDone;
 
     /// <summary>Creates the controller of this node; <see cref="Start"/> runs its liveness loop.</summary>
     public ControllerService(MetadataQuorum quorum, BrokerOptions options, TimeProvider time, ILogger<ControllerService> logger)
@@ -302,6 +303,7 @@ public sealed partial class ControllerService : IAsyncDisposable
         if (!_quorum.IsLeader)
         {
             _activeSinceMs = -1;
+            ForgetAppliedCredentialBootstrap();
             return;
         }
 
@@ -334,6 +336,8 @@ public sealed partial class ControllerService : IAsyncDisposable
             }
         }
 
+        await ApplyCredentialBootstrapAsync(cancellationToken).ConfigureAwait(false);
+
         if (now - _lastPreferredCheckMs >= _options.LeaderImbalanceCheckIntervalSeconds * 1000L)
         {
             _lastPreferredCheckMs = now;
@@ -344,6 +348,46 @@ public sealed partial class ControllerService : IAsyncDisposable
         if (offline.Count > 0)
         {
             await DecideAsync(image => Decision.Commit(PartitionLeadership.ElectOffline(image)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// On the active controller: commits the SCRAM credentials of the data directory's bootstrap file (`levee users
+    /// set --data-dir`) that the image lacks, then removes the file. Runs on every controller tick; a starting broker
+    /// that leads the quorum runs it before it reports ready, so its first clients can authenticate.
+    /// </summary>
+    public async Task ApplyCredentialBootstrapAsync(CancellationToken cancellationToken)
+    {
+        if (_credentialBootstrapDone || !File.Exists(Path.Combine(_options.DataDir, Security.CredentialBootstrap.FileName)))
+        {
+            _credentialBootstrapDone = true;
+            return;
+        }
+
+        var credentials = Security.CredentialBootstrap.Read(_options.DataDir);
+        var decision = await DecideAsync(image => Decision.Commit(Security.CredentialBootstrap.Missing(image, credentials)), cancellationToken).ConfigureAwait(false);
+        if (decision.Error == ErrorCode.None)
+        {
+            Security.CredentialBootstrap.Remove(_options.DataDir);
+            _credentialBootstrapDone = true;
+            LogCredentialsBootstrapped(decision.Records.Count, credentials.Count);
+        }
+    }
+
+    // On a node that is not the controller: once the image holds every credential of its file, the file goes, so
+    // it cannot bring back a credential deleted later when this node becomes the controller.
+    private void ForgetAppliedCredentialBootstrap()
+    {
+        if (_credentialBootstrapDone || !File.Exists(Path.Combine(_options.DataDir, Security.CredentialBootstrap.FileName)))
+        {
+            _credentialBootstrapDone = true;
+            return;
+        }
+
+        if (Security.CredentialBootstrap.Missing(_quorum.Current, Security.CredentialBootstrap.Read(_options.DataDir)).Count == 0)
+        {
+            Security.CredentialBootstrap.Remove(_options.DataDir);
+            _credentialBootstrapDone = true;
         }
     }
 
@@ -403,6 +447,9 @@ public sealed partial class ControllerService : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat ({Reason}); its leaderships move to in-sync replicas")]
     private partial void LogFenced(int brokerId, long silentMs, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: committed {Added} of the {Total} SCRAM credential(s) of the data directory's bootstrap file (the others were there already); the file is removed")]
+    private partial void LogCredentialsBootstrapped(int added, int total);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Controller: deciding again on the current image: {Reason}")]
     private partial void LogRedeciding(string reason);

@@ -111,7 +111,8 @@ public sealed class ScramServer
 
         User = user;
         _credential = _lookup(user) ?? UnknownUser(user);
-        _nonce = clientNonce + Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)).Replace('+', '-').Replace('/', '_');
+        // Alphanumeric, as Kafka's own server nonce: every client parses it.
+        _nonce = clientNonce + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         _serverFirst = $"r={_nonce},s={Convert.ToBase64String(_credential.Salt)},i={_credential.Iterations}";
         _state = State.ExpectClientFinal;
         return (ScramStep.Continue, Encoding.UTF8.GetBytes(_serverFirst), null);
@@ -132,7 +133,9 @@ public sealed class ScramServer
             return Fail("the channel binding does not match the GS2 header");
         }
 
-        if (nonce != _nonce)
+        // Kafka's check: the final nonce ends with the one the server sent. librdkafka up to 2.0 puts its own nonce
+        // in front of the server's (which starts with it already), and Kafka accepts that.
+        if (!nonce.EndsWith(_nonce, StringComparison.Ordinal))
         {
             return Fail("the nonce is not the one the server sent");
         }

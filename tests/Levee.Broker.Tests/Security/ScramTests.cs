@@ -40,6 +40,17 @@ public sealed class ScramTests
     }
 
     [Fact]
+    public void AFinalNonceWithTheClientsNoncePutInFrontAgain_IsAccepted_AsKafkaAcceptsLibrdkafkas()
+    {
+        var credential = ScramFormatter.CreateCredential("dan", ScramMechanism.ScramSha512, "pw");
+        var server = new ScramServer(ScramMechanism.ScramSha512, _ => credential);
+
+        var (outcome, _, reason) = RunClient(server, "dan", "pw", ScramMechanism.ScramSha512, out _, librdkafkaNonce: true);
+
+        Assert.True(outcome == ScramStep.Succeeded, reason);
+    }
+
+    [Fact]
     public void WrongPassword_AndUnknownUser_FailAlike_AndTheUnknownUsersSaltIsStable()
     {
         var credential = ScramFormatter.CreateCredential("bob", ScramMechanism.ScramSha512, "right");
@@ -103,7 +114,7 @@ public sealed class ScramTests
     }
 
     // The client side of RFC 5802, as a Kafka client runs it.
-    private static (ScramStep Outcome, byte[] Response, string? Reason) RunClient(ScramServer server, string saslName, string password, ScramMechanism mechanism, out byte[] authMessage)
+    private static (ScramStep Outcome, byte[] Response, string? Reason) RunClient(ScramServer server, string saslName, string password, ScramMechanism mechanism, out byte[] authMessage, bool librdkafkaNonce = false)
     {
         var clientFirstBare = $"n={saslName},r=clientnonce";
         var (step, serverFirstBytes, reason) = server.Step(Encoding.UTF8.GetBytes("n,," + clientFirstBare));
@@ -115,7 +126,7 @@ public sealed class ScramTests
 
         var serverFirst = Encoding.UTF8.GetString(serverFirstBytes);
         var fields = serverFirst.Split(',').ToDictionary(f => f[0], f => f[2..]);
-        var finalWithoutProof = $"c=biws,r={fields['r']}";
+        var finalWithoutProof = librdkafkaNonce ? $"c=biws,r=clientnonce{fields['r']}" : $"c=biws,r={fields['r']}";
         authMessage = Encoding.UTF8.GetBytes($"{clientFirstBare},{serverFirst},{finalWithoutProof}");
         var salted = ScramFormatter.SaltedPassword(mechanism, Encoding.UTF8.GetBytes(password), Convert.FromBase64String(fields['s']), int.Parse(fields['i'], System.Globalization.CultureInfo.InvariantCulture));
         var clientKey = ScramFormatter.Hmac(mechanism, salted, "Client Key"u8);

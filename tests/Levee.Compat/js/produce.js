@@ -1,11 +1,13 @@
 // Produces COUNT records (key k<i>, value v<i>) to TOPIC, created with PARTITIONS partitions, through kafkajs.
-// Usage: node produce.js BOOTSTRAP TOPIC PARTITIONS COUNT. Prints "produced <count>" on success.
+// Usage: node produce.js BOOTSTRAP TOPIC PARTITIONS COUNT [SASL_MECHANISM USERNAME PASSWORD]. Prints "produced <count>"
+// on success. With the SASL arguments it authenticates over SASL_PLAINTEXT (plain, scram-sha-256, scram-sha-512).
 'use strict';
 const { Kafka, Partitioners, logLevel } = require('kafkajs');
 
 async function main() {
-  const [bootstrap, topic, partitions, count] = process.argv.slice(2);
-  const kafka = new Kafka({ clientId: 'levee-compat-kafkajs', brokers: [bootstrap], logLevel: logLevel.WARN });
+  const [bootstrap, topic, partitions, count, mechanism, username, password] = process.argv.slice(2);
+  const sasl = mechanism ? { mechanism, username, password } : undefined;
+  const kafka = new Kafka({ clientId: 'levee-compat-kafkajs', brokers: [bootstrap], logLevel: logLevel.WARN, sasl });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: Number(partitions), replicationFactor: 1 }], waitForLeaders: true });
