@@ -149,6 +149,21 @@ public sealed class SaslCompatTests : IAsyncLifetime
         Assert.DoesNotContain(_password, listed.StdOut + listed.StdErr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TopicsCreateAndGroupsList_WithCommandConfig_WorkOnASaslOnlyBroker()
+    {
+        var properties = Path.Combine(_dir, "cli.properties");
+        await File.WriteAllTextAsync(properties, $"security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\nsasl.username=alice\nsasl.password={_password}\n");
+
+        var created = await Levee("topics", "create", "cli-sasl", "--partitions", "2", "--bootstrap", _levee.BootstrapServers, "--command-config", properties);
+        var groups = await Levee("groups", "list", "--bootstrap", _levee.BootstrapServers, "--command-config", properties);
+        var refused = await Levee("groups", "list", "--bootstrap", _levee.BootstrapServers, "--timeout-s", "5");
+
+        Assert.True(created.ExitCode == 0, created.StdErr + created.StdOut);
+        Assert.True(groups.ExitCode == 0, groups.StdErr + groups.StdOut);
+        Assert.NotEqual(0, refused.ExitCode);
+    }
+
     private static Task<Tool.Result> Levee(params string[] args) =>
         Tool.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "levee.dll"), .. args]);
 }

@@ -29,9 +29,10 @@ internal static class GroupsCommand
     private static Command ListCommand()
     {
         var bootstrap = Bootstrap();
+        var commandConfig = ClientProperties.Option();
         var timeout = Timeout();
-        var command = new Command("list", "List the groups the broker knows, with their state.") { bootstrap, timeout };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(timeout), async (admin, console) =>
+        var command = new Command("list", "List the groups the broker knows, with their state.") { bootstrap, commandConfig, timeout };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(commandConfig), parse.GetValue(timeout), async (admin, console) =>
         {
             GroupsView.List(console, await admin.ListAsync().ConfigureAwait(false));
             return 0;
@@ -42,10 +43,11 @@ internal static class GroupsCommand
     private static Command DescribeCommand()
     {
         var bootstrap = Bootstrap();
+        var commandConfig = ClientProperties.Option();
         var timeout = Timeout();
         var group = GroupArgument();
-        var command = new Command("describe", "Members (id, client id, host, assignment) and, per partition, committed offset, log end offset and lag.") { group, bootstrap, timeout };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(timeout), async (admin, console) =>
+        var command = new Command("describe", "Members (id, client id, host, assignment) and, per partition, committed offset, log end offset and lag.") { group, bootstrap, commandConfig, timeout };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(commandConfig), parse.GetValue(timeout), async (admin, console) =>
         {
             GroupsView.Describe(console, await admin.DescribeAsync(parse.GetValue(group)!).ConfigureAwait(false));
             return 0;
@@ -56,6 +58,7 @@ internal static class GroupsCommand
     private static Command ResetOffsetsCommand()
     {
         var bootstrap = Bootstrap();
+        var commandConfig = ClientProperties.Option();
         var timeout = Timeout();
         var group = GroupArgument();
         var topics = new Option<string[]>("--topic") { Description = "Topic to reset, all its partitions (T) or some (T:0,2). Repeatable.", Required = true, AllowMultipleArgumentsPerToken = false };
@@ -66,7 +69,7 @@ internal static class GroupsCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan; commit nothing." };
         var command = new Command("reset-offsets", "Move an inactive group's committed offsets (refused while the group has members).")
         {
-            group, topics, earliest, latest, offset, datetime, dryRun, bootstrap, timeout,
+            group, topics, earliest, latest, offset, datetime, dryRun, bootstrap, commandConfig, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -77,7 +80,7 @@ internal static class GroupsCommand
                 return 2;
             }
 
-            return await RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(timeout), async (admin, console) =>
+            return await RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(commandConfig), parse.GetValue(timeout), async (admin, console) =>
             {
                 var id = parse.GetValue(group)!;
                 var plan = await admin.PlanResetAsync(id, parse.GetValue(topics)!, target).ConfigureAwait(false);
@@ -97,10 +100,11 @@ internal static class GroupsCommand
     private static Command DeleteCommand()
     {
         var bootstrap = Bootstrap();
+        var commandConfig = ClientProperties.Option();
         var timeout = Timeout();
         var group = GroupArgument();
-        var command = new Command("delete", "Delete an empty group and its committed offsets.") { group, bootstrap, timeout };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(timeout), async (admin, console) =>
+        var command = new Command("delete", "Delete an empty group and its committed offsets.") { group, bootstrap, commandConfig, timeout };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(bootstrap)!, parse.GetValue(commandConfig), parse.GetValue(timeout), async (admin, console) =>
         {
             var id = parse.GetValue(group)!;
             await admin.DeleteAsync(id).ConfigureAwait(false);
@@ -110,12 +114,17 @@ internal static class GroupsCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string bootstrap, int timeoutSeconds, Func<GroupAdmin, IAnsiConsole, Task<int>> action)
+    private static async Task<int> RunAsync(string bootstrap, string? commandConfig, int timeoutSeconds, Func<GroupAdmin, IAnsiConsole, Task<int>> action)
     {
         try
         {
-            using var admin = new GroupAdmin(bootstrap, TimeSpan.FromSeconds(Math.Max(1, timeoutSeconds)));
+            using var admin = new GroupAdmin(bootstrap, commandConfig, TimeSpan.FromSeconds(Math.Max(1, timeoutSeconds)));
             return await action(admin, GroupsView.CreateConsole()).ConfigureAwait(false);
+        }
+        catch (Clusters.ClusterCommandException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 1;
         }
         catch (GroupCommandException e)
         {

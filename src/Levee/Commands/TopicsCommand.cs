@@ -49,8 +49,9 @@ internal static class TopicsCommand
         var config = new Option<string[]>("--config") { Description = "Topic config key=value (e.g. min.insync.replicas=2).", AllowMultipleArgumentsPerToken = true };
         var dir = ClusterCommand.DirOption();
         var bootstrap = ClusterCommand.BootstrapOption();
+        var commandConfig = ClientProperties.Option();
         var timeout = ClusterCommand.TimeoutOption(30);
-        var command = new Command("create", "Create a topic.") { name, partitions, replicationFactor, config, dir, bootstrap, timeout };
+        var command = new Command("create", "Create a topic.") { name, partitions, replicationFactor, config, dir, bootstrap, commandConfig, timeout };
         command.SetAction((parse, _) => ClusterCommand.RunAsync(async () =>
         {
             var configs = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -67,7 +68,7 @@ internal static class TopicsCommand
 
             var servers = ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!));
             var timeoutMs = parse.GetValue(timeout) * 1000;
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = servers, SocketTimeoutMs = timeoutMs }).Build();
+            using var admin = new AdminClientBuilder(ClientProperties.Apply(new AdminClientConfig { BootstrapServers = servers, SocketTimeoutMs = timeoutMs }, parse.GetValue(commandConfig))).Build();
             var topic = parse.GetValue(name)!;
             try
             {

@@ -33,21 +33,23 @@ internal sealed class GroupAdmin : IDisposable
     private readonly Lazy<IConsumer<Ignore, Ignore>> _lazyConsumer;
     private readonly TimeSpan _timeout;
 
-    public GroupAdmin(string bootstrap, TimeSpan timeout)
+    public GroupAdmin(string bootstrap, string? commandConfig, TimeSpan timeout)
     {
         _timeout = timeout;
-        _admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap, ClientId = "levee-groups" })
+        _admin = new AdminClientBuilder(ClientProperties.Apply(new AdminClientConfig { BootstrapServers = bootstrap, ClientId = "levee-groups" }, commandConfig))
             .SetLogHandler((_, _) => { })
             .Build();
         // Confluent.Kafka wants a group id for any consumer; this one never subscribes or commits, so the group is
         // never created on the broker. It only sends ListOffsets.
-        _lazyConsumer = new(() => new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrap,
-            ClientId = "levee-groups",
-            GroupId = "levee-groups-cli",
-            EnableAutoCommit = false,
-        })
+        _lazyConsumer = new(() => new ConsumerBuilder<Ignore, Ignore>(ClientProperties.Apply(
+            new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                ClientId = "levee-groups",
+                GroupId = "levee-groups-cli",
+                EnableAutoCommit = false,
+            },
+            commandConfig))
             .SetLogHandler((_, _) => { })
             .SetErrorHandler((_, _) => { })
             .Build());
