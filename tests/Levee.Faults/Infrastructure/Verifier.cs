@@ -84,7 +84,15 @@ public static class Verifier
 
         foreach (var ack in acks)
         {
-            if (ack.Offset >= log.HighWatermark)
+            if (ack.Offset < 0)
+            {
+                // Acknowledged without an offset (librdkafka's Offset.Unset): it must be there once, wherever it is.
+                if (occurrences.GetValueOrDefault(ack.Value) != 1)
+                {
+                    yield return $"p{log.Partition}: {ack.Value}, acknowledged without an offset, is present {occurrences.GetValueOrDefault(ack.Value)} times";
+                }
+            }
+            else if (ack.Offset >= log.HighWatermark)
             {
                 yield return $"p{log.Partition}: {ack.Value} acknowledged at offset {ack.Offset} but the high watermark is {log.HighWatermark}";
             }
@@ -103,7 +111,7 @@ public static class Verifier
         }
 
         // In order: by offset, the acknowledged sequences only go up.
-        var ordered = acks.OrderBy(a => a.Offset).ToList();
+        var ordered = acks.Where(a => a.Offset >= 0).OrderBy(a => a.Offset).ToList();
         for (var i = 1; i < ordered.Count; i++)
         {
             if (ordered[i].Sequence <= ordered[i - 1].Sequence)
