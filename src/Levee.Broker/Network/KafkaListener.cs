@@ -23,6 +23,12 @@ public sealed record KafkaListener(string Name, SecurityProtocol Protocol, strin
     /// <summary>The port given to others (advertised.listeners), else the bound port.</summary>
     public int? AdvertisedPort { get; init; }
 
+    /// <summary>Whether connections to this listener speak TLS (SSL, SASL_SSL).</summary>
+    public bool IsTls => Protocol is SecurityProtocol.Ssl or SecurityProtocol.SaslSsl;
+
+    /// <summary>Whether a connection must authenticate with SASL before anything else (SASL_PLAINTEXT, SASL_SSL).</summary>
+    public bool RequiresSasl => Protocol is SecurityProtocol.SaslPlaintext or SecurityProtocol.SaslSsl;
+
     /// <summary>Whether <paramref name="key"/> is served on this listener, by the "listeners" field of its spec.</summary>
     public bool Serves(ApiKey key)
     {
@@ -89,17 +95,23 @@ public sealed record KafkaListener(string Name, SecurityProtocol Protocol, strin
                 throw new BrokerConfigurationException($"Listener '{name}' has no security protocol: add {name}:PLAINTEXT (or another protocol) to listener.security.protocol.map.");
             }
 
-            if (protocol != SecurityProtocol.Plaintext)
-            {
-                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}, which Levee does not serve yet: only PLAINTEXT listeners are built.");
-            }
-
             var hasAdvertised = advertised.TryGetValue(name, out var a);
-            listeners.Add(new KafkaListener(name, protocol, host, port, name == interBroker)
+            var listener = new KafkaListener(name, protocol, host, port, name == interBroker)
             {
                 AdvertisedHost = hasAdvertised ? a.Host : null,
                 AdvertisedPort = hasAdvertised ? a.Port : null,
-            });
+            };
+            if (listener.RequiresSasl)
+            {
+                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}, which Levee does not serve yet: SASL is not built.");
+            }
+
+            if (listener.IsTls && options.SslKeystoreLocation is null)
+            {
+                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}: set ssl.keystore.location to a PEM file holding the broker's private key and certificate chain.");
+            }
+
+            listeners.Add(listener);
         }
 
         return listeners;

@@ -25,8 +25,18 @@ public sealed class ConnectionState
     /// <summary>The remote end of the connection.</summary>
     public EndPoint? RemoteEndPoint { get; }
 
-    /// <summary>Who sent the requests: <c>User:ANONYMOUS</c> on a PLAINTEXT listener, as in Kafka.</summary>
-    public KafkaPrincipal Principal { get; } = KafkaPrincipal.Anonymous;
+    /// <summary>
+    /// Who sends the requests: <c>User:ANONYMOUS</c> until the connection authenticates (always on a PLAINTEXT
+    /// listener, as in Kafka).
+    /// </summary>
+    public KafkaPrincipal Principal { get; private set; } = KafkaPrincipal.Anonymous;
+
+    /// <summary>Records who the other end proved to be (its TLS client certificate, mapped).</summary>
+    public void Authenticate(KafkaPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        Principal = principal;
+    }
 
     /// <summary>
     /// Whether the other end is a broker of this cluster, allowed CLUSTER_ACTION. On PLAINTEXT nothing is
