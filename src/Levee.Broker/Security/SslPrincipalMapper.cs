@@ -37,7 +37,7 @@ public sealed class SslPrincipalMapper
         while (!rest.IsEmpty)
         {
             parsed.Add(ReadRule(ref rest, rules));
-            rest = rest.TrimStart();
+            rest = rest.TrimStart(" \t\r");
             if (!rest.IsEmpty)
             {
                 if (rest[0] is not (',' or '\n'))

@@ -62,20 +62,41 @@ public sealed class SslPrincipalMapperTests
     [Fact]
     public void Rfc2253_IsMostSpecificFirst_WithoutSpaces_AndEscapesSpecials()
     {
+        Assert.Equal(@"CN=alice,OU=eng,O=Acme\, Inc.,C=US", SslPrincipalMapper.Rfc2253(new X500DistinguishedName("CN=alice, OU=eng, O=\"Acme, Inc.\", C=US")));
+    }
+
+    [Fact]
+    public async Task Rfc2253_AgreesWithOpenSsl_OnACertificate()
+    {
+        // openssl prints a subject in RFC 2253 form as Java's X500Principal does: an oracle independent of .NET's own
+        // idea of name order.
         var name = new X500DistinguishedNameBuilder();
         name.AddCountryOrRegion("US");
         name.AddOrganizationName("Acme, Inc.");
         name.AddOrganizationalUnitName("eng");
         name.AddCommonName("alice");
-        Assert.Equal(@"CN=alice,OU=eng,O=Acme\, Inc.,C=US", SslPrincipalMapper.Rfc2253(name.Build()));
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        using var certificate = new CertificateRequest(name.Build(), key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1));
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, certificate.ExportCertificatePem());
+            using var openssl = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl", ["x509", "-in", file, "-noout", "-subject", "-nameopt", "RFC2253"]) { RedirectStandardOutput = true })!;
+            var printed = (await openssl.StandardOutput.ReadToEndAsync()).Trim();
+            await openssl.WaitForExitAsync();
+            Assert.Equal(printed, "subject=" + SslPrincipalMapper.Rfc2253(certificate.SubjectName));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]
-    public void Rfc2253_WritesAnAttributeWithoutKeywordAsOidAndHex()
+    public void Rfc2253_WritesAnAttributeWithoutKeywordAsOidAndHex_AsJavaDoes()
     {
-        var name = new X500DistinguishedNameBuilder();
-        name.AddEmailAddress("a@b");
-        name.AddCommonName("alice");
-        Assert.Equal("CN=alice,1.2.840.113549.1.9.1=#1603614062", SslPrincipalMapper.Rfc2253(name.Build()));
+        // Java's X500Principal knows no keyword for emailAddress in RFC 2253 form (openssl would print emailAddress=).
+        Assert.Equal("CN=alice,1.2.840.113549.1.9.1=#1603614062", SslPrincipalMapper.Rfc2253(new X500DistinguishedName("CN=alice, E=a@b")));
     }
 }
