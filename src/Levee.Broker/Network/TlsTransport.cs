@@ -19,7 +19,7 @@ public static partial class TlsTransport
     private const string Refusal = "levee.tls.refusal";
 
     /// <summary>How long a client has to complete its handshake.</summary>
-    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Adds TLS to <paramref name="listen"/>, before its connection handler.</summary>
     public static void Use(ListenOptions listen, KafkaListener listener, BrokerTls tls, ILogger logger)
