@@ -51,7 +51,7 @@ public static partial class TlsTransport
             var certificate = connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate;
             if (tls.PrincipalOf(certificate) is not { } principal)
             {
-                LogNoRuleMatches(logger, connection.RemoteEndPoint?.ToString(), listener.Name, certificate!.Subject);
+                LogNoRuleMatches(logger, connection.RemoteEndPoint?.ToString(), listener.Name, SslPrincipalMapper.Rfc2253(certificate!.SubjectName));
                 return Task.CompletedTask;
             }
 
