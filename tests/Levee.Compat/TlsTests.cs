@@ -68,7 +68,7 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task ConfluentPython_OverSsl_WithAClientCertificate_ProducesAndConsumes()
     {
         const string script = """
-            import sys
+            import sys, time
             from confluent_kafka import Producer, Consumer, KafkaException
             bootstrap, ca, cert, key, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
             ssl = {'bootstrap.servers': bootstrap, 'security.protocol': 'SSL', 'ssl.ca.location': ca,
@@ -86,15 +86,12 @@ public sealed class TlsTests : IAsyncLifetime
             consumer = Consumer(dict(ssl, **{'group.id': 'py-tls-group', 'auto.offset.reset': 'earliest'}))
             consumer.subscribe(['py-tls'])
             seen = {}
-            empty = 0
-            while len(seen) < count and empty < 60:
-                msg = consumer.poll(1.0)
-                if msg is None:
-                    empty += 1
-                    continue
-                if msg.error():
-                    raise KafkaException(msg.error())
-                seen[msg.key()] = msg.value()
+            deadline = time.time() + 60
+            while len(seen) < count and time.time() < deadline:
+                for msg in consumer.consume(100, 1.0):
+                    if msg.error():
+                        raise KafkaException(msg.error())
+                    seen[msg.key()] = msg.value()
             consumer.close()
             assert len(seen) == count, len(seen)
             assert all(seen[b'k%d' % i] == b'v%d' % i for i in range(count))

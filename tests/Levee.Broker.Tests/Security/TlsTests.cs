@@ -10,7 +10,6 @@ using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Tests.Tls;
 using Microsoft.Extensions.DependencyInjection;
-using KafkaErrorCode = Levee.Protocol.ErrorCode;
 using SecurityProtocol = Confluent.Kafka.SecurityProtocol;
 
 namespace Levee.Broker.Tests.Security;
@@ -269,20 +268,8 @@ public sealed class TlsTests : IDisposable
 
     /// <summary>Answers DescribeLogDirs (an API Levee does not serve) with the connection's principal as the log dir.</summary>
     [NoAuthorization]
-    private sealed class PrincipalHandler : ApiHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>
+    private sealed class PrincipalHandler : DescribeLogDirsTestHandler
     {
-        public override ApiKey Key => ApiKey.DescribeLogDirs;
-
-        public override short MinVersion => 4;
-
-        public override short MaxVersion => 4;
-
-        protected override DescribeLogDirsRequest Read(ref KafkaReader reader, short version) => DescribeLogDirsRequest.Read(ref reader, version);
-
-        protected override void Write(DescribeLogDirsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
-
-        protected override DescribeLogDirsResponse? ErrorResponse(DescribeLogDirsRequest request, KafkaErrorCode error, string? message) => new() { ErrorCode = (short)error };
-
         protected override ValueTask<DescribeLogDirsResponse?> HandleAsync(RequestContext context, DescribeLogDirsRequest request) =>
             ValueTask.FromResult<DescribeLogDirsResponse?>(new DescribeLogDirsResponse
             {
