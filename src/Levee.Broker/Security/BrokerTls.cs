@@ -16,10 +16,11 @@ namespace Levee.Broker.Security;
 public sealed partial class BrokerTls
 {
     /// <summary>The protocol versions Levee speaks: TLS 1.2 and later.</summary>
-    public const SslProtocols Protocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+    private const SslProtocols Protocols = SslProtocols.Tls12 | SslProtocols.Tls13;
 
-    private readonly ReloadingPemFile<Keystore> _keystore;
+    private readonly ReloadingPemFile<SslStreamCertificateContext> _keystore;
     private readonly ReloadingPemFile<X509Certificate2Collection>? _truststore;
+    private readonly SslClientAuth _clientAuth;
     private readonly SslPrincipalMapper _mapper;
     private readonly bool _verifyHostName;
     private readonly ILogger _logger;
@@ -30,7 +31,7 @@ public sealed partial class BrokerTls
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
-        ClientAuth = options.SslClientAuth;
+        _clientAuth = options.SslClientAuth;
         _verifyHostName = options.SslEndpointIdentificationAlgorithm.Length > 0;
         _mapper = SslPrincipalMapper.Parse(options.SslPrincipalMappingRules);
         var keyPassword = options.SslKeyPassword;
@@ -38,12 +39,6 @@ public sealed partial class BrokerTls
         _keystore = Open("ssl.keystore.location", keystore, path => LoadKeystore(path, keyPassword));
         _truststore = options.SslTruststoreLocation is { } trust ? Open("ssl.truststore.location", trust, LoadTruststore) : null;
     }
-
-    /// <summary>ssl.client.auth of this broker's TLS listeners.</summary>
-    public SslClientAuth ClientAuth { get; }
-
-    /// <summary>The certificate served now (the keystore's leaf), as read from the file when it last changed.</summary>
-    public X509Certificate2 ServerCertificate => _keystore.Current.Certificate;
 
     /// <summary>Checks the TLS settings that need no file, whether or not a listener uses TLS.</summary>
     /// <exception cref="BrokerConfigurationException">A TLS setting is malformed.</exception>
@@ -73,15 +68,15 @@ public sealed partial class BrokerTls
     /// </summary>
     public SslServerAuthenticationOptions ServerOptions(Action<string> refused) => new()
     {
-        ServerCertificateContext = _keystore.Current.Context,
+        ServerCertificateContext = _keystore.Current,
         EnabledSslProtocols = Protocols,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        ClientCertificateRequired = ClientAuth != SslClientAuth.None,
-        RemoteCertificateValidationCallback = ClientAuth == SslClientAuth.None ? null : (_, certificate, chain, _) =>
+        ClientCertificateRequired = _clientAuth != SslClientAuth.None,
+        RemoteCertificateValidationCallback = _clientAuth == SslClientAuth.None ? null : (_, certificate, chain, _) =>
         {
             if (certificate is null)
             {
-                if (ClientAuth == SslClientAuth.Required)
+                if (_clientAuth == SslClientAuth.Required)
                 {
                     refused("no client certificate (ssl.client.auth=required)");
                     return false;
@@ -105,7 +100,7 @@ public sealed partial class BrokerTls
     public SslClientAuthenticationOptions ClientOptions(string host) => new()
     {
         TargetHost = host,
-        ClientCertificateContext = _keystore.Current.Context,
+        ClientCertificateContext = _keystore.Current,
         EnabledSslProtocols = Protocols,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
@@ -178,7 +173,7 @@ public sealed partial class BrokerTls
     }
 
     /// <summary>Kafka's PEM keystore: the private key (encrypted with ssl.key.password, or not) and the chain, leaf first, in one file.</summary>
-    private static Keystore LoadKeystore(string path, SecretText? password)
+    private static SslStreamCertificateContext LoadKeystore(string path, SecretText? password)
     {
         var leaf = password is null ? X509Certificate2.CreateFromPemFile(path) : X509Certificate2.CreateFromEncryptedPemFile(path, password.Value);
         var all = new X509Certificate2Collection();
@@ -193,7 +188,7 @@ public sealed partial class BrokerTls
         }
 
         // Offline: the chain is what the file holds; nothing is fetched from the network.
-        return new Keystore(leaf, SslStreamCertificateContext.Create(leaf, chain, offline: true));
+        return SslStreamCertificateContext.Create(leaf, chain, offline: true);
     }
 
     private static X509Certificate2Collection LoadTruststore(string path)
@@ -202,8 +197,6 @@ public sealed partial class BrokerTls
         trusted.ImportFromPemFile(path);
         return trusted.Count > 0 ? trusted : throw new CryptographicException("it holds no certificate");
     }
-
-    private sealed record Keystore(X509Certificate2 Certificate, SslStreamCertificateContext Context);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TLS file {Path} changed but cannot be read ({Problem}); still using what it held before")]
     private partial void LogReloadFailed(string path, string problem);
