@@ -149,6 +149,39 @@ public sealed record BrokerOptions
     /// <summary>inter.broker.listener.name: the listener brokers reach each other on; null means BROKER when there is one.</summary>
     public string? InterBrokerListenerName { get; init; }
 
+    /// <summary>ssl.keystore.type: the format of <see cref="SslKeystoreLocation"/>; only PEM is read.</summary>
+    public string SslKeystoreType { get; init; } = "PEM";
+
+    /// <summary>
+    /// ssl.keystore.location: a PEM file holding this broker's private key and certificate chain (leaf first), served
+    /// on every TLS listener and presented as client certificate to other brokers. Read again when it changes.
+    /// </summary>
+    public string? SslKeystoreLocation { get; init; }
+
+    /// <summary>ssl.key.password: the password of an encrypted private key in the keystore; never logged.</summary>
+    public SecretText? SslKeyPassword { get; init; }
+
+    /// <summary>ssl.truststore.type: the format of <see cref="SslTruststoreLocation"/>; only PEM is read.</summary>
+    public string SslTruststoreType { get; init; } = "PEM";
+
+    /// <summary>
+    /// ssl.truststore.location: a PEM bundle of the CAs that client certificates (and other brokers' server
+    /// certificates) must chain to; null means the system's CAs.
+    /// </summary>
+    public string? SslTruststoreLocation { get; init; }
+
+    /// <summary>ssl.client.auth: whether TLS listeners ask clients for a certificate.</summary>
+    public SslClientAuth SslClientAuth { get; init; } = SslClientAuth.None;
+
+    /// <summary>ssl.principal.mapping.rules: how a client certificate's subject becomes a principal name (Kafka's syntax).</summary>
+    public string? SslPrincipalMappingRules { get; init; }
+
+    /// <summary>
+    /// ssl.endpoint.identification.algorithm: <c>https</c> (the default) checks that another broker's certificate
+    /// names the host connected to; empty turns the check off.
+    /// </summary>
+    public string SslEndpointIdentificationAlgorithm { get; init; } = "https";
+
     /// <summary>Whether <see cref="QuorumVoters"/> lists more than this node: brokers then talk to each other.</summary>
     public bool HasSeveralVoters => QuorumVoters is { } voters && QuorumVoter.ParseList(voters).Count > 1;
 
@@ -269,8 +302,24 @@ public sealed record BrokerOptions
             SaslEnabledMechanisms = values.Str("sasl.enabled.mechanisms") ?? defaults.SaslEnabledMechanisms,
             ConnectionFailedAuthenticationDelayMs = values.Int("connection.failed.authentication.delay.ms") ?? defaults.ConnectionFailedAuthenticationDelayMs,
             ConnectionsMaxReauthMs = values.Long("connections.max.reauth.ms") ?? defaults.ConnectionsMaxReauthMs,
+            SslKeystoreType = values.Str("ssl.keystore.type") ?? defaults.SslKeystoreType,
+            SslKeystoreLocation = values.Str("ssl.keystore.location"),
+            SslKeyPassword = values.Str("ssl.key.password") is { } password ? new SecretText(password) : null,
+            SslTruststoreType = values.Str("ssl.truststore.type") ?? defaults.SslTruststoreType,
+            SslTruststoreLocation = values.Str("ssl.truststore.location"),
+            SslClientAuth = values.Str("ssl.client.auth") is { } clientAuth ? ParseClientAuth(clientAuth) : defaults.SslClientAuth,
+            SslPrincipalMappingRules = values.Str("ssl.principal.mapping.rules"),
+            SslEndpointIdentificationAlgorithm = values.Str("ssl.endpoint.identification.algorithm") ?? defaults.SslEndpointIdentificationAlgorithm,
         };
     }
+
+    private static SslClientAuth ParseClientAuth(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "none" => SslClientAuth.None,
+        "requested" => SslClientAuth.Requested,
+        "required" => SslClientAuth.Required,
+        _ => throw new BrokerConfigurationException($"Setting 'ssl.client.auth' must be none, requested or required, got '{value}'."),
+    };
 
     private static readonly (string Broker, string Topic)[] BrokerToTopicConfig =
     [

@@ -66,6 +66,8 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var listeners = KafkaListener.Resolve(options);
+        BrokerTls.Validate(options);
+        var usesTls = listeners.Any(l => l.IsTls);
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
         var builder = KafkaListenerHost.CreateBuilder();
@@ -83,6 +85,11 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(identity);
         builder.Services.AddSingleton(TimeProvider.System);
+        if (usesTls)
+        {
+            builder.Services.AddSingleton<BrokerTls>();
+        }
+
         builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ControllerService>();
         builder.Services.AddSingleton<ControllerChannel>();
@@ -90,7 +97,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();
-        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, identity.InterBrokerListener, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, identity.InterBrokerListener, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetService<BrokerTls>()));
         builder.Services.AddGroupCoordinator();
         builder.Services.AddSingleton<IApiHandler, MetadataHandler>();
         builder.Services.AddSingleton<IApiHandler, ProduceHandler>();
@@ -135,6 +142,11 @@ public sealed partial class LeveeBroker : IAsyncDisposable
                 kestrel.Listen(address, listener.Port, listen =>
                 {
                     var handler = listen.ApplicationServices.GetRequiredService<KafkaConnectionHandler>();
+                    if (listener.IsTls)
+                    {
+                        TlsTransport.Use(listen, listener, listen.ApplicationServices.GetRequiredService<BrokerTls>(), listen.ApplicationServices.GetRequiredService<ILogger<KafkaConnectionHandler>>());
+                    }
+
                     listen.Run(connection => handler.ServeAsync(connection, listener));
                     bound.Add((listener, listen));
                 });
@@ -146,6 +158,12 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         // The pipeline checks every handler's authorization declaration when it is built: a broker with an
         // undeclared handler does not start.
         app.Services.GetRequiredService<RequestDispatcher>();
+
+        // The keystore and truststore are read now: a file that cannot be read stops the start, not the first handshake.
+        if (usesTls)
+        {
+            app.Services.GetRequiredService<BrokerTls>();
+        }
 
         // Recover the metadata image, then open (and if need be recover) the logs, before accepting a connection.
         await app.Services.GetRequiredService<MetadataQuorum>().StartAsync(cancellationToken).ConfigureAwait(false);

@@ -91,7 +91,8 @@ public sealed class BrokerOptionsTests
     [InlineData("PLAINTEXT://127.0.0.1", null, null, "not NAME://host:port")]
     [InlineData("PLAINTEXT://127.0.0.1:9092,PLAINTEXT://127.0.0.1:9093", null, null, "twice")]
     [InlineData("INTERNAL://127.0.0.1:9092", null, null, "listener.security.protocol.map")]
-    [InlineData("SSL://127.0.0.1:9092", null, null, "does not serve yet")]
+    [InlineData("SSL://127.0.0.1:9092", null, null, "set ssl.keystore.location")]
+    [InlineData("PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094", "SASL_PLAINTEXT", null, "do not authenticate to each other with SASL")]
     [InlineData("PLAINTEXT://127.0.0.1:9092", "BROKER", null, "inter.broker.listener.name")]
     [InlineData("PLAINTEXT://127.0.0.1:9092", null, "OTHER://h:1", "advertised.listeners")]
     public void MalformedListeners_AreRefusedNamingTheSetting(string listeners, string? interBroker, string? advertised, string expected)
@@ -99,6 +100,25 @@ public sealed class BrokerOptionsTests
         var options = new BrokerOptions { Listeners = listeners, InterBrokerListenerName = interBroker, AdvertisedListeners = advertised };
         var error = Assert.Throws<BrokerConfigurationException>(() => KafkaListener.Resolve(options));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TlsSettings_AreReadByKafkaNames_AndTheKeyPasswordIsNeverPrinted()
+    {
+        var options = FromSettings(("ssl.keystore.location", "/k.pem"), ("ssl.truststore.location", "/ca.pem"), ("ssl.client.auth", "required"), ("ssl.key.password", "hunter2"), ("ssl.principal.mapping.rules", "RULE:^CN=(.*)$/$1/,DEFAULT"));
+        Assert.Equal("/k.pem", options.SslKeystoreLocation);
+        Assert.Equal("/ca.pem", options.SslTruststoreLocation);
+        Assert.Equal(SslClientAuth.Required, options.SslClientAuth);
+        Assert.Equal("hunter2", options.SslKeyPassword?.Value);
+        Assert.DoesNotContain("hunter2", options.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MalformedTlsSettings_AreRefusedNamingTheSetting()
+    {
+        Assert.Contains("ssl.client.auth", Assert.Throws<BrokerConfigurationException>(() => FromSettings(("ssl.client.auth", "sometimes"))).Message, StringComparison.Ordinal);
+        Assert.Contains("ssl.keystore.type", Assert.Throws<BrokerConfigurationException>(() => Levee.Broker.Security.BrokerTls.Validate(new BrokerOptions { SslKeystoreType = "JKS" })).Message, StringComparison.Ordinal);
+        Assert.Contains("ssl.principal.mapping.rules", Assert.Throws<BrokerConfigurationException>(() => Levee.Broker.Security.BrokerTls.Validate(new BrokerOptions { SslPrincipalMappingRules = "RULE:x" })).Message, StringComparison.Ordinal);
     }
 
     private static BrokerOptions FromSettings(params (string Key, string Value)[] settings) =>

@@ -1,6 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using Levee.Broker.Security;
+using Levee.Cluster.Metadata;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -17,16 +21,18 @@ public sealed class BrokerClient : IAsyncDisposable
     private readonly int _port;
     private readonly string _clientId;
     private readonly TimeSpan? _requestTimeout;
+    private readonly BrokerTls? _tls;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private TcpClient? _tcp;
-    private NetworkStream? _stream;
+    private Stream? _stream;
     private int _correlationId;
 
     /// <summary>
     /// A client for the broker at <paramref name="host"/>:<paramref name="port"/>. With
-    /// <paramref name="requestTimeout"/>, no call takes longer than that, waiting for the connection included.
+    /// <paramref name="requestTimeout"/>, no call takes longer than that, waiting for the connection included. With
+    /// <paramref name="tls"/>, the connection is TLS, this broker's certificate presented as client certificate.
     /// </summary>
-    public BrokerClient(string host, int port, string clientId, TimeSpan? requestTimeout = null)
+    public BrokerClient(string host, int port, string clientId, TimeSpan? requestTimeout = null, BrokerTls? tls = null)
     {
         if (requestTimeout is { } timeout)
         {
@@ -37,6 +43,18 @@ public sealed class BrokerClient : IAsyncDisposable
         _port = port;
         _clientId = clientId;
         _requestTimeout = requestTimeout;
+        _tls = tls;
+    }
+
+    /// <summary>
+    /// A client for another broker's <paramref name="endpoint"/> (its inter-broker listener), over TLS with
+    /// <paramref name="tls"/> when that listener's protocol is SSL or SASL_SSL.
+    /// </summary>
+    public static BrokerClient ForEndpoint(BrokerEndpoint endpoint, string clientId, TimeSpan? requestTimeout, BrokerTls? tls)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var secure = (SecurityProtocol)endpoint.SecurityProtocol is SecurityProtocol.Ssl or SecurityProtocol.SaslSsl;
+        return new BrokerClient(endpoint.Host, endpoint.Port, clientId, requestTimeout, secure ? tls : null);
     }
 
     /// <summary>host:port of the remote broker.</summary>
@@ -129,7 +147,7 @@ public sealed class BrokerClient : IAsyncDisposable
         }
     }
 
-    private async ValueTask<NetworkStream> ConnectAsync(CancellationToken cancellationToken)
+    private async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
     {
         if (_stream is not null)
         {
@@ -147,9 +165,33 @@ public sealed class BrokerClient : IAsyncDisposable
             throw;
         }
 
+        Stream stream = tcp.GetStream();
+        if (_tls is not null)
+        {
+            var secure = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                await secure.AuthenticateAsClientAsync(_tls.ClientOptions(_host), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
+            {
+                await secure.DisposeAsync().ConfigureAwait(false);
+                tcp.Dispose();
+                if (ex is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                // A failed handshake is a failed connection to callers: they retry, or answer that the broker is unreachable.
+                throw new IOException($"The TLS handshake with broker {Address} failed: {ex.Message}", ex);
+            }
+
+            stream = secure;
+        }
+
         _tcp = tcp;
-        _stream = tcp.GetStream();
-        return _stream;
+        _stream = stream;
+        return stream;
     }
 
     private void Disconnect()

@@ -1,3 +1,4 @@
+using Levee.Broker.Security;
 using Levee.Cluster.Quorum;
 
 namespace Levee.Broker.Cluster;
@@ -8,7 +9,7 @@ namespace Levee.Broker.Cluster;
 /// quorum leader; its Kafka endpoint is in its own broker registration. The connection follows
 /// the controller when it moves.
 /// </summary>
-public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions options, BrokerIdentity identity) : IAsyncDisposable
+public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions options, BrokerIdentity identity, BrokerTls? tls = null) : IAsyncDisposable
 {
     /// <summary>
     /// The longest any one request to the controller may take, waiting for this one-at-a-time connection
@@ -48,7 +49,7 @@ public sealed class ControllerChannel(MetadataQuorum quorum, BrokerOptions optio
             if (_client is null || _client.Address != $"{endpoint.Host}:{endpoint.Port}")
             {
                 previous = _client;
-                _client = new BrokerClient(endpoint.Host, endpoint.Port, $"levee-broker-{options.NodeId}", RequestTimeout);
+                _client = BrokerClient.ForEndpoint(endpoint, $"levee-broker-{options.NodeId}", RequestTimeout, tls);
             }
 
             var current = _client;

@@ -25,6 +25,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     {
         ArgumentNullException.ThrowIfNull(connection);
         var state = new ConnectionState(listener, connection.RemoteEndPoint);
+        if (connection.Features.Get<TlsPeer>() is { } peer)
+        {
+            state.Authenticate(peer.Principal);
+        }
+
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         using var responseBuffer = new FrameBuffer();

@@ -23,7 +23,10 @@ public sealed record KafkaListener(string Name, SecurityProtocol Protocol, strin
     /// <summary>The port given to others (advertised.listeners), else the bound port.</summary>
     public int? AdvertisedPort { get; init; }
 
-    /// <summary>Whether clients must authenticate with SASL here before any request but ApiVersions and the SASL ones.</summary>
+    /// <summary>Whether connections to this listener speak TLS (SSL, SASL_SSL).</summary>
+    public bool IsTls => Protocol is SecurityProtocol.Ssl or SecurityProtocol.SaslSsl;
+
+    /// <summary>Whether a connection must authenticate with SASL before anything else (SASL_PLAINTEXT, SASL_SSL).</summary>
     public bool RequiresSasl => Protocol is SecurityProtocol.SaslPlaintext or SecurityProtocol.SaslSsl;
 
     /// <summary>Whether <paramref name="key"/> is served on this listener, by the "listeners" field of its spec.</summary>
@@ -92,22 +95,23 @@ public sealed record KafkaListener(string Name, SecurityProtocol Protocol, strin
                 throw new BrokerConfigurationException($"Listener '{name}' has no security protocol: add {name}:PLAINTEXT (or another protocol) to listener.security.protocol.map.");
             }
 
-            if (protocol is not (SecurityProtocol.Plaintext or SecurityProtocol.SaslPlaintext))
+            if (name == interBroker && (protocol is SecurityProtocol.SaslPlaintext or SecurityProtocol.SaslSsl))
             {
-                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}, which Levee does not serve yet: only PLAINTEXT and SASL_PLAINTEXT listeners are built.");
-            }
-
-            if (name == interBroker && protocol != SecurityProtocol.Plaintext)
-            {
-                throw new BrokerConfigurationException($"The inter-broker listener '{name}' uses {ProtocolName(protocol)}: brokers do not authenticate to each other with SASL yet; give it PLAINTEXT on a network only brokers reach.");
+                throw new BrokerConfigurationException($"The inter-broker listener '{name}' uses {ProtocolName(protocol)}: brokers do not authenticate to each other with SASL yet; give it SSL (with client certificates) or PLAINTEXT on a network only brokers reach.");
             }
 
             var hasAdvertised = advertised.TryGetValue(name, out var a);
-            listeners.Add(new KafkaListener(name, protocol, host, port, name == interBroker)
+            var listener = new KafkaListener(name, protocol, host, port, name == interBroker)
             {
                 AdvertisedHost = hasAdvertised ? a.Host : null,
                 AdvertisedPort = hasAdvertised ? a.Port : null,
-            });
+            };
+            if (listener.IsTls && options.SslKeystoreLocation is null)
+            {
+                throw new BrokerConfigurationException($"Listener '{name}' uses {ProtocolName(protocol)}: set ssl.keystore.location to a PEM file holding the broker's private key and certificate chain.");
+            }
+
+            listeners.Add(listener);
         }
 
         return listeners;

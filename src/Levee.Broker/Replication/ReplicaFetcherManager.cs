@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
+using Levee.Broker.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Replication;
@@ -22,15 +23,18 @@ public sealed partial class ReplicaFetcherManager : IAsyncDisposable
     private readonly string _interBrokerListener;
     private readonly ConcurrentDictionary<int, ReplicaFetcher> _fetchers = new();
     private readonly List<Task> _retiring = [];
+    private readonly BrokerTls? _tls;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _watchdog;
     private bool _disposed;
 
     /// <summary>Follows the replica manager's partitions from now on, fetching from leaders on <paramref name="interBrokerListener"/>.</summary>
-    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, string interBrokerListener, TimeProvider time, ILoggerFactory loggerFactory)
+    /// <remarks>With <paramref name="tls"/>, leaders whose inter-broker listener is SSL are fetched from over TLS.</remarks>
+    public ReplicaFetcherManager(ReplicaManager replicas, BrokerOptions options, string interBrokerListener, TimeProvider time, ILoggerFactory loggerFactory, BrokerTls? tls = null)
     {
         _interBrokerListener = interBrokerListener;
+        _tls = tls;
         ArgumentNullException.ThrowIfNull(replicas);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -76,7 +80,7 @@ public sealed partial class ReplicaFetcherManager : IAsyncDisposable
                 }
 
                 existing ??= _fetchers.GetOrAdd(leader, _ => new ReplicaFetcher(
-                    new BrokerClient(endpoint.Host, endpoint.Port, $"levee-replica-{_options.NodeId}", TimeSpan.FromMilliseconds(_options.ReplicaFetchWaitMaxMs + _options.ReplicaSocketTimeoutMs)),
+                    BrokerClient.ForEndpoint(endpoint, $"levee-replica-{_options.NodeId}", TimeSpan.FromMilliseconds(_options.ReplicaFetchWaitMaxMs + _options.ReplicaSocketTimeoutMs), _tls),
                     _options,
                     _time,
                     _loggerFactory.CreateLogger<ReplicaFetcher>()));

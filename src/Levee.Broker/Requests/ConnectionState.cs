@@ -54,6 +54,16 @@ public sealed class ConnectionState
     }
 
     /// <summary>
+    /// Records who the other end proved to be with its TLS client certificate (mapped). On a SASL_SSL listener the
+    /// connection still has to authenticate with SASL, which then names the principal.
+    /// </summary>
+    public void Authenticate(KafkaPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        Principal = principal;
+    }
+
+    /// <summary>
     /// Whether the other end is a broker of this cluster, allowed CLUSTER_ACTION. On PLAINTEXT nothing is
     /// authenticated, so it is whoever reaches the inter-broker listener: that listener must be reachable by brokers
     /// only (see docs/security.md).

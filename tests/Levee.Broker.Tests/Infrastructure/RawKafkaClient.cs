@@ -14,12 +14,16 @@ public sealed class RawKafkaClient : IDisposable
 {
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
+
+    // What requests and responses go through: the socket's stream, or TLS over it.
+    private readonly Stream _io;
     private int _correlationId;
 
-    private RawKafkaClient(TcpClient tcp)
+    private RawKafkaClient(TcpClient tcp, Func<NetworkStream, Stream>? wrap = null)
     {
         _tcp = tcp;
         _stream = tcp.GetStream();
+        _io = wrap?.Invoke(_stream) ?? _stream;
     }
 
     public static async Task<RawKafkaClient> ConnectAsync(string bootstrap)
@@ -29,6 +33,28 @@ public sealed class RawKafkaClient : IDisposable
         await tcp.ConnectAsync(parts[0], int.Parse(parts[1]));
         return new RawKafkaClient(tcp);
     }
+
+    /// <summary>Connects and completes a TLS handshake with <paramref name="tls"/>; the TLS stream is <see cref="Tls"/>.</summary>
+    public static async Task<RawKafkaClient> ConnectTlsAsync(string bootstrap, System.Net.Security.SslClientAuthenticationOptions tls)
+    {
+        var parts = bootstrap.Split(':');
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(parts[0], int.Parse(parts[1]));
+        var client = new RawKafkaClient(tcp, stream => new System.Net.Security.SslStream(stream));
+        try
+        {
+            await client.Tls.AuthenticateAsClientAsync(tls);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The TLS stream of a client made by <see cref="ConnectTlsAsync"/>.</summary>
+    public System.Net.Security.SslStream Tls => (System.Net.Security.SslStream)_io;
 
     private ArrayBufferWriter<byte>? _corked;
 
@@ -52,7 +78,7 @@ public sealed class RawKafkaClient : IDisposable
         }
         else
         {
-            await _stream.WriteAsync(bytes);
+            await _io.WriteAsync(bytes);
         }
 
         return correlationId;
@@ -68,7 +94,7 @@ public sealed class RawKafkaClient : IDisposable
         _corked = null;
         if (held is not null)
         {
-            await _stream.WriteAsync(held.WrittenMemory);
+            await _io.WriteAsync(held.WrittenMemory);
         }
     }
 
@@ -100,7 +126,7 @@ public sealed class RawKafkaClient : IDisposable
         var one = new byte[1];
         try
         {
-            return await _stream.ReadAsync(one, cts.Token) == 0;
+            return await _io.ReadAsync(one, cts.Token) == 0;
         }
         catch (IOException)
         {
@@ -112,7 +138,7 @@ public sealed class RawKafkaClient : IDisposable
 
     public void Dispose()
     {
-        _stream.Dispose();
+        _io.Dispose();
         _tcp.Dispose();
     }
 
@@ -120,7 +146,7 @@ public sealed class RawKafkaClient : IDisposable
     {
         try
         {
-            await _stream.ReadExactlyAsync(buffer);
+            await _io.ReadExactlyAsync(buffer);
             return true;
         }
         catch (EndOfStreamException)

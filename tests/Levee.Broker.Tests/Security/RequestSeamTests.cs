@@ -76,25 +76,8 @@ public sealed class RequestSeamTests
         Assert.NotEmpty(MetadataResponse.Read(ref reader, version).Brokers);
     }
 
-    /// <summary>A DescribeLogDirs handler (an API Levee does not serve) to drive the pipeline with.</summary>
-    private abstract class DescribeLogDirsHandler : ApiHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>
-    {
-        public override ApiKey Key => ApiKey.DescribeLogDirs;
-
-        public override short MinVersion => 4;
-
-        public override short MaxVersion => 4;
-
-        protected override DescribeLogDirsRequest Read(ref KafkaReader reader, short version) => DescribeLogDirsRequest.Read(ref reader, version);
-
-        protected override void Write(DescribeLogDirsResponse response, ref KafkaWriter writer, short version) => response.Write(ref writer, version);
-
-        protected override DescribeLogDirsResponse? ErrorResponse(DescribeLogDirsRequest request, KafkaErrorCode error, string? message) =>
-            new() { ErrorCode = (short)error };
-    }
-
     [NoAuthorization]
-    private sealed class FailingHandler : DescribeLogDirsHandler
+    private sealed class FailingHandler : DescribeLogDirsTestHandler
     {
         protected override ValueTask<DescribeLogDirsResponse?> HandleAsync(RequestContext context, DescribeLogDirsRequest request) =>
             throw new InvalidOperationException("a handler bug");
@@ -104,7 +87,7 @@ public sealed class RequestSeamTests
     }
 
     [AuthorizeRequest(AclOperation.ClusterAction, AclResourceType.Cluster)]
-    private sealed class ClusterActionHandler : DescribeLogDirsHandler
+    private sealed class ClusterActionHandler : DescribeLogDirsTestHandler
     {
         public static bool Ran { get; private set; }
 
@@ -115,7 +98,7 @@ public sealed class RequestSeamTests
         }
     }
 
-    private sealed class UndeclaredHandler : DescribeLogDirsHandler
+    private sealed class UndeclaredHandler : DescribeLogDirsTestHandler
     {
         protected override ValueTask<DescribeLogDirsResponse?> HandleAsync(RequestContext context, DescribeLogDirsRequest request) =>
             ValueTask.FromResult<DescribeLogDirsResponse?>(new DescribeLogDirsResponse());

@@ -4,6 +4,7 @@ using Confluent.Kafka.Admin;
 using Levee.Broker.Tests.Infrastructure;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using Levee.Tests.Tls;
 using KafkaErrorCode = Levee.Protocol.ErrorCode;
 using ScramMechanism = Confluent.Kafka.Admin.ScramMechanism;
 
@@ -51,6 +52,35 @@ public sealed class SaslTests : IAsyncLifetime
         consumer.Subscribe(topic);
         var record = consumer.Consume(TimeSpan.FromSeconds(30));
         Assert.Equal("authenticated", record?.Message.Value);
+    }
+
+    [Fact]
+    public async Task ConfluentKafka_OverSaslSsl_AuthenticatesWithScramInsideTls()
+    {
+        using var certificates = TestCertificates.Create();
+        var (keystore, _) = certificates.WriteServerKeystore();
+        await using var broker = await TestBroker.StartAsync(o => o with { Listeners = "PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0", SslKeystoreLocation = keystore });
+        var plain = broker.Broker.Identity.Endpoints.Single(e => e.Name == "PLAINTEXT");
+        var secure = broker.Broker.Identity.Endpoints.Single(e => e.Name == "SASL_SSL");
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = $"{plain.Host}:{plain.Port}" }).Build())
+        {
+            await admin.AlterUserScramCredentialsAsync([new UserScramCredentialUpsertion { User = "carol", ScramCredentialInfo = new ScramCredentialInfo { Mechanism = ScramMechanism.ScramSha512, Iterations = 4096 }, Password = Encoding.UTF8.GetBytes(Password) }]);
+        }
+
+        var config = new ProducerConfig
+        {
+            BootstrapServers = $"{secure.Host}:{secure.Port}",
+            SecurityProtocol = SecurityProtocol.SaslSsl,
+            SslCaLocation = certificates.CaFile,
+            SaslMechanism = SaslMechanism.ScramSha512,
+            SaslUsername = "carol",
+            SaslPassword = Password,
+            Acks = Acks.All,
+        };
+        using var producer = new ProducerBuilder<Null, string>(config).Build();
+        var delivered = await producer.ProduceAsync("over-sasl-ssl", new Message<Null, string> { Value = "inside TLS" });
+
+        Assert.Equal(0, delivered.Offset.Value);
     }
 
     [Fact]
