@@ -7,6 +7,7 @@ using Levee.Broker.Partitions;
 using Levee.Broker.Producers;
 using Levee.Broker.Replication;
 using Levee.Broker.Requests;
+using Levee.Broker.Security;
 using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Microsoft.AspNetCore.Builder;
@@ -84,6 +85,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ControllerService>();
+        builder.Services.AddSingleton<RequestAuthorizer>();
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<ListenerShutdown>();
         builder.Services.AddSingleton<BrokerLifecycle>();

@@ -18,13 +18,15 @@ public sealed partial class RequestDispatcher
 {
     private readonly IApiHandler?[] _byKey;
     private readonly ApiAuthorizationAttribute[] _authorization;
+    private readonly RequestAuthorizer _authorizer;
     private readonly ILogger _logger;
 
-    /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key.</summary>
+    /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key, deciding with <paramref name="authorizer"/>.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger)
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
+        _authorizer = authorizer;
         _logger = logger;
         Handlers = [.. handlers.OrderBy(h => h.Key)];
         _byKey = new IApiHandler?[Handlers.Max(h => (int)h.Key) + 1];
@@ -86,8 +88,8 @@ public sealed partial class RequestDispatcher
         return result.Responded;
     }
 
-    private static RequestRefusal? Authorize(RequestContext context, ApiAuthorizationAttribute declared) =>
-        declared is AuthorizeRequestAttribute required && !RequestAuthorizer.Authorize(context, required.Operation, required.Resource)
+    private RequestRefusal? Authorize(RequestContext context, ApiAuthorizationAttribute declared) =>
+        declared is AuthorizeRequestAttribute required && !_authorizer.Authorize(context, required.Operation, required.Resource, AclAuthorizer.ClusterResourceName)
             ? new RequestRefusal(RequestAuthorizer.DeniedError(required.Resource), $"{context.Connection.Principal} is not authorized for {required.Operation} on {required.Resource}.")
             : null;
 
