@@ -113,6 +113,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, BrokerHeartbeatHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterPartitionHandler>();
         builder.Services.AddSingleton<IApiHandler, OffsetForLeaderEpochHandler>();
+        builder.Services.AddSingleton<IApiHandler, CreateAclsHandler>();
+        builder.Services.AddSingleton<IApiHandler, DescribeAclsHandler>();
+        builder.Services.AddSingleton<IApiHandler, DeleteAclsHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         configureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<RequestDispatcher>();
