@@ -39,6 +39,14 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
             || _acls.Authorize(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource, name);
     }
 
+    /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on at least one resource of <paramref name="resource"/> (Kafka's authorizeByResourceType).</summary>
+    public bool AuthorizeAny(RequestContext context, AclOperation operation, AclResourceType resource)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Connection.IsBroker || !options.AuthorizerEnabled
+            || _acls.AuthorizeByResourceType(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource);
+    }
+
     /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on the cluster.</summary>
     public bool AuthorizeCluster(RequestContext context, AclOperation operation) =>
         Authorize(context, operation, AclResourceType.Cluster, AclAuthorizer.ClusterResourceName);
@@ -52,6 +60,9 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
         ArgumentNullException.ThrowIfNull(names);
         return [.. names.Distinct(StringComparer.Ordinal).Where(name => Authorize(context, operation, resource, name))];
     }
+
+    /// <summary>Kafka's message for an authorization error, where a response carries one.</summary>
+    public const string DeniedMessage = "Authorization failed.";
 
     /// <summary>The error Kafka answers when an operation on a resource of <paramref name="resource"/> is denied.</summary>
     public static ErrorCode DeniedError(AclResourceType resource) => resource switch
