@@ -1,6 +1,10 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Levee.Broker.Tests.Groups;
+using Levee.Broker.Tests.Infrastructure;
+using Levee.Protocol.Messages;
 using static Levee.Broker.Tests.Security.SecuredBroker;
+using KafkaErrorCode = Levee.Protocol.ErrorCode;
 
 namespace Levee.Broker.Tests.Security;
 
@@ -79,14 +83,78 @@ public sealed class AclApiTests
     [Fact]
     public async Task AclApis_WithoutAnAuthorizer_AnswerSecurityDisabled()
     {
-        await using var broker = await Infrastructure.TestBroker.StartAsync();
+        await using var broker = await TestBroker.StartAsync();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
 
-        var describe = await Assert.ThrowsAsync<DescribeAclsException>(() => admin.DescribeAclsAsync(AnyAcl));
-        Assert.Equal(ErrorCode.SecurityDisabled, describe.Result.Error.Code);
         var create = await Assert.ThrowsAsync<CreateAclsException>(() => admin.CreateAclsAsync([AliceReadsOrders]));
         Assert.Equal(ErrorCode.SecurityDisabled, Assert.Single(create.Results).Error.Code);
+
+        // librdkafka drops DescribeAcls' error code: read it off the wire.
+        using var client = await RawKafkaClient.ConnectAsync(broker.BootstrapServers);
+        Assert.Equal((short)KafkaErrorCode.SecurityDisabled, (await DescribeAllAclsAsync(client)).ErrorCode);
     }
+
+    [Fact]
+    public async Task DescribeAcls_WithoutDescribeOnTheCluster_AnswersClusterAuthorizationFailed()
+    {
+        await using var broker = await StartAsync();
+        using (var setup = broker.SetupAdmin())
+        {
+            await setup.CreateAclsAsync([AliceReadsOrders]);
+        }
+
+        using var client = await RawKafkaClient.ConnectAsync(broker.ClientBootstrap);
+        var refused = await DescribeAllAclsAsync(client);
+        Assert.Equal((short)KafkaErrorCode.ClusterAuthorizationFailed, refused.ErrorCode);
+        Assert.Empty(refused.Resources);
+
+        using var asBroker = await RawKafkaClient.ConnectAsync(broker.SetupBootstrap);
+        Assert.Single((await DescribeAllAclsAsync(asBroker)).Resources);
+    }
+
+    [Fact]
+    public async Task SuperUser_IsAllowedEverything_EvenWhatADenyNames()
+    {
+        await using var broker = await StartAsync(o => o with { SuperUsers = new HashSet<string> { "User:ANONYMOUS" } });
+        using (var setup = broker.SetupAdmin())
+        {
+            await setup.CreateAclsAsync([Acl(ResourceType.Topic, "*", ResourcePatternType.Literal, "User:*", AclOperation.All, AclPermissionType.Deny)]);
+        }
+
+        using var admin = broker.Admin(ClientIdentity.Anonymous);
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = "super", NumPartitions = 1, ReplicationFactor = 1 }]);
+        using var producer = new ProducerBuilder<Null, string>(broker.Config(new ProducerConfig(), ClientIdentity.Anonymous)).Build();
+        Assert.Equal(PersistenceStatus.Persisted, (await producer.ProduceAsync("super", new Message<Null, string> { Value = "v" })).Status);
+        Assert.Contains("super", admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Select(t => t.Topic));
+    }
+
+    [Fact]
+    public async Task AllowEveryoneIfNoAclFound_OpensOnlyResourcesNoAclNames()
+    {
+        await using var broker = await StartAsync(o => o with { AllowEveryoneIfNoAclFound = true });
+        await broker.CreateTopicsAsync("open", "guarded");
+        using (var setup = broker.SetupAdmin())
+        {
+            await setup.CreateAclsAsync([Acl(ResourceType.Topic, "guarded", ResourcePatternType.Literal, "User:alice", AclOperation.Write)]);
+        }
+
+        using var producer = new ProducerBuilder<Null, string>(broker.Config(new ProducerConfig { MessageTimeoutMs = 20_000 }, ClientIdentity.Anonymous)).Build();
+        Assert.Equal(PersistenceStatus.Persisted, (await producer.ProduceAsync("open", new Message<Null, string> { Value = "v" })).Status);
+        var denied = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync("guarded", new Message<Null, string> { Value = "v" }));
+        Assert.Equal(ErrorCode.TopicAuthorizationFailed, denied.Error.Code);
+    }
+
+    private static Task<DescribeAclsResponse> DescribeAllAclsAsync(RawKafkaClient client) =>
+        client.CallAsync<DescribeAclsResponse>(ApiKey.DescribeAcls, 3, new DescribeAclsRequest
+        {
+            ResourceTypeFilter = 1,
+            ResourceNameFilter = null,
+            PatternTypeFilter = 1,
+            PrincipalFilter = null,
+            HostFilter = null,
+            Operation = 1,
+            PermissionType = 1,
+        });
 
     private static AclBindingFilter Filter(ResourceType type, string? name, ResourcePatternType pattern, string? principal = null, string? host = null) => new()
     {

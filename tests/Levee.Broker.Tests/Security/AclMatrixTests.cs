@@ -65,7 +65,7 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         ["no ACLs: produce to payments"] = (_ => [], t => t.ProduceAsync(AclMatrixBroker.Payments), ErrorCode.TopicAuthorizationFailed),
         ["no ACLs: consume payments"] = (_ => [], t => t.ConsumeAsync(AclMatrixBroker.Payments, "payments-app"), ErrorCode.GroupAuthorizationFailed),
         ["no ACLs: describe group"] = (_ => [], t => t.DescribeGroupAsync("payments-app"), ErrorCode.GroupAuthorizationFailed),
-        ["no ACLs: describe ACLs"] = (_ => [], t => t.DescribeAclsAsync(), ErrorCode.ClusterAuthorizationFailed),
+        ["no ACLs: delete ACLs"] = (_ => [], t => t.DeleteAclsAsync(), ErrorCode.ClusterAuthorizationFailed),
 
         // Each operation allowed by its own ACL.
         ["write payments: produce to payments"] = (p => [Acl(ResourceType.Topic, AclMatrixBroker.Payments, ResourcePatternType.Literal, p, AclOperation.Write)], t => t.ProduceAsync(AclMatrixBroker.Payments), ErrorCode.NoError),
@@ -298,17 +298,18 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         }
     }
 
-    private async Task<ErrorCode> DescribeAclsAsync()
+    // (librdkafka drops DescribeAcls' error code, so a denied DescribeAcls is tested over the raw protocol in AclApiTests.)
+    private async Task<ErrorCode> DeleteAclsAsync()
     {
         using var admin = Broker.Admin(Identity);
         try
         {
-            await admin.DescribeAclsAsync(AnyAcl);
+            await admin.DeleteAclsAsync([AnyAcl]);
             return ErrorCode.NoError;
         }
-        catch (DescribeAclsException ex)
+        catch (DeleteAclsException ex)
         {
-            return ex.Result.Error.Code;
+            return Assert.Single(ex.Results).Error.Code;
         }
     }
 }
