@@ -7,4 +7,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(TopicsCommand.Create());
 root.Subcommands.Add(GroupsCommand.Create());
+root.Subcommands.Add(AclsCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
