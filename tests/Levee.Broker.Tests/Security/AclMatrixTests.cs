@@ -82,6 +82,10 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         ["delete group *: delete group x (passes authorization, unknown group)"] = (p => [Acl(ResourceType.Group, "*", ResourcePatternType.Literal, p, AclOperation.Delete)], t => t.DeleteGroupAsync("x"), ErrorCode.GroupIdNotFound),
         ["alter on the cluster: create an ACL"] = (p => [Acl(ResourceType.Broker, "kafka-cluster", ResourcePatternType.Literal, p, AclOperation.Alter)], t => t.CreateAclAsync(), ErrorCode.NoError),
 
+        // An idempotent producer's InitProducerId needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
+        ["write payments: produce idempotently to payments"] = (p => [Acl(ResourceType.Topic, AclMatrixBroker.Payments, ResourcePatternType.Literal, p, AclOperation.Write)], t => t.ProduceAsync(AclMatrixBroker.Payments, idempotent: true), ErrorCode.NoError),
+        ["read orders-*: produce idempotently to orders-1"] = (ReadOrdersPrefix, t => t.ProduceAsync(AclMatrixBroker.Orders, idempotent: true), ErrorCode.ClusterAuthorizationFailed),
+
         // A DENY overrides an ALLOW.
         ["all topics but write denied on orders-1: produce to orders-1"] = (AllButWriteOrders, t => t.ProduceAsync(AclMatrixBroker.Orders), ErrorCode.TopicAuthorizationFailed),
         ["all topics but write denied on orders-1: produce to payments"] = (AllButWriteOrders, t => t.ProduceAsync(AclMatrixBroker.Payments), ErrorCode.NoError),
@@ -134,9 +138,13 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         Acl(ResourceType.Topic, AclMatrixBroker.Orders, ResourcePatternType.Literal, p, AclOperation.Write, AclPermissionType.Deny),
     ];
 
-    private async Task<ErrorCode> ProduceAsync(string topic)
+    private async Task<ErrorCode> ProduceAsync(string topic, bool idempotent = false)
     {
-        using var producer = new ProducerBuilder<Null, string>(Broker.Config(new ProducerConfig { MessageTimeoutMs = 20_000 }, Identity)).Build();
+        // An idempotent producer refused its producer id fails fatally: its messages are purged, the cause is the fatal error.
+        Error? fatal = null;
+        using var producer = new ProducerBuilder<Null, string>(Broker.Config(new ProducerConfig { MessageTimeoutMs = 20_000, EnableIdempotence = idempotent }, Identity))
+            .SetErrorHandler((_, e) => fatal = e.IsFatal ? e : fatal)
+            .Build();
         try
         {
             await producer.ProduceAsync(topic, new Message<Null, string> { Value = "x" });
@@ -144,7 +152,7 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         }
         catch (ProduceException<Null, string> ex)
         {
-            return ex.Error.Code;
+            return fatal?.Code ?? ex.Error.Code;
         }
     }
 
