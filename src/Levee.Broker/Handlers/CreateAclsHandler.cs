@@ -16,6 +16,8 @@ namespace Levee.Broker.Handlers;
 [AuthorizeRequest(AclOperation.Alter, AclResourceType.Cluster)]
 public sealed class CreateAclsHandler(ControllerService controller, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreateAclsRequest, CreateAclsResponse>
 {
+    private readonly AclChange _change = new(controller, replicas, authorizer);
+
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.CreateAcls;
 
@@ -36,35 +38,15 @@ public sealed class CreateAclsHandler(ControllerService controller, ReplicaManag
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(request);
-        if (!authorizer.Enabled)
-        {
-            return ErrorResponse(request, ErrorCode.SecurityDisabled, AclRequests.SecurityDisabledMessage);
-        }
-
-        if (!controller.IsActive)
-        {
-            return await replicas.ForwardToControllerAsync<CreateAclsRequest, CreateAclsResponse>(ApiKey.CreateAcls, CreateAclsRequest.HighestVersion, request, context.Aborted).ConfigureAwait(false)
-                ?? ErrorResponse(request, ErrorCode.NotController, AclRequests.NoControllerMessage);
-        }
-
         var acls = request.Creations.Select(c => new AccessControlEntryRecord(Guid.NewGuid(), c.ResourceType, c.ResourceName, c.ResourcePatternType, c.Principal, c.Host, c.Operation, c.PermissionType)).ToList();
-        IReadOnlyList<AclResult> results = [];
-        var decision = await controller.DecideAsync(
-            image =>
-            {
-                var (decided, answers) = AclDecisions.Create(image, acls, replicas.Limits);
-                results = answers;
-                return decided;
-            },
+        return await _change.RunAsync<CreateAclsRequest, CreateAclsResponse>(
+            ApiKey.CreateAcls,
+            CreateAclsRequest.HighestVersion,
+            request,
+            (image, limits) => AclDecisions.Create(image, acls, limits),
+            results => new CreateAclsResponse { Results = [.. results.Select(r => new CreateAclsResponse.AclCreationResult { ErrorCode = (short)r.Error, ErrorMessage = r.Message })] },
+            (error, message) => ErrorResponse(request, error, message)!,
             context.Aborted).ConfigureAwait(false);
-        if (decision.Error != ErrorCode.None)
-        {
-            return ErrorResponse(request, decision.Error, decision.Message);
-        }
-
-        var response = new CreateAclsResponse();
-        response.Results.AddRange(results.Select(r => new CreateAclsResponse.AclCreationResult { ErrorCode = (short)r.Error, ErrorMessage = r.Message }));
-        return response;
     }
 
     /// <inheritdoc />

@@ -15,6 +15,8 @@ namespace Levee.Broker.Handlers;
 [AuthorizeRequest(AclOperation.Alter, AclResourceType.Cluster)]
 public sealed class DeleteAclsHandler(ControllerService controller, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DeleteAclsRequest, DeleteAclsResponse>
 {
+    private readonly AclChange _change = new(controller, replicas, authorizer);
+
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DeleteAcls;
 
@@ -35,58 +37,36 @@ public sealed class DeleteAclsHandler(ControllerService controller, ReplicaManag
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(request);
-        if (!authorizer.Enabled)
-        {
-            return ErrorResponse(request, ErrorCode.SecurityDisabled, AclRequests.SecurityDisabledMessage);
-        }
-
-        if (!controller.IsActive)
-        {
-            return await replicas.ForwardToControllerAsync<DeleteAclsRequest, DeleteAclsResponse>(ApiKey.DeleteAcls, DeleteAclsRequest.HighestVersion, request, context.Aborted).ConfigureAwait(false)
-                ?? ErrorResponse(request, ErrorCode.NotController, AclRequests.NoControllerMessage);
-        }
-
         var filters = request.Filters.Select(f => AclRequests.Filter(f.ResourceTypeFilter, f.ResourceNameFilter, f.PatternTypeFilter, f.PrincipalFilter, f.HostFilter, f.Operation, f.PermissionType)).ToList();
-        IReadOnlyList<AclResult> results = [];
-        var decision = await controller.DecideAsync(
-            image =>
-            {
-                var (decided, answers) = AclDecisions.Delete(image, filters, replicas.Limits);
-                results = answers;
-                return decided;
-            },
+        return await _change.RunAsync<DeleteAclsRequest, DeleteAclsResponse>(
+            ApiKey.DeleteAcls,
+            DeleteAclsRequest.HighestVersion,
+            request,
+            (image, limits) => AclDecisions.Delete(image, filters, limits),
+            results => new DeleteAclsResponse { FilterResults = [.. results.Select(Result)] },
+            (error, message) => ErrorResponse(request, error, message)!,
             context.Aborted).ConfigureAwait(false);
-        if (decision.Error != ErrorCode.None)
-        {
-            return ErrorResponse(request, decision.Error, decision.Message);
-        }
-
-        var response = new DeleteAclsResponse();
-        foreach (var result in results)
-        {
-            response.FilterResults.Add(new DeleteAclsResponse.DeleteAclsFilterResult
-            {
-                ErrorCode = (short)result.Error,
-                ErrorMessage = result.Message,
-                MatchingAcls =
-                [
-                    .. result.Deleted.Select(acl => new DeleteAclsResponse.DeleteAclsMatchingAcl
-                    {
-                        ResourceType = acl.ResourceType,
-                        ResourceName = acl.ResourceName,
-                        PatternType = acl.PatternType,
-                        Principal = acl.Principal,
-                        Host = acl.Host,
-                        Operation = acl.Operation,
-                        PermissionType = acl.PermissionType,
-                        ErrorMessage = null,
-                    }),
-                ],
-            });
-        }
-
-        return response;
     }
+
+    private static DeleteAclsResponse.DeleteAclsFilterResult Result(AclResult result) => new()
+    {
+        ErrorCode = (short)result.Error,
+        ErrorMessage = result.Message,
+        MatchingAcls =
+        [
+            .. result.Deleted.Select(acl => new DeleteAclsResponse.DeleteAclsMatchingAcl
+            {
+                ResourceType = acl.ResourceType,
+                ResourceName = acl.ResourceName,
+                PatternType = acl.PatternType,
+                Principal = acl.Principal,
+                Host = acl.Host,
+                Operation = acl.Operation,
+                PermissionType = acl.PermissionType,
+                ErrorMessage = null,
+            }),
+        ],
+    };
 
     /// <inheritdoc />
     protected override DeleteAclsResponse? ErrorResponse(DeleteAclsRequest request, ErrorCode error, string? message) =>
