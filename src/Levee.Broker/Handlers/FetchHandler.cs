@@ -96,7 +96,7 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
     private string TopicName(short version, FetchRequest.FetchTopic fetchTopic) =>
         version >= 13 && replicas.Topics.TryGet(fetchTopic.TopicId, out var topic) ? topic.Name : fetchTopic.Topic;
 
-    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request, HashSet<string> readable)
+    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request, AuthorizedNames readable)
     {
         var response = new FetchResponse { SessionId = 0 };
         try
@@ -112,7 +112,7 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
         }
     }
 
-    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request, HashSet<string> readable)
+    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request, AuthorizedNames readable)
     {
         var replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
         var waitOn = new List<Task>();

@@ -41,7 +41,7 @@ public sealed class OffsetFetchHandler(GroupCoordinator coordinator, RequestAuth
             }
 
             var single = await coordinator.FetchOffsetsAsync(request, context.ApiVersion, context.Aborted).ConfigureAwait(false);
-            single.Topics.RemoveAll(t => !Describable(context, t.Name, t.Partitions, request.Topics is not null, p => p.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed, p => p.CommittedOffset = -1));
+            single.Topics.RemoveAll(t => !Describable(context, t.Name, t.Partitions, request.Topics is not null, p => (p.ErrorCode, p.CommittedOffset) = ((short)ErrorCode.TopicAuthorizationFailed, -1)));
             return single;
         }
 
@@ -51,7 +51,7 @@ public sealed class OffsetFetchHandler(GroupCoordinator coordinator, RequestAuth
         foreach (var group in response.Groups)
         {
             var named = request.Groups.FirstOrDefault(g => g.GroupId == group.GroupId)?.Topics is not null;
-            group.Topics.RemoveAll(t => !Describable(context, t.Name, t.Partitions, named, p => p.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed, p => p.CommittedOffset = -1));
+            group.Topics.RemoveAll(t => !Describable(context, t.Name, t.Partitions, named, p => (p.ErrorCode, p.CommittedOffset) = ((short)ErrorCode.TopicAuthorizationFailed, -1)));
         }
 
         response.Groups.AddRange(denied.Select(g => new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed }));
@@ -59,7 +59,7 @@ public sealed class OffsetFetchHandler(GroupCoordinator coordinator, RequestAuth
     }
 
     // True to keep the topic: describable, or named in the request (then its partitions carry the error instead of offsets).
-    private bool Describable<TPartition>(RequestContext context, string topic, List<TPartition> partitions, bool named, Action<TPartition> deny, Action<TPartition> clear)
+    private bool Describable<TPartition>(RequestContext context, string topic, List<TPartition> partitions, bool named, Action<TPartition> deny)
     {
         if (authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topic))
         {
@@ -69,7 +69,6 @@ public sealed class OffsetFetchHandler(GroupCoordinator coordinator, RequestAuth
         foreach (var partition in partitions)
         {
             deny(partition);
-            clear(partition);
         }
 
         return named;

@@ -55,10 +55,13 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
     /// The names among <paramref name="names"/> on which the sender may perform <paramref name="operation"/>, each
     /// decided once (Kafka's filterByAuthorized): what handlers use to answer one error per denied resource.
     /// </summary>
-    public HashSet<string> Authorized(RequestContext context, AclOperation operation, AclResourceType resource, IEnumerable<string> names)
+    public AuthorizedNames Authorized(RequestContext context, AclOperation operation, AclResourceType resource, IEnumerable<string> names)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(names);
-        return [.. names.Distinct(StringComparer.Ordinal).Where(name => Authorize(context, operation, resource, name))];
+        return context.Connection.IsBroker || !options.AuthorizerEnabled
+            ? AuthorizedNames.Every
+            : new AuthorizedNames([.. names.Distinct(StringComparer.Ordinal).Where(name => Authorize(context, operation, resource, name))]);
     }
 
     /// <summary>Kafka's message for an authorization error, where a response carries one.</summary>
