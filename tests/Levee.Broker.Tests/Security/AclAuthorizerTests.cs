@@ -130,7 +130,7 @@ public sealed class AclAuthorizerTests
 
         var (decision, results) = AclDecisions.Delete(image, [Filter("orders-x", AclPatternType.Match), Filter(null, AclPatternType.Any), Filter(null, AclPatternType.Any) with { ResourceType = (AclResourceType)99 }], AdminLimits.Default);
 
-        Assert.Equal([a.Id, b.Id], decision.Records.Cast<RemoveAccessControlEntryRecord>().Select(r => r.Id).Order());
+        Assert.Equal(new[] { a.Id, b.Id }.Order(), decision.Records.Cast<RemoveAccessControlEntryRecord>().Select(r => r.Id).Order());
         Assert.Equal([a], results[0].Deleted);
         Assert.Equal(2, results[1].Deleted.Count);
         Assert.Equal(ErrorCode.InvalidRequest, results[2].Error);
