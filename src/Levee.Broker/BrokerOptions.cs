@@ -182,6 +182,18 @@ public sealed record BrokerOptions
     /// </summary>
     public string SslEndpointIdentificationAlgorithm { get; init; } = "https";
 
+    /// <summary>
+    /// authorizer.enabled: check every request against the ACLs in the metadata log (Kafka's StandardAuthorizer).
+    /// Off by default, as a Kafka broker without <c>authorizer.class.name</c>: every operation is then allowed.
+    /// </summary>
+    public bool AuthorizerEnabled { get; init; }
+
+    /// <summary>super.users: principals (Kafka's <c>User:a;User:b</c>) allowed every operation whatever the ACLs say.</summary>
+    public IReadOnlySet<string> SuperUsers { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>allow.everyone.if.no.acl.found: with the authorizer on, a resource no ACL names is open to everyone.</summary>
+    public bool AllowEveryoneIfNoAclFound { get; init; }
+
     /// <summary>Whether <see cref="QuorumVoters"/> lists more than this node: brokers then talk to each other.</summary>
     public bool HasSeveralVoters => QuorumVoters is { } voters && QuorumVoter.ParseList(voters).Count > 1;
 
@@ -310,6 +322,9 @@ public sealed record BrokerOptions
             SslClientAuth = values.Str("ssl.client.auth") is { } clientAuth ? ParseClientAuth(clientAuth) : defaults.SslClientAuth,
             SslPrincipalMappingRules = values.Str("ssl.principal.mapping.rules"),
             SslEndpointIdentificationAlgorithm = values.Str("ssl.endpoint.identification.algorithm") ?? defaults.SslEndpointIdentificationAlgorithm,
+            AuthorizerEnabled = values.Bool("authorizer.enabled") ?? defaults.AuthorizerEnabled,
+            SuperUsers = ParseSuperUsers(values.Str("super.users")),
+            AllowEveryoneIfNoAclFound = values.Bool("allow.everyone.if.no.acl.found") ?? defaults.AllowEveryoneIfNoAclFound,
         };
     }
 
@@ -320,6 +335,23 @@ public sealed record BrokerOptions
         "required" => SslClientAuth.Required,
         _ => throw new BrokerConfigurationException($"Setting 'ssl.client.auth' must be none, requested or required, got '{value}'."),
     };
+
+    // Kafka's syntax: principals separated by ';', each Type:Name (User:alice).
+    private static HashSet<string> ParseSuperUsers(string? text)
+    {
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var principal in (text ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (principal.IndexOf(':', StringComparison.Ordinal) is <= 0 || principal.EndsWith(':'))
+            {
+                throw new BrokerConfigurationException($"Setting 'super.users' must list principals as Type:Name separated by ';' (User:alice;User:bob), got '{principal}'.");
+            }
+
+            users.Add(principal);
+        }
+
+        return users;
+    }
 
     private static readonly (string Broker, string Topic)[] BrokerToTopicConfig =
     [

@@ -92,6 +92,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
         builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ControllerService>();
+        builder.Services.AddSingleton<RequestAuthorizer>();
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<ListenerShutdown>();
         builder.Services.AddSingleton<BrokerLifecycle>();
@@ -124,6 +125,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, SaslAuthenticateHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterUserScramCredentialsHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeUserScramCredentialsHandler>();
+        builder.Services.AddSingleton<IApiHandler, CreateAclsHandler>();
+        builder.Services.AddSingleton<IApiHandler, DescribeAclsHandler>();
+        builder.Services.AddSingleton<IApiHandler, DeleteAclsHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         configureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<RequestDispatcher>();

@@ -8,4 +8,5 @@ root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(TopicsCommand.Create());
 root.Subcommands.Add(GroupsCommand.Create());
 root.Subcommands.Add(UsersCommand.Create());
+root.Subcommands.Add(AclsCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

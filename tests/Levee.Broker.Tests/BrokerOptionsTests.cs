@@ -33,6 +33,23 @@ public sealed class BrokerOptionsTests
     }
 
     [Fact]
+    public void AuthorizerSettings_AreReadWithKafkasSyntax_AndOffByDefault()
+    {
+        var defaults = FromSettings();
+        Assert.False(defaults.AuthorizerEnabled);
+        Assert.False(defaults.AllowEveryoneIfNoAclFound);
+        Assert.Empty(defaults.SuperUsers);
+
+        var options = FromSettings(("authorizer.enabled", "true"), ("super.users", "User:admin; User:ops"), ("allow.everyone.if.no.acl.found", "true"));
+        Assert.True(options.AuthorizerEnabled);
+        Assert.True(options.AllowEveryoneIfNoAclFound);
+        Assert.Equal(["User:admin", "User:ops"], options.SuperUsers.Order(StringComparer.Ordinal));
+
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("super.users", "admin")));
+        Assert.Contains("'super.users'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MalformedValue_IsRefusedNamingTheKey()
     {
         var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("num.partitions", "six")));

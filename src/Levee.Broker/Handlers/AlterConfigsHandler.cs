@@ -10,7 +10,7 @@ namespace Levee.Broker.Handlers;
 /// <summary>AlterConfigs (v0-v2): replaces a topic's whole set of config overrides.</summary>
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Cluster)]
-public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
+public sealed class AlterConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.AlterConfigs;
@@ -35,6 +35,13 @@ public sealed class AlterConfigsHandler(ReplicaManager replicas) : ApiHandler<Al
         {
             var result = new AlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
             response.Responses.Add(result);
+            if (authorizer.Check(context, AclOperation.AlterConfigs, resource.ResourceType, resource.ResourceName) is not ErrorCode.None and var denied)
+            {
+                result.ErrorCode = (short)denied;
+                result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
             if ((ConfigResourceType)resource.ResourceType != ConfigResourceType.Topic)
             {
                 result.ErrorCode = (short)ErrorCode.InvalidRequest;

@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>CreatePartitions (v0-v3): raises a topic's partition count, new replicas placed by the controller; validate-only supported.</summary>
 [AuthorizePerResource(AclOperation.Alter, AclResourceType.Topic)]
-public sealed class CreatePartitionsHandler(ReplicaManager replicas) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
+public sealed class CreatePartitionsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.CreatePartitions;
@@ -33,6 +33,13 @@ public sealed class CreatePartitionsHandler(ReplicaManager replicas) : ApiHandle
         {
             var result = new CreatePartitionsResponse.CreatePartitionsTopicResult { Name = topic.Name };
             response.Results.Add(result);
+            if (!authorizer.Authorize(context, AclOperation.Alter, AclResourceType.Topic, topic.Name))
+            {
+                result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
             var outcome = await replicas.CreatePartitionsAsync(topic.Name, topic.Count, request.ValidateOnly, context.Aborted).ConfigureAwait(false);
             result.ErrorCode = (short)outcome.Error;
             result.ErrorMessage = outcome.Message;

@@ -10,7 +10,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>CreateTopics (v2-v7): partitions, replication factor, configs, validate-only; v5+ returns the resulting configs.</summary>
 [AuthorizePerResource(AclOperation.Create, AclResourceType.Topic)]
-public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
+public sealed class CreateTopicsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.CreateTopics;
@@ -50,6 +50,9 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<Cr
 
             return response;
         }
+
+        // Kafka's rule: CREATE on the cluster creates any topic, else CREATE on each topic.
+        var mayCreateAny = authorizer.AuthorizeCluster(context, AclOperation.Create);
         foreach (var topic in request.Topics)
         {
             var result = new CreateTopicsResponse.CreatableTopicResult { Name = topic.Name, NumPartitions = -1, ReplicationFactor = -1 };
@@ -62,6 +65,12 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas) : ApiHandler<Cr
             if (duplicated.Contains(topic.Name))
             {
                 Fail(result, ErrorCode.InvalidRequest, $"Create topics request from client contains multiple entries for the topic {topic.Name}.");
+                continue;
+            }
+
+            if (!mayCreateAny && !authorizer.Authorize(context, AclOperation.Create, AclResourceType.Topic, topic.Name))
+            {
+                Fail(result, ErrorCode.TopicAuthorizationFailed, RequestAuthorizer.DeniedMessage);
                 continue;
             }
 

@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteGroups (v0-v2): deletes empty groups with their offsets.</summary>
 [AuthorizePerResource(AclOperation.Delete, AclResourceType.Group)]
-public sealed class DeleteGroupsHandler(GroupCoordinator coordinator) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>
+public sealed class DeleteGroupsHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DeleteGroups;
@@ -33,7 +33,9 @@ public sealed class DeleteGroupsHandler(GroupCoordinator coordinator) : ApiHandl
         var response = new DeleteGroupsResponse();
         foreach (var groupId in request.GroupsNames)
         {
-            var error = await coordinator.DeleteGroupAsync(groupId, context.Aborted).ConfigureAwait(false);
+            var error = authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Group, groupId)
+                ? await coordinator.DeleteGroupAsync(groupId, context.Aborted).ConfigureAwait(false)
+                : ErrorCode.GroupAuthorizationFailed;
             response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)error });
         }
 

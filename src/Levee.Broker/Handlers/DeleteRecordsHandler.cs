@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteRecords (v0-v2): moves the log start offset forward; -1 means the high watermark.</summary>
 [AuthorizePerResource(AclOperation.Delete, AclResourceType.Topic)]
-public sealed class DeleteRecordsHandler(ReplicaManager replicas) : ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse>
+public sealed class DeleteRecordsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DeleteRecords;
@@ -29,6 +29,7 @@ public sealed class DeleteRecordsHandler(ReplicaManager replicas) : ApiHandler<D
     protected override ValueTask<DeleteRecordsResponse?> HandleAsync(RequestContext context, DeleteRecordsRequest request)
     {
         var response = new DeleteRecordsResponse();
+        var deletable = authorizer.Authorized(context, AclOperation.Delete, AclResourceType.Topic, request.Topics.Select(t => t.Name));
         foreach (var topic in request.Topics)
         {
             var topicResult = new DeleteRecordsResponse.DeleteRecordsTopicResult { Name = topic.Name };
@@ -37,6 +38,12 @@ public sealed class DeleteRecordsHandler(ReplicaManager replicas) : ApiHandler<D
             {
                 var result = new DeleteRecordsResponse.DeleteRecordsPartitionResult { PartitionIndex = requested.PartitionIndex, LowWatermark = -1 };
                 topicResult.Partitions.Add(result);
+                if (!deletable.Contains(topic.Name))
+                {
+                    result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    continue;
+                }
+
                 if (!replicas.TryGetPartition(topic.Name, requested.PartitionIndex, out var partition))
                 {
                     result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;

@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteTopics (v1-v6): by name, or by topic id from v6.</summary>
 [AuthorizePerResource(AclOperation.Delete, AclResourceType.Topic)]
-public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
+public sealed class DeleteTopicsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DeleteTopics;
@@ -53,6 +53,13 @@ public sealed class DeleteTopicsHandler(ReplicaManager replicas) : ApiHandler<De
             else if (replicas.Topics.TryGet(resolved, out var byName))
             {
                 result.TopicId = byName.TopicId;
+            }
+
+            if (!authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Topic, resolved))
+            {
+                result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
             }
 
             var outcome = await replicas.DeleteTopicAsync(resolved, context.Aborted).ConfigureAwait(false);

@@ -14,7 +14,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Cluster)]
-public sealed class DescribeConfigsHandler(ReplicaManager replicas, BrokerOptions options, BrokerIdentity identity) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
+public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerOptions options, BrokerIdentity identity) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DescribeConfigs;
@@ -39,6 +39,13 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, BrokerOption
         {
             var result = new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
             response.Results.Add(result);
+            if (authorizer.Check(context, AclOperation.DescribeConfigs, resource.ResourceType, resource.ResourceName) is not ErrorCode.None and var denied)
+            {
+                result.ErrorCode = (short)denied;
+                result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
             var keys = resource.ConfigurationKeys is { Count: > 0 } k ? k.ToHashSet(StringComparer.Ordinal) : null;
             switch ((ConfigResourceType)resource.ResourceType)
             {

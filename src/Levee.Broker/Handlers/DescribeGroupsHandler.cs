@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>DescribeGroups (v0-v5): state, protocol and members of each group; an unknown group is reported Dead.</summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
-public sealed class DescribeGroupsHandler(GroupCoordinator coordinator) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>
+public sealed class DescribeGroupsHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DescribeGroups;
@@ -32,7 +32,9 @@ public sealed class DescribeGroupsHandler(GroupCoordinator coordinator) : ApiHan
         var response = new DescribeGroupsResponse();
         foreach (var groupId in request.Groups)
         {
-            response.Groups.Add(coordinator.Describe(groupId, request.IncludeAuthorizedOperations));
+            response.Groups.Add(authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId)
+                ? coordinator.Describe(groupId, request.IncludeAuthorizedOperations)
+                : new DescribeGroupsResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed });
         }
 
         return ValueTask.FromResult<DescribeGroupsResponse?>(response);

@@ -11,7 +11,7 @@ namespace Levee.Broker.Handlers;
 /// transactions the coordinator epoch and the current transaction start offset are always -1.
 /// </summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
-public sealed class DescribeProducersHandler(ReplicaManager replicas) : ApiHandler<DescribeProducersRequest, DescribeProducersResponse>
+public sealed class DescribeProducersHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DescribeProducersRequest, DescribeProducersResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DescribeProducers;
@@ -32,13 +32,19 @@ public sealed class DescribeProducersHandler(ReplicaManager replicas) : ApiHandl
     protected override ValueTask<DescribeProducersResponse?> HandleAsync(RequestContext context, DescribeProducersRequest request)
     {
         var response = new DescribeProducersResponse();
+        var readable = authorizer.Authorized(context, AclOperation.Read, AclResourceType.Topic, request.Topics.Select(t => t.Name));
         foreach (var topic in request.Topics)
         {
             var topicResponse = new DescribeProducersResponse.TopicResponse { Name = topic.Name };
             foreach (var index in topic.PartitionIndexes)
             {
                 var partitionResponse = new DescribeProducersResponse.PartitionResponse { PartitionIndex = index };
-                if (!replicas.TryGetPartition(topic.Name, index, out var partition))
+                if (!readable.Contains(topic.Name))
+                {
+                    partitionResponse.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    partitionResponse.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                }
+                else if (!replicas.TryGetPartition(topic.Name, index, out var partition))
                 {
                     partitionResponse.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
                     partitionResponse.ErrorMessage = "This server does not host this topic-partition.";

@@ -18,7 +18,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.ClusterAction, AclResourceType.Cluster)]
-public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
+public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer authorizer, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Fetch;
@@ -58,17 +58,20 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
         // A fetch naming a replica id reads past the high watermark and moves ISR bookkeeping: only a broker may
         // send one (CLUSTER_ACTION). Kafka answers anyone else TOPIC_AUTHORIZATION_FAILED on every partition.
         var replicaId = context.ApiVersion >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
-        if (replicaId >= 0 && !RequestAuthorizer.Authorize(context, AclOperation.ClusterAction, AclResourceType.Cluster))
+        if (replicaId >= 0 && !authorizer.AuthorizeCluster(context, AclOperation.ClusterAction))
         {
             var refused = ErrorResponse(request, ErrorCode.TopicAuthorizationFailed, null)!;
             refused.ErrorCode = (short)ErrorCode.None;
             return refused;
         }
 
+        // READ on each topic, decided once for the whole long poll; a denied topic's partitions are answered
+        // TOPIC_AUTHORIZATION_FAILED (an unknown topic id stays UNKNOWN_TOPIC_ID, as in Kafka).
+        var readable = authorizer.Authorized(context, AclOperation.Read, AclResourceType.Topic, request.Topics.Select(t => TopicName(context.ApiVersion, t)));
         var deadline = time.GetUtcNow().AddMilliseconds(Math.Max(0, request.MaxWaitMs));
         while (true)
         {
-            var (response, bytes, hasError, waitOn) = ReadOnce(context.ApiVersion, request);
+            var (response, bytes, hasError, waitOn) = ReadOnce(context.ApiVersion, request, readable);
             var remaining = deadline - time.GetUtcNow();
             if (hasError || bytes >= request.MinBytes || remaining <= TimeSpan.Zero || waitOn.Count == 0)
             {
@@ -85,17 +88,20 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
             catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)
             {
                 // max.wait.ms elapsed: answer with whatever is there now.
-                return ReadOnce(context.ApiVersion, request).Response;
+                return ReadOnce(context.ApiVersion, request, readable).Response;
             }
         }
     }
 
-    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request)
+    private string TopicName(short version, FetchRequest.FetchTopic fetchTopic) =>
+        version >= 13 && replicas.Topics.TryGet(fetchTopic.TopicId, out var topic) ? topic.Name : fetchTopic.Topic;
+
+    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request, AuthorizedNames readable)
     {
         var response = new FetchResponse { SessionId = 0 };
         try
         {
-            var (bytes, hasError, waitOn) = ReadInto(response, version, request);
+            var (bytes, hasError, waitOn) = ReadInto(response, version, request, readable);
             return (response, bytes, hasError, waitOn);
         }
         catch
@@ -106,7 +112,7 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
         }
     }
 
-    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request)
+    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request, AuthorizedNames readable)
     {
         var replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
         var waitOn = new List<Task>();
@@ -133,6 +139,14 @@ public sealed class FetchHandler(ReplicaManager replicas, TimeProvider time) : A
                 // From v13 the topic is named by id: a replica of an earlier generation of the same name
                 // (deleted and created again, not yet replaced here) is not the one asked for.
                 Partition? partition = null;
+                if ((known || version < 13) && !readable.Contains(name))
+                {
+                    data.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    data.HighWatermark = -1;
+                    hasError = true;
+                    continue;
+                }
+
                 if (!known || !replicas.TryGetPartition(name, fetchPartition.Partition, out partition)
                     || (version >= 13 && partition.TopicId != fetchTopic.TopicId))
                 {

@@ -14,7 +14,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.TransactionalId)]
-public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
+public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
     private const sbyte GroupKeyType = 0;
     private const sbyte TransactionKeyType = 1;
@@ -43,7 +43,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
         {
             foreach (var key in request.CoordinatorKeys)
             {
-                var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, key, context.Connection.Listener.Name, context.Aborted).ConfigureAwait(false);
+                var (error, message, nodeId, host, port) = await LocateAsync(context, request.KeyType, key).ConfigureAwait(false);
                 response.Coordinators.Add(new FindCoordinatorResponse.Coordinator
                 {
                     Key = key,
@@ -57,7 +57,7 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
         }
         else
         {
-            var (error, message, nodeId, host, port) = await LocateAsync(request.KeyType, request.Key, context.Connection.Listener.Name, context.Aborted).ConfigureAwait(false);
+            var (error, message, nodeId, host, port) = await LocateAsync(context, request.KeyType, request.Key).ConfigureAwait(false);
             response.ErrorCode = (short)error;
             response.ErrorMessage = message;
             response.NodeId = nodeId;
@@ -68,13 +68,17 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator) : ApiHa
         return response;
     }
 
-    private async ValueTask<(ErrorCode Error, string? Message, int NodeId, string Host, int Port)> LocateAsync(sbyte keyType, string key, string listener, CancellationToken cancellationToken)
+    private async ValueTask<(ErrorCode Error, string? Message, int NodeId, string Host, int Port)> LocateAsync(RequestContext context, sbyte keyType, string key)
     {
         switch (keyType)
         {
+            case GroupKeyType when !authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, key):
+                return (ErrorCode.GroupAuthorizationFailed, RequestAuthorizer.DeniedMessage, -1, "", -1);
+            case TransactionKeyType when !authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, key):
+                return (ErrorCode.TransactionalIdAuthorizationFailed, RequestAuthorizer.DeniedMessage, -1, "", -1);
             case GroupKeyType:
-                return await coordinator.TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false)
-                    ? coordinator.FindCoordinator(key, listener)
+                return await coordinator.TryEnsureOffsetsTopicAsync(context.Aborted).ConfigureAwait(false)
+                    ? coordinator.FindCoordinator(key, context.Connection.Listener.Name)
                     : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString(), -1, "", -1);
             case TransactionKeyType:
                 // Transactions are not served yet: Kafka's answer while its transaction log is unavailable.

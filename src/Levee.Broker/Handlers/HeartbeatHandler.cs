@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>Heartbeat (v0-v4): keeps a member alive; REBALANCE_IN_PROGRESS asks it to rejoin.</summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
-public sealed class HeartbeatHandler(GroupCoordinator coordinator) : ApiHandler<HeartbeatRequest, HeartbeatResponse>
+public sealed class HeartbeatHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<HeartbeatRequest, HeartbeatResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Heartbeat;
@@ -27,7 +27,10 @@ public sealed class HeartbeatHandler(GroupCoordinator coordinator) : ApiHandler<
 
     /// <inheritdoc />
     protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request) =>
-        ValueTask.FromResult<HeartbeatResponse?>(new HeartbeatResponse { ErrorCode = (short)coordinator.Heartbeat(request) });
+        ValueTask.FromResult<HeartbeatResponse?>(new HeartbeatResponse
+        {
+            ErrorCode = (short)(authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId) ? coordinator.Heartbeat(request) : ErrorCode.GroupAuthorizationFailed),
+        });
 
     /// <inheritdoc />
     protected override HeartbeatResponse? ErrorResponse(HeartbeatRequest request, ErrorCode error, string? message) =>

@@ -11,7 +11,7 @@ namespace Levee.Broker.Handlers;
 /// <summary>IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs.</summary>
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Cluster)]
-public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
+public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
 {
     private const sbyte Set = 0;
     private const sbyte Delete = 1;
@@ -41,6 +41,13 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas) : Ap
         {
             var result = new IncrementalAlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
             response.Responses.Add(result);
+            if (authorizer.Check(context, AclOperation.AlterConfigs, resource.ResourceType, resource.ResourceName) is not ErrorCode.None and var denied)
+            {
+                result.ErrorCode = (short)denied;
+                result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
             if ((ConfigResourceType)resource.ResourceType != ConfigResourceType.Topic)
             {
                 result.ErrorCode = (short)ErrorCode.InvalidRequest;

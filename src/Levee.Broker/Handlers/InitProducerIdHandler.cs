@@ -19,7 +19,7 @@ namespace Levee.Broker.Handlers;
 /// </remarks>
 [AuthorizePerResource(AclOperation.IdempotentWrite, AclResourceType.Cluster)]
 [AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
-public sealed class InitProducerIdHandler(ProducerIdManager producerIds) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
+public sealed class InitProducerIdHandler(ProducerIdManager producerIds, RequestAuthorizer authorizer) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.InitProducerId;
@@ -40,6 +40,19 @@ public sealed class InitProducerIdHandler(ProducerIdManager producerIds) : ApiHa
     protected override async ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
+
+        // Kafka's checks: WRITE on the transactional id; for an idempotent producer IDEMPOTENT_WRITE on the cluster
+        // or WRITE on some topic (KIP-679).
+        if (request.TransactionalId is { } transactionalId && !authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, transactionalId))
+        {
+            return ErrorResponse(request, ErrorCode.TransactionalIdAuthorizationFailed, null);
+        }
+
+        if (request.TransactionalId is null && !authorizer.AuthorizeCluster(context, AclOperation.IdempotentWrite) && !authorizer.AuthorizeAny(context, AclOperation.Write, AclResourceType.Topic))
+        {
+            return ErrorResponse(request, ErrorCode.ClusterAuthorizationFailed, null);
+        }
+
         if (request.TransactionalId is not null)
         {
             return new InitProducerIdResponse

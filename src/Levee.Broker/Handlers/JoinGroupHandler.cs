@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>JoinGroup (v0-v9): joins a classic group; see GroupCoordinator.JoinGroupAsync.</summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
-public sealed class JoinGroupHandler(GroupCoordinator coordinator) : ApiHandler<JoinGroupRequest, JoinGroupResponse>
+public sealed class JoinGroupHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<JoinGroupRequest, JoinGroupResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.JoinGroup;
@@ -29,6 +29,11 @@ public sealed class JoinGroupHandler(GroupCoordinator coordinator) : ApiHandler<
     protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (!authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null);
+        }
+
         var response = await coordinator.JoinGroupAsync(request, context.ApiVersion, context.ClientId ?? "", GroupHandlers.ClientHost(context), context.Aborted).ConfigureAwait(false);
 
         // Protocol name and type are nullable only from v7 (KIP-559).

@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>LeaveGroup (v0-v5): members leave (v3+ in a batch, by member id or group.instance.id).</summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
-public sealed class LeaveGroupHandler(GroupCoordinator coordinator) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>
+public sealed class LeaveGroupHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.LeaveGroup;
@@ -29,6 +29,11 @@ public sealed class LeaveGroupHandler(GroupCoordinator coordinator) : ApiHandler
     protected override ValueTask<LeaveGroupResponse?> HandleAsync(RequestContext context, LeaveGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (!authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult(ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null));
+        }
+
         var response = coordinator.LeaveGroup(request, context.ApiVersion);
 
         // Before v3 there is one member and its error is the response's error.

@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>ListGroups (v0-v5): the groups, filtered by state (v4+) and type (v5+).</summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
-public sealed class ListGroupsHandler(GroupCoordinator coordinator) : ApiHandler<ListGroupsRequest, ListGroupsResponse>
+public sealed class ListGroupsHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<ListGroupsRequest, ListGroupsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.ListGroups;
@@ -30,6 +30,13 @@ public sealed class ListGroupsHandler(GroupCoordinator coordinator) : ApiHandler
     {
         ArgumentNullException.ThrowIfNull(request);
         var (error, groups) = coordinator.ListGroups(request.StatesFilter, request.TypesFilter);
+
+        // Kafka lists every group to a principal with DESCRIBE on the cluster, else only the groups it may describe.
+        if (!authorizer.AuthorizeCluster(context, AclOperation.Describe))
+        {
+            groups.RemoveAll(g => !authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, g.GroupId));
+        }
+
         var response = new ListGroupsResponse { ErrorCode = (short)error, Groups = groups };
         return ValueTask.FromResult<ListGroupsResponse?>(response);
     }

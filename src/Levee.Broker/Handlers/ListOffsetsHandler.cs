@@ -12,7 +12,7 @@ namespace Levee.Broker.Handlers;
 /// storage), and the first offset whose timestamp is at or after a given time.
 /// </summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
-public sealed class ListOffsetsHandler(ReplicaManager replicas) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>
+public sealed class ListOffsetsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>
 {
     private const long Latest = -1;
     private const long Earliest = -2;
@@ -39,6 +39,7 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas) : ApiHandler<Lis
     protected override ValueTask<ListOffsetsResponse?> HandleAsync(RequestContext context, ListOffsetsRequest request)
     {
         var response = new ListOffsetsResponse();
+        var describable = authorizer.Authorized(context, AclOperation.Describe, AclResourceType.Topic, request.Topics.Select(t => t.Name));
         foreach (var topic in request.Topics)
         {
             var topicResponse = new ListOffsetsResponse.ListOffsetsTopicResponse { Name = topic.Name };
@@ -46,6 +47,12 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas) : ApiHandler<Lis
             {
                 var result = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = requested.PartitionIndex, Offset = -1, Timestamp = -1 };
                 topicResponse.Partitions.Add(result);
+                if (!describable.Contains(topic.Name))
+                {
+                    result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    continue;
+                }
+
                 if (!replicas.TryGetPartition(topic.Name, requested.PartitionIndex, out var partition))
                 {
                     result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;

@@ -13,11 +13,13 @@ namespace Levee.Broker.Handlers;
 /// Metadata (v0-v12): the live brokers, the controller and, per topic, partitions with leader,
 /// leader epoch, replicas, ISR and offline replicas, all from the metadata image. The controller id
 /// is always a listed broker: strict clients (kafkajs, the .NET AdminClient) wait until it is.
-/// Unknown topics are auto-created when auto.create.topics.enable and the request (v4+) allow it.
+/// Unknown topics are auto-created when auto.create.topics.enable and the request (v4+) allow it. As in Kafka, a
+/// topic the principal may not DESCRIBE is answered TOPIC_AUTHORIZATION_FAILED when named and left out when every
+/// topic is asked for, and auto-creation needs CREATE on the cluster or on the topic.
 /// </summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.Create, AclResourceType.Topic)]
-public sealed class MetadataHandler(ReplicaManager replicas, ControllerService controller) : ApiHandler<MetadataRequest, MetadataResponse>
+public sealed class MetadataHandler(ReplicaManager replicas, ControllerService controller, RequestAuthorizer authorizer, BrokerOptions options) : ApiHandler<MetadataRequest, MetadataResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Metadata;
@@ -45,15 +47,27 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
         var results = new List<MetadataResponse.MetadataResponseTopic>();
         if (!all)
         {
+            var mayCreateAny = allowAutoCreate && options.AutoCreateTopics && authorizer.AuthorizeCluster(context, AclOperation.Create);
             foreach (var requested in request.Topics!)
             {
                 if (requested.Name is null)
                 {
-                    if (!replicas.Topics.TryGet(requested.TopicId, out _))
+                    if (!replicas.Topics.TryGet(requested.TopicId, out var byId))
                     {
                         results.Add(new MetadataResponse.MetadataResponseTopic { Name = null, TopicId = requested.TopicId, ErrorCode = (short)ErrorCode.UnknownTopicId });
                     }
+                    else if (!authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, byId.Name))
+                    {
+                        // Topic ids are not secret: Kafka answers TOPIC_AUTHORIZATION_FAILED without the name.
+                        results.Add(new MetadataResponse.MetadataResponseTopic { Name = null, TopicId = requested.TopicId, ErrorCode = (short)ErrorCode.TopicAuthorizationFailed });
+                    }
 
+                    continue;
+                }
+
+                if (!authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, requested.Name))
+                {
+                    results.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.TopicAuthorizationFailed });
                     continue;
                 }
 
@@ -65,6 +79,10 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
                 if (!TopicPartition.IsValidTopicName(requested.Name, out _))
                 {
                     results.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.InvalidTopic });
+                }
+                else if (allowAutoCreate && options.AutoCreateTopics && !mayCreateAny && !authorizer.Authorize(context, AclOperation.Create, AclResourceType.Topic, requested.Name))
+                {
+                    results.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, ErrorCode = (short)ErrorCode.TopicAuthorizationFailed });
                 }
                 else if (!allowAutoCreate || await replicas.TryAutoCreateAsync(requested.Name, context.Aborted).ConfigureAwait(false) is null)
                 {
@@ -91,7 +109,7 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
 
         if (all)
         {
-            foreach (var topic in image.TopicsByName.Values)
+            foreach (var topic in image.TopicsByName.Values.Where(t => authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t.Name)))
             {
                 response.Topics.Add(Describe(image, topic));
             }

@@ -9,7 +9,7 @@ namespace Levee.Broker.Handlers;
 /// <summary>OffsetDelete (v0): deletes committed offsets of topics a group does not consume (KIP-496).</summary>
 [AuthorizePerResource(AclOperation.Delete, AclResourceType.Group)]
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
-public sealed class OffsetDeleteHandler(GroupCoordinator coordinator) : ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>
+public sealed class OffsetDeleteHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.OffsetDelete;
@@ -30,7 +30,22 @@ public sealed class OffsetDeleteHandler(GroupCoordinator coordinator) : ApiHandl
     protected override async ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return await coordinator.DeleteOffsetsAsync(request, context.Aborted).ConfigureAwait(false);
+        if (!authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Group, request.GroupId))
+        {
+            return ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null);
+        }
+
+        // READ on each topic: a denied topic's partitions are answered TOPIC_AUTHORIZATION_FAILED.
+        var readable = authorizer.Authorized(context, AclOperation.Read, AclResourceType.Topic, request.Topics.Select(t => t.Name));
+        var denied = request.Topics.Where(t => !readable.Contains(t.Name)).ToList();
+        request.Topics.RemoveAll(denied.Contains);
+        var response = await coordinator.DeleteOffsetsAsync(request, context.Aborted).ConfigureAwait(false);
+        response.Topics.AddRange(denied.Select(t => new OffsetDeleteResponse.OffsetDeleteResponseTopic
+        {
+            Name = t.Name,
+            Partitions = [.. t.Partitions.Select(p => new OffsetDeleteResponse.OffsetDeleteResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)ErrorCode.TopicAuthorizationFailed })],
+        }));
+        return response;
     }
 
     /// <inheritdoc />

@@ -13,7 +13,7 @@ namespace Levee.Broker.Handlers;
 /// diverging epoch.
 /// </summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Topic)]
-public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas) : ApiHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>
+public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.OffsetForLeaderEpoch;
@@ -34,6 +34,7 @@ public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas) : ApiHa
     protected override ValueTask<OffsetForLeaderEpochResponse?> HandleAsync(RequestContext context, OffsetForLeaderEpochRequest request)
     {
         var response = new OffsetForLeaderEpochResponse();
+        var describable = authorizer.Authorized(context, AclOperation.Describe, AclResourceType.Topic, request.Topics.Select(t => t.Topic));
         foreach (var topic in request.Topics)
         {
             var topicResult = new OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult { Topic = topic.Topic };
@@ -42,6 +43,12 @@ public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas) : ApiHa
             {
                 var result = new OffsetForLeaderEpochResponse.EpochEndOffset { Partition = requested.Partition, LeaderEpoch = -1, EndOffset = -1 };
                 topicResult.Partitions.Add(result);
+                if (!describable.Contains(topic.Topic))
+                {
+                    result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    continue;
+                }
+
                 if (!replicas.TryGetPartition(topic.Topic, requested.Partition, out var partition))
                 {
                     result.ErrorCode = (short)(replicas.Image.GetPartition(topic.Topic, requested.Partition) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.NotLeaderOrFollower);

@@ -19,7 +19,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.Write, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
-public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider time, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>
+public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAuthorizer authorizer, TimeProvider time, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>
 {
     private const short FirstRecordBatchVersion = 3;
 
@@ -45,6 +45,10 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
         var response = new ProduceResponse();
         var waits = new List<(Partition Partition, long Offset, ProduceResponse.PartitionProduceResponse Result)>();
         var acksValid = request.Acks is 0 or 1 or -1;
+
+        // Kafka's checks: WRITE on the transactional id refuses the whole request, WRITE on each topic its partitions.
+        var transactionDenied = request.TransactionalId is { } transactionalId && !authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, transactionalId);
+        var writable = authorizer.Authorized(context, AclOperation.Write, AclResourceType.Topic, request.TopicData.Select(t => t.Name));
         foreach (var topicData in request.TopicData)
         {
             var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
@@ -54,6 +58,14 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TimeProvider
                 if (context.ApiVersion < FirstRecordBatchVersion)
                 {
                     Fail(partitionResponse, ErrorCode.UnsupportedVersion, $"Produce v{context.ApiVersion} carries message format v0/v1, which Kafka 4 and Levee no longer accept.");
+                }
+                else if (transactionDenied)
+                {
+                    Fail(partitionResponse, ErrorCode.TransactionalIdAuthorizationFailed, $"{context.Connection.Principal} may not write as transactional id '{request.TransactionalId}'.");
+                }
+                else if (!writable.Contains(topicData.Name))
+                {
+                    Fail(partitionResponse, ErrorCode.TopicAuthorizationFailed, null);
                 }
                 else if (!acksValid)
                 {

@@ -8,7 +8,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>SyncGroup (v0-v5): the leader hands out the assignment; members receive their share.</summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
-public sealed class SyncGroupHandler(GroupCoordinator coordinator) : ApiHandler<SyncGroupRequest, SyncGroupResponse>
+public sealed class SyncGroupHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<SyncGroupRequest, SyncGroupResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.SyncGroup;
@@ -29,7 +29,9 @@ public sealed class SyncGroupHandler(GroupCoordinator coordinator) : ApiHandler<
     protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return await coordinator.SyncGroupAsync(request, context.Aborted).ConfigureAwait(false);
+        return authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId)
+            ? await coordinator.SyncGroupAsync(request, context.Aborted).ConfigureAwait(false)
+            : ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null);
     }
 
     /// <inheritdoc />

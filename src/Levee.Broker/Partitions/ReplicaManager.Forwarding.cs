@@ -39,7 +39,7 @@ public sealed partial class ReplicaManager
 
         var request = new CreateTopicsRequest { TimeoutMs = ForwardTimeoutMs };
         request.Topics.Add(topic);
-        var response = await ForwardAsync<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, CreateTopicsVersion, request, cancellationToken).ConfigureAwait(false);
+        var response = await ForwardToControllerAsync<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, CreateTopicsVersion, request, cancellationToken).ConfigureAwait(false);
         if (response is null)
         {
             return NoController();
@@ -53,7 +53,7 @@ public sealed partial class ReplicaManager
     {
         var request = new DeleteTopicsRequest { TimeoutMs = ForwardTimeoutMs };
         request.Topics.Add(new DeleteTopicsRequest.DeleteTopicState { Name = name });
-        var response = await ForwardAsync<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, DeleteTopicsVersion, request, cancellationToken).ConfigureAwait(false);
+        var response = await ForwardToControllerAsync<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, DeleteTopicsVersion, request, cancellationToken).ConfigureAwait(false);
         var result = response?.Responses.FirstOrDefault();
         return result is null ? NoController() : Outcome((ErrorCode)result.ErrorCode, result.ErrorMessage);
     }
@@ -62,7 +62,7 @@ public sealed partial class ReplicaManager
     {
         var request = new CreatePartitionsRequest { TimeoutMs = ForwardTimeoutMs };
         request.Topics.Add(new CreatePartitionsRequest.CreatePartitionsTopic { Name = name, Count = count, Assignments = null });
-        var response = await ForwardAsync<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, CreatePartitionsVersion, request, cancellationToken).ConfigureAwait(false);
+        var response = await ForwardToControllerAsync<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, CreatePartitionsVersion, request, cancellationToken).ConfigureAwait(false);
         var result = response?.Results.FirstOrDefault();
         return result is null ? NoController() : Outcome((ErrorCode)result.ErrorCode, result.ErrorMessage);
     }
@@ -77,21 +77,16 @@ public sealed partial class ReplicaManager
 
         var request = new AlterConfigsRequest();
         request.Resources.Add(resource);
-        var response = await ForwardAsync<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, AlterConfigsVersion, request, cancellationToken).ConfigureAwait(false);
+        var response = await ForwardToControllerAsync<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, AlterConfigsVersion, request, cancellationToken).ConfigureAwait(false);
         var result = response?.Responses.FirstOrDefault();
         return result is null ? NoController() : Outcome((ErrorCode)result.ErrorCode, result.ErrorMessage);
     }
 
     /// <summary>
-    /// Sends <paramref name="request"/> to the active controller as it is, for an admin API whose decision belongs
-    /// there; null when no controller is reachable.
+    /// Sends <paramref name="request"/> to the active controller over the inter-broker listener and returns its answer,
+    /// or null when no controller is reachable: how a broker that is not the controller serves an admin request.
     /// </summary>
-    public Task<TResponse?> ForwardToControllerAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
-        where TRequest : IKafkaMessage
-        where TResponse : class, IKafkaMessage<TResponse> =>
-        ForwardAsync<TRequest, TResponse>(key, version, request, cancellationToken);
-
-    private async Task<TResponse?> ForwardAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
+    public async Task<TResponse?> ForwardToControllerAsync<TRequest, TResponse>(ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
         where TRequest : IKafkaMessage
         where TResponse : class, IKafkaMessage<TResponse>
     {

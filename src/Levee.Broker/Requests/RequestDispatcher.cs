@@ -18,14 +18,16 @@ public sealed partial class RequestDispatcher
 {
     private readonly IApiHandler?[] _byKey;
     private readonly ApiAuthorizationAttribute[] _authorization;
+    private readonly RequestAuthorizer _authorizer;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key.</summary>
+    /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key, deciding with <paramref name="authorizer"/>.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, TimeProvider time, ILogger<RequestDispatcher> logger)
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
+        _authorizer = authorizer;
         _logger = logger;
         _time = time;
         Handlers = [.. handlers.OrderBy(h => h.Key)];
@@ -104,8 +106,8 @@ public sealed partial class RequestDispatcher
         return result.Responded;
     }
 
-    private static RequestRefusal? Authorize(RequestContext context, ApiAuthorizationAttribute declared) =>
-        declared is AuthorizeRequestAttribute required && !RequestAuthorizer.Authorize(context, required.Operation, required.Resource)
+    private RequestRefusal? Authorize(RequestContext context, ApiAuthorizationAttribute declared) =>
+        declared is AuthorizeRequestAttribute required && !_authorizer.Authorize(context, required.Operation, required.Resource, AclAuthorizer.ClusterResourceName)
             ? new RequestRefusal(RequestAuthorizer.DeniedError(required.Resource), $"{context.Connection.Principal} is not authorized for {required.Operation} on {required.Resource}.")
             : null;
 

@@ -150,6 +150,36 @@ public sealed class AclAuthorizer(IReadOnlySet<string> superUsers, bool allowEve
         return allowed || (!anyAclOnResource && allowEveryoneIfNoAclFound);
     }
 
+    /// <summary>
+    /// Whether <paramref name="principal"/> may perform <paramref name="operation"/> on at least one resource of
+    /// <paramref name="resourceType"/> (Kafka's authorizeByResourceType, which InitProducerId uses for WRITE on any
+    /// topic): a super user, or a resource no ACL names while everyone is allowed then, or an ALLOW whose resources
+    /// are not all covered by a DENY (a literal "*" DENY covers every resource; a prefixed DENY the names it starts).
+    /// </summary>
+    public bool AuthorizeByResourceType(MetadataImage image, string principal, string host, AclOperation operation, AclResourceType resourceType)
+    {
+        // A name no one would give a resource: whoever may act on it may act on something (super users included).
+        if (Authorize(image, principal, host, operation, resourceType, "hardcode"))
+        {
+            return true;
+        }
+
+        var applicable = image.Acls.Values.Where(acl => acl.ResourceType == (sbyte)resourceType
+            && PrincipalMatches(acl.Principal, principal) && (acl.Host == "*" || acl.Host == host)
+            && (acl.Operation == (sbyte)operation || acl.Operation == (sbyte)AclOperation.All)).ToList();
+        var denies = applicable.Where(a => a.PermissionType == (sbyte)AclPermissionType.Deny).ToList();
+        if (denies.Any(d => d.PatternType == (sbyte)AclPatternType.Literal && d.ResourceName == "*"))
+        {
+            return false;
+        }
+
+        return applicable.Where(a => a.PermissionType == (sbyte)AclPermissionType.Allow).Any(allow =>
+            (allow.PatternType == (sbyte)AclPatternType.Literal && allow.ResourceName == "*")
+            || !denies.Any(deny => deny.PatternType == (sbyte)AclPatternType.Prefixed
+                ? allow.ResourceName.StartsWith(deny.ResourceName, StringComparison.Ordinal)
+                : allow.PatternType == (sbyte)AclPatternType.Literal && deny.ResourceName == allow.ResourceName));
+    }
+
     /// <summary>True when an ACL's name applies to the resource named <paramref name="resourceName"/>.</summary>
     public static bool NameMatches(AccessControlEntryRecord acl, string resourceName)
     {

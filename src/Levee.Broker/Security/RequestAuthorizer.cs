@@ -1,22 +1,71 @@
+using System.Net;
 using Levee.Broker.Requests;
+using Levee.Cluster.Quorum;
 using Levee.Protocol;
 
 namespace Levee.Broker.Security;
 
 /// <summary>
-/// Decides whether a request's principal may perform an operation on a resource. Until ACLs exist (issue 10,
-/// item 4) every operation is allowed, as in Kafka without an authorizer, except CLUSTER_ACTION: what brokers do
-/// to each other (replica fetches, registration, heartbeats, ISR changes, producer id blocks) is allowed only to a
-/// broker, that is a connection on the inter-broker listener.
+/// Decides whether a request's principal may perform an operation on a resource: the seam asks it for what a
+/// handler declares with <see cref="AuthorizeRequestAttribute"/>, handlers ask it per topic, group or transactional
+/// id where Kafka does. CLUSTER_ACTION (what brokers do to each other: replica fetches, registration, heartbeats, ISR
+/// changes, producer id blocks) is allowed only to a broker, that is a connection on the inter-broker listener, and
+/// a broker may do anything (it forwards admin requests it has authorized itself, as Kafka's brokers, which run as
+/// super users). For everyone else: with <c>authorizer.enabled</c> off every operation is allowed, as in Kafka
+/// without an authorizer; with it on, <see cref="AclAuthorizer"/> decides over the ACLs of the current metadata image.
 /// </summary>
-public static class RequestAuthorizer
+public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quorum)
 {
-    /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on a resource of <paramref name="resource"/>.</summary>
-    public static bool Authorize(RequestContext context, AclOperation operation, AclResourceType resource)
+    private readonly AclAuthorizer _acls = new(options.SuperUsers, options.AllowEveryoneIfNoAclFound);
+
+    /// <summary>Whether ACLs are checked (<c>authorizer.enabled</c>).</summary>
+    public bool Enabled => options.AuthorizerEnabled;
+
+    /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on the resource named <paramref name="name"/>.</summary>
+    public bool Authorize(RequestContext context, AclOperation operation, AclResourceType resource, string name)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return operation != AclOperation.ClusterAction || (resource == AclResourceType.Cluster && context.Connection.IsBroker);
+        if (context.Connection.IsBroker)
+        {
+            return true;
+        }
+
+        if (operation == AclOperation.ClusterAction)
+        {
+            return false;
+        }
+
+        return !options.AuthorizerEnabled
+            || _acls.Authorize(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource, name);
     }
+
+    /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on at least one resource of <paramref name="resource"/> (Kafka's authorizeByResourceType).</summary>
+    public bool AuthorizeAny(RequestContext context, AclOperation operation, AclResourceType resource)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Connection.IsBroker || !options.AuthorizerEnabled
+            || _acls.AuthorizeByResourceType(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource);
+    }
+
+    /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on the cluster.</summary>
+    public bool AuthorizeCluster(RequestContext context, AclOperation operation) =>
+        Authorize(context, operation, AclResourceType.Cluster, AclAuthorizer.ClusterResourceName);
+
+    /// <summary>
+    /// The names among <paramref name="names"/> on which the sender may perform <paramref name="operation"/>, each
+    /// decided once (Kafka's filterByAuthorized): what handlers use to answer one error per denied resource.
+    /// </summary>
+    public AuthorizedNames Authorized(RequestContext context, AclOperation operation, AclResourceType resource, IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(names);
+        return context.Connection.IsBroker || !options.AuthorizerEnabled
+            ? AuthorizedNames.Every
+            : new AuthorizedNames([.. names.Distinct(StringComparer.Ordinal).Where(name => Authorize(context, operation, resource, name))]);
+    }
+
+    /// <summary>Kafka's message for an authorization error, where a response carries one.</summary>
+    public const string DeniedMessage = "Authorization failed.";
 
     /// <summary>The error Kafka answers when an operation on a resource of <paramref name="resource"/> is denied.</summary>
     public static ErrorCode DeniedError(AclResourceType resource) => resource switch
@@ -25,5 +74,13 @@ public static class RequestAuthorizer
         AclResourceType.Group => ErrorCode.GroupAuthorizationFailed,
         AclResourceType.TransactionalId => ErrorCode.TransactionalIdAuthorizationFailed,
         _ => ErrorCode.ClusterAuthorizationFailed,
+    };
+
+    // ACL hosts are IP addresses as text, as Kafka matches them (InetAddress.getHostAddress).
+    private static string Host(EndPoint? remote) => remote switch
+    {
+        IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip => ip.Address.MapToIPv4().ToString(),
+        IPEndPoint ip => ip.Address.ToString(),
+        _ => "",
     };
 }

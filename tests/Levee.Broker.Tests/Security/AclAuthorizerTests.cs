@@ -1,5 +1,7 @@
 using Levee.Broker.Security;
+using Levee.Cluster.Controller;
 using Levee.Cluster.Metadata;
+using Levee.Protocol;
 
 namespace Levee.Broker.Tests.Security;
 
@@ -65,6 +67,78 @@ public sealed class AclAuthorizerTests
         Assert.False(Strict.Authorize(image, "User:ops", "h", AclOperation.Describe, AclResourceType.Topic, "t"));
         Assert.All(Enum.GetValues<AclOperation>().Where(o => o > AclOperation.All), o => Assert.True(Strict.Authorize(image, "User:ops", "h", o, AclResourceType.Group, "g")));
     }
+
+    [Fact]
+    public void AuthorizeByResourceType_NeedsAnAllowNotCoveredByADeny()
+    {
+        var allowOrders = Acl("orders-", AclPatternType.Prefixed, "User:alice", AclOperation.Write, AclPermissionType.Allow);
+        Assert.True(Strict.AuthorizeByResourceType(Image(allowOrders), "User:alice", "h", AclOperation.Write, AclResourceType.Topic));
+        Assert.False(Strict.AuthorizeByResourceType(Image(allowOrders), "User:alice", "h", AclOperation.Read, AclResourceType.Topic));
+        Assert.False(Strict.AuthorizeByResourceType(Image(allowOrders), "User:bob", "h", AclOperation.Write, AclResourceType.Topic));
+        Assert.True(Strict.AuthorizeByResourceType(Image(), "User:admin", "h", AclOperation.Write, AclResourceType.Topic));
+
+        // A prefixed DENY covering the allowed prefix, or a literal "*" DENY, leaves nothing allowed.
+        Assert.False(Strict.AuthorizeByResourceType(Image(allowOrders, Acl("ord", AclPatternType.Prefixed, "User:alice", AclOperation.Write, AclPermissionType.Deny)), "User:alice", "h", AclOperation.Write, AclResourceType.Topic));
+        Assert.False(Strict.AuthorizeByResourceType(Image(allowOrders, Acl("*", AclPatternType.Literal, "User:*", AclOperation.All, AclPermissionType.Deny)), "User:alice", "h", AclOperation.Write, AclResourceType.Topic));
+
+        // A DENY of one topic leaves the rest of the prefix.
+        Assert.True(Strict.AuthorizeByResourceType(Image(allowOrders, Acl("orders-1", AclPatternType.Literal, "User:alice", AclOperation.Write, AclPermissionType.Deny)), "User:alice", "h", AclOperation.Write, AclResourceType.Topic));
+    }
+
+    [Fact]
+    public void Filters_MatchAnyAndMatchAsKafka()
+    {
+        var literal = Acl("orders", AclPatternType.Literal, "User:alice", AclOperation.Read, AclPermissionType.Allow);
+        var prefixed = Acl("orders-", AclPatternType.Prefixed, "User:alice", AclOperation.Write, AclPermissionType.Allow);
+        var wildcard = Acl("*", AclPatternType.Literal, "User:bob", AclOperation.Read, AclPermissionType.Deny);
+        var image = Image(literal, prefixed, wildcard);
+
+        // Listed by resource type, then name: "*" first.
+        Assert.Equal([wildcard, prefixed], AclDecisions.Describe(image, Filter("orders-eu", AclPatternType.Match)));
+        Assert.Equal([wildcard, literal], AclDecisions.Describe(image, Filter("orders", AclPatternType.Match)));
+        Assert.Equal([prefixed], AclDecisions.Describe(image, Filter("orders-", AclPatternType.Any)));
+        Assert.Equal([wildcard, literal], AclDecisions.Describe(image, Filter(null, AclPatternType.Literal)));
+        Assert.Equal([wildcard], AclDecisions.Describe(image, Filter(null, AclPatternType.Any) with { PermissionType = AclPermissionType.Deny }));
+        Assert.False((Filter(null, AclPatternType.Any) with { Operation = (AclOperation)42 }).IsKnown);
+    }
+
+    [Fact]
+    public void Create_SkipsWhatExists_RefusesTheInvalid_AndIsBoundedWhole()
+    {
+        var existing = Acl("t", AclPatternType.Literal, "User:alice", AclOperation.Read, AclPermissionType.Allow);
+        var image = Image(existing);
+        var again = existing with { Id = Guid.NewGuid() };
+        var fresh = Acl("u", AclPatternType.Literal, "User:alice", AclOperation.Read, AclPermissionType.Allow);
+        var badCluster = Acl("my-cluster", AclPatternType.Literal, "User:alice", AclOperation.Alter, AclPermissionType.Allow, AclResourceType.Cluster);
+        var matchPattern = fresh with { Id = Guid.NewGuid(), PatternType = (sbyte)AclPatternType.Match };
+
+        var (decision, results) = AclDecisions.Create(image, [again, fresh, fresh with { Id = Guid.NewGuid() }, badCluster, matchPattern], AdminLimits.Default);
+
+        Assert.Equal<MetadataRecord>([fresh], decision.Records);
+        Assert.Equal([ErrorCode.None, ErrorCode.None, ErrorCode.None, ErrorCode.InvalidRequest, ErrorCode.InvalidRequest], results.Select(r => r.Error));
+        var (bounded, refusals) = AclDecisions.Create(image, [fresh, badCluster with { ResourceName = "kafka-cluster" }], AdminLimits.Default with { MaxRecordsPerUserOp = 1 });
+        Assert.Equal(ErrorCode.PolicyViolation, bounded.Error);
+        Assert.All(refusals, r => Assert.Equal(ErrorCode.PolicyViolation, r.Error));
+    }
+
+    [Fact]
+    public void Delete_RemovesEachMatchOnce_AndListsItPerFilter()
+    {
+        var a = Acl("orders-", AclPatternType.Prefixed, "User:alice", AclOperation.Write, AclPermissionType.Allow);
+        var b = Acl("payments", AclPatternType.Literal, "User:alice", AclOperation.Read, AclPermissionType.Allow);
+        var image = Image(a, b);
+
+        var (decision, results) = AclDecisions.Delete(image, [Filter("orders-x", AclPatternType.Match), Filter(null, AclPatternType.Any), Filter(null, AclPatternType.Any) with { ResourceType = (AclResourceType)99 }], AdminLimits.Default);
+
+        Assert.Equal(new[] { a.Id, b.Id }.Order(), decision.Records.Cast<RemoveAccessControlEntryRecord>().Select(r => r.Id).Order());
+        Assert.Equal([a], results[0].Deleted);
+        Assert.Equal(2, results[1].Deleted.Count);
+        Assert.Equal(ErrorCode.InvalidRequest, results[2].Error);
+        Assert.Empty(image.Apply(decision.Records).Acls);
+    }
+
+    private static AclFilter Filter(string? name, AclPatternType pattern) =>
+        new(AclResourceType.Topic, name, pattern, null, null, AclOperation.Any, AclPermissionType.Any);
 
     private static MetadataImage Image(params AccessControlEntryRecord[] acls) => MetadataImage.Empty.Apply(acls);
 
