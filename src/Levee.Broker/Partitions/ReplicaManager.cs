@@ -249,43 +249,31 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         return (AdminResult.Ok, created);
     }
 
-    // The metadata log reaches every broker within milliseconds; give it a few seconds at most.
-    private async Task<TopicInfo?> WaitForTopicAsync(string name, CancellationToken cancellationToken)
+    private async Task<TopicInfo?> WaitForTopicAsync(string name, CancellationToken cancellationToken) =>
+        await WaitForImageAsync(() => Topics.TryGet(name, out _), cancellationToken).ConfigureAwait(false)
+            && Topics.TryGet(name, out var topic) ? topic : null;
+
+    private Task<bool> WaitForTopicGoneAsync(string name, CancellationToken cancellationToken) =>
+        WaitForImageAsync(() => !Topics.TryGet(name, out _), cancellationToken);
+
+    // The metadata log reaches every broker within milliseconds; give a condition on the image a few seconds at most.
+    private async Task<bool> WaitForImageAsync(Func<bool> condition, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
-            while (!Topics.TryGet(name, out _))
+            while (!condition())
             {
                 await _quorum.WaitForOffsetAsync(Image.Offset + 1, timeout.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // Not visible in time: the last look below decides.
+            // Not in time: the last look below decides.
         }
 
-        return Topics.TryGet(name, out var topic) ? topic : null;
-    }
-
-    private async Task<bool> WaitForTopicGoneAsync(string name, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        try
-        {
-            while (Topics.TryGet(name, out _))
-            {
-                await _quorum.WaitForOffsetAsync(Image.Offset + 1, timeout.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Still there: the last look below decides.
-        }
-
-        return !Topics.TryGet(name, out _);
+        return condition();
     }
 
     /// <summary>num.partitions: the partition count of a topic created without one.</summary>
