@@ -42,6 +42,12 @@ public sealed record BrokerOptions
     /// <summary>socket.request.max.bytes: frames above it close the connection.</summary>
     public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
 
+    /// <summary>How many samples a client quota is measured over (Kafka's <c>quota.window.num</c>, default 11).</summary>
+    public int QuotaWindowNum { get; init; } = 11;
+
+    /// <summary>The length of one quota sample in seconds (Kafka's <c>quota.window.size.seconds</c>, default 1).</summary>
+    public int QuotaWindowSizeSeconds { get; init; } = 1;
+
     /// <summary>log.retention.check.interval.ms.</summary>
     public long RetentionCheckIntervalMs { get; init; } = 300_000;
 
@@ -285,6 +291,8 @@ public sealed record BrokerOptions
             DefaultPartitions = values.Int("num.partitions") ?? defaults.DefaultPartitions,
             DefaultReplicationFactor = (short)(values.Int("default.replication.factor") ?? defaults.DefaultReplicationFactor),
             SocketRequestMaxBytes = values.Int("socket.request.max.bytes") ?? defaults.SocketRequestMaxBytes,
+            QuotaWindowNum = AtLeast("quota.window.num", values.Int("quota.window.num") ?? defaults.QuotaWindowNum, 2),
+            QuotaWindowSizeSeconds = AtLeast("quota.window.size.seconds", values.Int("quota.window.size.seconds") ?? defaults.QuotaWindowSizeSeconds, 1),
             RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,
@@ -327,6 +335,9 @@ public sealed record BrokerOptions
             AllowEveryoneIfNoAclFound = values.Bool("allow.everyone.if.no.acl.found") ?? defaults.AllowEveryoneIfNoAclFound,
         };
     }
+
+    private static int AtLeast(string key, int value, int minimum) =>
+        value >= minimum ? value : throw new BrokerConfigurationException($"Setting '{key}' must be at least {minimum}, got {value}.");
 
     private static SslClientAuth ParseClientAuth(string value) => value.Trim().ToLowerInvariant() switch
     {

@@ -5,6 +5,7 @@ using Levee.Broker.Handlers;
 using Levee.Broker.Network;
 using Levee.Broker.Partitions;
 using Levee.Broker.Producers;
+using Levee.Broker.Quotas;
 using Levee.Broker.Replication;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
@@ -128,6 +129,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, CreateAclsHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeAclsHandler>();
         builder.Services.AddSingleton<IApiHandler, DeleteAclsHandler>();
+        builder.Services.AddSingleton<BrokerQuotas>();
+        builder.Services.AddSingleton<IApiHandler, DescribeClientQuotasHandler>();
+        builder.Services.AddSingleton<IApiHandler, AlterClientQuotasHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         configureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<RequestDispatcher>();

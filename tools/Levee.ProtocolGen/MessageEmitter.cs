@@ -39,7 +39,9 @@ internal sealed class MessageEmitter
         _code.Line();
         var kind = _spec.ApiKey is { } key ? $"{_spec.Kind}, API key {key}" : _spec.Kind;
         _code.Summary($"Kafka's {_spec.Name} ({kind}): versions {Describe(_valid)}, flexible {Describe(_flexible)}.");
-        _code.Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>");
+        // A response with a top-level ThrottleTimeMs can be throttled by the request pipeline (KIP-219) without knowing its type.
+        var throttled = _spec.Kind == "response" && _spec.Fields.Any(f => f.Name == "ThrottleTimeMs" && f.Type == "int32") ? ", IThrottledResponse" : "";
+        _code.Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>{throttled}");
         EmitConstants();
         EmitBody(new StructSpec(_spec.Name, null, _spec.Fields), isMessage: true, needsIsDefault: false);
         foreach (var nested in _spec.NestedStructs())

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
+using Levee.Broker.Quotas;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
 using Levee.Protocol;
@@ -18,7 +19,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.ClusterAction, AclResourceType.Cluster)]
-public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer authorizer, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
+public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerQuotas quotas, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Fetch;
@@ -68,14 +69,19 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
         // READ on each topic, decided once for the whole long poll; a denied topic's partitions are answered
         // TOPIC_AUTHORIZATION_FAILED (an unknown topic id stays UNKNOWN_TOPIC_ID, as in Kafka).
         var readable = authorizer.Authorized(context, AclOperation.Read, AclResourceType.Topic, request.Topics.Select(t => TopicName(context.ApiVersion, t)));
+
+        // A consumer with a fetch quota reads at most what its quota allows over the measured windows at once (Kafka's
+        // bound), so that a single response can always be served within it.
+        var quota = replicaId < 0 ? quotas.Find(quotas.Fetch, context) : null;
+        var maxBytes = quota is null ? request.MaxBytes : (int)Math.Clamp(quotas.Fetch.MaxValueInWindow(quota), 1, Math.Max(1, request.MaxBytes));
         var deadline = time.GetUtcNow().AddMilliseconds(Math.Max(0, request.MaxWaitMs));
         while (true)
         {
-            var (response, bytes, hasError, waitOn) = ReadOnce(context.ApiVersion, request, readable);
+            var (response, bytes, hasError, waitOn) = ReadOnce(context.ApiVersion, request, maxBytes, readable);
             var remaining = deadline - time.GetUtcNow();
             if (hasError || bytes >= request.MinBytes || remaining <= TimeSpan.Zero || waitOn.Count == 0)
             {
-                return response;
+                return Metered(context, quota, response, bytes);
             }
 
             ReleaseRecords(response);
@@ -88,20 +94,42 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
             catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)
             {
                 // max.wait.ms elapsed: answer with whatever is there now.
-                return ReadOnce(context.ApiVersion, request, readable).Response;
+                var (last, lastBytes, _, _) = ReadOnce(context.ApiVersion, request, maxBytes, readable);
+                return Metered(context, quota, last, lastBytes);
             }
         }
+    }
+
+    // Kafka's fetch throttling: the response's bytes count against the consumer's quota; over it, the consumer gets an
+    // empty response with the throttle time instead (what was counted is taken back), so no records wait in memory.
+    private FetchResponse Metered(RequestContext context, AppliedQuota? quota, FetchResponse response, long bytes)
+    {
+        if (quota is null)
+        {
+            return response;
+        }
+
+        var throttle = (int)quotas.Fetch.Record(quota, bytes);
+        if (throttle == 0)
+        {
+            return response;
+        }
+
+        quotas.Fetch.Record(quota, -bytes);
+        ReleaseRecords(response);
+        context.ThrottleTimeMs = Math.Max(context.ThrottleTimeMs, throttle);
+        return new FetchResponse { SessionId = 0 };
     }
 
     private string TopicName(short version, FetchRequest.FetchTopic fetchTopic) =>
         version >= 13 && replicas.Topics.TryGet(fetchTopic.TopicId, out var topic) ? topic.Name : fetchTopic.Topic;
 
-    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request, AuthorizedNames readable)
+    private (FetchResponse Response, long Bytes, bool HasError, List<Task> WaitOn) ReadOnce(short version, FetchRequest request, int maxBytes, AuthorizedNames readable)
     {
         var response = new FetchResponse { SessionId = 0 };
         try
         {
-            var (bytes, hasError, waitOn) = ReadInto(response, version, request, readable);
+            var (bytes, hasError, waitOn) = ReadInto(response, version, request, maxBytes, readable);
             return (response, bytes, hasError, waitOn);
         }
         catch
@@ -112,13 +140,13 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
         }
     }
 
-    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request, AuthorizedNames readable)
+    private (long Bytes, bool HasError, List<Task> WaitOn) ReadInto(FetchResponse response, short version, FetchRequest request, int maxBytes, AuthorizedNames readable)
     {
         var replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
         var waitOn = new List<Task>();
         long total = 0;
         var hasError = false;
-        var responseBudget = request.MaxBytes;
+        var responseBudget = maxBytes;
         foreach (var fetchTopic in request.Topics)
         {
             var name = fetchTopic.Topic;

@@ -18,7 +18,7 @@ namespace Levee.Broker.Network;
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, ILogger<KafkaConnectionHandler> logger)
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
 {
     /// <summary>Serves <paramref name="connection"/>, accepted on <paramref name="listener"/>, until it closes.</summary>
     public async Task ServeAsync(ConnectionContext connection, KafkaListener listener)
@@ -62,8 +62,8 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                             break;
                         }
 
-                        var outcome = state.Sasl is { RawTokens: true }
-                            ? await ProcessRawSaslTokenAsync(state, payload, output, aborted).ConfigureAwait(false)
+                        var (outcome, throttleMs) = state.Sasl is { RawTokens: true }
+                            ? (await ProcessRawSaslTokenAsync(state, payload, output, aborted).ConfigureAwait(false), 0)
                             : await ProcessAsync(connection, state, payload, responseBuffer, output, aborted).ConfigureAwait(false);
                         if (outcome == Outcome.Close)
                         {
@@ -86,6 +86,14 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         {
                             completed = true;
                             break;
+                        }
+
+                        // KIP-219: a client over its quota has its answer at once, then its connection is muted for the
+                        // throttle time: no further request of it is read or handled, so none of its bytes pile up here
+                        // beyond what the transport buffers before TCP pushes back.
+                        if (throttleMs > 0)
+                        {
+                            await Task.Delay(TimeSpan.FromMilliseconds(throttleMs), time, aborted).ConfigureAwait(false);
                         }
                     }
                 }
@@ -144,7 +152,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         return Outcome.Responded;
     }
 
-    private async ValueTask<Outcome> ProcessAsync(ConnectionContext connection, ConnectionState state, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
+    private async ValueTask<(Outcome Outcome, int ThrottleMs)> ProcessAsync(ConnectionContext connection, ConnectionState state, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
     {
         // The frame is copied once into a pooled buffer: handlers may keep slices of it (records) until
         // they complete, and the produce path patches offsets into batches in place.
@@ -157,7 +165,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             if (!TryReadHeader(frame, out var header, out var bodyStart, out var problem))
             {
                 LogMalformedRequest(state.Remote, problem);
-                return Outcome.Close;
+                return (Outcome.Close, 0);
             }
 
             var context = new RequestContext
@@ -180,17 +188,17 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             catch (KafkaProtocolException ex)
             {
                 LogMalformedBody(state.Remote, context.ApiKey, context.ApiVersion, ex.Message);
-                return Outcome.Close;
+                return (Outcome.Close, 0);
             }
             catch (UnsupportedRequestException ex)
             {
                 LogUnsupported(state.Remote, ex.Message);
-                return Outcome.Close;
+                return (Outcome.Close, 0);
             }
 
             if (!respond)
             {
-                return Outcome.NoResponse;
+                return (Outcome.NoResponse, context.ThrottleTimeMs);
             }
 
             try
@@ -203,10 +211,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 // Part of the frame is in the pipe already: only dropping the connection keeps the client in step.
                 LogResponseFailed(state.Remote, context.ApiKey, ex.Message);
                 connection.Abort(new ConnectionAbortedException("A response could not be completed.", ex));
-                return Outcome.Close;
+                return (Outcome.Close, 0);
             }
 
-            return Outcome.Responded;
+            return (Outcome.Responded, context.ThrottleTimeMs);
         }
         finally
         {

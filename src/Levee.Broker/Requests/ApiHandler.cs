@@ -81,6 +81,11 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
             return new HandlerResult(false, failure);
         }
 
+        if (context.ThrottleTimeMs > 0 && response is IThrottledResponse throttled)
+        {
+            throttled.ThrottleTimeMs = Math.Max(throttled.ThrottleTimeMs, context.ThrottleTimeMs);
+        }
+
         var writer = new KafkaWriter(output);
         Write(response, ref writer, context.ApiVersion);
         return new HandlerResult(true, failure);

@@ -24,6 +24,13 @@ public sealed class RequestContext
     /// <summary>The remote end of the connection.</summary>
     public EndPoint? RemoteEndPoint => Connection.RemoteEndPoint;
 
+    /// <summary>
+    /// How long the sender is throttled for being over a quota, in ms (KIP-219): set by the request pipeline and by
+    /// handlers that measure what they serve (Fetch); the response carries it and the connection is not read for that
+    /// long after it is sent.
+    /// </summary>
+    public int ThrottleTimeMs { get; set; }
+
     /// <summary>Cancelled when the connection closes or the broker stops.</summary>
     public CancellationToken Aborted { get; init; }
 }

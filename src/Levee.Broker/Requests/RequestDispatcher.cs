@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Reflection;
+using Levee.Broker.Quotas;
 using Levee.Broker.Security;
 using Levee.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -11,23 +12,25 @@ namespace Levee.Broker.Requests;
 /// in the version asked, and the principal must hold what the handler declares (<see cref="ApiAuthorizationAttribute"/>);
 /// then the handler runs. A refused or failed request is answered with its API's error response and logged once;
 /// an API not served here, or not on this listener, closes the connection (<see cref="UnsupportedRequestException"/>),
-/// as Kafka does. Metering and throttling (issue 11) belong here too, after authorization, so that no handler can
-/// be reached around them.
+/// as Kafka does. Quotas are counted here too, after authorization, so that no handler can be reached around them
+/// (Produce here; Fetch in its handler, which alone knows what it serves).
 /// </summary>
 public sealed partial class RequestDispatcher
 {
     private readonly IApiHandler?[] _byKey;
     private readonly ApiAuthorizationAttribute[] _authorization;
     private readonly RequestAuthorizer _authorizer;
+    private readonly BrokerQuotas _quotas;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
     /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key, deciding with <paramref name="authorizer"/>.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, TimeProvider time, ILogger<RequestDispatcher> logger)
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, BrokerQuotas quotas, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         _authorizer = authorizer;
+        _quotas = quotas;
         _logger = logger;
         _time = time;
         Handlers = [.. handlers.OrderBy(h => h.Key)];
@@ -92,6 +95,14 @@ public sealed partial class RequestDispatcher
         }
 
         var refusal = Authorize(context, _authorization[key]);
+
+        // Produce bytes count against the sender's quota whatever the answer (Kafka records the request's size); the
+        // response says how long it is throttled and the connection is not read for that long.
+        if (refusal is null && context.ApiKey == ApiKey.Produce)
+        {
+            context.ThrottleTimeMs = _quotas.RecordProduce(context, body.Length);
+        }
+
         var result = await handler.HandleAsync(context, body, output, refusal).ConfigureAwait(false);
         if (refusal is { } refused)
         {

@@ -49,6 +49,13 @@ public sealed partial class MetadataImage
 
         records.AddRange(ScramCredentials.Values);
         records.AddRange(Acls.Values);
+        foreach (var (entity, quotas) in ClientQuotas)
+        {
+            foreach (var (key, value) in quotas)
+            {
+                records.Add(new ClientQuotaRecord(entity, key, value, Remove: false));
+            }
+        }
 
         return records;
     }

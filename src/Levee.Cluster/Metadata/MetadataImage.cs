@@ -24,7 +24,8 @@ public sealed partial class MetadataImage
         ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>>.Empty,
         0,
         ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord>.Empty,
-        ImmutableSortedDictionary<Guid, AccessControlEntryRecord>.Empty);
+        ImmutableSortedDictionary<Guid, AccessControlEntryRecord>.Empty,
+        ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>>.Empty);
 
     private MetadataImage(
         long offset,
@@ -34,8 +35,10 @@ public sealed partial class MetadataImage
         ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> configs,
         long nextProducerId,
         ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> scramCredentials,
-        ImmutableSortedDictionary<Guid, AccessControlEntryRecord> acls)
+        ImmutableSortedDictionary<Guid, AccessControlEntryRecord> acls,
+        ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>> clientQuotas)
     {
+        ClientQuotas = clientQuotas;
         ScramCredentials = scramCredentials;
         Acls = acls;
         Offset = offset;
@@ -73,6 +76,9 @@ public sealed partial class MetadataImage
     /// <summary>ACLs by id.</summary>
     public ImmutableSortedDictionary<Guid, AccessControlEntryRecord> Acls { get; }
 
+    /// <summary>Client quotas by entity, then by quota key (<c>producer_byte_rate</c>, ...). Only entities with at least one quota appear.</summary>
+    public ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>> ClientQuotas { get; }
+
     /// <summary>Finds a partition by topic name and index.</summary>
     public PartitionImage? GetPartition(string topic, int partition) =>
         TopicsByName.TryGetValue(topic, out var image) && image.Partitions.TryGetValue(partition, out var p) ? p : null;
@@ -85,7 +91,7 @@ public sealed partial class MetadataImage
 
     /// <summary>The same state at another metadata offset.</summary>
     public MetadataImage WithOffset(long offset) =>
-        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls);
+        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls, ClientQuotas);
 
     /// <summary>Applies records in order (an atomic batch: all apply or the method throws and this image is unchanged).</summary>
     /// <exception cref="InvalidMetadataRecordException">A record does not apply to the image reached so far.</exception>
@@ -122,15 +128,16 @@ public sealed partial class MetadataImage
             ConfigRecord r => ApplyConfig(r),
             RemoveTopicRecord r => ApplyRemoveTopic(r),
             ProducerIdsRecord r => r.NextProducerId > NextProducerId
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId, ScramCredentials, Acls)
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId, ScramCredentials, Acls, ClientQuotas)
                 : throw Invalid($"ProducerIdsRecord moves the next producer id back from {NextProducerId} to {r.NextProducerId}."),
             UserScramCredentialRecord r => ApplyScramCredential(r),
             RemoveUserScramCredentialRecord r => ScramCredentials.ContainsKey(new ScramCredentialKey(r.Name, r.Mechanism))
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)), Acls)
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)), Acls, ClientQuotas)
                 : throw Invalid($"User '{r.Name}' has no {r.Mechanism} credential."),
             AccessControlEntryRecord r => ApplyAcl(r),
+            ClientQuotaRecord r => ApplyClientQuota(r),
             RemoveAccessControlEntryRecord r => Acls.ContainsKey(r.Id)
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.Remove(r.Id))
+                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.Remove(r.Id), ClientQuotas)
                 : throw Invalid($"ACL {r.Id} does not exist."),
             _ => throw Invalid($"Unsupported metadata record {record.GetType().Name}."),
         };
@@ -143,7 +150,20 @@ public sealed partial class MetadataImage
             throw Invalid($"UserScramCredentialRecord for '{r.Name}' is malformed.");
         }
 
-        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r), Acls);
+        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r), Acls, ClientQuotas);
+    }
+
+    private MetadataImage ApplyClientQuota(ClientQuotaRecord r)
+    {
+        if (string.IsNullOrEmpty(r.Key) || (r.Entity.User is null && r.Entity.ClientId is null && r.Entity.Ip is null) || (!r.Remove && !double.IsFinite(r.Value)))
+        {
+            throw Invalid($"ClientQuotaRecord for '{r.Entity}' is malformed.");
+        }
+
+        var quotas = ClientQuotas.TryGetValue(r.Entity, out var current) ? current : ImmutableSortedDictionary.Create<string, double>(StringComparer.Ordinal);
+        quotas = r.Remove ? quotas.Remove(r.Key) : quotas.SetItem(r.Key, r.Value);
+        var all = quotas.IsEmpty ? ClientQuotas.Remove(r.Entity) : ClientQuotas.SetItem(r.Entity, quotas);
+        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls, all);
     }
 
     private MetadataImage ApplyAcl(AccessControlEntryRecord r)
@@ -156,14 +176,14 @@ public sealed partial class MetadataImage
             throw Invalid($"AccessControlEntryRecord {r.Id} is malformed.");
         }
 
-        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.SetItem(r.Id, r));
+        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.SetItem(r.Id, r), ClientQuotas);
     }
 
     private MetadataImage WithBrokers(ImmutableSortedDictionary<int, BrokerRegistration> brokers) =>
-        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls);
+        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls, ClientQuotas);
 
     private MetadataImage WithTopic(TopicImage topic) => new(
-        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId, ScramCredentials, Acls);
+        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId, ScramCredentials, Acls, ClientQuotas);
 
     private BrokerRegistration RequireBroker(int id, long epoch)
     {
@@ -263,7 +283,7 @@ public sealed partial class MetadataImage
         var configs = GetConfigs(r.ResourceType, r.ResourceName);
         configs = r.Value is null ? configs.Remove(r.Name) : configs.SetItem(r.Name, r.Value);
         var all = configs.IsEmpty ? Configs.Remove(resource) : Configs.SetItem(resource, configs);
-        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId, ScramCredentials, Acls);
+        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId, ScramCredentials, Acls, ClientQuotas);
     }
 
     private MetadataImage ApplyRemoveTopic(RemoveTopicRecord r)
@@ -276,7 +296,7 @@ public sealed partial class MetadataImage
             TopicsByName.Remove(topic.Name),
             Configs.Remove(new ConfigResource(ConfigResourceType.Topic, topic.Name)),
             NextProducerId,
-            ScramCredentials, Acls);
+            ScramCredentials, Acls, ClientQuotas);
     }
 
     private TopicImage RequireTopic(Guid id) =>

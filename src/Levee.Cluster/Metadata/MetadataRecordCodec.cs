@@ -119,6 +119,7 @@ public static class MetadataRecordCodec
             MetadataRecordType.ProducerIds => ProducerIdsRecord.Read(ref body),
             MetadataRecordType.UserScramCredential => UserScramCredentialRecord.Read(ref body),
             MetadataRecordType.RemoveUserScramCredential => RemoveUserScramCredentialRecord.Read(ref body),
+            MetadataRecordType.ClientQuota => ClientQuotaRecord.Read(ref body),
             MetadataRecordType.AccessControlEntry => AccessControlEntryRecord.Read(ref body),
             MetadataRecordType.RemoveAccessControlEntry => RemoveAccessControlEntryRecord.Read(ref body),
             MetadataRecordType.BrokerRegistrationChange => BrokerRegistrationChangeRecord.Read(ref body),

@@ -39,6 +39,9 @@ public enum MetadataRecordType : short
     /// <summary>A user's SCRAM credential for one mechanism was removed.</summary>
     RemoveUserScramCredential = 12,
 
+    /// <summary>A client quota of one entity was set or removed.</summary>
+    ClientQuota = 14,
+
     /// <summary>A block of producer ids was handed out.</summary>
     ProducerIds = 15,
 

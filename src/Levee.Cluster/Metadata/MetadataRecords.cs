@@ -431,3 +431,59 @@ public sealed record RemoveAccessControlEntryRecord(Guid Id) : MetadataRecord
 
     internal static RemoveAccessControlEntryRecord Read(ref KafkaReader reader) => new(reader.ReadUuid());
 }
+
+/// <summary>
+/// A client quota was set or removed (Kafka's ClientQuotaRecord): the value of one quota key
+/// (<c>producer_byte_rate</c>, <c>consumer_byte_rate</c>, <c>request_percentage</c>, ...) of one entity.
+/// </summary>
+/// <param name="Entity">The entity.</param>
+/// <param name="Key">The quota key.</param>
+/// <param name="Value">The value; ignored when <paramref name="Remove"/> is set.</param>
+/// <param name="Remove">Whether the key is removed rather than set.</param>
+public sealed record ClientQuotaRecord(ClientQuotaEntity Entity, string Key, double Value, bool Remove) : MetadataRecord
+{
+    /// <inheritdoc/>
+    public override MetadataRecordType Type => MetadataRecordType.ClientQuota;
+
+    internal override void WriteBody(ref KafkaWriter writer)
+    {
+        var parts = Entity.Parts().ToList();
+        writer.WriteUnsignedVarInt(parts.Count);
+        foreach (var (type, name) in parts)
+        {
+            writer.WriteString(type, compact: true);
+            writer.WriteNullableString(name, compact: true);
+        }
+
+        writer.WriteString(Key, compact: true);
+        writer.WriteFloat64(Value);
+        writer.WriteBool(Remove);
+    }
+
+    internal static ClientQuotaRecord Read(ref KafkaReader reader)
+    {
+        var count = (int)reader.ReadUnsignedVarInt();
+        QuotaEntityName? user = null, clientId = null, ip = null;
+        for (var i = 0; i < count; i++)
+        {
+            var type = reader.ReadCompactString();
+            var name = new QuotaEntityName(reader.ReadCompactNullableString());
+            switch (type)
+            {
+                case ClientQuotaEntity.UserType when user is null:
+                    user = name;
+                    break;
+                case ClientQuotaEntity.ClientIdType when clientId is null:
+                    clientId = name;
+                    break;
+                case ClientQuotaEntity.IpType when ip is null:
+                    ip = name;
+                    break;
+                default:
+                    throw new MetadataFormatException($"ClientQuotaRecord names entity type '{type}' twice or an unknown one.");
+            }
+        }
+
+        return new(new ClientQuotaEntity(user, clientId, ip), reader.ReadCompactString(), reader.ReadFloat64(), reader.ReadBool());
+    }
+}

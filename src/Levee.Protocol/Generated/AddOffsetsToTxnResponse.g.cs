@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AddOffsetsToTxnResponse (response, API key 25): versions 0-4, flexible 3-4.</summary>
-public sealed partial class AddOffsetsToTxnResponse : IKafkaMessage<AddOffsetsToTxnResponse>
+public sealed partial class AddOffsetsToTxnResponse : IKafkaMessage<AddOffsetsToTxnResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

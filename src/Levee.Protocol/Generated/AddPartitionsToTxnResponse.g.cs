@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AddPartitionsToTxnResponse (response, API key 24): versions 0-5, flexible 3-5.</summary>
-public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartitionsToTxnResponse>
+public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartitionsToTxnResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AddRaftVoterResponse (response, API key 80): versions 0, flexible 0.</summary>
-public sealed partial class AddRaftVoterResponse : IKafkaMessage<AddRaftVoterResponse>
+public sealed partial class AddRaftVoterResponse : IKafkaMessage<AddRaftVoterResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AllocateProducerIdsResponse (response, API key 67): versions 0, flexible 0.</summary>
-public sealed partial class AllocateProducerIdsResponse : IKafkaMessage<AllocateProducerIdsResponse>
+public sealed partial class AllocateProducerIdsResponse : IKafkaMessage<AllocateProducerIdsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterClientQuotasResponse (response, API key 49): versions 0-1, flexible 1.</summary>
-public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClientQuotasResponse>
+public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClientQuotasResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

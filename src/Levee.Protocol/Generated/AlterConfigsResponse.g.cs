@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterConfigsResponse (response, API key 33): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsResponse>
+public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

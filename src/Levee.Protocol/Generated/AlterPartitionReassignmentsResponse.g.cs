@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionReassignmentsResponse (response, API key 45): versions 0, flexible 0.</summary>
-public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<AlterPartitionReassignmentsResponse>
+public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<AlterPartitionReassignmentsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

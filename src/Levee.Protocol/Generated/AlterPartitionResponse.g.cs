@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionResponse (response, API key 56): versions 0-3, flexible 0-3.</summary>
-public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitionResponse>
+public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitionResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

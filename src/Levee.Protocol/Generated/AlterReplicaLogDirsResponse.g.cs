@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterReplicaLogDirsResponse (response, API key 34): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterReplicaLogDirsResponse>
+public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterReplicaLogDirsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterUserScramCredentialsResponse (response, API key 51): versions 0, flexible 0.</summary>
-public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<AlterUserScramCredentialsResponse>
+public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<AlterUserScramCredentialsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

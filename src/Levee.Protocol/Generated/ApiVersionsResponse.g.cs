@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ApiVersionsResponse (response, API key 18): versions 0-4, flexible 3-4.</summary>
-public sealed partial class ApiVersionsResponse : IKafkaMessage<ApiVersionsResponse>
+public sealed partial class ApiVersionsResponse : IKafkaMessage<ApiVersionsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

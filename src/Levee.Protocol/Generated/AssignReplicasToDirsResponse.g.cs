@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AssignReplicasToDirsResponse (response, API key 73): versions 0, flexible 0.</summary>
-public sealed partial class AssignReplicasToDirsResponse : IKafkaMessage<AssignReplicasToDirsResponse>
+public sealed partial class AssignReplicasToDirsResponse : IKafkaMessage<AssignReplicasToDirsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BrokerHeartbeatResponse (response, API key 63): versions 0-1, flexible 0-1.</summary>
-public sealed partial class BrokerHeartbeatResponse : IKafkaMessage<BrokerHeartbeatResponse>
+public sealed partial class BrokerHeartbeatResponse : IKafkaMessage<BrokerHeartbeatResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BrokerRegistrationResponse (response, API key 62): versions 0-4, flexible 0-4.</summary>
-public sealed partial class BrokerRegistrationResponse : IKafkaMessage<BrokerRegistrationResponse>
+public sealed partial class BrokerRegistrationResponse : IKafkaMessage<BrokerRegistrationResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

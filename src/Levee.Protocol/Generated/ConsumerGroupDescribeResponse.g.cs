@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerGroupDescribeResponse (response, API key 69): versions 0, flexible 0.</summary>
-public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<ConsumerGroupDescribeResponse>
+public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<ConsumerGroupDescribeResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

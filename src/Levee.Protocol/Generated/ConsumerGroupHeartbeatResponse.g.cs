@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerGroupHeartbeatResponse (response, API key 68): versions 0-1, flexible 0-1.</summary>
-public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaMessage<ConsumerGroupHeartbeatResponse>
+public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaMessage<ConsumerGroupHeartbeatResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ControllerRegistrationResponse (response, API key 70): versions 0, flexible 0.</summary>
-public sealed partial class ControllerRegistrationResponse : IKafkaMessage<ControllerRegistrationResponse>
+public sealed partial class ControllerRegistrationResponse : IKafkaMessage<ControllerRegistrationResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

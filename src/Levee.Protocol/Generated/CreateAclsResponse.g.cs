@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreateAclsResponse (response, API key 30): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsResponse>
+public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreateDelegationTokenResponse (response, API key 38): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreateDelegationTokenResponse : IKafkaMessage<CreateDelegationTokenResponse>
+public sealed partial class CreateDelegationTokenResponse : IKafkaMessage<CreateDelegationTokenResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

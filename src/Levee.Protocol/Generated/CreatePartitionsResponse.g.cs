@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreatePartitionsResponse (response, API key 37): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreatePartitionsResponse>
+public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreatePartitionsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

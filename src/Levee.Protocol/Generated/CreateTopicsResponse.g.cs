@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreateTopicsResponse (response, API key 19): versions 0-7, flexible 5-7.</summary>
-public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsResponse>
+public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

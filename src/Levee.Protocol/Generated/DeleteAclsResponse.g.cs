@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteAclsResponse (response, API key 31): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsResponse>
+public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

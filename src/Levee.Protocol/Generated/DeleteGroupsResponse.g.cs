@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteGroupsResponse (response, API key 42): versions 0-2, flexible 2.</summary>
-public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsResponse>
+public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

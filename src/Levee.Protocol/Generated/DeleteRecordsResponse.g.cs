@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteRecordsResponse (response, API key 21): versions 0-2, flexible 2.</summary>
-public sealed partial class DeleteRecordsResponse : IKafkaMessage<DeleteRecordsResponse>
+public sealed partial class DeleteRecordsResponse : IKafkaMessage<DeleteRecordsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteTopicsResponse (response, API key 20): versions 0-6, flexible 4-6.</summary>
-public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsResponse>
+public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeAclsResponse (response, API key 29): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsResponse>
+public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

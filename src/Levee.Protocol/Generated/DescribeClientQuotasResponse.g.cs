@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeClientQuotasResponse (response, API key 48): versions 0-1, flexible 1.</summary>
-public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<DescribeClientQuotasResponse>
+public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<DescribeClientQuotasResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeClusterResponse (response, API key 60): versions 0-1, flexible 0-1.</summary>
-public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClusterResponse>
+public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClusterResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeConfigsResponse (response, API key 32): versions 0-4, flexible 4.</summary>
-public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConfigsResponse>
+public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConfigsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

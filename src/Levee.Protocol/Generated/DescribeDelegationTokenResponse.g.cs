@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeDelegationTokenResponse (response, API key 41): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DescribeDelegationTokenResponse : IKafkaMessage<DescribeDelegationTokenResponse>
+public sealed partial class DescribeDelegationTokenResponse : IKafkaMessage<DescribeDelegationTokenResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

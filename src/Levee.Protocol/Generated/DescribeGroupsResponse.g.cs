@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeGroupsResponse (response, API key 15): versions 0-5, flexible 5.</summary>
-public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroupsResponse>
+public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroupsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

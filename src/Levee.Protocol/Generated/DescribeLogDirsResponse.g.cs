@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeLogDirsResponse (response, API key 35): versions 0-4, flexible 2-4.</summary>
-public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogDirsResponse>
+public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogDirsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeProducersResponse (response, API key 61): versions 0, flexible 0.</summary>
-public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribeProducersResponse>
+public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribeProducersResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTopicPartitionsResponse (response, API key 75): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<DescribeTopicPartitionsResponse>
+public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<DescribeTopicPartitionsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTransactionsResponse (response, API key 65): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTransactionsResponse : IKafkaMessage<DescribeTransactionsResponse>
+public sealed partial class DescribeTransactionsResponse : IKafkaMessage<DescribeTransactionsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeUserScramCredentialsResponse (response, API key 50): versions 0, flexible 0.</summary>
-public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage<DescribeUserScramCredentialsResponse>
+public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage<DescribeUserScramCredentialsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

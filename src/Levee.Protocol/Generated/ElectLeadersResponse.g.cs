@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ElectLeadersResponse (response, API key 43): versions 0-2, flexible 2.</summary>
-public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersResponse>
+public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

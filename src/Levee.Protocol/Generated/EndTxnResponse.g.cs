@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EndTxnResponse (response, API key 26): versions 0-5, flexible 3-5.</summary>
-public sealed partial class EndTxnResponse : IKafkaMessage<EndTxnResponse>
+public sealed partial class EndTxnResponse : IKafkaMessage<EndTxnResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ExpireDelegationTokenResponse (response, API key 40): versions 0-2, flexible 2.</summary>
-public sealed partial class ExpireDelegationTokenResponse : IKafkaMessage<ExpireDelegationTokenResponse>
+public sealed partial class ExpireDelegationTokenResponse : IKafkaMessage<ExpireDelegationTokenResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FetchResponse (response, API key 1): versions 0-17, flexible 12-17.</summary>
-public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
+public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

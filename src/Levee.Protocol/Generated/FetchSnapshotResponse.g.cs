@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FetchSnapshotResponse (response, API key 59): versions 0-1, flexible 0-1.</summary>
-public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotResponse>
+public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FindCoordinatorResponse (response, API key 10): versions 0-6, flexible 3-6.</summary>
-public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordinatorResponse>
+public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordinatorResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

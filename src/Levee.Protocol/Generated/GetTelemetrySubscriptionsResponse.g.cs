@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's GetTelemetrySubscriptionsResponse (response, API key 71): versions 0, flexible 0.</summary>
-public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaMessage<GetTelemetrySubscriptionsResponse>
+public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaMessage<GetTelemetrySubscriptionsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's HeartbeatResponse (response, API key 12): versions 0-4, flexible 4.</summary>
-public sealed partial class HeartbeatResponse : IKafkaMessage<HeartbeatResponse>
+public sealed partial class HeartbeatResponse : IKafkaMessage<HeartbeatResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's IncrementalAlterConfigsResponse (response, API key 44): versions 0-1, flexible 1.</summary>
-public sealed partial class IncrementalAlterConfigsResponse : IKafkaMessage<IncrementalAlterConfigsResponse>
+public sealed partial class IncrementalAlterConfigsResponse : IKafkaMessage<IncrementalAlterConfigsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

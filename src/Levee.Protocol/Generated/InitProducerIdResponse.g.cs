@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's InitProducerIdResponse (response, API key 22): versions 0-5, flexible 2-5.</summary>
-public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerIdResponse>
+public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerIdResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

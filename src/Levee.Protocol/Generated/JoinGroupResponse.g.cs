@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's JoinGroupResponse (response, API key 11): versions 0-9, flexible 6-9.</summary>
-public sealed partial class JoinGroupResponse : IKafkaMessage<JoinGroupResponse>
+public sealed partial class JoinGroupResponse : IKafkaMessage<JoinGroupResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's LeaveGroupResponse (response, API key 13): versions 0-5, flexible 4-5.</summary>
-public sealed partial class LeaveGroupResponse : IKafkaMessage<LeaveGroupResponse>
+public sealed partial class LeaveGroupResponse : IKafkaMessage<LeaveGroupResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

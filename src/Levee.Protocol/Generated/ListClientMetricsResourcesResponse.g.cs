@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListClientMetricsResourcesResponse (response, API key 74): versions 0, flexible 0.</summary>
-public sealed partial class ListClientMetricsResourcesResponse : IKafkaMessage<ListClientMetricsResourcesResponse>
+public sealed partial class ListClientMetricsResourcesResponse : IKafkaMessage<ListClientMetricsResourcesResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListGroupsResponse (response, API key 16): versions 0-5, flexible 3-5.</summary>
-public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsResponse>
+public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListOffsetsResponse (response, API key 2): versions 0-10, flexible 6-10.</summary>
-public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsResponse>
+public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

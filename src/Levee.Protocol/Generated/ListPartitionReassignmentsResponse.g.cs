@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListPartitionReassignmentsResponse (response, API key 46): versions 0, flexible 0.</summary>
-public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<ListPartitionReassignmentsResponse>
+public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<ListPartitionReassignmentsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListTransactionsResponse (response, API key 66): versions 0-1, flexible 0-1.</summary>
-public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransactionsResponse>
+public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransactionsResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

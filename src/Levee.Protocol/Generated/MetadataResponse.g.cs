@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's MetadataResponse (response, API key 3): versions 0-12, flexible 9-12.</summary>
-public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
+public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

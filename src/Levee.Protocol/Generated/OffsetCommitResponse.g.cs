@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetCommitResponse (response, API key 8): versions 0-9, flexible 8-9.</summary>
-public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitResponse>
+public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

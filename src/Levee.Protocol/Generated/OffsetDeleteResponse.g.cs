@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetDeleteResponse (response, API key 47): versions 0, flexible none.</summary>
-public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteResponse>
+public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

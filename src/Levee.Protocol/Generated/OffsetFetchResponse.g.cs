@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetFetchResponse (response, API key 9): versions 0-9, flexible 6-9.</summary>
-public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchResponse>
+public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetForLeaderEpochResponse (response, API key 23): versions 0-4, flexible 4.</summary>
-public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetForLeaderEpochResponse>
+public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetForLeaderEpochResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

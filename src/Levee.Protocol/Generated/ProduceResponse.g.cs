@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ProduceResponse (response, API key 0): versions 0-11, flexible 9-11.</summary>
-public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
+public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

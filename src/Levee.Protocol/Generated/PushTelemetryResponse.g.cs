@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's PushTelemetryResponse (response, API key 72): versions 0, flexible 0.</summary>
-public sealed partial class PushTelemetryResponse : IKafkaMessage<PushTelemetryResponse>
+public sealed partial class PushTelemetryResponse : IKafkaMessage<PushTelemetryResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

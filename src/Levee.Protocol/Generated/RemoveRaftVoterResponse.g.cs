@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's RemoveRaftVoterResponse (response, API key 81): versions 0, flexible 0.</summary>
-public sealed partial class RemoveRaftVoterResponse : IKafkaMessage<RemoveRaftVoterResponse>
+public sealed partial class RemoveRaftVoterResponse : IKafkaMessage<RemoveRaftVoterResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

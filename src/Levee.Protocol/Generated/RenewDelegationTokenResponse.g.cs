@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's RenewDelegationTokenResponse (response, API key 39): versions 0-2, flexible 2.</summary>
-public sealed partial class RenewDelegationTokenResponse : IKafkaMessage<RenewDelegationTokenResponse>
+public sealed partial class RenewDelegationTokenResponse : IKafkaMessage<RenewDelegationTokenResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareAcknowledgeResponse (response, API key 79): versions 0, flexible 0.</summary>
-public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknowledgeResponse>
+public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknowledgeResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

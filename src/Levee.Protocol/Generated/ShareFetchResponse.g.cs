@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareFetchResponse (response, API key 78): versions 0, flexible 0.</summary>
-public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchResponse>
+public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupDescribeResponse (response, API key 77): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGroupDescribeResponse>
+public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGroupDescribeResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

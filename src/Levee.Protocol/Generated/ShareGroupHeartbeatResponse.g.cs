@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupHeartbeatResponse (response, API key 76): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGroupHeartbeatResponse>
+public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGroupHeartbeatResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

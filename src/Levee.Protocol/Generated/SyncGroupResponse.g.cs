@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's SyncGroupResponse (response, API key 14): versions 0-5, flexible 4-5.</summary>
-public sealed partial class SyncGroupResponse : IKafkaMessage<SyncGroupResponse>
+public sealed partial class SyncGroupResponse : IKafkaMessage<SyncGroupResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

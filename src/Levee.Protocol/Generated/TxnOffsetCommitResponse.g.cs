@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's TxnOffsetCommitResponse (response, API key 28): versions 0-4, flexible 3-4.</summary>
-public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCommitResponse>
+public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCommitResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

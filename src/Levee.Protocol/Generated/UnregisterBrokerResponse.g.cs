@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UnregisterBrokerResponse (response, API key 64): versions 0, flexible 0.</summary>
-public sealed partial class UnregisterBrokerResponse : IKafkaMessage<UnregisterBrokerResponse>
+public sealed partial class UnregisterBrokerResponse : IKafkaMessage<UnregisterBrokerResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UpdateFeaturesResponse (response, API key 57): versions 0-2, flexible 0-2.</summary>
-public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeaturesResponse>
+public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeaturesResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UpdateRaftVoterResponse (response, API key 82): versions 0, flexible 0.</summary>
-public sealed partial class UpdateRaftVoterResponse : IKafkaMessage<UpdateRaftVoterResponse>
+public sealed partial class UpdateRaftVoterResponse : IKafkaMessage<UpdateRaftVoterResponse>, IThrottledResponse
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;

@@ -20,3 +20,13 @@ public interface IKafkaMessage<TSelf> : IKafkaMessage
     /// <summary>Reads a message in <paramref name="version"/>; malformed input throws <see cref="KafkaProtocolException"/>.</summary>
     static abstract TSelf Read(ref KafkaReader reader, short version);
 }
+
+/// <summary>
+/// A response that tells the client how long it was throttled (<c>ThrottleTimeMs</c>, KIP-219): the request pipeline
+/// sets it for any API without knowing the response's type.
+/// </summary>
+public interface IThrottledResponse
+{
+    /// <summary>How long the client is throttled, in milliseconds; 0 when it is not.</summary>
+    int ThrottleTimeMs { get; set; }
+}

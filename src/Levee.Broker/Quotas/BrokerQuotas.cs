@@ -1,0 +1,45 @@
+using Levee.Broker.Requests;
+using Levee.Cluster.Controller;
+using Levee.Cluster.Quorum;
+
+namespace Levee.Broker.Quotas;
+
+/// <summary>
+/// The client quotas this broker enforces, from the quotas in the metadata image (AlterClientQuotas): produce and
+/// fetch byte rates per (user, client id), as Kafka enforces them. A client over its quota is answered at once with
+/// <c>throttle_time_ms</c> and its connection is then not read for that long (KIP-219), so the broker holds nothing
+/// of a throttled client's further requests beyond what its socket buffers take. Brokers (replication) are exempt.
+/// </summary>
+public sealed class BrokerQuotas
+{
+    private readonly MetadataQuorum _quorum;
+
+    /// <summary>Quotas read from <paramref name="quorum"/>'s image, measured as <paramref name="options"/> says.</summary>
+    public BrokerQuotas(MetadataQuorum quorum, BrokerOptions options, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _quorum = quorum;
+        var settings = new QuotaSettings(options.QuotaWindowNum, options.QuotaWindowSizeSeconds * 1000L);
+        Produce = new ClientQuotaManager(ClientQuotaControl.ProducerByteRate, settings, time);
+        Fetch = new ClientQuotaManager(ClientQuotaControl.ConsumerByteRate, settings, time);
+    }
+
+    /// <summary>Produce bytes per second.</summary>
+    public ClientQuotaManager Produce { get; }
+
+    /// <summary>Fetch bytes per second.</summary>
+    public ClientQuotaManager Fetch { get; }
+
+    /// <summary>The quota of <paramref name="manager"/>'s kind that applies to the sender of <paramref name="context"/>, or null (none, or a broker).</summary>
+    public AppliedQuota? Find(ClientQuotaManager manager, RequestContext context)
+    {
+        ArgumentNullException.ThrowIfNull(manager);
+        ArgumentNullException.ThrowIfNull(context);
+        var quotas = _quorum.Current.ClientQuotas;
+        return context.Connection.IsBroker || quotas.IsEmpty ? null : manager.Find(quotas, context.Connection.Principal.Name, context.ClientId ?? "");
+    }
+
+    /// <summary>Counts a Produce request of <paramref name="bytes"/> against its sender's quota; returns the throttle time in ms.</summary>
+    public int RecordProduce(RequestContext context, int bytes) =>
+        Find(Produce, context) is { } quota ? (int)Produce.Record(quota, bytes) : 0;
+}
