@@ -45,7 +45,7 @@ public sealed class ClientQuotaApiTests
             Assert.DoesNotContain("client-id=app", (await DescribeAllAsync(client)).Keys);
         }
 
-        await broker.Broker.RestartAsync();
+        await broker.RestartAsync();
         using var after = await RawKafkaClient.ConnectAsync(broker.BootstrapServers);
         var restored = await DescribeAllAsync(after);
         Assert.Equal(3, restored.Count);
@@ -57,7 +57,7 @@ public sealed class ClientQuotaApiTests
     [InlineData("user", "alice", "producer_byte_rate", 0.0, "must be a positive number")]
     [InlineData("user", "alice", "producer_byte_rate", -5.0, "must be a positive number")]
     [InlineData("user", "alice", "producer_byte_rate", 1.5, "must be a Long value")]
-    [InlineData("ip", "10.0.0.1", "producer_byte_rate", 100.0, "Invalid configuration key producer_byte_rate")]
+    [InlineData("ip", "10.0.0.1", "producer_byte_rate", 100.0, "for entity ip=10.0.0.1")]
     [InlineData("ip", "not an address", "connection_creation_rate", 10.0, "is not a valid IP")]
     [InlineData("tenant", "acme", "producer_byte_rate", 100.0, "Unhandled client quota entity type: tenant")]
     public async Task Alter_InvalidEntry_IsRefusedWithInvalidRequest_AndNothingOfItApplies(string type, string name, string key, double value, string message)
