@@ -78,7 +78,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
             {
                 await generation.Checker.StopProducingAsync();
                 var lost = await Task.Run(() => Verifier.Check(cluster.BootstrapServers, topic, ChurnedPartitions, generation.Checker, out _));
-                run.Note($"{topic} generation {generation.Number} (id {generation.TopicId}): {generation.Checker.TotalAcks} acknowledged records checked, {lost.Count} problems; so far {Verifier.Unconfirmed} record(s) reported persisted without an offset are absent (issue 17's open finding, docs/faults.md)");
+                run.Note($"{topic} generation {generation.Number} (id {generation.TopicId}): {generation.Checker.TotalAcks} acknowledged records checked, {lost.Count} problems; so far {Verifier.Unconfirmed} record(s) reported persisted without an offset are absent (librdkafka's implicit acknowledgement, docs/faults.md)");
                 foreach (var line in lost.Take(10))
                 {
                     Problem(run, problems, $"{topic} generation {generation.Number}: {line}");

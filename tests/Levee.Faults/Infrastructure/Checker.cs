@@ -31,6 +31,7 @@ public sealed class Checker : IDisposable
     private readonly ConcurrentQueue<DeliveryFailure> _failures = new();
     private readonly ConcurrentQueue<string> _clientErrors = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly ClientDebugLog? _debugLog;
     private Task? _loop;
 
     public Checker(string bootstrapServers, string topic, int partitions, bool idempotent)
@@ -41,8 +42,11 @@ public sealed class Checker : IDisposable
         _inFlight = new int[partitions];
         _acks = [.. Enumerable.Range(0, partitions).Select(_ => new List<Acknowledged>())];
         Idempotent = idempotent;
-        _producer = new ProducerBuilder<string, string>(new ProducerConfig
+        _debugLog = ClientDebugLog.Open(topic);
+        var builder = new ProducerBuilder<string, string>(new ProducerConfig
         {
+            // LEVEE_FAULTS_CLIENT_DEBUG=dir: librdkafka's produce and idempotence debug lines, one file per checker.
+            Debug = _debugLog is null ? null : "msg,eos,topic,metadata",
             BootstrapServers = bootstrapServers,
             Acks = Acks.All,
             EnableIdempotence = idempotent,
@@ -62,8 +66,13 @@ public sealed class Checker : IDisposable
             {
                 _clientErrors.Enqueue("fatal: " + e);
             }
-        })
-        .Build();
+        });
+        if (_debugLog is not null)
+        {
+            builder.SetLogHandler((_, message) => _debugLog.Write(message));
+        }
+
+        _producer = builder.Build();
     }
 
     public bool Idempotent { get; }
@@ -175,6 +184,7 @@ public sealed class Checker : IDisposable
         _stop.Cancel();
         _producer.Dispose();
         _stop.Dispose();
+        _debugLog?.Dispose();
     }
 
     private int CountProducedAfter(int partition, long since)

@@ -27,9 +27,10 @@ public static class GroupReader
 
         // What must be seen: every acknowledged (partition, value), and at which offset it was acknowledged.
         var acks = Enumerable.Range(0, partitions).Select(checker.AcksOf).ToArray();
-        // librdkafka may report a delivery as persisted without its offset (-1001, Offset.Unset): it inferred success
-        // from an error answer, the broker acknowledged no offset. Such records are not required here (Verifier
-        // reports them apart: docs/faults.md, issue 17's open finding).
+        // librdkafka may report a delivery as persisted without its offset (-1001, Offset.Unset): no broker
+        // acknowledged it; librdkafka inferred it from a later batch's success, even after the broker had refused it
+        // with nothing written (its implicit acknowledgement, docs/faults.md). Such records are not required here
+        // (Verifier reports them apart).
         var ackedAt = acks.Select(a => a.Where(x => x.Offset >= 0).ToDictionary(x => x.Offset, x => x.Value)).ToArray();
         var unseen = acks.Select(a => new HashSet<string>(a.Where(x => x.Offset >= 0).Select(x => x.Value), StringComparer.Ordinal)).ToArray();
         var end = acks.Select(a => a.Length == 0 ? 0L : a.Max(x => x.Offset) + 1).ToArray();

@@ -102,8 +102,9 @@ public static class Verifier
             if (ack.Offset < 0)
             {
                 // Reported persisted without an offset (librdkafka's Offset.Unset): no broker acknowledged an offset
-                // for it, librdkafka inferred success from an error answer. Never twice; its absence is counted apart
-                // (UnconfirmedMissing), the open finding of issue 17 (docs/faults.md).
+                // for it, librdkafka inferred it from a later batch's success (its implicit acknowledgement, which
+                // also covers batches refused with nothing written: docs/faults.md). Never twice; its absence is
+                // counted apart (UnconfirmedMissing).
                 if (occurrences.GetValueOrDefault(ack.Value) > 1)
                 {
                     yield return $"p{log.Partition}: {ack.Value}, reported persisted without an offset, is present {occurrences[ack.Value]} times";
