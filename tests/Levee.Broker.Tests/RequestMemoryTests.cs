@@ -132,6 +132,42 @@ public sealed class RequestMemoryTests
         Assert.Equal(0, budget.Waiting);
     }
 
+    [Fact]
+    public async Task AcksAllProduces_GiveTheirBytesBackOnceAppended_SoTheFollowersFetchesAreReadAndTheyComplete()
+    {
+        // Without the early release, the produces waiting for the follower hold the whole budget, and the follower's
+        // next fetch (the one that moves the high watermark) waits behind them for memory: the produces time out (or,
+        // with the default timeouts, the follower's heartbeats wait too and it is fenced out of the ISR after 9 s).
+        // Long session and lag timeouts keep the follower in the ISR whatever happens, so only the fetch can help.
+        await using var cluster = await TestCluster.StartAsync(2, o => o with
+        {
+            SocketRequestMaxBytes = 4 * MiB,
+            QueuedMaxRequestBytes = 4 * MiB,
+            BrokerSessionTimeoutMs = 120_000,
+            ReplicaLagTimeMaxMs = 120_000,
+        });
+        await CreateTopicAsync(cluster.BootstrapServers, "replicated", replicationFactor: 2, maxMessageBytes: 4 * MiB);
+        int leader;
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            var partition = admin.GetMetadata("replicated", Patience).Topics.Single().Partitions.Single();
+            Assert.Equal(2, partition.InSyncReplicas.Length);
+            leader = partition.Leader;
+        }
+
+        var bootstrap = cluster.Brokers[leader - 1]!.BootstrapServers;
+        var workers = Enumerable.Range(0, 6).Select(c => Task.Run(async () =>
+        {
+            using var client = await RawKafkaClient.ConnectAsync(bootstrap);
+            await client.Stream.WriteAsync(ProduceFrame("replicated", (int)(1.9 * MiB), 1, timeoutMs: 15_000));
+            return Assert.Single(Assert.Single((await ReceiveProduceAsync(client, 1)).Responses).PartitionResponses);
+        })).ToList();
+
+        var results = await Task.WhenAll(workers).WaitAsync(Patience);
+        Assert.All(results, p => Assert.Equal((short)KafkaErrorCode.None, p.ErrorCode));
+        Assert.InRange(cluster.Brokers[leader - 1]!.RequestMemory.Peak, 1, 4 * MiB);
+    }
+
     // A whole Produce v9 frame, length prefix included, carrying one record of valueBytes.
     private static byte[] ProduceFrame(string topic, int valueBytes, int correlationId, int timeoutMs = 30_000)
     {
