@@ -48,6 +48,53 @@ public sealed record BrokerOptions
     /// <summary>The length of one quota sample in seconds (Kafka's <c>quota.window.size.seconds</c>, default 1).</summary>
     public int QuotaWindowSizeSeconds { get; init; } = 1;
 
+    /// <summary>
+    /// queued.max.request.bytes: the most request bytes all connections together hold in memory; a connection whose
+    /// next request does not fit waits, unread, until others are answered. Null means
+    /// <see cref="DefaultQueuedMaxRequestBytes"/>; see <see cref="ResolveQueuedMaxRequestBytes"/>.
+    /// </summary>
+    public long? QueuedMaxRequestBytes { get; init; }
+
+    /// <summary>The ceiling of the default <c>queued.max.request.bytes</c>: 512 MiB.</summary>
+    public const long QueuedMaxRequestBytesCeiling = 512L * 1024 * 1024;
+
+    /// <summary>
+    /// The default <c>queued.max.request.bytes</c> (Kafka's is -1, unbounded): a quarter of the memory this process may
+    /// use (the container's limit, if any, else the machine's), at most <see cref="QueuedMaxRequestBytesCeiling"/>, and
+    /// never below <see cref="SocketRequestMaxBytes"/>, so that a request of the largest size accepted fits.
+    /// </summary>
+    public long DefaultQueuedMaxRequestBytes()
+    {
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var quarter = available > 0 ? available / 4 : QueuedMaxRequestBytesCeiling;
+        return Math.Max(SocketRequestMaxBytes, Math.Min(QueuedMaxRequestBytesCeiling, quarter));
+    }
+
+    /// <summary>The request memory budget this broker runs with: <see cref="QueuedMaxRequestBytes"/> or the default.</summary>
+    /// <exception cref="BrokerConfigurationException">
+    /// It is not positive, or below socket.request.max.bytes (Kafka refuses that too: a request of the largest size
+    /// accepted could never be read).
+    /// </exception>
+    public long ResolveQueuedMaxRequestBytes()
+    {
+        if (QueuedMaxRequestBytes is not { } configured)
+        {
+            return DefaultQueuedMaxRequestBytes();
+        }
+
+        if (configured <= 0)
+        {
+            throw new BrokerConfigurationException($"Setting 'queued.max.request.bytes' must be a positive number of bytes, got {configured.ToString(CultureInfo.InvariantCulture)}: Levee always bounds the request bytes it holds (Kafka's -1, unbounded, is not accepted).");
+        }
+
+        if (configured < SocketRequestMaxBytes)
+        {
+            throw new BrokerConfigurationException($"Setting 'queued.max.request.bytes' ({configured.ToString(CultureInfo.InvariantCulture)}) must be at least socket.request.max.bytes ({SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture)}), as in Kafka: a request of the largest size accepted must fit.");
+        }
+
+        return configured;
+    }
+
     /// <summary>log.retention.check.interval.ms.</summary>
     public long RetentionCheckIntervalMs { get; init; } = 300_000;
 
@@ -254,6 +301,7 @@ public sealed record BrokerOptions
         var settings = new Settings(values);
         var options = Read(settings);
         settings.RefuseUnknown(fromEnvironment);
+        options.ResolveQueuedMaxRequestBytes();
         if (values.ContainsKey("listeners") && (values.ContainsKey("port") || values.ContainsKey("host")))
         {
             throw new BrokerConfigurationException("port and host describe the default PLAINTEXT listener; with listeners set, give every listener's host and port there.");
@@ -293,6 +341,7 @@ public sealed record BrokerOptions
             SocketRequestMaxBytes = values.Int("socket.request.max.bytes") ?? defaults.SocketRequestMaxBytes,
             QuotaWindowNum = AtLeast("quota.window.num", values.Int("quota.window.num") ?? defaults.QuotaWindowNum, 2),
             QuotaWindowSizeSeconds = AtLeast("quota.window.size.seconds", values.Int("quota.window.size.seconds") ?? defaults.QuotaWindowSizeSeconds, 1),
+            QueuedMaxRequestBytes = values.Long("queued.max.request.bytes"),
             RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,

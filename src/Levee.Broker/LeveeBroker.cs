@@ -52,6 +52,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>True while this broker is the active controller (it leads the metadata quorum).</summary>
     public bool IsController => _app.Services.GetRequiredService<ControllerService>().IsActive;
 
+    /// <summary>The request memory budget (queued.max.request.bytes) every connection draws from.</summary>
+    public RequestMemoryBudget RequestMemory => _app.Services.GetRequiredService<RequestMemoryBudget>();
+
     /// <summary>host:port to give clients as bootstrap servers.</summary>
     public string BootstrapServers => $"{Identity.Host}:{Identity.Port}";
 
@@ -68,6 +71,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var listeners = KafkaListener.Resolve(options);
         BrokerTls.Validate(options);
+        var requestMemory = new RequestMemoryBudget(options.ResolveQueuedMaxRequestBytes());
         var usesTls = listeners.Any(l => l.IsTls);
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
@@ -96,6 +100,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<RequestAuthorizer>();
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<ListenerShutdown>();
+        builder.Services.AddSingleton(requestMemory);
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();

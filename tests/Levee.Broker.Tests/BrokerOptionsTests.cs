@@ -138,6 +138,36 @@ public sealed class BrokerOptionsTests
         Assert.Contains("ssl.principal.mapping.rules", Assert.Throws<BrokerConfigurationException>(() => Levee.Broker.Security.BrokerTls.Validate(new BrokerOptions { SslPrincipalMappingRules = "RULE:x" })).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void QueuedMaxRequestBytes_IsReadAndDefaultsToABoundThatFitsTheLargestRequest()
+    {
+        Assert.Equal(200L * 1024 * 1024, FromSettings(("queued.max.request.bytes", "209715200")).ResolveQueuedMaxRequestBytes());
+
+        var defaults = FromSettings();
+        Assert.Null(defaults.QueuedMaxRequestBytes);
+        var budget = defaults.ResolveQueuedMaxRequestBytes();
+        Assert.InRange(budget, defaults.SocketRequestMaxBytes, Math.Max(defaults.SocketRequestMaxBytes, BrokerOptions.QueuedMaxRequestBytesCeiling));
+
+        // Larger requests allowed: the default budget still fits one.
+        var large = new BrokerOptions { SocketRequestMaxBytes = 1024 * 1024 * 1024 };
+        Assert.Equal(large.SocketRequestMaxBytes, large.ResolveQueuedMaxRequestBytes());
+    }
+
+    [Theory]
+    [InlineData("0", "positive")]
+    [InlineData("-1", "positive")]
+    [InlineData("lots", "must be an integer")]
+    [InlineData("1048576", "at least socket.request.max.bytes")]
+    public void QueuedMaxRequestBytes_ZeroNegativeMalformedOrBelowTheLargestRequest_IsRefused(string value, string expected)
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("queued.max.request.bytes", value)));
+        Assert.Contains("'queued.max.request.bytes'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+
+        // Options built in code are checked when the broker starts, by the same rule.
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { QueuedMaxRequestBytes = 0 }.ResolveQueuedMaxRequestBytes());
+    }
+
     private static BrokerOptions FromSettings(params (string Key, string Value)[] settings) =>
         BrokerOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build());
 }

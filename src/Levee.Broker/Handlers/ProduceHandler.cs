@@ -88,6 +88,8 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
 
         if (waits.Count > 0)
         {
+            // The records are in the log: nothing of the request's bytes is needed while the ISR catches up.
+            context.ReleaseRequestBytes();
             await WaitForIsrAsync(waits, request.TimeoutMs, context.Aborted).ConfigureAwait(false);
         }
 

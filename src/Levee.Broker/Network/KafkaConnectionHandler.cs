@@ -18,7 +18,7 @@ namespace Levee.Broker.Network;
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, RequestMemoryBudget requestMemory, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
 {
     /// <summary>Serves <paramref name="connection"/>, accepted on <paramref name="listener"/>, until it closes.</summary>
     public async Task ServeAsync(ConnectionContext connection, KafkaListener listener)
@@ -33,6 +33,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         using var responseBuffer = new FrameBuffer();
+        using var frames = new RequestFrameReader(requestMemory, options.SocketRequestMaxBytes);
         // A stopping broker closes its connections at once rather than waiting out Kestrel's
         // graceful-shutdown timeout: clients (and other brokers' replica fetchers) reconnect elsewhere.
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, shutdown.Token);
@@ -49,22 +50,40 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 {
                     while (true)
                     {
-                        var status = KafkaFrame.TryRead(ref buffer, options.SocketRequestMaxBytes, out var payload, out var declared);
-                        if (status == FrameStatus.Incomplete)
+                        var status = frames.TryRead(ref buffer);
+                        if (status == RequestFrameStatus.AwaitingMemory)
+                        {
+                            // queued.max.request.bytes is spent: nothing more is read (TCP holds the client back) until
+                            // other requests give back room for this one.
+                            await frames.WaitForMemoryAsync(aborted).ConfigureAwait(false);
+                            continue;
+                        }
+
+                        if (status == RequestFrameStatus.Incomplete)
                         {
                             break;
                         }
 
-                        if (status == FrameStatus.Invalid)
+                        if (status == RequestFrameStatus.Invalid)
                         {
-                            LogInvalidFrame(state.Remote, declared, options.SocketRequestMaxBytes);
+                            LogInvalidFrame(state.Remote, frames.DeclaredLength, options.SocketRequestMaxBytes);
                             close = true;
                             break;
                         }
 
-                        var (outcome, throttleMs) = state.Sasl is { RawTokens: true }
-                            ? (await ProcessRawSaslTokenAsync(state, payload, output, aborted).ConfigureAwait(false), 0)
-                            : await ProcessAsync(connection, state, payload, responseBuffer, output, aborted).ConfigureAwait(false);
+                        Outcome outcome;
+                        var throttleMs = 0;
+                        try
+                        {
+                            (outcome, throttleMs) = state.Sasl is { RawTokens: true }
+                                ? (await ProcessRawSaslTokenAsync(state, frames.Frame, output, aborted).ConfigureAwait(false), 0)
+                                : await ProcessAsync(connection, state, frames, responseBuffer, output, aborted).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            frames.ReleaseFrame();
+                        }
+
                         if (outcome == Outcome.Close)
                         {
                             close = true;
@@ -137,7 +156,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
     // After SaslHandshake v0 the client sends its SASL tokens as bare size-prefixed frames, and gets the server's
     // the same way (Kafka's original SASL framing, which kafka-python 2.0 uses); a failure closes the connection.
-    private async ValueTask<Outcome> ProcessRawSaslTokenAsync(ConnectionState state, ReadOnlySequence<byte> payload, PipeWriter output, CancellationToken aborted)
+    private async ValueTask<Outcome> ProcessRawSaslTokenAsync(ConnectionState state, ReadOnlyMemory<byte> payload, PipeWriter output, CancellationToken aborted)
     {
         var outcome = await authenticator.StepAsync(state, payload.ToArray(), aborted).ConfigureAwait(false);
         if (outcome.Step == ScramStep.Failed)
@@ -152,16 +171,13 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         return Outcome.Responded;
     }
 
-    private async ValueTask<(Outcome Outcome, int ThrottleMs)> ProcessAsync(ConnectionContext connection, ConnectionState state, ReadOnlySequence<byte> payload, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
+    private async ValueTask<(Outcome Outcome, int ThrottleMs)> ProcessAsync(ConnectionContext connection, ConnectionState state, RequestFrameReader frames, FrameBuffer responseBuffer, PipeWriter output, CancellationToken aborted)
     {
-        // The frame is copied once into a pooled buffer: handlers may keep slices of it (records) until
-        // they complete, and the produce path patches offsets into batches in place.
-        var length = (int)payload.Length;
-        var rented = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        // The frame was copied once into a pooled buffer: handlers may keep slices of it (records) until
+        // they complete or release it, and the produce path patches offsets into batches in place.
+        var frame = frames.Frame;
         try
         {
-            payload.CopyTo(rented);
-            var frame = new Memory<byte>(rented, 0, length);
             if (!TryReadHeader(frame, out var header, out var bodyStart, out var problem))
             {
                 LogMalformedRequest(state.Remote, problem);
@@ -176,6 +192,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 ClientId = header.ClientId,
                 Connection = state,
                 Aborted = aborted,
+                FrameRelease = frames.Release,
             };
 
             responseBuffer.Reset();
@@ -220,7 +237,6 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         {
             // A response not written (an error above) lets go of the records it referenced, file handles included.
             responseBuffer.Reset();
-            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 

@@ -10,6 +10,9 @@ namespace Levee.Broker.Network;
 /// </summary>
 public static class KafkaListenerHost
 {
+    /// <summary>The most bytes a connection's transport buffers unread: 1 MiB.</summary>
+    public const long MaxReadBufferSize = 1024 * 1024;
+
     /// <summary>
     /// A builder without the web defaults: no appsettings.json watched with reload-on-change (its file watcher
     /// covers the whole working directory, recursively, so with data in ./data it woke on every append and held an
@@ -25,6 +28,13 @@ public static class KafkaListenerHost
             // client is rarely idle for long (fetch long polls, heartbeats), and the extra read and readiness
             // wake-up per arrival cost more than the 4 KiB a connection then keeps.
             sockets.WaitForDataBeforeAllocatingBuffer = false;
+
+            // What a connection's input pipe may hold unread before the transport stops reading its socket (TCP then
+            // holds the client back): the per-connection bound on request bytes outside queued.max.request.bytes.
+            // The broker copies a request out of the pipe as its bytes arrive, once its size fits the budget, and not
+            // at all before, so this bounds a connection whose request waits for memory, or that pipelines requests
+            // behind one in flight. Kestrel's default, set here so the bound is stated, not assumed.
+            sockets.MaxReadBufferSize = MaxReadBufferSize;
         });
         return builder;
     }

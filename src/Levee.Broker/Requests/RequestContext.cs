@@ -33,4 +33,15 @@ public sealed class RequestContext
 
     /// <summary>Cancelled when the connection closes or the broker stops.</summary>
     public CancellationToken Aborted { get; init; }
+
+    /// <summary>What <see cref="ReleaseRequestBytes"/> calls: the connection's release of the request frame.</summary>
+    public Action? FrameRelease { private get; init; }
+
+    /// <summary>
+    /// Lets go of the request's bytes before the response, giving their size back to <c>queued.max.request.bytes</c>:
+    /// for a handler that keeps nothing of the request (no slice of its body) and may then wait long, as an acks=all
+    /// Produce waits for the ISR once its records are appended (Kafka frees the request's buffer there too). Without
+    /// it a Produce waiting for followers would hold budget that those followers' own fetches may need.
+    /// </summary>
+    public void ReleaseRequestBytes() => FrameRelease?.Invoke();
 }

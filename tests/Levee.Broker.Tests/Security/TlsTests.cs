@@ -40,6 +40,22 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task ARequestOfSeveralMegabytes_OverSsl_IsReadThroughTheRequestMemoryBudget()
+    {
+        await using var broker = await StartAsync(o => o with { SocketRequestMaxBytes = 8 * 1024 * 1024, QueuedMaxRequestBytes = 8 * 1024 * 1024 });
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers, SecurityProtocol = SecurityProtocol.Ssl, SslCaLocation = _certificates.CaFile }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = "tls-large", NumPartitions = 1, ReplicationFactor = 1, Configs = new() { ["max.message.bytes"] = "8388608" } }]);
+        }
+
+        var value = new byte[3 * 1024 * 1024];
+        using var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, SecurityProtocol = SecurityProtocol.Ssl, SslCaLocation = _certificates.CaFile, MessageMaxBytes = 8 * 1024 * 1024 }).Build();
+        var delivered = await producer.ProduceAsync("tls-large", new Message<Null, byte[]> { Value = value }).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(PersistenceStatus.Persisted, delivered.Status);
+        Assert.InRange(broker.Broker.RequestMemory.Peak, value.Length, broker.Broker.RequestMemory.Capacity);
+    }
+
+    [Fact]
     public async Task ClientCertificate_GivesThePrincipal_ByTheMappingRules()
     {
         await using var broker = await StartAsync(
