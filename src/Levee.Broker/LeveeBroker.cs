@@ -135,6 +135,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, DescribeAclsHandler>();
         builder.Services.AddSingleton<IApiHandler, DeleteAclsHandler>();
         builder.Services.AddSingleton<BrokerQuotas>();
+        builder.Services.AddSingleton<ControllerMutationQuota>();
         builder.Services.AddSingleton<IApiHandler, DescribeClientQuotasHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterClientQuotasHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));

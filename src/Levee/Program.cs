@@ -9,4 +9,5 @@ root.Subcommands.Add(TopicsCommand.Create());
 root.Subcommands.Add(GroupsCommand.Create());
 root.Subcommands.Add(UsersCommand.Create());
 root.Subcommands.Add(AclsCommand.Create());
+root.Subcommands.Add(QuotasCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

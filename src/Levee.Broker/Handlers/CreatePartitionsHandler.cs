@@ -1,4 +1,5 @@
 using Levee.Broker.Partitions;
+using Levee.Broker.Quotas;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
 using Levee.Protocol;
@@ -8,7 +9,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>CreatePartitions (v0-v3): raises a topic's partition count, new replicas placed by the controller; validate-only supported.</summary>
 [AuthorizePerResource(AclOperation.Alter, AclResourceType.Topic)]
-public sealed class CreatePartitionsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
+public sealed class CreatePartitionsHandler(ControllerMutationQuota mutations, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.CreatePartitions;
@@ -37,6 +38,15 @@ public sealed class CreatePartitionsHandler(ReplicaManager replicas, RequestAuth
             {
                 result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
                 result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
+            // KIP-599: v3+ refuses a topic while the sender's mutation quota is spent; older versions are throttled.
+            var added = topic.Count - (replicas.Image.TopicsByName.TryGetValue(topic.Name, out var image) ? image.Partitions.Count : topic.Count);
+            if (!request.ValidateOnly && added > 0 && mutations.TryMutate(context, added, strict: context.ApiVersion >= 3) is { } throttled)
+            {
+                result.ErrorCode = (short)throttled;
+                result.ErrorMessage = ControllerMutationQuota.ExceededMessage;
                 continue;
             }
 

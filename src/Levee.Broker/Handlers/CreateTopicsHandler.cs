@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Levee.Broker.Partitions;
+using Levee.Broker.Quotas;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
 using Levee.Cluster.Controller;
@@ -10,7 +11,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>CreateTopics (v2-v7): partitions, replication factor, configs, validate-only; v5+ returns the resulting configs.</summary>
 [AuthorizePerResource(AclOperation.Create, AclResourceType.Topic)]
-public sealed class CreateTopicsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
+public sealed class CreateTopicsHandler(ControllerMutationQuota mutations, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.CreateTopics;
@@ -100,6 +101,14 @@ public sealed class CreateTopicsHandler(ReplicaManager replicas, RequestAuthoriz
             foreach (var config in topic.Configs)
             {
                 configs[config.Name] = config.Value;
+            }
+
+            // KIP-599: v6+ refuses a topic while the sender's mutation quota is spent; older versions are throttled.
+            if (!request.ValidateOnly
+                && mutations.TryMutate(context, partitions == -1 ? replicas.DefaultPartitions : partitions, strict: context.ApiVersion >= 6) is { } throttled)
+            {
+                Fail(result, throttled, ControllerMutationQuota.ExceededMessage);
+                continue;
             }
 
             var (outcome, created) = await replicas.CreateTopicAsync(topic.Name, partitions, replicationFactor, assignment, configs, request.ValidateOnly, context.Aborted).ConfigureAwait(false);

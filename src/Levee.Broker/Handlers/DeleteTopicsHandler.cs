@@ -1,4 +1,5 @@
 using Levee.Broker.Partitions;
+using Levee.Broker.Quotas;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
 using Levee.Protocol;
@@ -8,7 +9,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>DeleteTopics (v1-v6): by name, or by topic id from v6.</summary>
 [AuthorizePerResource(AclOperation.Delete, AclResourceType.Topic)]
-public sealed class DeleteTopicsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
+public sealed class DeleteTopicsHandler(ControllerMutationQuota mutations, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DeleteTopics;
@@ -59,6 +60,15 @@ public sealed class DeleteTopicsHandler(ReplicaManager replicas, RequestAuthoriz
             {
                 result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
                 result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
+            // KIP-599: v5+ refuses a topic while the sender's mutation quota is spent; older versions are throttled.
+            var partitions = replicas.Image.TopicsByName.TryGetValue(resolved, out var image) ? image.Partitions.Count : 0;
+            if (mutations.TryMutate(context, partitions, strict: context.ApiVersion >= 5) is { } throttled)
+            {
+                result.ErrorCode = (short)throttled;
+                result.ErrorMessage = ControllerMutationQuota.ExceededMessage;
                 continue;
             }
 
