@@ -130,7 +130,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
             RequestTimeout = _options.RequestTimeout ?? _options.ElectionTimeoutLower,
             ColdStart = false,
             ConfigurationStorage = null, // in-memory, filled below with the static voter list
-            LoggerFactory = _loggerFactory,
+            LoggerFactory = new StoppingLoggerFactory(_loggerFactory, () => Volatile.Read(ref _state) == 2),
         };
         if (configuration.ConfigurationStorage is not InMemoryClusterConfigurationStorage<EndPoint> storage)
         {
