@@ -22,13 +22,24 @@ public sealed class BrokerQuotas
         var settings = new QuotaSettings(options.QuotaWindowNum, options.QuotaWindowSizeSeconds * 1000L);
         Produce = new ClientQuotaManager(ClientQuotaControl.ProducerByteRate, settings, time);
         Fetch = new ClientQuotaManager(ClientQuotaControl.ConsumerByteRate, settings, time);
+        ControllerMutation = new ClientQuotaManager(ClientQuotaControl.ControllerMutationRate, settings, time);
+        Settings = settings;
     }
+
+    /// <summary>The measurement settings (<c>quota.window.num</c>, <c>quota.window.size.seconds</c>).</summary>
+    public QuotaSettings Settings { get; }
 
     /// <summary>Produce bytes per second.</summary>
     public ClientQuotaManager Produce { get; }
 
     /// <summary>Fetch bytes per second.</summary>
     public ClientQuotaManager Fetch { get; }
+
+    /// <summary>
+    /// Which <c>controller_mutation_rate</c> applies (<see cref="ControllerMutationQuota"/> measures it with its own
+    /// token bucket, not with this manager's windows).
+    /// </summary>
+    public ClientQuotaManager ControllerMutation { get; }
 
     /// <summary>The quota of <paramref name="manager"/>'s kind that applies to the sender of <paramref name="context"/>, or null (none, or a broker).</summary>
     public AppliedQuota? Find(ClientQuotaManager manager, RequestContext context)

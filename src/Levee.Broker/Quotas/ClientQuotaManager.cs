@@ -146,6 +146,9 @@ public sealed record AppliedQuota(ClientQuotaEntity Entity, double Limit, (strin
 /// <param name="WindowMs"><c>quota.window.size.seconds</c> in milliseconds (Kafka's default 1 s).</param>
 public sealed record QuotaSettings(int Samples, long WindowMs)
 {
+    /// <summary>The whole measured span: all samples together.</summary>
+    public long SpanMs => Samples * WindowMs;
+
     /// <summary>The longest throttle a client is given at once: the whole measured span.</summary>
-    public long MaxThrottleMs => Samples * WindowMs;
+    public long MaxThrottleMs => SpanMs;
 }

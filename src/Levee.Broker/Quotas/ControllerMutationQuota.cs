@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using Levee.Broker.Requests;
-using Levee.Cluster.Controller;
-using Levee.Cluster.Quorum;
 using Levee.Protocol;
 
 namespace Levee.Broker.Quotas;
@@ -20,20 +18,18 @@ public sealed class ControllerMutationQuota
     /// <summary>Kafka's message for a topic refused by the quota.</summary>
     public const string ExceededMessage = "The throttling quota has been exceeded.";
 
-    private readonly MetadataQuorum _quorum;
+    private readonly BrokerQuotas _quotas;
     private readonly TimeProvider _time;
-    private readonly ClientQuotaManager _resolver;
     private readonly double _burstSeconds;
     private readonly ConcurrentDictionary<(string User, string ClientId), Bucket> _buckets = new();
 
-    /// <summary>The quota read from <paramref name="quorum"/>'s image.</summary>
-    public ControllerMutationQuota(MetadataQuorum quorum, BrokerOptions options, TimeProvider time)
+    /// <summary>The quota <paramref name="quotas"/> finds for a client.</summary>
+    public ControllerMutationQuota(BrokerQuotas quotas, TimeProvider time)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _quorum = quorum;
+        ArgumentNullException.ThrowIfNull(quotas);
+        _quotas = quotas;
         _time = time;
-        _resolver = new ClientQuotaManager(ClientQuotaControl.ControllerMutationRate, new QuotaSettings(options.QuotaWindowNum, options.QuotaWindowSizeSeconds * 1000L), time);
-        _burstSeconds = (double)options.QuotaWindowNum * options.QuotaWindowSizeSeconds;
+        _burstSeconds = quotas.Settings.SpanMs / 1000.0;
     }
 
     /// <summary>
@@ -44,8 +40,7 @@ public sealed class ControllerMutationQuota
     public ErrorCode? TryMutate(RequestContext context, int partitions, bool strict)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var quotas = _quorum.Current.ClientQuotas;
-        if (context.Connection.IsBroker || quotas.IsEmpty || _resolver.Find(quotas, context.Connection.Principal.Name, context.ClientId ?? "") is not { } quota)
+        if (_quotas.Find(_quotas.ControllerMutation, context) is not { } quota)
         {
             return null;
         }
