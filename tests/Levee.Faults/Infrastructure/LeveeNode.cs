@@ -15,6 +15,7 @@ namespace Levee.Faults.Infrastructure;
 public sealed partial class LeveeNode : IAsyncDisposable
 {
     private const int MaxLogChars = 400_000;
+    private static readonly HashSet<int> HandedOutPorts = [];
     private readonly StringBuilder _log = new();
     private readonly List<string> _problems = [];
     private Process? _process;
@@ -78,7 +79,7 @@ public sealed partial class LeveeNode : IAsyncDisposable
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) => OnLine(e.Data, ready);
         process.ErrorDataReceived += (_, e) => OnLine(e.Data, ready);
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"Node {NodeId} exited before it was ready."));
+        process.Exited += (_, _) => OnExited(process, ready);
         _process?.Dispose();
         _process = process;
         IsPaused = false;
@@ -214,6 +215,24 @@ public sealed partial class LeveeNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A node that exits before it is ready fails its wait with its exit code and the end of its output,
+    /// read to the end first (the Exited event can come before the last lines).
+    /// </summary>
+    private void OnExited(Process process, TaskCompletionSource ready)
+    {
+        if (ready.Task.IsCompleted)
+        {
+            return;
+        }
+
+        process.WaitForExit();
+        var lines = Log.Split('\n');
+        var tail = string.Join('\n', lines[Math.Max(0, lines.Length - 40)..]);
+        ready.TrySetException(new InvalidOperationException(
+            $"Node {NodeId} (ports {Port}, {QuorumPort}) exited with code {process.ExitCode} before it was ready. Its last output:\n{tail}"));
+    }
+
     private void OnLine(string? line, TaskCompletionSource ready)
     {
         if (line is null)
@@ -251,10 +270,24 @@ public sealed partial class LeveeNode : IAsyncDisposable
     [GeneratedRegex(@"Unhandled exception|\b(fail|crit): ")]
     private static partial Regex ProblemLine();
 
+    /// <summary>
+    /// A loopback port free now and never handed out before in this test process: the kernel may give a
+    /// just-released port again, and two nodes of one cluster must not share one.
+    /// </summary>
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOutPorts)
+            {
+                if (HandedOutPorts.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 }
