@@ -17,6 +17,7 @@ internal sealed class MessageEmitter
     private readonly Dictionary<string, string> _classNames;
     private readonly string _keyConstant;
     private readonly HashSet<string> _needsIsDefault;
+    private readonly HashSet<string> _mapsNames;
     private readonly CodeWriter _code = new();
 
     public MessageEmitter(MessageSpec spec)
@@ -28,6 +29,7 @@ internal sealed class MessageEmitter
         _keyConstant = spec.Fields.Any(f => f.Name == "Key") ? "ApiKeyValue" : "Key";
         _classNames = ClassNames(spec, nested, _keyConstant);
         _needsIsDefault = StructsNeedingIsDefault(spec, nested);
+        _mapsNames = spec.Kind is "request" or "response" ? StructsMappingNames(spec, nested) : [];
     }
 
     public string Emit()
@@ -41,7 +43,10 @@ internal sealed class MessageEmitter
         _code.Summary($"Kafka's {_spec.Name} ({kind}): versions {Describe(_valid)}, flexible {Describe(_flexible)}.");
         // A response with a top-level ThrottleTimeMs can be throttled by the request pipeline (KIP-219) without knowing its type.
         var throttled = _spec.Kind == "response" && _spec.Fields.Any(f => f.Name == "ThrottleTimeMs" && f.Type == "int32") ? ", IThrottledResponse" : "";
-        _code.Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>{throttled}");
+        // A message that names topics, groups or transactional ids, or carries error messages, can be mapped into and
+        // out of a tenant's namespace by the request pipeline without knowing its type.
+        var mapped = _mapsNames.Contains(_spec.Name) ? ", INamedEntities" : "";
+        _code.Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>{throttled}{mapped}");
         EmitConstants();
         EmitBody(new StructSpec(_spec.Name, null, _spec.Fields), isMessage: true, needsIsDefault: false);
         foreach (var nested in _spec.NestedStructs())
@@ -99,6 +104,12 @@ internal sealed class MessageEmitter
         EmitWrite(owner, isMessage);
         _code.Line();
         EmitRead(owner, isMessage);
+        if (_mapsNames.Contains(isMessage ? _spec.Name : StructOf(owner.Name)))
+        {
+            _code.Line();
+            EmitMapNames(owner);
+        }
+
         if (needsIsDefault)
         {
             _code.Line();
@@ -578,6 +589,117 @@ internal sealed class MessageEmitter
             _code.Close();
         }
     }
+
+    // The spec name of the nested struct whose class is called className (Cursor -> CursorData).
+    private string StructOf(string className) => _classNames.First(c => c.Value == className).Key;
+
+    private static string? EntityKindOf(FieldSpec field) => field.EntityType switch
+    {
+        "topicName" => "EntityKind.Topic",
+        "groupId" => "EntityKind.Group",
+        "transactionalId" => "EntityKind.TransactionalId",
+        _ => null,
+    };
+
+    private static bool IsErrorMessage(FieldSpec field) => field.Name == "ErrorMessage" && field.Type == "string";
+
+    /// <summary>
+    /// The message and the structs whose objects hold, themselves or in what they contain, a topic name, group id,
+    /// transactional id or error message.
+    /// </summary>
+    private static HashSet<string> StructsMappingNames(MessageSpec spec, List<StructSpec> nested)
+    {
+        var fieldsOf = nested.ToDictionary(s => s.Name, s => s.Fields);
+        fieldsOf[spec.Name] = spec.Fields;
+        var result = new HashSet<string>();
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var (name, fields) in fieldsOf)
+            {
+                if (!result.Contains(name) && fields.Any(f =>
+                    (f.ElementType == "string" && (EntityKindOf(f) is not null || IsErrorMessage(f)))
+                    || (f.IsStruct && result.Contains(f.ElementType))))
+                {
+                    result.Add(name);
+                    changed = true;
+                }
+            }
+        }
+        while (changed);
+        return result;
+    }
+
+    private void EmitMapNames(StructSpec owner)
+    {
+        _code.Summary("Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.");
+        _code.Open($"public void MapNames(IEntityNameMap map)");
+        _code.Line("ArgumentNullException.ThrowIfNull(map);");
+        foreach (var field in owner.Fields)
+        {
+            var nullable = PropertyType(field).EndsWith('?');
+            if (field.ElementType == "string" && EntityKindOf(field) is { } kind)
+            {
+                if (field.IsArray)
+                {
+                    var list = nullable ? $"{field.Name}!" : field.Name;
+                    var open = nullable ? $"if ({field.Name} is not null)" : null;
+                    if (open is not null)
+                    {
+                        _code.Open(open);
+                    }
+
+                    _code.Line($"{list}.RemoveAll(name => !map.IsVisible({kind}, name));");
+                    _code.Open($"for (var i = 0; i < {list}.Count; i++)");
+                    _code.Line($"{list}[i] = map.Map({kind}, {list}[i]);");
+                    _code.Close();
+                    if (open is not null)
+                    {
+                        _code.Close();
+                    }
+                }
+                else
+                {
+                    _code.Line(nullable
+                        ? $"{field.Name} = {field.Name} is null ? null : map.Map({kind}, {field.Name});"
+                        : $"{field.Name} = map.Map({kind}, {field.Name});");
+                }
+            }
+            else if (IsErrorMessage(field))
+            {
+                _code.Line($"{field.Name} = map.MapMessage({field.Name});");
+            }
+            else if (field.IsStruct && _mapsNames.Contains(field.ElementType))
+            {
+                if (field.IsArray)
+                {
+                    var element = NestedStruct(field.ElementType);
+                    var key = element.Fields.FirstOrDefault(f => !f.IsArray && f.Type == "string" && EntityKindOf(f) is not null);
+                    if (key is not null)
+                    {
+                        // An element named by a topic, group or transactional id the map hides is dropped (a listing of
+                        // another namespace's resources), before the rest are mapped.
+                        var keyNullable = PropertyType(key).EndsWith('?');
+                        var name = keyNullable ? $"element.{key.Name} ?? \"\"" : $"element.{key.Name}";
+                        _code.Line($"{field.Name}{(nullable ? "?" : "")}.RemoveAll(element => !map.IsVisible({EntityKindOf(key)}, {name}));");
+                    }
+
+                    _code.Open($"foreach (var element in {field.Name}{(nullable ? " ?? []" : "")})");
+                    _code.Line("element.MapNames(map);");
+                    _code.Close();
+                }
+                else
+                {
+                    _code.Line($"{field.Name}{(nullable ? "?" : "")}.MapNames(map);");
+                }
+            }
+        }
+
+        _code.Close();
+    }
+
+    private StructSpec NestedStruct(string name) => _spec.NestedStructs().First(s => s.Name == name);
 
     private string PropertyType(FieldSpec field)
     {

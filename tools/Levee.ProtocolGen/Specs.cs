@@ -69,6 +69,9 @@ internal sealed class FieldSpec
 
     public string? About { get; init; }
 
+    /// <summary>What the field names, where the spec says (entityType: topicName, groupId, transactionalId, brokerId, producerId).</summary>
+    public string? EntityType { get; init; }
+
     /// <summary>Inline struct definition, when the field declares its struct's fields here.</summary>
     public List<FieldSpec>? Fields { get; init; }
 
@@ -110,6 +113,7 @@ internal sealed class FieldSpec
             FlexibleVersions = flexible is null ? null : Versions.Parse(flexible),
             Default = Text("default"),
             About = Text("about"),
+            EntityType = Text("entityType"),
             Fields = fields,
         };
     }

@@ -16,68 +16,56 @@ public sealed partial class MetadataImage
     private static readonly ImmutableSortedDictionary<int, PartitionImage> NoPartitions = ImmutableSortedDictionary<int, PartitionImage>.Empty;
 
     /// <summary>The image of an empty cluster, before the first record.</summary>
-    public static MetadataImage Empty { get; } = new(
-        0,
-        ImmutableSortedDictionary<int, BrokerRegistration>.Empty,
-        ImmutableSortedDictionary<Guid, TopicImage>.Empty,
-        ImmutableSortedDictionary.Create<string, TopicImage>(StringComparer.Ordinal),
-        ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>>.Empty,
-        0,
-        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord>.Empty,
-        ImmutableSortedDictionary<Guid, AccessControlEntryRecord>.Empty,
-        ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>>.Empty);
+    public static MetadataImage Empty { get; } = new();
 
-    private MetadataImage(
-        long offset,
-        ImmutableSortedDictionary<int, BrokerRegistration> brokers,
-        ImmutableSortedDictionary<Guid, TopicImage> topicsById,
-        ImmutableSortedDictionary<string, TopicImage> topicsByName,
-        ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> configs,
-        long nextProducerId,
-        ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> scramCredentials,
-        ImmutableSortedDictionary<Guid, AccessControlEntryRecord> acls,
-        ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>> clientQuotas)
+    private MetadataImage()
     {
-        ClientQuotas = clientQuotas;
-        ScramCredentials = scramCredentials;
-        Acls = acls;
-        Offset = offset;
-        Brokers = brokers;
-        TopicsById = topicsById;
-        TopicsByName = topicsByName;
-        Configs = configs;
-        NextProducerId = nextProducerId;
+    }
+
+    // A copy to change with an object initializer: new(this) { Acls = ... }.
+    private MetadataImage(MetadataImage from)
+    {
+        Offset = from.Offset;
+        Brokers = from.Brokers;
+        TopicsById = from.TopicsById;
+        TopicsByName = from.TopicsByName;
+        Configs = from.Configs;
+        NextProducerId = from.NextProducerId;
+        ScramCredentials = from.ScramCredentials;
+        Acls = from.Acls;
+        ClientQuotas = from.ClientQuotas;
+        Tenants = from.Tenants;
     }
 
     /// <summary>
     /// The metadata log offset (Raft log index) of the last entry applied to this image; 0 before
     /// any. <c>MetadataQuorum.AppendAsync</c> returns the offset at which its batch is visible.
     /// </summary>
-    public long Offset { get; }
+    public long Offset { get; private init; }
 
     /// <summary>Registered brokers by id.</summary>
-    public ImmutableSortedDictionary<int, BrokerRegistration> Brokers { get; }
+    public ImmutableSortedDictionary<int, BrokerRegistration> Brokers { get; private init; } = ImmutableSortedDictionary<int, BrokerRegistration>.Empty;
 
     /// <summary>Topics by id.</summary>
-    public ImmutableSortedDictionary<Guid, TopicImage> TopicsById { get; }
+    public ImmutableSortedDictionary<Guid, TopicImage> TopicsById { get; private init; } = ImmutableSortedDictionary<Guid, TopicImage>.Empty;
 
     /// <summary>Topics by name (ordinal).</summary>
-    public ImmutableSortedDictionary<string, TopicImage> TopicsByName { get; }
+    public ImmutableSortedDictionary<string, TopicImage> TopicsByName { get; private init; } = ImmutableSortedDictionary.Create<string, TopicImage>(StringComparer.Ordinal);
 
     /// <summary>Config overrides by resource, then by config name. Only resources with at least one override appear.</summary>
-    public ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> Configs { get; }
+    public ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>> Configs { get; private init; } = ImmutableSortedDictionary<ConfigResource, ImmutableSortedDictionary<string, string>>.Empty;
 
     /// <summary>The first producer id not yet handed out.</summary>
-    public long NextProducerId { get; }
+    public long NextProducerId { get; private init; }
 
     /// <summary>SCRAM credentials by user and mechanism (salted and iterated: no password is stored).</summary>
-    public ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> ScramCredentials { get; }
+    public ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord> ScramCredentials { get; private init; } = ImmutableSortedDictionary<ScramCredentialKey, UserScramCredentialRecord>.Empty;
 
     /// <summary>ACLs by id.</summary>
-    public ImmutableSortedDictionary<Guid, AccessControlEntryRecord> Acls { get; }
+    public ImmutableSortedDictionary<Guid, AccessControlEntryRecord> Acls { get; private init; } = ImmutableSortedDictionary<Guid, AccessControlEntryRecord>.Empty;
 
     /// <summary>Client quotas by entity, then by quota key (<c>producer_byte_rate</c>, ...). Only entities with at least one quota appear.</summary>
-    public ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>> ClientQuotas { get; }
+    public ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>> ClientQuotas { get; private init; } = ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>>.Empty;
 
     /// <summary>Finds a partition by topic name and index.</summary>
     public PartitionImage? GetPartition(string topic, int partition) =>
@@ -91,7 +79,7 @@ public sealed partial class MetadataImage
 
     /// <summary>The same state at another metadata offset.</summary>
     public MetadataImage WithOffset(long offset) =>
-        offset == Offset ? this : new(offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls, ClientQuotas);
+        offset == Offset ? this : new(this) { Offset = offset };
 
     /// <summary>Applies records in order (an atomic batch: all apply or the method throws and this image is unchanged).</summary>
     /// <exception cref="InvalidMetadataRecordException">A record does not apply to the image reached so far.</exception>
@@ -128,16 +116,16 @@ public sealed partial class MetadataImage
             ConfigRecord r => ApplyConfig(r),
             RemoveTopicRecord r => ApplyRemoveTopic(r),
             ProducerIdsRecord r => r.NextProducerId > NextProducerId
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, r.NextProducerId, ScramCredentials, Acls, ClientQuotas)
+                ? new(this) { NextProducerId = r.NextProducerId }
                 : throw Invalid($"ProducerIdsRecord moves the next producer id back from {NextProducerId} to {r.NextProducerId}."),
             UserScramCredentialRecord r => ApplyScramCredential(r),
             RemoveUserScramCredentialRecord r => ScramCredentials.ContainsKey(new ScramCredentialKey(r.Name, r.Mechanism))
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)), Acls, ClientQuotas)
+                ? new(this) { ScramCredentials = ScramCredentials.Remove(new ScramCredentialKey(r.Name, r.Mechanism)) }
                 : throw Invalid($"User '{r.Name}' has no {r.Mechanism} credential."),
             AccessControlEntryRecord r => ApplyAcl(r),
             ClientQuotaRecord r => ApplyClientQuota(r),
             RemoveAccessControlEntryRecord r => Acls.ContainsKey(r.Id)
-                ? new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.Remove(r.Id), ClientQuotas)
+                ? new(this) { Acls = Acls.Remove(r.Id) }
                 : throw Invalid($"ACL {r.Id} does not exist."),
             _ => throw Invalid($"Unsupported metadata record {record.GetType().Name}."),
         };
@@ -150,7 +138,7 @@ public sealed partial class MetadataImage
             throw Invalid($"UserScramCredentialRecord for '{r.Name}' is malformed.");
         }
 
-        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r), Acls, ClientQuotas);
+        return new(this) { ScramCredentials = ScramCredentials.SetItem(new ScramCredentialKey(r.Name, r.Mechanism), r) };
     }
 
     private MetadataImage ApplyClientQuota(ClientQuotaRecord r)
@@ -163,7 +151,7 @@ public sealed partial class MetadataImage
         var quotas = ClientQuotas.TryGetValue(r.Entity, out var current) ? current : ImmutableSortedDictionary.Create<string, double>(StringComparer.Ordinal);
         quotas = r.Remove ? quotas.Remove(r.Key) : quotas.SetItem(r.Key, r.Value);
         var all = quotas.IsEmpty ? ClientQuotas.Remove(r.Entity) : ClientQuotas.SetItem(r.Entity, quotas);
-        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls, all);
+        return new(this) { ClientQuotas = all };
     }
 
     private MetadataImage ApplyAcl(AccessControlEntryRecord r)
@@ -176,14 +164,17 @@ public sealed partial class MetadataImage
             throw Invalid($"AccessControlEntryRecord {r.Id} is malformed.");
         }
 
-        return new(Offset, Brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls.SetItem(r.Id, r), ClientQuotas);
+        return new(this) { Acls = Acls.SetItem(r.Id, r) };
     }
 
     private MetadataImage WithBrokers(ImmutableSortedDictionary<int, BrokerRegistration> brokers) =>
-        new(Offset, brokers, TopicsById, TopicsByName, Configs, NextProducerId, ScramCredentials, Acls, ClientQuotas);
+        new(this) { Brokers = brokers };
 
-    private MetadataImage WithTopic(TopicImage topic) => new(
-        Offset, Brokers, TopicsById.SetItem(topic.Id, topic), TopicsByName.SetItem(topic.Name, topic), Configs, NextProducerId, ScramCredentials, Acls, ClientQuotas);
+    private MetadataImage WithTopic(TopicImage topic) => new(this)
+    {
+        TopicsById = TopicsById.SetItem(topic.Id, topic),
+        TopicsByName = TopicsByName.SetItem(topic.Name, topic),
+    };
 
     private BrokerRegistration RequireBroker(int id, long epoch)
     {
@@ -283,20 +274,18 @@ public sealed partial class MetadataImage
         var configs = GetConfigs(r.ResourceType, r.ResourceName);
         configs = r.Value is null ? configs.Remove(r.Name) : configs.SetItem(r.Name, r.Value);
         var all = configs.IsEmpty ? Configs.Remove(resource) : Configs.SetItem(resource, configs);
-        return new(Offset, Brokers, TopicsById, TopicsByName, all, NextProducerId, ScramCredentials, Acls, ClientQuotas);
+        return new(this) { Configs = all };
     }
 
     private MetadataImage ApplyRemoveTopic(RemoveTopicRecord r)
     {
         var topic = RequireTopic(r.TopicId);
-        return new(
-            Offset,
-            Brokers,
-            TopicsById.Remove(topic.Id),
-            TopicsByName.Remove(topic.Name),
-            Configs.Remove(new ConfigResource(ConfigResourceType.Topic, topic.Name)),
-            NextProducerId,
-            ScramCredentials, Acls, ClientQuotas);
+        return new(this)
+        {
+            TopicsById = TopicsById.Remove(topic.Id),
+            TopicsByName = TopicsByName.Remove(topic.Name),
+            Configs = Configs.Remove(new ConfigResource(ConfigResourceType.Topic, topic.Name)),
+        };
     }
 
     private TopicImage RequireTopic(Guid id) =>

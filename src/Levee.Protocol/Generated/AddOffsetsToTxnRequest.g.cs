@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AddOffsetsToTxnRequest (request, API key 25): versions 0-4, flexible 3-4.</summary>
-public sealed partial class AddOffsetsToTxnRequest : IKafkaMessage<AddOffsetsToTxnRequest>
+public sealed partial class AddOffsetsToTxnRequest : IKafkaMessage<AddOffsetsToTxnRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,5 +69,13 @@ public sealed partial class AddOffsetsToTxnRequest : IKafkaMessage<AddOffsetsToT
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
+        GroupId = map.Map(EntityKind.Group, GroupId);
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AddPartitionsToTxnRequest (request, API key 24): versions 0-5, flexible 3-5.</summary>
-public sealed partial class AddPartitionsToTxnRequest : IKafkaMessage<AddPartitionsToTxnRequest>
+public sealed partial class AddPartitionsToTxnRequest : IKafkaMessage<AddPartitionsToTxnRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -144,6 +144,23 @@ public sealed partial class AddPartitionsToTxnRequest : IKafkaMessage<AddPartiti
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Transactions.RemoveAll(element => !map.IsVisible(EntityKind.TransactionalId, element.TransactionalId));
+        foreach (var element in Transactions)
+        {
+            element.MapNames(map);
+        }
+        V3AndBelowTransactionalId = map.Map(EntityKind.TransactionalId, V3AndBelowTransactionalId);
+        V3AndBelowTopics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in V3AndBelowTopics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>List of transactions to add partitions to.</summary>
     public sealed partial class AddPartitionsToTxnTransaction
     {
@@ -240,6 +257,18 @@ public sealed partial class AddPartitionsToTxnRequest : IKafkaMessage<AddPartiti
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The AddPartitionsToTxnTopic structure of AddPartitionsToTxnRequest.</summary>
@@ -292,6 +321,13 @@ public sealed partial class AddPartitionsToTxnRequest : IKafkaMessage<AddPartiti
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 }

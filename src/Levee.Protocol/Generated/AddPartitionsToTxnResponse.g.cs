@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AddPartitionsToTxnResponse (response, API key 24): versions 0-5, flexible 3-5.</summary>
-public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartitionsToTxnResponse>, IThrottledResponse
+public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartitionsToTxnResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -127,6 +127,22 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartit
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ResultsByTransaction.RemoveAll(element => !map.IsVisible(EntityKind.TransactionalId, element.TransactionalId));
+        foreach (var element in ResultsByTransaction)
+        {
+            element.MapNames(map);
+        }
+        ResultsByTopicV3AndBelow.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in ResultsByTopicV3AndBelow)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Results categorized by transactional ID.</summary>
     public sealed partial class AddPartitionsToTxnResult
     {
@@ -190,6 +206,18 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartit
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
+            TopicResults.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in TopicResults)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The AddPartitionsToTxnTopicResult structure of AddPartitionsToTxnResponse.</summary>
@@ -242,6 +270,13 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartit
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

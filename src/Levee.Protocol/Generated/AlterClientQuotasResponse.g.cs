@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterClientQuotasResponse (response, API key 49): versions 0-1, flexible 1.</summary>
-public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClientQuotasResponse>, IThrottledResponse
+public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClientQuotasResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,16 @@ public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClien
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Entries)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The quota configuration entries to alter.</summary>
     public sealed partial class EntryData
     {
@@ -135,6 +145,13 @@ public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClien
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

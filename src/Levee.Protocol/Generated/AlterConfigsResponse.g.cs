@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterConfigsResponse (response, API key 33): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsResponse>, IThrottledResponse
+public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,16 @@ public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses for each resource.</summary>
     public sealed partial class AlterConfigsResourceResponse
     {
@@ -121,6 +131,13 @@ public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsRes
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionReassignmentsRequest (request, API key 45): versions 0, flexible 0.</summary>
-public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<AlterPartitionReassignmentsRequest>
+public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<AlterPartitionReassignmentsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -74,6 +74,17 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<A
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to reassign.</summary>
     public sealed partial class ReassignableTopic
     {
@@ -118,6 +129,13 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<A
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionReassignmentsResponse (response, API key 45): versions 0, flexible 0.</summary>
-public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<AlterPartitionReassignmentsResponse>, IThrottledResponse
+public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<AlterPartitionReassignmentsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -84,6 +84,18 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        Responses.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses to topics to reassign.</summary>
     public sealed partial class ReassignableTopicResponse
     {
@@ -129,6 +141,17 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The responses to partitions to reassign</summary>
@@ -161,6 +184,13 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
             result.ErrorMessage = reader.ReadNullableString(compact: true);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

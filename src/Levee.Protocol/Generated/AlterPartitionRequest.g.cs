@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionRequest (request, API key 56): versions 0-3, flexible 0-3.</summary>
-public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartitionRequest>
+public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartitionRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -79,6 +79,17 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of AlterPartitionRequest.</summary>
     public sealed partial class TopicData
     {
@@ -140,6 +151,13 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

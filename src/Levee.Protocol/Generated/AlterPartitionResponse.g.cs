@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterPartitionResponse (response, API key 56): versions 0-3, flexible 0-3.</summary>
-public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitionResponse>, IThrottledResponse
+public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitionResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -79,6 +79,17 @@ public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitio
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of AlterPartitionResponse.</summary>
     public sealed partial class TopicData
     {
@@ -140,6 +151,13 @@ public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitio
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

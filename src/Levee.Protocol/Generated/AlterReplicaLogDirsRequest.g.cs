@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterReplicaLogDirsRequest (request, API key 34): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterReplicaLogDirsRequest : IKafkaMessage<AlterReplicaLogDirsRequest>
+public sealed partial class AlterReplicaLogDirsRequest : IKafkaMessage<AlterReplicaLogDirsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -75,6 +75,16 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaMessage<AlterRepl
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Dirs)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The alterations to make for each directory.</summary>
     public sealed partial class AlterReplicaLogDir
     {
@@ -125,6 +135,17 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaMessage<AlterRepl
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -178,6 +199,13 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaMessage<AlterRepl
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 }

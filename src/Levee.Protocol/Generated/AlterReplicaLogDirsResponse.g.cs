@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterReplicaLogDirsResponse (response, API key 34): versions 0-2, flexible 2.</summary>
-public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterReplicaLogDirsResponse>, IThrottledResponse
+public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterReplicaLogDirsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterRep
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Results.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for each topic.</summary>
     public sealed partial class AlterReplicaLogDirTopicResult
     {
@@ -130,6 +141,13 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterRep
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

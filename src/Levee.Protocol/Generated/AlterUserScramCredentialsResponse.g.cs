@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's AlterUserScramCredentialsResponse (response, API key 51): versions 0, flexible 0.</summary>
-public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<AlterUserScramCredentialsResponse>, IThrottledResponse
+public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<AlterUserScramCredentialsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -74,6 +74,16 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<Al
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for deletions and alterations, one per affected user.</summary>
     public sealed partial class AlterUserScramCredentialsResult
     {
@@ -104,6 +114,13 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<Al
             result.ErrorMessage = reader.ReadNullableString(compact: true);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BeginQuorumEpochRequest (request, API key 53): versions 0-1, flexible 1.</summary>
-public sealed partial class BeginQuorumEpochRequest : IKafkaMessage<BeginQuorumEpochRequest>
+public sealed partial class BeginQuorumEpochRequest : IKafkaMessage<BeginQuorumEpochRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -121,6 +121,17 @@ public sealed partial class BeginQuorumEpochRequest : IKafkaMessage<BeginQuorumE
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class TopicData
     {
@@ -171,6 +182,13 @@ public sealed partial class BeginQuorumEpochRequest : IKafkaMessage<BeginQuorumE
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

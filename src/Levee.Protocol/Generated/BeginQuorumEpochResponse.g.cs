@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's BeginQuorumEpochResponse (response, API key 53): versions 0-1, flexible 1.</summary>
-public sealed partial class BeginQuorumEpochResponse : IKafkaMessage<BeginQuorumEpochResponse>
+public sealed partial class BeginQuorumEpochResponse : IKafkaMessage<BeginQuorumEpochResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -134,6 +134,17 @@ public sealed partial class BeginQuorumEpochResponse : IKafkaMessage<BeginQuorum
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class TopicData
     {
@@ -184,6 +195,13 @@ public sealed partial class BeginQuorumEpochResponse : IKafkaMessage<BeginQuorum
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerGroupDescribeRequest (request, API key 69): versions 0, flexible 0.</summary>
-public sealed partial class ConsumerGroupDescribeRequest : IKafkaMessage<ConsumerGroupDescribeRequest>
+public sealed partial class ConsumerGroupDescribeRequest : IKafkaMessage<ConsumerGroupDescribeRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -72,5 +72,16 @@ public sealed partial class ConsumerGroupDescribeRequest : IKafkaMessage<Consume
         result.IncludeAuthorizedOperations = reader.ReadBool();
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupIds.RemoveAll(name => !map.IsVisible(EntityKind.Group, name));
+        for (var i = 0; i < GroupIds.Count; i++)
+        {
+            GroupIds[i] = map.Map(EntityKind.Group, GroupIds[i]);
+        }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ConsumerGroupHeartbeatRequest (request, API key 68): versions 0-1, flexible 0-1.</summary>
-public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaMessage<ConsumerGroupHeartbeatRequest>
+public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaMessage<ConsumerGroupHeartbeatRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -151,6 +151,21 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaMessage<Consum
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
+        if (SubscribedTopicNames is not null)
+        {
+            SubscribedTopicNames!.RemoveAll(name => !map.IsVisible(EntityKind.Topic, name));
+            for (var i = 0; i < SubscribedTopicNames!.Count; i++)
+            {
+                SubscribedTopicNames![i] = map.Map(EntityKind.Topic, SubscribedTopicNames![i]);
+            }
+        }
     }
 
     /// <summary>null if it didn't change since the last heartbeat; the partitions owned by the member.</summary>

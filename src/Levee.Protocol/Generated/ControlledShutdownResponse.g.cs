@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ControlledShutdownResponse (response, API key 7): versions 0-3, flexible 3.</summary>
-public sealed partial class ControlledShutdownResponse : IKafkaMessage<ControlledShutdownResponse>
+public sealed partial class ControlledShutdownResponse : IKafkaMessage<ControlledShutdownResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class ControlledShutdownResponse : IKafkaMessage<Controlle
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        RemainingPartitions.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in RemainingPartitions)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The partitions that the broker still leads.</summary>
     public sealed partial class RemainingPartition
     {
@@ -111,6 +122,13 @@ public sealed partial class ControlledShutdownResponse : IKafkaMessage<Controlle
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

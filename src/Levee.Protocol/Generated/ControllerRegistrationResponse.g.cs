@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ControllerRegistrationResponse (response, API key 70): versions 0, flexible 0.</summary>
-public sealed partial class ControllerRegistrationResponse : IKafkaMessage<ControllerRegistrationResponse>, IThrottledResponse
+public sealed partial class ControllerRegistrationResponse : IKafkaMessage<ControllerRegistrationResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -58,5 +58,12 @@ public sealed partial class ControllerRegistrationResponse : IKafkaMessage<Contr
         result.ErrorMessage = reader.ReadNullableString(compact: true);
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
     }
 }

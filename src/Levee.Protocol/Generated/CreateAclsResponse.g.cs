@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreateAclsResponse (response, API key 30): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsResponse>, IThrottledResponse
+public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,16 @@ public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsRespons
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for each ACL creation.</summary>
     public sealed partial class AclCreationResult
     {
@@ -111,6 +121,13 @@ public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsRespons
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

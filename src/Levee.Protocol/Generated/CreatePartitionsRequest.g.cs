@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreatePartitionsRequest (request, API key 37): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreatePartitionsRequest : IKafkaMessage<CreatePartitionsRequest>
+public sealed partial class CreatePartitionsRequest : IKafkaMessage<CreatePartitionsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -85,6 +85,17 @@ public sealed partial class CreatePartitionsRequest : IKafkaMessage<CreatePartit
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic that we want to create new partitions inside.</summary>
     public sealed partial class CreatePartitionsTopic
     {
@@ -147,6 +158,13 @@ public sealed partial class CreatePartitionsRequest : IKafkaMessage<CreatePartit
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreatePartitionsResponse (response, API key 37): versions 0-3, flexible 2-3.</summary>
-public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreatePartitionsResponse>, IThrottledResponse
+public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreatePartitionsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreateParti
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Results.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The partition creation results for each topic.</summary>
     public sealed partial class CreatePartitionsTopicResult
     {
@@ -116,6 +127,14 @@ public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreateParti
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreateTopicsRequest (request, API key 19): versions 0-7, flexible 5-7.</summary>
-public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequest>
+public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -91,6 +91,17 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to create.</summary>
     public sealed partial class CreatableTopic
     {
@@ -175,6 +186,13 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's CreateTopicsResponse (response, API key 19): versions 0-7, flexible 5-7.</summary>
-public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsResponse>, IThrottledResponse
+public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -84,6 +84,17 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
     }
 
     /// <summary>Results for each topic we tried to create.</summary>
@@ -233,6 +244,14 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
                 }
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

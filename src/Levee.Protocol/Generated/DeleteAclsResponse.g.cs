@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteAclsResponse (response, API key 31): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsResponse>, IThrottledResponse
+public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,16 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in FilterResults)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for each filter.</summary>
     public sealed partial class DeleteAclsFilterResult
     {
@@ -135,6 +145,17 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
+            foreach (var element in MatchingAcls)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -210,6 +231,13 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteGroupsRequest (request, API key 42): versions 0-2, flexible 2.</summary>
-public sealed partial class DeleteGroupsRequest : IKafkaMessage<DeleteGroupsRequest>
+public sealed partial class DeleteGroupsRequest : IKafkaMessage<DeleteGroupsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -73,5 +73,16 @@ public sealed partial class DeleteGroupsRequest : IKafkaMessage<DeleteGroupsRequ
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupsNames.RemoveAll(name => !map.IsVisible(EntityKind.Group, name));
+        for (var i = 0; i < GroupsNames.Count; i++)
+        {
+            GroupsNames[i] = map.Map(EntityKind.Group, GroupsNames[i]);
+        }
     }
 }

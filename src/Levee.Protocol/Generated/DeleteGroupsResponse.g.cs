@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteGroupsResponse (response, API key 42): versions 0-2, flexible 2.</summary>
-public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsResponse>, IThrottledResponse
+public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Results.RemoveAll(element => !map.IsVisible(EntityKind.Group, element.GroupId));
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The deletion results</summary>
     public sealed partial class DeletableGroupResult
     {
@@ -111,6 +122,13 @@ public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsRes
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            GroupId = map.Map(EntityKind.Group, GroupId);
         }
     }
 }

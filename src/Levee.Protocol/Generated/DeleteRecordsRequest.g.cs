@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteRecordsRequest (request, API key 21): versions 0-2, flexible 2.</summary>
-public sealed partial class DeleteRecordsRequest : IKafkaMessage<DeleteRecordsRequest>
+public sealed partial class DeleteRecordsRequest : IKafkaMessage<DeleteRecordsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class DeleteRecordsRequest : IKafkaMessage<DeleteRecordsRe
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic that we want to delete records from.</summary>
     public sealed partial class DeleteRecordsTopic
     {
@@ -130,6 +141,13 @@ public sealed partial class DeleteRecordsRequest : IKafkaMessage<DeleteRecordsRe
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteTopicsRequest (request, API key 20): versions 0-6, flexible 4-6.</summary>
-public sealed partial class DeleteTopicsRequest : IKafkaMessage<DeleteTopicsRequest>
+public sealed partial class DeleteTopicsRequest : IKafkaMessage<DeleteTopicsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -116,6 +116,22 @@ public sealed partial class DeleteTopicsRequest : IKafkaMessage<DeleteTopicsRequ
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name ?? ""));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+        TopicNames.RemoveAll(name => !map.IsVisible(EntityKind.Topic, name));
+        for (var i = 0; i < TopicNames.Count; i++)
+        {
+            TopicNames[i] = map.Map(EntityKind.Topic, TopicNames[i]);
+        }
+    }
+
     /// <summary>The name or topic ID of the topic</summary>
     public sealed partial class DeleteTopicState
     {
@@ -159,6 +175,13 @@ public sealed partial class DeleteTopicsRequest : IKafkaMessage<DeleteTopicsRequ
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = Name is null ? null : map.Map(EntityKind.Topic, Name);
         }
     }
 }

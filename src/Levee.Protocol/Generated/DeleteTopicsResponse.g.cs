@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DeleteTopicsResponse (response, API key 20): versions 0-6, flexible 4-6.</summary>
-public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsResponse>, IThrottledResponse
+public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -86,6 +86,17 @@ public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Responses.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name ?? ""));
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for each topic we tried to delete.</summary>
     public sealed partial class DeletableTopicResult
     {
@@ -146,6 +157,14 @@ public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsRes
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = Name is null ? null : map.Map(EntityKind.Topic, Name);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeAclsResponse (response, API key 29): versions 0-3, flexible 2-3.</summary>
-public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsResponse>, IThrottledResponse
+public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -88,6 +88,13 @@ public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsRes
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
     }
 
     /// <summary>Each Resource that is referenced in an ACL.</summary>

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeClientQuotasResponse (response, API key 48): versions 0-1, flexible 1.</summary>
-public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<DescribeClientQuotasResponse>, IThrottledResponse
+public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<DescribeClientQuotasResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -95,6 +95,13 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<Describ
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
     }
 
     /// <summary>A result entry.</summary>

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeClusterResponse (response, API key 60): versions 0-1, flexible 0-1.</summary>
-public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClusterResponse>, IThrottledResponse
+public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClusterResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -108,6 +108,13 @@ public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClus
         result.ClusterAuthorizedOperations = reader.ReadInt32();
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
     }
 
     /// <summary>Each broker in the response.</summary>

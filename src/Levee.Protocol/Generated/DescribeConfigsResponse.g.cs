@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeConfigsResponse (response, API key 32): versions 0-4, flexible 4.</summary>
-public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConfigsResponse>, IThrottledResponse
+public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConfigsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,16 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for each resource.</summary>
     public sealed partial class DescribeConfigsResult
     {
@@ -145,6 +155,13 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeGroupsRequest (request, API key 15): versions 0-5, flexible 5.</summary>
-public sealed partial class DescribeGroupsRequest : IKafkaMessage<DescribeGroupsRequest>
+public sealed partial class DescribeGroupsRequest : IKafkaMessage<DescribeGroupsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -84,5 +84,16 @@ public sealed partial class DescribeGroupsRequest : IKafkaMessage<DescribeGroups
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Groups.RemoveAll(name => !map.IsVisible(EntityKind.Group, name));
+        for (var i = 0; i < Groups.Count; i++)
+        {
+            Groups[i] = map.Map(EntityKind.Group, Groups[i]);
+        }
     }
 }

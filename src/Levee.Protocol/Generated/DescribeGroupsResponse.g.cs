@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeGroupsResponse (response, API key 15): versions 0-5, flexible 5.</summary>
-public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroupsResponse>, IThrottledResponse
+public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroupsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -84,6 +84,17 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Groups.RemoveAll(element => !map.IsVisible(EntityKind.Group, element.GroupId));
+        foreach (var element in Groups)
+        {
+            element.MapNames(map);
+        }
     }
 
     /// <summary>Each described group.</summary>
@@ -167,6 +178,13 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            GroupId = map.Map(EntityKind.Group, GroupId);
         }
     }
 

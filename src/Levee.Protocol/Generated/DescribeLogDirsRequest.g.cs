@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeLogDirsRequest (request, API key 35): versions 0-4, flexible 2-4.</summary>
-public sealed partial class DescribeLogDirsRequest : IKafkaMessage<DescribeLogDirsRequest>
+public sealed partial class DescribeLogDirsRequest : IKafkaMessage<DescribeLogDirsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -82,6 +82,17 @@ public sealed partial class DescribeLogDirsRequest : IKafkaMessage<DescribeLogDi
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics?.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in Topics ?? [])
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic that we want to describe log directories for, or null for all topics.</summary>
     public sealed partial class DescribableLogDirTopic
     {
@@ -132,6 +143,13 @@ public sealed partial class DescribeLogDirsRequest : IKafkaMessage<DescribeLogDi
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeLogDirsResponse (response, API key 35): versions 0-4, flexible 2-4.</summary>
-public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogDirsResponse>, IThrottledResponse
+public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogDirsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -91,6 +91,16 @@ public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogD
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The log directories.</summary>
     public sealed partial class DescribeLogDirsResult
     {
@@ -169,6 +179,17 @@ public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogD
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>Each topic.</summary>
@@ -221,6 +242,13 @@ public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogD
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeProducersRequest (request, API key 61): versions 0, flexible 0.</summary>
-public sealed partial class DescribeProducersRequest : IKafkaMessage<DescribeProducersRequest>
+public sealed partial class DescribeProducersRequest : IKafkaMessage<DescribeProducersRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,6 +69,17 @@ public sealed partial class DescribeProducersRequest : IKafkaMessage<DescribePro
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicRequest structure of DescribeProducersRequest.</summary>
     public sealed partial class TopicRequest
     {
@@ -113,6 +124,13 @@ public sealed partial class DescribeProducersRequest : IKafkaMessage<DescribePro
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 }

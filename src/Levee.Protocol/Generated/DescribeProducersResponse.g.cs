@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeProducersResponse (response, API key 61): versions 0, flexible 0.</summary>
-public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribeProducersResponse>, IThrottledResponse
+public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribeProducersResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -74,6 +74,17 @@ public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribePr
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic in the response.</summary>
     public sealed partial class TopicResponse
     {
@@ -118,6 +129,17 @@ public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribePr
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -175,6 +197,13 @@ public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribePr
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

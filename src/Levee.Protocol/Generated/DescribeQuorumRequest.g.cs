@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeQuorumRequest (request, API key 55): versions 0-2, flexible 0-2.</summary>
-public sealed partial class DescribeQuorumRequest : IKafkaMessage<DescribeQuorumRequest>
+public sealed partial class DescribeQuorumRequest : IKafkaMessage<DescribeQuorumRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,6 +69,17 @@ public sealed partial class DescribeQuorumRequest : IKafkaMessage<DescribeQuorum
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of DescribeQuorumRequest.</summary>
     public sealed partial class TopicData
     {
@@ -113,6 +124,13 @@ public sealed partial class DescribeQuorumRequest : IKafkaMessage<DescribeQuorum
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

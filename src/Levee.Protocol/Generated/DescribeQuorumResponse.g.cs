@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeQuorumResponse (response, API key 55): versions 0-2, flexible 0-2.</summary>
-public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuorumResponse>
+public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuorumResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -115,6 +115,18 @@ public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuoru
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of DescribeQuorumResponse.</summary>
     public sealed partial class TopicData
     {
@@ -159,6 +171,17 @@ public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuoru
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -261,6 +284,13 @@ public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuoru
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTopicPartitionsRequest (request, API key 75): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTopicPartitionsRequest : IKafkaMessage<DescribeTopicPartitionsRequest>
+public sealed partial class DescribeTopicPartitionsRequest : IKafkaMessage<DescribeTopicPartitionsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -87,6 +87,18 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaMessage<Descr
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+        Cursor?.MapNames(map);
+    }
+
     /// <summary>The topics to fetch details for.</summary>
     public sealed partial class TopicRequest
     {
@@ -107,6 +119,13 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaMessage<Descr
             result.Name = reader.ReadString(compact: true);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 
@@ -135,6 +154,13 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaMessage<Descr
             result.PartitionIndex = reader.ReadInt32();
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTopicPartitionsResponse (response, API key 75): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<DescribeTopicPartitionsResponse>, IThrottledResponse
+public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<DescribeTopicPartitionsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -87,6 +87,18 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<Desc
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name ?? ""));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+        NextCursor?.MapNames(map);
+    }
+
     /// <summary>Each topic in the response.</summary>
     public sealed partial class DescribeTopicPartitionsResponseTopic
     {
@@ -151,6 +163,13 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<Desc
             result.TopicAuthorizedOperations = reader.ReadInt32();
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = Name is null ? null : map.Map(EntityKind.Topic, Name);
         }
     }
 
@@ -351,6 +370,13 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<Desc
             result.PartitionIndex = reader.ReadInt32();
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTransactionsRequest (request, API key 65): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTransactionsRequest : IKafkaMessage<DescribeTransactionsRequest>
+public sealed partial class DescribeTransactionsRequest : IKafkaMessage<DescribeTransactionsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -67,5 +67,16 @@ public sealed partial class DescribeTransactionsRequest : IKafkaMessage<Describe
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionalIds.RemoveAll(name => !map.IsVisible(EntityKind.TransactionalId, name));
+        for (var i = 0; i < TransactionalIds.Count; i++)
+        {
+            TransactionalIds[i] = map.Map(EntityKind.TransactionalId, TransactionalIds[i]);
+        }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeTransactionsResponse (response, API key 65): versions 0, flexible 0.</summary>
-public sealed partial class DescribeTransactionsResponse : IKafkaMessage<DescribeTransactionsResponse>, IThrottledResponse
+public sealed partial class DescribeTransactionsResponse : IKafkaMessage<DescribeTransactionsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -72,6 +72,17 @@ public sealed partial class DescribeTransactionsResponse : IKafkaMessage<Describ
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionStates.RemoveAll(element => !map.IsVisible(EntityKind.TransactionalId, element.TransactionalId));
+        foreach (var element in TransactionStates)
+        {
+            element.MapNames(map);
+        }
     }
 
     /// <summary>The TransactionState structure of DescribeTransactionsResponse.</summary>
@@ -149,6 +160,18 @@ public sealed partial class DescribeTransactionsResponse : IKafkaMessage<Describ
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The set of partitions included in the current transaction (if active). When a transaction is preparing to commit or abort, this will include only partitions which do not have markers.</summary>
@@ -195,6 +218,13 @@ public sealed partial class DescribeTransactionsResponse : IKafkaMessage<Describ
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 }

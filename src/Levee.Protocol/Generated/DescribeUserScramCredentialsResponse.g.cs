@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's DescribeUserScramCredentialsResponse (response, API key 50): versions 0, flexible 0.</summary>
-public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage<DescribeUserScramCredentialsResponse>, IThrottledResponse
+public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage<DescribeUserScramCredentialsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -84,6 +84,17 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for descriptions, one per user.</summary>
     public sealed partial class DescribeUserScramCredentialsResult
     {
@@ -138,6 +149,13 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

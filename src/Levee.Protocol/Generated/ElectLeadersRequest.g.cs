@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ElectLeadersRequest (request, API key 43): versions 0-2, flexible 2.</summary>
-public sealed partial class ElectLeadersRequest : IKafkaMessage<ElectLeadersRequest>
+public sealed partial class ElectLeadersRequest : IKafkaMessage<ElectLeadersRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -98,6 +98,17 @@ public sealed partial class ElectLeadersRequest : IKafkaMessage<ElectLeadersRequ
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TopicPartitions?.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in TopicPartitions ?? [])
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topic partitions to elect leaders.</summary>
     public sealed partial class TopicPartitionsData
     {
@@ -148,6 +159,13 @@ public sealed partial class ElectLeadersRequest : IKafkaMessage<ElectLeadersRequ
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 }

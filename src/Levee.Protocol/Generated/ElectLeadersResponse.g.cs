@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ElectLeadersResponse (response, API key 43): versions 0-2, flexible 2.</summary>
-public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersResponse>, IThrottledResponse
+public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -91,6 +91,17 @@ public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ReplicaElectionResults.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in ReplicaElectionResults)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The election results, or an empty array if the requester did not have permission and the request asks for all partitions.</summary>
     public sealed partial class ReplicaElectionResult
     {
@@ -142,6 +153,17 @@ public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersRes
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
+            foreach (var element in PartitionResult)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The results for each partition</summary>
@@ -180,6 +202,13 @@ public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersRes
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EndQuorumEpochRequest (request, API key 54): versions 0-1, flexible 1.</summary>
-public sealed partial class EndQuorumEpochRequest : IKafkaMessage<EndQuorumEpochRequest>
+public sealed partial class EndQuorumEpochRequest : IKafkaMessage<EndQuorumEpochRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -110,6 +110,17 @@ public sealed partial class EndQuorumEpochRequest : IKafkaMessage<EndQuorumEpoch
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of EndQuorumEpochRequest.</summary>
     public sealed partial class TopicData
     {
@@ -160,6 +171,13 @@ public sealed partial class EndQuorumEpochRequest : IKafkaMessage<EndQuorumEpoch
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's EndTxnRequest (request, API key 26): versions 0-5, flexible 3-5.</summary>
-public sealed partial class EndTxnRequest : IKafkaMessage<EndTxnRequest>
+public sealed partial class EndTxnRequest : IKafkaMessage<EndTxnRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,5 +69,12 @@ public sealed partial class EndTxnRequest : IKafkaMessage<EndTxnRequest>
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
     }
 }

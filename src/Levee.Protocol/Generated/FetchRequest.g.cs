@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FetchRequest (request, API key 1): versions 0-17, flexible 12-17.</summary>
-public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
+public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -238,6 +238,22 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+        ForgottenTopicsData.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in ForgottenTopicsData)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The ReplicaState structure of FetchRequest.</summary>
     public sealed partial class ReplicaStateData
     {
@@ -357,6 +373,13 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 
@@ -540,6 +563,13 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FetchResponse (response, API key 1): versions 0-17, flexible 12-17.</summary>
-public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>, IThrottledResponse
+public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -162,6 +162,17 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>, IThrot
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Responses.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The response topics.</summary>
     public sealed partial class FetchableTopicResponse
     {
@@ -229,6 +240,13 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>, IThrot
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 

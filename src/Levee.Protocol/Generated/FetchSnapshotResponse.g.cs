@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FetchSnapshotResponse (response, API key 59): versions 0-1, flexible 0-1.</summary>
-public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotResponse>, IThrottledResponse
+public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -133,6 +133,17 @@ public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotR
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to fetch.</summary>
     public sealed partial class TopicSnapshot
     {
@@ -177,6 +188,13 @@ public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotR
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

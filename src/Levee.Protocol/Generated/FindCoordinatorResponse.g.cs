@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's FindCoordinatorResponse (response, API key 10): versions 0-6, flexible 3-6.</summary>
-public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordinatorResponse>, IThrottledResponse
+public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordinatorResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -147,6 +147,17 @@ public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordina
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        foreach (var element in Coordinators)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each coordinator result in the response</summary>
     public sealed partial class Coordinator
     {
@@ -234,6 +245,13 @@ public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordina
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

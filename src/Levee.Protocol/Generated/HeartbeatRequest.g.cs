@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's HeartbeatRequest (request, API key 12): versions 0-4, flexible 4.</summary>
-public sealed partial class HeartbeatRequest : IKafkaMessage<HeartbeatRequest>
+public sealed partial class HeartbeatRequest : IKafkaMessage<HeartbeatRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -75,5 +75,12 @@ public sealed partial class HeartbeatRequest : IKafkaMessage<HeartbeatRequest>
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's InitProducerIdRequest (request, API key 22): versions 0-5, flexible 2-5.</summary>
-public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerIdRequest>
+public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerIdRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -81,5 +81,12 @@ public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerId
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionalId = TransactionalId is null ? null : map.Map(EntityKind.TransactionalId, TransactionalId);
     }
 }

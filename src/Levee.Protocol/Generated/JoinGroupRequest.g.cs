@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's JoinGroupRequest (request, API key 11): versions 0-9, flexible 6-9.</summary>
-public sealed partial class JoinGroupRequest : IKafkaMessage<JoinGroupRequest>
+public sealed partial class JoinGroupRequest : IKafkaMessage<JoinGroupRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -126,6 +126,13 @@ public sealed partial class JoinGroupRequest : IKafkaMessage<JoinGroupRequest>
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
     }
 
     /// <summary>The list of protocols that the member supports.</summary>

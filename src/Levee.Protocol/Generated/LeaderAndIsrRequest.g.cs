@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's LeaderAndIsrRequest (request, API key 4): versions 0-7, flexible 4-7.</summary>
-public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequest>
+public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -178,6 +178,22 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        UngroupedPartitionStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in UngroupedPartitionStates)
+        {
+            element.MapNames(map);
+        }
+        TopicStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in TopicStates)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic.</summary>
     public sealed partial class LeaderAndIsrTopicState
     {
@@ -251,6 +267,18 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
+            PartitionStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+            foreach (var element in PartitionStates)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -480,6 +508,13 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's LeaderAndIsrResponse (response, API key 4): versions 0-7, flexible 4-7.</summary>
-public sealed partial class LeaderAndIsrResponse : IKafkaMessage<LeaderAndIsrResponse>
+public sealed partial class LeaderAndIsrResponse : IKafkaMessage<LeaderAndIsrResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -116,6 +116,21 @@ public sealed partial class LeaderAndIsrResponse : IKafkaMessage<LeaderAndIsrRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        PartitionErrors.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in PartitionErrors)
+        {
+            element.MapNames(map);
+        }
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic</summary>
     public sealed partial class LeaderAndIsrTopicError
     {
@@ -179,6 +194,17 @@ public sealed partial class LeaderAndIsrResponse : IKafkaMessage<LeaderAndIsrRes
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            PartitionErrors.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+            foreach (var element in PartitionErrors)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The LeaderAndIsrPartitionError structure of LeaderAndIsrResponse.</summary>
@@ -223,6 +249,13 @@ public sealed partial class LeaderAndIsrResponse : IKafkaMessage<LeaderAndIsrRes
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

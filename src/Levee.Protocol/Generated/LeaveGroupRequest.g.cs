@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's LeaveGroupRequest (request, API key 13): versions 0-5, flexible 4-5.</summary>
-public sealed partial class LeaveGroupRequest : IKafkaMessage<LeaveGroupRequest>
+public sealed partial class LeaveGroupRequest : IKafkaMessage<LeaveGroupRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -95,6 +95,13 @@ public sealed partial class LeaveGroupRequest : IKafkaMessage<LeaveGroupRequest>
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
     }
 
     /// <summary>List of leaving member identities.</summary>

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListGroupsResponse (response, API key 16): versions 0-5, flexible 3-5.</summary>
-public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsResponse>, IThrottledResponse
+public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -91,6 +91,17 @@ public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsRespons
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Groups.RemoveAll(element => !map.IsVisible(EntityKind.Group, element.GroupId));
+        foreach (var element in Groups)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each group in the response.</summary>
     public sealed partial class ListedGroup
     {
@@ -144,6 +155,13 @@ public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsRespons
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            GroupId = map.Map(EntityKind.Group, GroupId);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListOffsetsResponse (response, API key 2): versions 0-10, flexible 6-10.</summary>
-public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsResponse>, IThrottledResponse
+public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -86,6 +86,17 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic in the response.</summary>
     public sealed partial class ListOffsetsTopicResponse
     {
@@ -136,6 +147,13 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListPartitionReassignmentsRequest (request, API key 46): versions 0, flexible 0.</summary>
-public sealed partial class ListPartitionReassignmentsRequest : IKafkaMessage<ListPartitionReassignmentsRequest>
+public sealed partial class ListPartitionReassignmentsRequest : IKafkaMessage<ListPartitionReassignmentsRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -81,6 +81,17 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaMessage<Li
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics?.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics ?? [])
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to list partition reassignments for, or null to list everything.</summary>
     public sealed partial class ListPartitionReassignmentsTopics
     {
@@ -125,6 +136,13 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaMessage<Li
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 }

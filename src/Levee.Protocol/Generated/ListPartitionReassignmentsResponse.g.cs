@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListPartitionReassignmentsResponse (response, API key 46): versions 0, flexible 0.</summary>
-public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<ListPartitionReassignmentsResponse>, IThrottledResponse
+public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<ListPartitionReassignmentsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -84,6 +84,18 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<L
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The ongoing reassignments for each topic.</summary>
     public sealed partial class OngoingTopicReassignment
     {
@@ -128,6 +140,13 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<L
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

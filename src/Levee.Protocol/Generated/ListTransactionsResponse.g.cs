@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ListTransactionsResponse (response, API key 66): versions 0-1, flexible 0-1.</summary>
-public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransactionsResponse>, IThrottledResponse
+public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransactionsResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -103,6 +103,17 @@ public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransac
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionStates.RemoveAll(element => !map.IsVisible(EntityKind.TransactionalId, element.TransactionalId));
+        foreach (var element in TransactionStates)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TransactionState structure of ListTransactionsResponse.</summary>
     public sealed partial class TransactionStateData
     {
@@ -133,6 +144,13 @@ public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransac
             result.TransactionState = reader.ReadString(compact: true);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's MetadataRequest (request, API key 3): versions 0-12, flexible 9-12.</summary>
-public sealed partial class MetadataRequest : IKafkaMessage<MetadataRequest>
+public sealed partial class MetadataRequest : IKafkaMessage<MetadataRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -123,6 +123,17 @@ public sealed partial class MetadataRequest : IKafkaMessage<MetadataRequest>
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics?.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name ?? ""));
+        foreach (var element in Topics ?? [])
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to fetch metadata for.</summary>
     public sealed partial class MetadataRequestTopic
     {
@@ -167,6 +178,13 @@ public sealed partial class MetadataRequest : IKafkaMessage<MetadataRequest>
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = Name is null ? null : map.Map(EntityKind.Topic, Name);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetCommitRequest (request, API key 8): versions 0-9, flexible 8-9.</summary>
-public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequest>
+public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -124,6 +124,18 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to commit offsets for.</summary>
     public sealed partial class OffsetCommitRequestTopic
     {
@@ -174,6 +186,13 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

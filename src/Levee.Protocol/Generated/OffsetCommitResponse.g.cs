@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetCommitResponse (response, API key 8): versions 0-9, flexible 8-9.</summary>
-public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitResponse>, IThrottledResponse
+public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -86,6 +86,17 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses for each topic.</summary>
     public sealed partial class OffsetCommitResponseTopic
     {
@@ -136,6 +147,13 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

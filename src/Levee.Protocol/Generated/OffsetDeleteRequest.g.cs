@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetDeleteRequest (request, API key 47): versions 0, flexible none.</summary>
-public sealed partial class OffsetDeleteRequest : IKafkaMessage<OffsetDeleteRequest>
+public sealed partial class OffsetDeleteRequest : IKafkaMessage<OffsetDeleteRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -72,6 +72,18 @@ public sealed partial class OffsetDeleteRequest : IKafkaMessage<OffsetDeleteRequ
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The topics to delete offsets for</summary>
     public sealed partial class OffsetDeleteRequestTopic
     {
@@ -114,6 +126,13 @@ public sealed partial class OffsetDeleteRequest : IKafkaMessage<OffsetDeleteRequ
                 }
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetDeleteResponse (response, API key 47): versions 0, flexible none.</summary>
-public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteResponse>, IThrottledResponse
+public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -77,6 +77,17 @@ public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteRes
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses for each topic.</summary>
     public sealed partial class OffsetDeleteResponseTopic
     {
@@ -119,6 +130,13 @@ public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteRes
                 }
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetFetchRequest (request, API key 9): versions 0-9, flexible 6-9.</summary>
-public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchRequest>
+public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -148,6 +148,23 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
+        Topics?.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics ?? [])
+        {
+            element.MapNames(map);
+        }
+        Groups.RemoveAll(element => !map.IsVisible(EntityKind.Group, element.GroupId));
+        foreach (var element in Groups)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.</summary>
     public sealed partial class OffsetFetchRequestTopic
     {
@@ -210,6 +227,13 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 
@@ -305,6 +329,18 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            GroupId = map.Map(EntityKind.Group, GroupId);
+            Topics?.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics ?? [])
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.</summary>
@@ -369,6 +405,13 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 }

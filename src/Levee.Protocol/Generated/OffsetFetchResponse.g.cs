@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetFetchResponse (response, API key 9): versions 0-9, flexible 6-9.</summary>
-public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchResponse>, IThrottledResponse
+public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -133,6 +133,22 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+        Groups.RemoveAll(element => !map.IsVisible(EntityKind.Group, element.GroupId));
+        foreach (var element in Groups)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses per topic.</summary>
     public sealed partial class OffsetFetchResponseTopic
     {
@@ -195,6 +211,13 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 
@@ -351,6 +374,18 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            GroupId = map.Map(EntityKind.Group, GroupId);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The responses per topic.</summary>
@@ -415,6 +450,13 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

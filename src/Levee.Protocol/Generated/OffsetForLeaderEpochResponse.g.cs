@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's OffsetForLeaderEpochResponse (response, API key 23): versions 0-4, flexible 4.</summary>
-public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetForLeaderEpochResponse>, IThrottledResponse
+public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetForLeaderEpochResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -86,6 +86,17 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Topic));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic we fetched offsets for.</summary>
     public sealed partial class OffsetForLeaderTopicResult
     {
@@ -136,6 +147,13 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topic = map.Map(EntityKind.Topic, Topic);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ProduceRequest (request, API key 0): versions 0-11, flexible 9-11.</summary>
-public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
+public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -96,6 +96,18 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionalId = TransactionalId is null ? null : map.Map(EntityKind.TransactionalId, TransactionalId);
+        TopicData.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in TopicData)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic to produce to.</summary>
     public sealed partial class TopicProduceData
     {
@@ -146,6 +158,13 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ProduceResponse (response, API key 0): versions 0-11, flexible 9-11.</summary>
-public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IThrottledResponse
+public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -140,6 +140,17 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IT
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Responses.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each produce response</summary>
     public sealed partial class TopicProduceResponse
     {
@@ -190,6 +201,17 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IT
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
+            foreach (var element in PartitionResponses)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -327,6 +349,13 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IT
                 }
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

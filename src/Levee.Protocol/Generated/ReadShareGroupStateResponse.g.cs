@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ReadShareGroupStateResponse (response, API key 84): versions 0, flexible 0.</summary>
-public sealed partial class ReadShareGroupStateResponse : IKafkaMessage<ReadShareGroupStateResponse>
+public sealed partial class ReadShareGroupStateResponse : IKafkaMessage<ReadShareGroupStateResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,6 +69,16 @@ public sealed partial class ReadShareGroupStateResponse : IKafkaMessage<ReadShar
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The read results</summary>
     public sealed partial class ReadStateResult
     {
@@ -113,6 +123,16 @@ public sealed partial class ReadShareGroupStateResponse : IKafkaMessage<ReadShar
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -180,6 +200,13 @@ public sealed partial class ReadShareGroupStateResponse : IKafkaMessage<ReadShar
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

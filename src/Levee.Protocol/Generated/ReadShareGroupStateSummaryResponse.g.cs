@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ReadShareGroupStateSummaryResponse (response, API key 87): versions 0, flexible 0.</summary>
-public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<ReadShareGroupStateSummaryResponse>
+public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<ReadShareGroupStateSummaryResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,6 +69,16 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The read results</summary>
     public sealed partial class ReadStateSummaryResult
     {
@@ -114,6 +124,16 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The results for the partitions.</summary>
@@ -156,6 +176,13 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
             result.StartOffset = reader.ReadInt64();
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's SaslAuthenticateResponse (response, API key 36): versions 0-2, flexible 2.</summary>
-public sealed partial class SaslAuthenticateResponse : IKafkaMessage<SaslAuthenticateResponse>
+public sealed partial class SaslAuthenticateResponse : IKafkaMessage<SaslAuthenticateResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -75,5 +75,12 @@ public sealed partial class SaslAuthenticateResponse : IKafkaMessage<SaslAuthent
             reader.SkipTaggedFields();
         }
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareAcknowledgeRequest (request, API key 79): versions 0, flexible 0.</summary>
-public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowledgeRequest>
+public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowledgeRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -82,6 +82,13 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowl
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = GroupId is null ? null : map.Map(EntityKind.Group, GroupId);
     }
 
     /// <summary>The topics containing records to acknowledge.</summary>

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareAcknowledgeResponse (response, API key 79): versions 0, flexible 0.</summary>
-public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknowledgeResponse>, IThrottledResponse
+public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknowledgeResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -108,6 +108,17 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The response topics.</summary>
     public sealed partial class ShareAcknowledgeTopicResponse
     {
@@ -153,6 +164,16 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The topic partitions.</summary>
@@ -190,6 +211,13 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
             result.CurrentLeader = ShareAcknowledgeResponse.LeaderIdAndEpoch.Read(ref reader, version);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareFetchRequest (request, API key 78): versions 0, flexible 0.</summary>
-public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
+public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -121,6 +121,13 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = GroupId is null ? null : map.Map(EntityKind.Group, GroupId);
     }
 
     /// <summary>The topics to fetch.</summary>

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareFetchResponse (response, API key 78): versions 0, flexible 0.</summary>
-public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchResponse>, IThrottledResponse
+public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -108,6 +108,17 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        foreach (var element in Responses)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The response topics.</summary>
     public sealed partial class ShareFetchableTopicResponse
     {
@@ -152,6 +163,16 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -229,6 +250,13 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 

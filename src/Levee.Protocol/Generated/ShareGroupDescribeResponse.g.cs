@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupDescribeResponse (response, API key 77): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGroupDescribeResponse>, IThrottledResponse
+public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGroupDescribeResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -72,6 +72,17 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGrou
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Groups.RemoveAll(element => !map.IsVisible(EntityKind.Group, element.GroupId));
+        foreach (var element in Groups)
+        {
+            element.MapNames(map);
+        }
     }
 
     /// <summary>Each described group.</summary>
@@ -154,6 +165,18 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGrou
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
+            GroupId = map.Map(EntityKind.Group, GroupId);
+            foreach (var element in Members)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The members.</summary>
@@ -226,6 +249,18 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGrou
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            SubscribedTopicNames.RemoveAll(name => !map.IsVisible(EntityKind.Topic, name));
+            for (var i = 0; i < SubscribedTopicNames.Count; i++)
+            {
+                SubscribedTopicNames[i] = map.Map(EntityKind.Topic, SubscribedTopicNames[i]);
+            }
+            Assignment.MapNames(map);
+        }
     }
 
     /// <summary>The TopicPartitions structure of ShareGroupDescribeResponse.</summary>
@@ -278,6 +313,13 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGrou
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
+        }
     }
 
     /// <summary>The Assignment structure of ShareGroupDescribeResponse.</summary>
@@ -319,6 +361,17 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGrou
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicPartitions.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+            foreach (var element in TopicPartitions)
+            {
+                element.MapNames(map);
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupHeartbeatRequest (request, API key 76): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupHeartbeatRequest : IKafkaMessage<ShareGroupHeartbeatRequest>
+public sealed partial class ShareGroupHeartbeatRequest : IKafkaMessage<ShareGroupHeartbeatRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -94,5 +94,12 @@ public sealed partial class ShareGroupHeartbeatRequest : IKafkaMessage<ShareGrou
         }
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        GroupId = map.Map(EntityKind.Group, GroupId);
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's ShareGroupHeartbeatResponse (response, API key 76): versions 0, flexible 0.</summary>
-public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGroupHeartbeatResponse>, IThrottledResponse
+public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGroupHeartbeatResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -86,6 +86,13 @@ public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGro
         result.Assignment = reader.ReadInt8() < 0 ? null : ShareGroupHeartbeatResponse.AssignmentData.Read(ref reader, version);
         reader.SkipTaggedFields();
         return result;
+    }
+
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
     }
 
     /// <summary>null if not provided; the assignment otherwise.</summary>

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's StopReplicaRequest (request, API key 5): versions 0-4, flexible 2-4.</summary>
-public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaRequest>
+public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -184,6 +184,27 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        UngroupedPartitions.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in UngroupedPartitions)
+        {
+            element.MapNames(map);
+        }
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+        TopicStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in TopicStates)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The partitions to stop.</summary>
     public sealed partial class StopReplicaPartitionV0
     {
@@ -227,6 +248,13 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 
@@ -293,6 +321,13 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
+        }
     }
 
     /// <summary>Each topic.</summary>
@@ -357,6 +392,13 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's StopReplicaResponse (response, API key 5): versions 0-4, flexible 2-4.</summary>
-public sealed partial class StopReplicaResponse : IKafkaMessage<StopReplicaResponse>
+public sealed partial class StopReplicaResponse : IKafkaMessage<StopReplicaResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class StopReplicaResponse : IKafkaMessage<StopReplicaRespo
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        PartitionErrors.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in PartitionErrors)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses for each partition.</summary>
     public sealed partial class StopReplicaPartitionError
     {
@@ -116,6 +127,13 @@ public sealed partial class StopReplicaResponse : IKafkaMessage<StopReplicaRespo
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's TxnOffsetCommitRequest (request, API key 28): versions 0-4, flexible 3-4.</summary>
-public sealed partial class TxnOffsetCommitRequest : IKafkaMessage<TxnOffsetCommitRequest>
+public sealed partial class TxnOffsetCommitRequest : IKafkaMessage<TxnOffsetCommitRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -128,6 +128,19 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaMessage<TxnOffsetComm
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        TransactionalId = map.Map(EntityKind.TransactionalId, TransactionalId);
+        GroupId = map.Map(EntityKind.Group, GroupId);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Each topic that we want to commit offsets for.</summary>
     public sealed partial class TxnOffsetCommitRequestTopic
     {
@@ -178,6 +191,13 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaMessage<TxnOffsetComm
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

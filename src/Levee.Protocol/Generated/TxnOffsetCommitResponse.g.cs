@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's TxnOffsetCommitResponse (response, API key 28): versions 0-4, flexible 3-4.</summary>
-public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCommitResponse>, IThrottledResponse
+public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCommitResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -80,6 +80,17 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCom
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The responses for each topic.</summary>
     public sealed partial class TxnOffsetCommitResponseTopic
     {
@@ -130,6 +141,13 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCom
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UpdateFeaturesResponse (response, API key 57): versions 0-2, flexible 0-2.</summary>
-public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeaturesResponse>, IThrottledResponse
+public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeaturesResponse>, IThrottledResponse, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -90,6 +90,17 @@ public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeature
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ErrorMessage = map.MapMessage(ErrorMessage);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>Results for each feature update.</summary>
     public sealed partial class UpdatableFeatureResult
     {
@@ -120,6 +131,13 @@ public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeature
             result.ErrorMessage = reader.ReadNullableString(compact: true);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's UpdateMetadataRequest (request, API key 6): versions 0-8, flexible 6-8.</summary>
-public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadataRequest>
+public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadataRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -202,6 +202,22 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        UngroupedPartitionStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in UngroupedPartitionStates)
+        {
+            element.MapNames(map);
+        }
+        TopicStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in TopicStates)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>In newer versions of this RPC, each topic that we would like to update.</summary>
     public sealed partial class UpdateMetadataTopicState
     {
@@ -275,6 +291,18 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
+            PartitionStates.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+            foreach (var element in PartitionStates)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -573,6 +601,13 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 }

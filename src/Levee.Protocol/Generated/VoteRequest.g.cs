@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's VoteRequest (request, API key 52): versions 0-1, flexible 0-1.</summary>
-public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
+public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -85,6 +85,17 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of VoteRequest.</summary>
     public sealed partial class TopicData
     {
@@ -129,6 +140,13 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

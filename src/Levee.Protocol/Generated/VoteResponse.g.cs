@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's VoteResponse (response, API key 52): versions 0-1, flexible 0-1.</summary>
-public sealed partial class VoteResponse : IKafkaMessage<VoteResponse>
+public sealed partial class VoteResponse : IKafkaMessage<VoteResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -128,6 +128,17 @@ public sealed partial class VoteResponse : IKafkaMessage<VoteResponse>
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.TopicName));
+        foreach (var element in Topics)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The TopicData structure of VoteResponse.</summary>
     public sealed partial class TopicData
     {
@@ -172,6 +183,13 @@ public sealed partial class VoteResponse : IKafkaMessage<VoteResponse>
             }
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            TopicName = map.Map(EntityKind.Topic, TopicName);
         }
     }
 

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's WriteShareGroupStateResponse (response, API key 85): versions 0, flexible 0.</summary>
-public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteShareGroupStateResponse>
+public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteShareGroupStateResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -69,6 +69,16 @@ public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteSh
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Results)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The write results</summary>
     public sealed partial class WriteStateResult
     {
@@ -114,6 +124,16 @@ public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteSh
             reader.SkipTaggedFields();
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            foreach (var element in Partitions)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>The results for the partitions.</summary>
@@ -146,6 +166,13 @@ public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteSh
             result.ErrorMessage = reader.ReadNullableString(compact: true);
             reader.SkipTaggedFields();
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            ErrorMessage = map.MapMessage(ErrorMessage);
         }
     }
 }

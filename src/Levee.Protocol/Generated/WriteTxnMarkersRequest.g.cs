@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's WriteTxnMarkersRequest (request, API key 27): versions 0-1, flexible 1.</summary>
-public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarkersRequest>
+public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarkersRequest>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -75,6 +75,16 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Markers)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The transaction markers to be written.</summary>
     public sealed partial class WritableTxnMarker
     {
@@ -141,6 +151,17 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
             }
             return result;
         }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
+        }
     }
 
     /// <summary>Each topic that we want to write transaction marker(s) for.</summary>
@@ -193,6 +214,13 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 }

@@ -4,7 +4,7 @@
 namespace Levee.Protocol.Messages;
 
 /// <summary>Kafka's WriteTxnMarkersResponse (response, API key 27): versions 0-1, flexible 1.</summary>
-public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMarkersResponse>
+public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMarkersResponse>, INamedEntities
 {
     /// <summary>The lowest version of this message in the spec.</summary>
     public const short LowestVersion = 0;
@@ -75,6 +75,16 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
         return result;
     }
 
+    /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+    public void MapNames(IEntityNameMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        foreach (var element in Markers)
+        {
+            element.MapNames(map);
+        }
+    }
+
     /// <summary>The results for writing makers.</summary>
     public sealed partial class WritableTxnMarkerResult
     {
@@ -125,6 +135,17 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Topics.RemoveAll(element => !map.IsVisible(EntityKind.Topic, element.Name));
+            foreach (var element in Topics)
+            {
+                element.MapNames(map);
+            }
         }
     }
 
@@ -178,6 +199,13 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
                 reader.SkipTaggedFields();
             }
             return result;
+        }
+
+        /// <summary>Maps every topic name, group id and transactional id this object holds, drops array elements the map hides, and maps error messages.</summary>
+        public void MapNames(IEntityNameMap map)
+        {
+            ArgumentNullException.ThrowIfNull(map);
+            Name = map.Map(EntityKind.Topic, Name);
         }
     }
 

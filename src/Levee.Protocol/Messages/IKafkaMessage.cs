@@ -30,3 +30,41 @@ public interface IThrottledResponse
     /// <summary>How long the client is throttled, in milliseconds; 0 when it is not.</summary>
     int ThrottleTimeMs { get; set; }
 }
+
+/// <summary>What a name in a message names, for mapping it into and out of a tenant's namespace.</summary>
+public enum EntityKind
+{
+    /// <summary>A topic name.</summary>
+    Topic,
+
+    /// <summary>A consumer group id.</summary>
+    Group,
+
+    /// <summary>A transactional id.</summary>
+    TransactionalId,
+}
+
+/// <summary>
+/// Maps names one way: a tenant's names into the names the broker stores (a request), or back (a response).
+/// </summary>
+public interface IEntityNameMap
+{
+    /// <summary>The mapped name.</summary>
+    string Map(EntityKind kind, string name);
+
+    /// <summary>Whether a resource of that name is shown at all (a response lists no other namespace's resources).</summary>
+    bool IsVisible(EntityKind kind, string name);
+
+    /// <summary>An error message with every stored name in it mapped.</summary>
+    string? MapMessage(string? message);
+}
+
+/// <summary>
+/// A message that names topics, groups or transactional ids, or carries error messages (generated from the specs'
+/// entityType annotations): the request pipeline maps it without knowing its type.
+/// </summary>
+public interface INamedEntities
+{
+    /// <summary>Maps every name the message holds with <paramref name="map"/>, dropping elements it hides.</summary>
+    void MapNames(IEntityNameMap map);
+}
