@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -63,6 +64,24 @@ public sealed class AlterConfigsHandler(ReplicaManager replicas, RequestAuthoriz
         }
 
         return response;
+    }
+
+    /// <inheritdoc />
+    protected override void MapRequestNames(AlterConfigsRequest request, TenantNamespace tenant)
+    {
+        foreach (var resource in request.Resources)
+        {
+            resource.ResourceName = tenant.ToStored(resource.ResourceType, resource.ResourceName);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void MapResponseNames(AlterConfigsResponse response, TenantNamespace tenant)
+    {
+        foreach (var result in response.Responses)
+        {
+            result.ResourceName = tenant.ToTenant(result.ResourceType, result.ResourceName);
+        }
     }
 
     /// <inheritdoc />

@@ -1,5 +1,6 @@
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Protocol;
 
 namespace Levee.Broker.Handlers;
@@ -10,9 +11,13 @@ internal enum ConfigResourceType : sbyte
     Topic = 2,
     Broker = 4,
     BrokerLogger = 8,
+
+    // Levee's own types: tenants and plans of the hosted service, stored as config resources (docs/tenants.md).
+    Tenant = 100,
+    Plan = 101,
 }
 
-/// <summary>What Kafka checks for a config resource: the operation on the topic, or on the cluster for a broker's configs.</summary>
+/// <summary>What Kafka checks for a config resource: the operation on the topic, or on the cluster for a broker's configs (and Levee's tenants and plans).</summary>
 internal static class ConfigResourceAuthorization
 {
     /// <summary>The error for a denied <paramref name="operation"/> on the config resource, or NONE (an unknown type is left to the handler).</summary>
@@ -20,7 +25,19 @@ internal static class ConfigResourceAuthorization
         (ConfigResourceType)resourceType switch
         {
             ConfigResourceType.Topic when !authorizer.Authorize(context, operation, AclResourceType.Topic, resourceName) => ErrorCode.TopicAuthorizationFailed,
-            ConfigResourceType.Broker or ConfigResourceType.BrokerLogger when !authorizer.AuthorizeCluster(context, operation) => ErrorCode.ClusterAuthorizationFailed,
+            ConfigResourceType.Broker or ConfigResourceType.BrokerLogger or ConfigResourceType.Tenant or ConfigResourceType.Plan when !authorizer.AuthorizeCluster(context, operation) => ErrorCode.ClusterAuthorizationFailed,
             _ => ErrorCode.None,
         };
+}
+
+/// <summary>The names of config resources in a tenant's namespace: a topic resource's name is a topic name.</summary>
+internal static class ConfigResourceNames
+{
+    /// <summary>The stored name of a resource a tenant names (a topic's goes into its namespace; others are left).</summary>
+    public static string ToStored(this TenantNamespace tenant, sbyte resourceType, string name) =>
+        (ConfigResourceType)resourceType == ConfigResourceType.Topic ? tenant.ToStored(name) : name;
+
+    /// <summary>The name a tenant uses for a resource of a response.</summary>
+    public static string ToTenant(this TenantNamespace tenant, sbyte resourceType, string name) =>
+        (ConfigResourceType)resourceType == ConfigResourceType.Topic ? tenant.ToTenant(name) : name;
 }

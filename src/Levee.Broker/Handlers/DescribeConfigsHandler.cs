@@ -2,9 +2,12 @@ using System.Globalization;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Broker.Topics;
+using Levee.Cluster.Quorum;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using MetadataResourceType = Levee.Cluster.Metadata.ConfigResourceType;
 
 namespace Levee.Broker.Handlers;
 
@@ -14,7 +17,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Cluster)]
-public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerOptions options, BrokerIdentity identity) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
+public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerOptions options, BrokerIdentity identity, MetadataQuorum quorum) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DescribeConfigs;
@@ -111,6 +114,27 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
                     }
 
                     break;
+                case ConfigResourceType.Tenant or ConfigResourceType.Plan:
+                    var type = (MetadataResourceType)resource.ResourceType;
+                    var configs = type == MetadataResourceType.Tenant
+                        ? TenantConfigs.DescribeTenant(quorum.Current, resource.ResourceName)
+                        : TenantConfigs.DescribePlan(quorum.Current, resource.ResourceName);
+                    if (configs is null)
+                    {
+                        (var error, result.ErrorMessage) = TenantConfigs.NotFound(type, resource.ResourceName);
+                        result.ErrorCode = (short)error;
+                        break;
+                    }
+
+                    result.Configs.AddRange(configs.Where(c => keys is null || keys.Contains(c.Name)).Select(c => new DescribeConfigsResponse.DescribeConfigsResourceResult
+                    {
+                        Name = c.Name,
+                        Value = c.Value,
+                        ReadOnly = false,
+                        ConfigSource = (sbyte)ConfigSource.DynamicBrokerConfig,
+                        ConfigType = (sbyte)Topics.ConfigType.String,
+                    }));
+                    break;
                 default:
                     result.ErrorCode = (short)ErrorCode.InvalidRequest;
                     result.ErrorMessage = $"Unsupported resource type {resource.ResourceType}.";
@@ -136,6 +160,24 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
         foreach (var def in TopicConfigDefinitions.All.Values.Where(d => d.BrokerSynonym is not null).OrderBy(d => d.BrokerSynonym, StringComparer.Ordinal))
         {
             yield return (def.BrokerSynonym!, options.TopicConfigDefaults.TryGetValue(def.Name, out var v) ? v : def.Default);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void MapRequestNames(DescribeConfigsRequest request, TenantNamespace tenant)
+    {
+        foreach (var resource in request.Resources)
+        {
+            resource.ResourceName = tenant.ToStored(resource.ResourceType, resource.ResourceName);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void MapResponseNames(DescribeConfigsResponse response, TenantNamespace tenant)
+    {
+        foreach (var result in response.Results)
+        {
+            result.ResourceName = tenant.ToTenant(result.ResourceType, result.ResourceName);
         }
     }
 

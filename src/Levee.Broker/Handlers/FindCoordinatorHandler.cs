@@ -1,6 +1,7 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -87,6 +88,27 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, Request
                     : (ErrorCode.CoordinatorNotAvailable, "Transactions are not supported by this broker yet.", -1, "", -1);
             default:
                 return (ErrorCode.InvalidRequest, $"Unsupported coordinator key type {keyType}.", -1, "", -1);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void MapRequestNames(FindCoordinatorRequest request, TenantNamespace tenant)
+    {
+        // A coordinator key is a group id or a transactional id (KeyType): both live in the tenant's namespace, and
+        // the coordinator is the one of the stored id.
+        request.Key = tenant.ToStored(request.Key);
+        for (var i = 0; i < request.CoordinatorKeys.Count; i++)
+        {
+            request.CoordinatorKeys[i] = tenant.ToStored(request.CoordinatorKeys[i]);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void MapResponseNames(FindCoordinatorResponse response, TenantNamespace tenant)
+    {
+        foreach (var coordinator in response.Coordinators)
+        {
+            coordinator.Key = tenant.ToTenant(coordinator.Key);
         }
     }
 

@@ -1,17 +1,24 @@
 using System.Collections.Immutable;
+using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Broker.Topics;
+using Levee.Cluster.Controller;
+using Levee.Cluster.Metadata;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
-/// <summary>IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs.</summary>
+/// <summary>
+/// IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs, and on Levee's TENANT
+/// and PLAN resources (docs/tenants.md), which the controller decides: a request naming one is forwarded to it whole.
+/// </summary>
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Cluster)]
-public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
+public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer, ControllerService controller) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
 {
     private const sbyte Set = 0;
     private const sbyte Delete = 1;
@@ -36,6 +43,12 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
     /// <inheritdoc />
     protected override async ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request)
     {
+        if (!controller.IsActive && request.Resources.Any(r => IsTenantOrPlan(r.ResourceType)) && !context.Connection.IsBroker)
+        {
+            return await replicas.ForwardToControllerAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Key, context.ApiVersion, request, context.Aborted).ConfigureAwait(false)
+                ?? ErrorResponse(request, ErrorCode.NotController, "No active controller is reachable right now; retry.");
+        }
+
         var response = new IncrementalAlterConfigsResponse();
         foreach (var resource in request.Resources)
         {
@@ -45,6 +58,14 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
             {
                 result.ErrorCode = (short)denied;
                 result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
+            if (IsTenantOrPlan(resource.ResourceType))
+            {
+                var decision = await AlterTenantOrPlanAsync(resource, request.ValidateOnly, context.Aborted).ConfigureAwait(false);
+                result.ErrorCode = (short)decision.Error;
+                result.ErrorMessage = decision.Message;
                 continue;
             }
 
@@ -76,6 +97,28 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
         }
 
         return response;
+    }
+
+    private static bool IsTenantOrPlan(sbyte resourceType) => (ConfigResourceType)resourceType is ConfigResourceType.Tenant or ConfigResourceType.Plan;
+
+    private async Task<Decision> AlterTenantOrPlanAsync(IncrementalAlterConfigsRequest.AlterConfigsResource resource, bool validateOnly, CancellationToken cancellationToken)
+    {
+        if (!controller.IsActive)
+        {
+            return Decision.Fail(ErrorCode.NotController, "This broker is not the active controller; retry.");
+        }
+
+        var changes = resource.Configs.Select(c => new ConfigChange(c.Name, c.ConfigOperation, c.Value)).ToList();
+        Decision Decide(MetadataImage image) => (ConfigResourceType)resource.ResourceType == ConfigResourceType.Tenant
+            ? TenantControl.AlterTenant(image, resource.ResourceName, changes)
+            : TenantControl.AlterPlan(image, resource.ResourceName, changes);
+        if (validateOnly)
+        {
+            var checkedOnly = Decide(controller.Image);
+            return checkedOnly.Error == ErrorCode.None ? Decision.Commit([]) : checkedOnly;
+        }
+
+        return await controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
     }
 
     private static ImmutableSortedDictionary<string, string> Apply(ImmutableSortedDictionary<string, string> current, List<IncrementalAlterConfigsRequest.AlterableConfig> changes, ref string? problem)
@@ -122,6 +165,24 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
         }
 
         return builder.ToImmutable();
+    }
+
+    /// <inheritdoc />
+    protected override void MapRequestNames(IncrementalAlterConfigsRequest request, TenantNamespace tenant)
+    {
+        foreach (var resource in request.Resources)
+        {
+            resource.ResourceName = tenant.ToStored(resource.ResourceType, resource.ResourceName);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void MapResponseNames(IncrementalAlterConfigsResponse response, TenantNamespace tenant)
+    {
+        foreach (var result in response.Responses)
+        {
+            result.ResourceName = tenant.ToTenant(result.ResourceType, result.ResourceName);
+        }
     }
 
     /// <inheritdoc />

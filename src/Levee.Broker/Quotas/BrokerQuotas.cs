@@ -1,5 +1,6 @@
 using Levee.Broker.Requests;
 using Levee.Cluster.Controller;
+using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 
 namespace Levee.Broker.Quotas;
@@ -8,7 +9,8 @@ namespace Levee.Broker.Quotas;
 /// The client quotas this broker enforces, from the quotas in the metadata image (AlterClientQuotas): produce and
 /// fetch byte rates per (user, client id), as Kafka enforces them. A client over its quota is answered at once with
 /// <c>throttle_time_ms</c> and its connection is then not read for that long (KIP-219), so the broker holds nothing
-/// of a throttled client's further requests beyond what its socket buffers take. Brokers (replication) are exempt.
+/// of a throttled client's further requests beyond what its socket buffers take. Brokers (replication) are exempt. A
+/// tenant's clients are measured together against their plan's rates instead (docs/tenants.md).
 /// </summary>
 public sealed class BrokerQuotas
 {
@@ -46,9 +48,28 @@ public sealed class BrokerQuotas
     {
         ArgumentNullException.ThrowIfNull(manager);
         ArgumentNullException.ThrowIfNull(context);
-        var quotas = _quorum.Current.ClientQuotas;
-        return context.Connection.IsBroker || quotas.IsEmpty ? null : manager.Find(quotas, context.Connection.Principal.Name, context.ClientId ?? "");
+        if (context.Connection.IsBroker)
+        {
+            return null;
+        }
+
+        var image = _quorum.Current;
+        if (context.Connection.Tenant is { } tenant)
+        {
+            // A tenant's plan is its quota: one measurement for all its users and clients.
+            return image.Tenants.Tenants.TryGetValue(tenant.Tenant.Name, out var current)
+                && image.Plans.TryGetValue(current.Plan, out var plan)
+                && plan.Limit(manager.Key) is { } limit
+                ? new AppliedQuota(TenantEntity(current.Name), limit, (TenantEntity(current.Name).User!.Value.Name!, ""))
+                : null;
+        }
+
+        var quotas = image.ClientQuotas;
+        return quotas.IsEmpty ? null : manager.Find(quotas, context.Connection.Principal.Name, context.ClientId ?? "");
     }
+
+    // The entity a tenant's plan quota is measured and reported under: a user name no SCRAM user can have (':').
+    private static ClientQuotaEntity TenantEntity(string tenant) => new(new QuotaEntityName("tenant:" + tenant), null, null);
 
     /// <summary>Counts a Produce request of <paramref name="bytes"/> against its sender's quota; returns the throttle time in ms.</summary>
     public int RecordProduce(RequestContext context, int bytes) =>

@@ -16,18 +16,20 @@ public sealed class ClientQuotaManager
     private const int MaxCachedClients = 100_000;
     private static readonly TimeSpan IdleExpiry = TimeSpan.FromHours(1);
 
-    private readonly string _key;
     private readonly QuotaSettings _settings;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<(string User, string ClientId), QuotaWindow> _windows = new();
     private ResolvedQuotas _resolved = new(ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>>.Empty);
     private long _nextSweepMs;
 
+    /// <summary>The quota key this manager enforces (<c>producer_byte_rate</c>, ...), also a plan's limit of that name.</summary>
+    public string Key { get; }
+
     /// <summary>A manager of the quota named <paramref name="key"/> (e.g. <c>producer_byte_rate</c>).</summary>
     public ClientQuotaManager(string key, QuotaSettings settings, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        _key = key;
+        Key = key;
         _settings = settings;
         _time = time;
     }
@@ -99,7 +101,7 @@ public sealed class ClientQuotaManager
         ];
         foreach (var (entity, byUser, byClient) in order)
         {
-            if (quotas.TryGetValue(entity, out var values) && values.TryGetValue(_key, out var limit))
+            if (quotas.TryGetValue(entity, out var values) && values.TryGetValue(Key, out var limit))
             {
                 return new AppliedQuota(entity, limit, (byUser ? user : "", byClient ? clientId : ""));
             }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Levee.Broker.Tenants;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -55,6 +56,15 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
     {
         ArgumentNullException.ThrowIfNull(context);
         var request = Decode(body, context.ApiVersion);
+        var tenant = context.Connection.Tenant;
+        if (tenant is not null)
+        {
+            // A tenant's names go into its namespace before anything looks at them: authorization, the handler, an
+            // error response all see stored names, and the response's are mapped back below.
+            (request as INamedEntities)?.MapNames(tenant.Inbound);
+            MapRequestNames(request, tenant);
+        }
+
         TResponse? response;
         Exception? failure = null;
         if (refusal is { } refused)
@@ -86,9 +96,29 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
             throttled.ThrottleTimeMs = Math.Max(throttled.ThrottleTimeMs, context.ThrottleTimeMs);
         }
 
+        if (tenant is not null)
+        {
+            (response as INamedEntities)?.MapNames(tenant.Outbound);
+            MapResponseNames(response, tenant);
+        }
+
         var writer = new KafkaWriter(output);
         Write(response, ref writer, context.ApiVersion);
         return new HandlerResult(true, failure);
+    }
+
+    /// <summary>
+    /// Maps the names a request holds where Kafka's specs do not say what they name (config and ACL resource names,
+    /// typed by a resource type field) into the tenant's namespace; the generated <see cref="INamedEntities"/> maps
+    /// the rest. Nothing by default.
+    /// </summary>
+    protected virtual void MapRequestNames(TRequest request, TenantNamespace tenant)
+    {
+    }
+
+    /// <summary>Maps such names of a response back out of the tenant's namespace. Nothing by default.</summary>
+    protected virtual void MapResponseNames(TResponse response, TenantNamespace tenant)
+    {
     }
 
     /// <summary>Decodes the request body.</summary>

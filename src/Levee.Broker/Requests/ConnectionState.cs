@@ -1,13 +1,15 @@
 using System.Net;
 using Levee.Broker.Network;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
+using Levee.Cluster.Metadata;
 
 namespace Levee.Broker.Requests;
 
 /// <summary>
 /// What the broker knows about one connection, for as long as it is open: the listener it came in on and who is
-/// on the other end. Every request of the connection carries it (<see cref="RequestContext.Connection"/>). The
-/// tenant and quota state of a connection will live here too (issue 11), so a request never has to look it up.
+/// on the other end. Every request of the connection carries it (<see cref="RequestContext.Connection"/>). Its
+/// tenant namespace lives here too, so a request never has to look it up.
 /// </summary>
 public sealed class ConnectionState
 {
@@ -44,11 +46,25 @@ public sealed class ConnectionState
     /// <summary>The SASL exchange in progress on this connection, if any.</summary>
     public SaslSession? Sasl { get; set; }
 
-    /// <summary>Records a successful authentication: requests are served as <paramref name="principal"/> from now on.</summary>
-    public void Authenticate(KafkaPrincipal principal, long? sessionExpiresAtMs)
+    /// <summary>
+    /// The namespace of the tenant the principal belongs to, bound when it authenticated: every name of its requests
+    /// and responses is mapped through it. Null for principals of no tenant (operators, brokers), who see real names.
+    /// </summary>
+    public TenantNamespace? Tenant { get; private set; }
+
+    /// <summary>
+    /// Records a successful authentication: requests are served as <paramref name="principal"/> from now on, in the
+    /// namespace of <paramref name="tenant"/> when it is a tenant's.
+    /// </summary>
+    public void Authenticate(KafkaPrincipal principal, long? sessionExpiresAtMs, Tenant? tenant)
     {
         ArgumentNullException.ThrowIfNull(principal);
         Principal = principal;
+        if (tenant is not null && Tenant?.Tenant.Name != tenant.Name)
+        {
+            Tenant = new TenantNamespace(tenant);
+        }
+
         SessionExpiresAtMs = sessionExpiresAtMs;
         IsAuthenticated = true;
     }

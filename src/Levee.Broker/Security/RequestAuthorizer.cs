@@ -1,5 +1,6 @@
 using System.Net;
 using Levee.Broker.Requests;
+using Levee.Broker.Tenants;
 using Levee.Cluster.Quorum;
 using Levee.Protocol;
 
@@ -13,6 +14,7 @@ namespace Levee.Broker.Security;
 /// a broker may do anything (it forwards admin requests it has authorized itself, as Kafka's brokers, which run as
 /// super users). For everyone else: with <c>authorizer.enabled</c> off every operation is allowed, as in Kafka
 /// without an authorizer; with it on, <see cref="AclAuthorizer"/> decides over the ACLs of the current metadata image.
+/// A tenant's principal is decided by its namespace instead, authorizer or not (<see cref="TenantMay"/>).
 /// </summary>
 public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quorum)
 {
@@ -35,6 +37,11 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
             return false;
         }
 
+        if (context.Connection.Tenant is { } tenant)
+        {
+            return TenantMay(tenant, operation, resource, name);
+        }
+
         return !options.AuthorizerEnabled
             || _acls.Authorize(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource, name);
     }
@@ -43,6 +50,12 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
     public bool AuthorizeAny(RequestContext context, AclOperation operation, AclResourceType resource)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (!context.Connection.IsBroker && context.Connection.Tenant is not null)
+        {
+            return resource is AclResourceType.Topic or AclResourceType.Group or AclResourceType.TransactionalId
+                || (resource == AclResourceType.Cluster && TenantMayOnCluster(operation));
+        }
+
         return context.Connection.IsBroker || !options.AuthorizerEnabled
             || _acls.AuthorizeByResourceType(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource);
     }
@@ -59,10 +72,24 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(names);
-        return context.Connection.IsBroker || !options.AuthorizerEnabled
+        return context.Connection.IsBroker || (!options.AuthorizerEnabled && context.Connection.Tenant is null)
             ? AuthorizedNames.Every
             : new AuthorizedNames([.. names.Distinct(StringComparer.Ordinal).Where(name => Authorize(context, operation, resource, name))]);
     }
+
+    /// <summary>
+    /// What a tenant's principal may do, whatever the ACLs: anything on the topics, groups and transactional ids of
+    /// its namespace (it owns them) and nothing on anyone else's; on the cluster only what its own clients need.
+    /// </summary>
+    private static bool TenantMay(TenantNamespace tenant, AclOperation operation, AclResourceType resource, string name) => resource switch
+    {
+        AclResourceType.Topic or AclResourceType.Group or AclResourceType.TransactionalId => tenant.Owns(name),
+        AclResourceType.Cluster => TenantMayOnCluster(operation),
+        _ => false,
+    };
+
+    // Creating topics and idempotent producing; not describing or altering the cluster, its configs, ACLs or quotas.
+    private static bool TenantMayOnCluster(AclOperation operation) => operation is AclOperation.Create or AclOperation.IdempotentWrite;
 
     /// <summary>Kafka's message for an authorization error, where a response carries one.</summary>
     public const string DeniedMessage = "Authorization failed.";

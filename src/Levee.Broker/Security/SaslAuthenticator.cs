@@ -77,7 +77,7 @@ public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptio
         }
 
         var lifetime = options.ConnectionsMaxReauthMs;
-        connection.Authenticate(principal!, lifetime > 0 ? time.GetUtcNow().ToUnixTimeMilliseconds() + lifetime : null);
+        connection.Authenticate(principal!, lifetime > 0 ? time.GetUtcNow().ToUnixTimeMilliseconds() + lifetime : null, quorum.Current.Tenants.OfUser(principal!.Name));
         LogAuthenticated(connection.Remote, connection.Listener.Name, principal!.ToString(), session.Mechanism);
         return new SaslOutcome(step, response, null, lifetime);
     }

@@ -37,7 +37,9 @@ public static class ControllerDecisions
 
         // Bounds first, before any placement is computed: a request for 100,000 partitions is refused at once.
         var count = assignment?.Count ?? partitions;
-        if ((limits.CheckPartitionCount(name, count) ?? limits.CheckRecords(AdminLimits.RecordsForTopic(count, configs.Count), $"Creating topic '{name}'")) is { } tooLarge)
+        if ((limits.CheckPartitionCount(name, count)
+            ?? limits.CheckRecords(AdminLimits.RecordsForTopic(count, configs.Count), $"Creating topic '{name}'")
+            ?? TenantControl.CheckPartitions(image, name, count)) is { } tooLarge)
         {
             return tooLarge;
         }
@@ -120,7 +122,9 @@ public static class ControllerDecisions
             return Decision.Fail(ErrorCode.InvalidPartitions, $"Topic already has {current} partitions.");
         }
 
-        if ((limits.CheckPartitionCount(name, count) ?? limits.CheckRecords(count - current, $"Adding {count - current} partitions to '{name}'")) is { } tooLarge)
+        if ((limits.CheckPartitionCount(name, count)
+            ?? limits.CheckRecords(count - current, $"Adding {count - current} partitions to '{name}'")
+            ?? TenantControl.CheckPartitions(image, name, count - current)) is { } tooLarge)
         {
             return tooLarge;
         }

@@ -15,6 +15,9 @@ public sealed partial class MetadataImage
 {
     private static readonly ImmutableSortedDictionary<int, PartitionImage> NoPartitions = ImmutableSortedDictionary<int, PartitionImage>.Empty;
 
+    private TenantDirectory? _tenants;
+    private ImmutableSortedDictionary<string, Plan>? _plans;
+
     /// <summary>The image of an empty cluster, before the first record.</summary>
     public static MetadataImage Empty { get; } = new();
 
@@ -34,7 +37,6 @@ public sealed partial class MetadataImage
         ScramCredentials = from.ScramCredentials;
         Acls = from.Acls;
         ClientQuotas = from.ClientQuotas;
-        Tenants = from.Tenants;
     }
 
     /// <summary>
@@ -66,6 +68,12 @@ public sealed partial class MetadataImage
 
     /// <summary>Client quotas by entity, then by quota key (<c>producer_byte_rate</c>, ...). Only entities with at least one quota appear.</summary>
     public ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>> ClientQuotas { get; private init; } = ImmutableSortedDictionary<ClientQuotaEntity, ImmutableSortedDictionary<string, double>>.Empty;
+
+    /// <summary>The tenants of this image (its TENANT config resources), indexed once per image.</summary>
+    public TenantDirectory Tenants => _tenants ??= TenantDirectory.Build(Configs);
+
+    /// <summary>The plans of this image: the built-in ones as its PLAN config resources change them, and its own.</summary>
+    public ImmutableSortedDictionary<string, Plan> Plans => _plans ??= Plan.Build(Configs);
 
     /// <summary>Finds a partition by topic name and index.</summary>
     public PartitionImage? GetPartition(string topic, int partition) =>

@@ -63,4 +63,10 @@ public enum ConfigResourceType : sbyte
 
     /// <summary>A broker config; the resource name is the broker id, or empty for the cluster-wide default.</summary>
     Broker = 4,
+
+    /// <summary>A tenant of the hosted service (Levee's own type): its plan and SCRAM users.</summary>
+    Tenant = 100,
+
+    /// <summary>A plan of the hosted service (Levee's own type): its limits, overriding a built-in plan of that name.</summary>
+    Plan = 101,
 }
