@@ -95,6 +95,31 @@ public sealed record BrokerOptions
         return configured;
     }
 
+    /// <summary>
+    /// queued.max.request.bytes.per.tenant (Levee's): the most of <c>queued.max.request.bytes</c> one tenant's
+    /// connections together hold, so a tenant storming the broker leaves room for everyone else's requests. Null means
+    /// a quarter of the budget, and never below socket.request.max.bytes; see <see cref="ResolveQueuedMaxRequestBytesPerTenant"/>.
+    /// </summary>
+    public long? QueuedMaxRequestBytesPerTenant { get; init; }
+
+    /// <summary>The share of the request memory budget one tenant may hold.</summary>
+    /// <exception cref="BrokerConfigurationException">It is below socket.request.max.bytes or above queued.max.request.bytes.</exception>
+    public long ResolveQueuedMaxRequestBytesPerTenant()
+    {
+        var budget = ResolveQueuedMaxRequestBytes();
+        if (QueuedMaxRequestBytesPerTenant is not { } configured)
+        {
+            return Math.Min(budget, Math.Max(SocketRequestMaxBytes, budget / 4));
+        }
+
+        if (configured < SocketRequestMaxBytes || configured > budget)
+        {
+            throw new BrokerConfigurationException($"Setting 'queued.max.request.bytes.per.tenant' ({configured.ToString(CultureInfo.InvariantCulture)}) must be between socket.request.max.bytes ({SocketRequestMaxBytes.ToString(CultureInfo.InvariantCulture)}) and queued.max.request.bytes ({budget.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        return configured;
+    }
+
     /// <summary>log.retention.check.interval.ms.</summary>
     public long RetentionCheckIntervalMs { get; init; } = 300_000;
 
@@ -342,6 +367,7 @@ public sealed record BrokerOptions
             QuotaWindowNum = AtLeast("quota.window.num", values.Int("quota.window.num") ?? defaults.QuotaWindowNum, 2),
             QuotaWindowSizeSeconds = AtLeast("quota.window.size.seconds", values.Int("quota.window.size.seconds") ?? defaults.QuotaWindowSizeSeconds, 1),
             QueuedMaxRequestBytes = values.Long("queued.max.request.bytes"),
+            QueuedMaxRequestBytesPerTenant = values.Long("queued.max.request.bytes.per.tenant"),
             RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,

@@ -101,6 +101,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<ListenerShutdown>();
         builder.Services.AddSingleton(requestMemory);
+        builder.Services.AddSingleton(new TenantRequestMemory(options.ResolveQueuedMaxRequestBytesPerTenant()));
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();

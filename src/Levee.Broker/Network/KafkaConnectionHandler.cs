@@ -18,7 +18,7 @@ namespace Levee.Broker.Network;
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, RequestMemoryBudget requestMemory, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, RequestMemoryBudget requestMemory, TenantRequestMemory tenantMemory, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
 {
     /// <summary>Serves <paramref name="connection"/>, accepted on <paramref name="listener"/>, until it closes.</summary>
     public async Task ServeAsync(ConnectionContext connection, KafkaListener listener)
@@ -82,6 +82,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         finally
                         {
                             frames.ReleaseFrame();
+                        }
+
+                        if (state.Tenant is { } tenant && frames.TenantBudget is null)
+                        {
+                            frames.TenantBudget = tenantMemory.For(tenant.Tenant.Name);
                         }
 
                         if (outcome == Outcome.Close)

@@ -43,6 +43,17 @@ public sealed class RequestFrameReader(RequestMemoryBudget budget, int maxFrameB
     private int _pending = -1;
     private Action? _release;
 
+    // What the frame drew from its tenant's share of the budget (-1: nothing), and from which share.
+    private int _tenantDrawn = -1;
+    private RequestMemoryBudget? _tenantDrawnFrom;
+
+    /// <summary>
+    /// The share of the budget of the tenant the connection is bound to (<c>queued.max.request.bytes.per.tenant</c>), set
+    /// once it authenticates as a tenant's principal: every later frame is drawn from it as well, so one tenant's
+    /// connections together never hold more than their share.
+    /// </summary>
+    public RequestMemoryBudget? TenantBudget { get; set; }
+
     /// <summary>The frame found by the last <see cref="TryRead"/> that returned <see cref="RequestFrameStatus.Complete"/>, until <see cref="ReleaseFrame"/>.</summary>
     public Memory<byte> Frame { get; private set; }
 
@@ -80,6 +91,18 @@ public sealed class RequestFrameReader(RequestMemoryBudget budget, int maxFrameB
             }
 
             // The prefix stays unconsumed while the frame waits for memory: the frame is read from it once granted.
+            // A tenant's connection draws from its tenant's share first, then from the broker's budget.
+            if (TenantBudget is { } share && _tenantDrawn < 0)
+            {
+                if (!share.TryAcquire(length))
+                {
+                    _pending = length;
+                    return RequestFrameStatus.AwaitingMemory;
+                }
+
+                (_tenantDrawn, _tenantDrawnFrom) = (length, share);
+            }
+
             if (_drawn < 0)
             {
                 if (!budget.TryAcquire(length))
@@ -119,6 +142,12 @@ public sealed class RequestFrameReader(RequestMemoryBudget budget, int maxFrameB
         if (_pending < 0 || _drawn >= 0)
         {
             throw new InvalidOperationException("No frame is waiting for memory.");
+        }
+
+        if (TenantBudget is { } share && _tenantDrawn < 0)
+        {
+            await share.AcquireAsync(_pending, cancellationToken).ConfigureAwait(false);
+            (_tenantDrawn, _tenantDrawnFrom) = (_pending, share);
         }
 
         await budget.AcquireAsync(_pending, cancellationToken).ConfigureAwait(false);
@@ -167,6 +196,12 @@ public sealed class RequestFrameReader(RequestMemoryBudget budget, int maxFrameB
         {
             budget.Release(_drawn);
             _drawn = -1;
+        }
+
+        if (_tenantDrawn >= 0)
+        {
+            _tenantDrawnFrom!.Release(_tenantDrawn);
+            (_tenantDrawn, _tenantDrawnFrom) = (-1, null);
         }
     }
 }

@@ -271,16 +271,33 @@ public sealed partial class LeveeNode : IAsyncDisposable
     private static partial Regex ProblemLine();
 
     /// <summary>
-    /// A loopback port free now and never handed out before in this test process: the kernel may give a
-    /// just-released port again, and two nodes of one cluster must not share one.
+    /// A loopback port free now and never handed out before in this test process, below the kernel's ephemeral range
+    /// (32768 and up): a port from that range may be taken by any outgoing connection before the node binds it, and a
+    /// node of a cluster cannot move to another port (the others know it by its port).
     /// </summary>
     private static int FreePort()
     {
         while (true)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var port = Random.Shared.Next(20_000, 32_000);
+            lock (HandedOutPorts)
+            {
+                if (HandedOutPorts.Contains(port))
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
             lock (HandedOutPorts)
             {
                 if (HandedOutPorts.Add(port))
