@@ -10,8 +10,12 @@ namespace Levee.Broker.Network;
 /// </summary>
 public static class KafkaListenerHost
 {
-    /// <summary>The most bytes a connection's transport buffers unread: 1 MiB.</summary>
-    public const long MaxReadBufferSize = 1024 * 1024;
+    /// <summary>
+    /// The most bytes a connection's transport buffers unread: 256 KiB (Kestrel's default is 1 MiB). Every connection
+    /// may hold this much outside queued.max.request.bytes, so it is what one tenant's thousands of connections cost
+    /// when its requests wait (the over-quota storm); a larger frame is copied out as it arrives all the same.
+    /// </summary>
+    public const long MaxReadBufferSize = 256 * 1024;
 
     /// <summary>
     /// A builder without the web defaults: no appsettings.json watched with reload-on-change (its file watcher
@@ -33,7 +37,7 @@ public static class KafkaListenerHost
             // holds the client back): the per-connection bound on request bytes outside queued.max.request.bytes.
             // The broker copies a request out of the pipe as its bytes arrive, once its size fits the budget, and not
             // at all before, so this bounds a connection whose request waits for memory, or that pipelines requests
-            // behind one in flight. Kestrel's default, set here so the bound is stated, not assumed.
+            // behind one in flight.
             sockets.MaxReadBufferSize = MaxReadBufferSize;
         });
         return builder;

@@ -15,12 +15,14 @@ namespace Levee.Broker.Quotas;
 public sealed class BrokerQuotas
 {
     private readonly MetadataQuorum _quorum;
+    private readonly TimeProvider _time;
 
     /// <summary>Quotas read from <paramref name="quorum"/>'s image, measured as <paramref name="options"/> says.</summary>
     public BrokerQuotas(MetadataQuorum quorum, BrokerOptions options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         _quorum = quorum;
+        _time = time;
         var settings = new QuotaSettings(options.QuotaWindowNum, options.QuotaWindowSizeSeconds * 1000L);
         Produce = new ClientQuotaManager(ClientQuotaControl.ProducerByteRate, settings, time);
         Fetch = new ClientQuotaManager(ClientQuotaControl.ConsumerByteRate, settings, time);
@@ -74,4 +76,34 @@ public sealed class BrokerQuotas
     /// <summary>Counts a Produce request of <paramref name="bytes"/> against its sender's quota; returns the throttle time in ms.</summary>
     public int RecordProduce(RequestContext context, int bytes) =>
         Find(Produce, context) is { } quota ? (int)Produce.Record(quota, bytes) : 0;
+
+    /// <summary>
+    /// Admits a Produce request of <paramref name="bytes"/>: a tenant's request waits, before it is handled, until its
+    /// tenant is back within its plan's rate, and only one waiting request is admitted each time it is. So however
+    /// many connections a tenant opens, the broker takes its records at its plan's rate, and its waiting requests are
+    /// held only within the tenant's share of the request memory (queued.max.request.bytes.per.tenant), which stops
+    /// its connections from reading more. Anyone else is counted as Kafka counts (<see cref="RecordProduce"/>). Returns
+    /// the throttle time for the response (KIP-219).
+    /// </summary>
+    public async ValueTask<int> AdmitProduceAsync(RequestContext context, int bytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Connection.Tenant is null)
+        {
+            return RecordProduce(context, bytes);
+        }
+
+        while (Find(Produce, context) is { } quota)
+        {
+            var wait = Produce.TryRecord(quota, bytes, out var throttleAfter);
+            if (wait == 0)
+            {
+                return (int)throttleAfter;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(wait), _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
 }

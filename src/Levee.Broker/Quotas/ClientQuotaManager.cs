@@ -67,6 +67,19 @@ public sealed class ClientQuotaManager
         return window.Record(value, quota.Limit, now, _settings.MaxThrottleMs);
     }
 
+    /// <summary>
+    /// Records <paramref name="value"/> against <paramref name="quota"/> if its clients are within it now; returns 0 when
+    /// recorded (<paramref name="throttleAfterMs"/>: the throttle time that leads to), else how long to wait first.
+    /// </summary>
+    public long TryRecord(AppliedQuota quota, double value, out long throttleAfterMs)
+    {
+        ArgumentNullException.ThrowIfNull(quota);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        SweepIdle(now);
+        var window = _windows.GetOrAdd(quota.Measured, static (_, state) => new QuotaWindow(state.Samples, state.WindowMs, state.Now), (_settings.Samples, _settings.WindowMs, Now: now));
+        return window.TryRecord(value, quota.Limit, now, _settings.MaxThrottleMs, out throttleAfterMs);
+    }
+
     /// <summary>The largest value a single request may take under <paramref name="quota"/> (Kafka: the quota over the measured windows).</summary>
     public long MaxValueInWindow(AppliedQuota quota)
     {

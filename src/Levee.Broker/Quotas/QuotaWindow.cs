@@ -46,6 +46,30 @@ public sealed class QuotaWindow
         }
     }
 
+    /// <summary>
+    /// Records <paramref name="value"/> only if the entity is within <paramref name="quota"/> now, in one step, so that of
+    /// many requests waiting for the rate to fall back exactly one is admitted each time it does. Returns 0 when
+    /// recorded (then <paramref name="throttleAfterMs"/> is the throttle time it leads to), else how long to wait.
+    /// </summary>
+    public long TryRecord(double value, double quota, long nowMs, long maxThrottleMs, out long throttleAfterMs)
+    {
+        lock (_lock)
+        {
+            Advance(nowMs);
+            var wait = ThrottleMs(quota, nowMs, maxThrottleMs);
+            if (wait > 0)
+            {
+                throttleAfterMs = wait;
+                return wait;
+            }
+
+            _values[_current] += value;
+            LastRecordMs = nowMs;
+            throttleAfterMs = ThrottleMs(quota, nowMs, maxThrottleMs);
+            return 0;
+        }
+    }
+
     /// <summary>The throttle time for being over <paramref name="quota"/> now, without recording anything.</summary>
     public long Check(double quota, long nowMs, long maxThrottleMs)
     {

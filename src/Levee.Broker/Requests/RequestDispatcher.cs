@@ -97,10 +97,11 @@ public sealed partial class RequestDispatcher
         var refusal = Authorize(context, _authorization[key]);
 
         // Produce bytes count against the sender's quota whatever the answer (Kafka records the request's size); the
-        // response says how long it is throttled and the connection is not read for that long.
+        // response says how long it is throttled and the connection is not read for that long. A tenant's request first
+        // waits for its tenant to be within its plan's rate (BrokerQuotas.AdmitProduceAsync).
         if (refusal is null && context.ApiKey == ApiKey.Produce)
         {
-            context.ThrottleTimeMs = _quotas.RecordProduce(context, body.Length);
+            context.ThrottleTimeMs = await _quotas.AdmitProduceAsync(context, body.Length, context.Aborted).ConfigureAwait(false);
         }
 
         var result = await handler.HandleAsync(context, body, output, refusal).ConfigureAwait(false);
