@@ -10,4 +10,6 @@ root.Subcommands.Add(GroupsCommand.Create());
 root.Subcommands.Add(UsersCommand.Create());
 root.Subcommands.Add(AclsCommand.Create());
 root.Subcommands.Add(QuotasCommand.Create());
+root.Subcommands.Add(TenantsCommand.Create());
+root.Subcommands.Add(PlansCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -24,7 +24,7 @@ internal static class ClusterCommand
 
     public static Option<string> DirOption() => new("--dir") { Description = "Directory of the local cluster (cluster.json, node-N data dirs and logs).", DefaultValueFactory = _ => DefaultDir };
 
-    public static Option<string?> BootstrapOption() => new("--bootstrap") { Description = "Bootstrap servers; default: those in DIR/cluster.json, else 127.0.0.1:9092." };
+    public static Option<string?> BootstrapOption() => new("--bootstrap", "--bootstrap-server") { Description = "Bootstrap servers; default: those in DIR/cluster.json, else 127.0.0.1:9092." };
 
     public static Option<int> TimeoutOption(int seconds) => new("--timeout-s") { Description = "Timeout, in seconds.", DefaultValueFactory = _ => seconds };
 

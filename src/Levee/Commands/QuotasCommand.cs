@@ -107,13 +107,7 @@ internal static class QuotasCommand
         try
         {
             var server = ClusterFile.ResolveBootstrap(parse.GetValue(entity.Bootstrap), ".").Split(',')[0].Trim();
-            var colon = server.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-            {
-                throw new ClusterCommandException($"'{server}' is not host:port.");
-            }
-
-            await using var client = new BrokerClient(server[..colon], port, "levee-quotas");
+            await using var client = ClusterAdmin.Connect(server, "levee-quotas");
             using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await action(client, cancel.Token).ConfigureAwait(false);
             return 0;

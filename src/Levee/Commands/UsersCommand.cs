@@ -1,8 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
-using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 using Levee.Broker.Security;
 using Levee.Commands.Clusters;
 using Spectre.Console;
@@ -35,7 +32,7 @@ internal static class UsersCommand
         var name = new Argument<string>("NAME") { Description = "The user." };
         var mechanism = MechanismOption();
         var passwordFile = new Option<string>("--password-file") { Description = "A file whose first line is the password ('-': stdin).", Required = true };
-        var iterations = new Option<int>("--iterations") { Description = "PBKDF2 iterations (4096-16384).", DefaultValueFactory = _ => 8192 };
+        var iterations = new Option<int>("--iterations") { Description = "PBKDF2 iterations (4096-16384).", DefaultValueFactory = _ => ScramAdmin.DefaultIterations };
         var dataDir = DataDirOption();
         var bootstrap = ClusterCommand.BootstrapOption();
         var commandConfig = ClientProperties.Option();
@@ -59,13 +56,8 @@ internal static class UsersCommand
                 return 0;
             }
 
-            using var admin = Admin(parse.GetValue(bootstrap), parse.GetValue(commandConfig), parse.GetValue(timeout));
-            await Alter(admin, new UserScramCredentialUpsertion
-            {
-                User = user,
-                ScramCredentialInfo = new ScramCredentialInfo { Mechanism = ClientMechanism(scram), Iterations = rounds },
-                Password = Encoding.UTF8.GetBytes(password),
-            }).ConfigureAwait(false);
+            using var admin = ScramAdmin.Create(parse.GetValue(bootstrap), parse.GetValue(commandConfig), parse.GetValue(timeout));
+            await ScramAdmin.UpsertAsync(admin, user, scram, password, rounds).ConfigureAwait(false);
             Console.WriteLine($"User {user} ({ScramFormatter.MechanismName(scram)}) set.");
             return 0;
         }));
@@ -88,7 +80,7 @@ internal static class UsersCommand
             }
             else
             {
-                using var admin = Admin(parse.GetValue(bootstrap), parse.GetValue(commandConfig), parse.GetValue(timeout));
+                using var admin = ScramAdmin.Create(parse.GetValue(bootstrap), parse.GetValue(commandConfig), parse.GetValue(timeout));
                 var described = await admin.DescribeUserScramCredentialsAsync([]).ConfigureAwait(false);
                 rows.AddRange(described.UserScramCredentialsDescriptions.SelectMany(d => d.ScramCredentialInfos.Select(i => (d.User, i.Mechanism == Confluent.Kafka.Admin.ScramMechanism.ScramSha256 ? "SCRAM-SHA-256" : "SCRAM-SHA-512", i.Iterations))));
             }
@@ -117,42 +109,17 @@ internal static class UsersCommand
         {
             var user = parse.GetValue(name)!;
             var scram = Mechanism(parse.GetValue(mechanism)!);
-            using var admin = Admin(parse.GetValue(bootstrap), parse.GetValue(commandConfig), parse.GetValue(timeout));
-            await Alter(admin, new UserScramCredentialDeletion { User = user, Mechanism = ClientMechanism(scram) }).ConfigureAwait(false);
+            using var admin = ScramAdmin.Create(parse.GetValue(bootstrap), parse.GetValue(commandConfig), parse.GetValue(timeout));
+            await ScramAdmin.DeleteAsync(admin, user, scram).ConfigureAwait(false);
             Console.WriteLine($"User {user} ({ScramFormatter.MechanismName(scram)}) deleted.");
             return 0;
         }));
         return command;
     }
 
-    private static IAdminClient Admin(string? bootstrap, string? commandConfig, int timeoutSeconds)
-    {
-        var config = new AdminClientConfig { BootstrapServers = bootstrap ?? "127.0.0.1:9092", SocketTimeoutMs = timeoutSeconds * 1000 };
-        return new AdminClientBuilder(ClientProperties.Apply(config, commandConfig)).Build();
-    }
-
-    private static async Task Alter(IAdminClient admin, UserScramCredentialAlteration alteration)
-    {
-        try
-        {
-            await admin.AlterUserScramCredentialsAsync([alteration]).ConfigureAwait(false);
-        }
-        catch (AlterUserScramCredentialsException e)
-        {
-            throw new ClusterCommandException($"{e.Results[0].User}: {e.Results[0].Error.Reason} ({e.Results[0].Error.Code})");
-        }
-        catch (KafkaException e)
-        {
-            throw new ClusterCommandException(e.Error.Reason);
-        }
-    }
-
     private static ScramMechanism Mechanism(string name) => ScramFormatter.Parse(name.ToUpperInvariant()) is var m && m != ScramMechanism.Unknown
         ? m
         : throw new ClusterCommandException($"--mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, not '{name}'.");
-
-    private static Confluent.Kafka.Admin.ScramMechanism ClientMechanism(ScramMechanism mechanism) =>
-        mechanism == ScramMechanism.ScramSha256 ? Confluent.Kafka.Admin.ScramMechanism.ScramSha256 : Confluent.Kafka.Admin.ScramMechanism.ScramSha512;
 
     private static async Task<string> ReadPasswordAsync(string path)
     {

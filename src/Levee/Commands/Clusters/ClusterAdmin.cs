@@ -33,13 +33,7 @@ internal static class ClusterAdmin
         var problems = new List<string>();
         foreach (var server in bootstrap.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var colon = server.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-            {
-                throw new ClusterCommandException($"'{server}' is not host:port.");
-            }
-
-            await using var client = new BrokerClient(server[..colon], port, "levee-cli");
+            await using var client = Connect(server, "levee-cli");
             using var cancel = new CancellationTokenSource(timeout);
             try
             {
@@ -76,5 +70,18 @@ internal static class ClusterAdmin
         }
 
         throw new ClusterCommandException("No broker answered: " + string.Join("; ", problems));
+    }
+
+    /// <summary>A client for <paramref name="server"/> (host:port); it connects on its first request.</summary>
+    /// <exception cref="ClusterCommandException"><paramref name="server"/> is not host:port.</exception>
+    public static BrokerClient Connect(string server, string clientId, TimeSpan? requestTimeout = null)
+    {
+        var colon = server.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            throw new ClusterCommandException($"'{server}' is not host:port.");
+        }
+
+        return new BrokerClient(server[..colon], port, clientId, requestTimeout);
     }
 }
