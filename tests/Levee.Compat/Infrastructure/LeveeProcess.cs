@@ -58,6 +58,21 @@ public sealed class LeveeProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// Starts `levee serve` with two listeners: PLAINTEXT on <see cref="Port"/> (the operator's, for the CLI) and
+    /// SASL_PLAINTEXT on <see cref="SaslPort"/> (the tenants' clients').
+    /// </summary>
+    public static async Task<LeveeProcess> StartWithSaslListenerAsync(params string[] extraArgs)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "levee-compat-" + Guid.NewGuid().ToString("N"));
+        var process = new LeveeProcess(dataDir, FreePort()) { SaslPort = FreePort() };
+        await process.FirstLaunchAsync(extraArgs, portChosen: false);
+        return process;
+    }
+
+    /// <summary>The SASL_PLAINTEXT listener's port, when started by <see cref="StartWithSaslListenerAsync"/>.</summary>
+    public int? SaslPort { get; private set; }
+
+    /// <summary>
     /// Starts `levee serve` in <paramref name="workingDirectory"/> without --data-dir, as an operator would on a
     /// fresh machine: its logs go to ./data there.
     /// </summary>
@@ -133,6 +148,11 @@ public sealed class LeveeProcess : IAsyncDisposable
                 }
 
                 QuorumPort = FreePort();
+                if (SaslPort is not null)
+                {
+                    SaslPort = FreePort();
+                }
+
                 if (!portChosen)
                 {
                     Port = FreePort();
@@ -152,7 +172,11 @@ public sealed class LeveeProcess : IAsyncDisposable
             WorkingDirectory = WorkingDirectory ?? string.Empty,
         };
         string[] dataDir = WorkingDirectory is null ? ["--data-dir", DataDir] : [];
-        string[] args = [levee, "serve", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. dataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArgs];
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        string[] listeners = SaslPort is { } sasl
+            ? ["--set", $"listeners=PLAINTEXT://127.0.0.1:{Port.ToString(c)},SASL_PLAINTEXT://127.0.0.1:{sasl.ToString(c)}"]
+            : ["--port", Port.ToString(c)];
+        string[] args = [levee, "serve", .. listeners, .. dataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArgs];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
