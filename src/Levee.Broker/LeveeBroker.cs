@@ -9,6 +9,7 @@ using Levee.Broker.Quotas;
 using Levee.Broker.Replication;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Microsoft.AspNetCore.Builder;
@@ -102,6 +103,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<ListenerShutdown>();
         builder.Services.AddSingleton(requestMemory);
         builder.Services.AddSingleton(new TenantRequestMemory(options.ResolveQueuedMaxRequestBytesPerTenant()));
+        builder.Services.AddSingleton<TenantConnections>();
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();

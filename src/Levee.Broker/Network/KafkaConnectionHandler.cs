@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Protocol;
 using Levee.Protocol.Framing;
 using Levee.Protocol.Messages;
@@ -18,7 +19,7 @@ namespace Levee.Broker.Network;
 /// leave in the same order). Output is flushed once no further complete request is buffered, so a
 /// pipelining client gets its responses in few writes.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, RequestMemoryBudget requestMemory, TenantRequestMemory tenantMemory, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, SaslAuthenticator authenticator, BrokerOptions options, ListenerShutdown shutdown, RequestMemoryBudget requestMemory, TenantRequestMemory tenantMemory, TenantConnections tenantConnections, TimeProvider time, ILogger<KafkaConnectionHandler> logger)
 {
     /// <summary>Serves <paramref name="connection"/>, accepted on <paramref name="listener"/>, until it closes.</summary>
     public async Task ServeAsync(ConnectionContext connection, KafkaListener listener)
@@ -147,6 +148,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         }
         finally
         {
+            if (state.Tenant is { } tenant)
+            {
+                tenantConnections.Close(tenant.Tenant.Name);
+            }
+
             await input.CompleteAsync().ConfigureAwait(false);
             await output.CompleteAsync().ConfigureAwait(false);
         }

@@ -27,6 +27,7 @@ public sealed class BrokerQuotas
         Produce = new ClientQuotaManager(ClientQuotaControl.ProducerByteRate, settings, time);
         Fetch = new ClientQuotaManager(ClientQuotaControl.ConsumerByteRate, settings, time);
         ControllerMutation = new ClientQuotaManager(ClientQuotaControl.ControllerMutationRate, settings, time);
+        ConnectionCreation = new ClientQuotaManager(Plan.ConnectionCreationRate, settings, time);
         Settings = settings;
     }
 
@@ -45,6 +46,9 @@ public sealed class BrokerQuotas
     /// </summary>
     public ClientQuotaManager ControllerMutation { get; }
 
+    /// <summary>Connections a tenant opens per second (its plan's <c>connection_creation_rate</c>, KIP-612's rate per tenant).</summary>
+    public ClientQuotaManager ConnectionCreation { get; }
+
     /// <summary>The quota of <paramref name="manager"/>'s kind that applies to the sender of <paramref name="context"/>, or null (none, or a broker).</summary>
     public AppliedQuota? Find(ClientQuotaManager manager, RequestContext context)
     {
@@ -55,19 +59,50 @@ public sealed class BrokerQuotas
             return null;
         }
 
-        var image = _quorum.Current;
         if (context.Connection.Tenant is { } tenant)
         {
-            // A tenant's plan is its quota: one measurement for all its users and clients.
-            return image.Tenants.Tenants.TryGetValue(tenant.Tenant.Name, out var current)
-                && image.Plans.TryGetValue(current.Plan, out var plan)
-                && plan.Limit(manager.Key) is { } limit
-                ? new AppliedQuota(TenantEntity(current.Name), limit, (TenantEntity(current.Name).User!.Value.Name!, ""))
-                : null;
+            return TenantQuota(manager, tenant.Tenant.Name);
         }
 
-        var quotas = image.ClientQuotas;
+        var quotas = _quorum.Current.ClientQuotas;
         return quotas.IsEmpty ? null : manager.Find(quotas, context.Connection.Principal.Name, context.ClientId ?? "");
+    }
+
+    /// <summary>
+    /// The quota of <paramref name="manager"/>'s kind that <paramref name="tenant"/>'s plan sets, or null: a tenant's plan
+    /// is its quota, one measurement for all its users and clients.
+    /// </summary>
+    public AppliedQuota? TenantQuota(ClientQuotaManager manager, string tenant)
+    {
+        ArgumentNullException.ThrowIfNull(manager);
+        var image = _quorum.Current;
+        return image.Tenants.Tenants.TryGetValue(tenant, out var current)
+            && image.Plans.TryGetValue(current.Plan, out var plan)
+            && plan.Limit(manager.Key) is { } limit
+            ? new AppliedQuota(TenantEntity(current.Name), limit, (TenantEntity(current.Name).User!.Value.Name!, ""))
+            : null;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="tenant"/> is within its plan's limit of <paramref name="manager"/>'s kind, then
+    /// records <paramref name="value"/>; one waiter is admitted each time the tenant is back within it. Returns the
+    /// throttle time the recording leads to (0 without such a limit).
+    /// </summary>
+    public async ValueTask<int> AdmitAsync(ClientQuotaManager manager, string tenant, double value, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(manager);
+        while (TenantQuota(manager, tenant) is { } quota)
+        {
+            var wait = manager.TryRecord(quota, value, out var throttleAfter);
+            if (wait == 0)
+            {
+                return (int)throttleAfter;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(wait), _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return 0;
     }
 
     // The entity a tenant's plan quota is measured and reported under: a user name no SCRAM user can have (':').
@@ -88,22 +123,8 @@ public sealed class BrokerQuotas
     public async ValueTask<int> AdmitProduceAsync(RequestContext context, int bytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (context.Connection.Tenant is null)
-        {
-            return RecordProduce(context, bytes);
-        }
-
-        while (Find(Produce, context) is { } quota)
-        {
-            var wait = Produce.TryRecord(quota, bytes, out var throttleAfter);
-            if (wait == 0)
-            {
-                return (int)throttleAfter;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(wait), _time, cancellationToken).ConfigureAwait(false);
-        }
-
-        return 0;
+        return context.Connection.Tenant is { } tenant && !context.Connection.IsBroker
+            ? await AdmitAsync(Produce, tenant.Tenant.Name, bytes, cancellationToken).ConfigureAwait(false)
+            : RecordProduce(context, bytes);
     }
 }

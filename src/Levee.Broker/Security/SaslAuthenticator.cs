@@ -1,5 +1,7 @@
 using System.Text;
+using Levee.Broker.Quotas;
 using Levee.Broker.Requests;
+using Levee.Broker.Tenants;
 using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Logging;
@@ -32,7 +34,7 @@ public readonly record struct SaslOutcome(ScramStep Step, byte[] Response, strin
 /// <c>connection.failed.authentication.delay.ms</c> with the same message whether the user exists or not, and
 /// logged with a running count but never with the password.
 /// </summary>
-public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptions options, TimeProvider time, ILogger<SaslAuthenticator> logger)
+public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptions options, BrokerQuotas quotas, TenantConnections tenantConnections, TimeProvider time, ILogger<SaslAuthenticator> logger)
 {
     /// <summary>The mechanism names Levee implements.</summary>
     public static readonly IReadOnlyList<string> Supported = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
@@ -53,6 +55,12 @@ public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptio
     {
         ArgumentNullException.ThrowIfNull(connection);
         var session = connection.Sasl ?? throw new InvalidOperationException("No SASL handshake on this connection.");
+        // A tenant's PLAIN connection waits for its plan's connection_creation_rate before its password is checked
+        // (a PBKDF2 derivation: a tenant opening hundreds of connections at once would otherwise cost a burst of CPU);
+        // SCRAM's server side is cheap and is admitted once it succeeds, below.
+        var admitted = session.Mechanism == "PLAIN" && connection.Tenant is null && PlainUser(token.Span) is { } claimed
+            ? await AdmitConnectionAsync(quorum.Current.Tenants.OfUser(claimed), cancellationToken).ConfigureAwait(false)
+            : null;
         var (step, response, user, reason) = session.Mechanism == "PLAIN" ? Plain(token.Span) : Scram(session, token.Span);
         if (step == ScramStep.Continue)
         {
@@ -68,8 +76,28 @@ public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptio
         }
 
         var message = $"Authentication failed during authentication due to invalid credentials with SASL mechanism {session.Mechanism}";
+        var tenant = principal is null ? null : quorum.Current.Tenants.OfUser(principal.Name);
+        if (step == ScramStep.Succeeded && tenant is not null && connection.Tenant is null)
+        {
+            // A tenant's new connection: at most its plan's connection_creation_rate per second (it waits here, before
+            // it may send anything), and at most its plan's connections open at once on this broker.
+            admitted ??= await AdmitConnectionAsync(tenant, cancellationToken).ConfigureAwait(false);
+            var limit = quorum.Current.Plans.GetValueOrDefault(tenant.Plan)?.Limit(Plan.Connections);
+            if (!tenantConnections.TryOpen(tenant.Name, limit))
+            {
+                (step, reason) = (ScramStep.Failed, $"tenant {tenant.Name} already has the {limit} connections its plan allows");
+                message = $"The connection limit of this account's plan ({limit}) is reached.";
+            }
+        }
+
         if (step == ScramStep.Failed)
         {
+            if (admitted is not null && quotas.TenantQuota(quotas.ConnectionCreation, admitted.Name) is { } creation)
+            {
+                // A refused connection does not count against the tenant's creation rate.
+                quotas.ConnectionCreation.Record(creation, -1);
+            }
+
             var count = Interlocked.Increment(ref _failures);
             LogFailed(connection.Remote, connection.Listener.Name, session.Mechanism, count, reason ?? "invalid credentials");
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, options.ConnectionFailedAuthenticationDelayMs)), time, cancellationToken).ConfigureAwait(false);
@@ -77,9 +105,28 @@ public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptio
         }
 
         var lifetime = options.ConnectionsMaxReauthMs;
-        connection.Authenticate(principal!, lifetime > 0 ? time.GetUtcNow().ToUnixTimeMilliseconds() + lifetime : null, quorum.Current.Tenants.OfUser(principal!.Name));
+        connection.Authenticate(principal!, lifetime > 0 ? time.GetUtcNow().ToUnixTimeMilliseconds() + lifetime : null, tenant);
         LogAuthenticated(connection.Remote, connection.Listener.Name, principal!.ToString(), session.Mechanism);
         return new SaslOutcome(step, response, null, lifetime);
+    }
+
+    // Waits for the tenant's connection_creation_rate and counts the connection; returns the tenant (null: none).
+    private async ValueTask<Tenant?> AdmitConnectionAsync(Tenant? tenant, CancellationToken cancellationToken)
+    {
+        if (tenant is not null)
+        {
+            await quotas.AdmitAsync(quotas.ConnectionCreation, tenant.Name, 1, cancellationToken).ConfigureAwait(false);
+        }
+
+        return tenant;
+    }
+
+    // The authentication id of a PLAIN token ([authzid] NUL authcid NUL passwd), without checking anything else.
+    private static string? PlainUser(ReadOnlySpan<byte> token)
+    {
+        var first = token.IndexOf((byte)0);
+        var second = first < 0 ? -1 : token[(first + 1)..].IndexOf((byte)0);
+        return second < 0 ? null : Encoding.UTF8.GetString(token.Slice(first + 1, second));
     }
 
     private (ScramStep Step, byte[] Response, string? User, string? Reason) Plain(ReadOnlySpan<byte> token)
