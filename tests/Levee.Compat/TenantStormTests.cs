@@ -15,7 +15,9 @@ namespace Levee.Compat;
 /// send 1 MB Produce requests as fast as they are answered, far above the plan's 64 KB/s, against a `levee serve`
 /// process. The broker's peak RSS stays within a fixed bound over the quiet run (its request memory share and the
 /// transport's buffer per connection), nothing acknowledged is lost for either tenant, and the other tenant's produce
-/// p99 stays within 2x of its quiet value. LEVEE_STORM_SECONDS sets each phase's length: 15 s in CI, 180 s by hand.
+/// p99 stays within 2x of its quiet value. The admin storm: CreateTopics, CreatePartitions and DeleteTopics as fast as
+/// they are answered. LEVEE_STORM_SECONDS and LEVEE_ADMIN_STORM_SECONDS set each phase's length: 15 and 30 s in CI,
+/// 180 s by hand.
 /// </summary>
 public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -26,6 +28,10 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
     private const long RuntimeAllowance = 64L * 1024 * 1024;
     private const long TransportBufferPerConnection = Levee.Broker.Network.KafkaListenerHost.MaxReadBufferSize;
     private static readonly int Seconds = RunLength("LEVEE_STORM_SECONDS", 15, 180);
+
+    // KIP-599 lets a tenant burst its rate x the quota span (110 partitions for 10/s) before it is throttled; a phase of
+    // 15 s is mostly that burst, so the admin storm's phases are longer in CI.
+    private static readonly int AdminSeconds = RunLength("LEVEE_ADMIN_STORM_SECONDS", 30, 180);
     private readonly string _password = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "levee-storm-" + Guid.NewGuid().ToString("N"));
     private LeveeProcess _levee = null!;
@@ -45,7 +51,15 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
         _levee = await LeveeProcess.StartAsync(dataDir, null, "--set", "listener.security.protocol.map=PLAINTEXT:SASL_PLAINTEXT", "--set", "queued.max.request.bytes=" + Budget.ToString(CultureInfo.InvariantCulture));
         await using var admin = await SaslPlainClient.ConnectAsync(_levee.BootstrapServers, "admin", _password, "storm-admin");
         // basic-0's rates and connection creation rate (20/s), with room for the storm's 200 connections (basic-0 has 100).
-        await admin.AlterConfigsAsync(101, "storm", ("producer_byte_rate", 0, "65536"), ("consumer_byte_rate", 0, "262144"), ("connection_creation_rate", 0, "20"), ("connections", 0, "250"));
+        await admin.AlterConfigsAsync(
+            101,
+            "storm",
+            ("producer_byte_rate", 0, "65536"),
+            ("consumer_byte_rate", 0, "262144"),
+            ("connection_creation_rate", 0, "20"),
+            ("connections", 0, "250"),
+            ("controller_mutation_rate", 0, "10"),
+            ("partitions", 0, "240"));
         await admin.AlterConfigsAsync(100, "storm", ("plan", 0, "storm"), ("users", 2, "storm-1"));
         await admin.AlterConfigsAsync(100, "quiet", ("plan", 0, "basic-2"), ("users", 2, "quiet-1"));
     }
@@ -101,6 +115,77 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
         var stored = Enumerable.Range(0, 4).Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition("storm.flood", p), TimeSpan.FromSeconds(10)).High.Value);
         // A request cut off by the end of the storm or given up by its client may be written unacknowledged.
         Assert.InRange(stored, acked, acked + Connections + stormStats.GivenUp);
+    }
+
+    /// <summary>
+    /// The admin storm: the storm tenant sends CreateTopics, CreatePartitions and DeleteTopics as fast as it is
+    /// answered from 20 connections. It gets THROTTLING_QUOTA_EXCEEDED (KIP-599, its plan's 10 partition mutations per
+    /// second), the metadata quorum stays responsive (an operator's CreateTopics during the storm completes), and the
+    /// quiet tenant's produce p99 stays within 2x of quiet.
+    /// </summary>
+    [Fact]
+    public async Task AdminStorm_IsThrottled_AndLeavesTheQuorumAndTheOtherTenantsLatency()
+    {
+        using (var admin = new AdminClientBuilder(Config("quiet-1")).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = "orders", NumPartitions = 1, ReplicationFactor = 1 }]);
+        }
+
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig(Config("quiet-1")) { Acks = Acks.All, LingerMs = 0 }).Build();
+        var quiet = await MeasureQuietAsync(producer, TimeSpan.FromSeconds(AdminSeconds), () => { });
+
+        using var stop = new CancellationTokenSource();
+        var counts = new AdminStormCounts();
+        var storm = Enumerable.Range(0, 20).Select(i => Task.Run(() => AdminStormAsync(i, counts, stop.Token))).ToList();
+        var stormy = MeasureQuietAsync(producer, TimeSpan.FromSeconds(AdminSeconds), () => { });
+
+        // The operator's own admin call, in the middle of the storm.
+        await Task.Delay(TimeSpan.FromSeconds(AdminSeconds / 2.0));
+        var operatorClock = Stopwatch.StartNew();
+        using (var admin = new AdminClientBuilder(Config("admin")).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = "operator-topic", NumPartitions = 1, ReplicationFactor = 1 }]);
+        }
+
+        var operatorMs = operatorClock.Elapsed.TotalMilliseconds;
+        var stormyP99 = await stormy;
+        await stop.CancelAsync();
+        await Task.WhenAll(storm);
+
+        output.WriteLine($"{AdminSeconds} s per phase; quiet p99 {quiet:F1} ms, during the admin storm {stormyP99:F1} ms ({stormyP99 / quiet:F2}x)");
+        output.WriteLine($"admin storm: {counts.Applied} admin requests applied ({counts.Applied / (double)AdminSeconds:F1}/s; the plan allows 10 partition mutations/s after its burst), {counts.Throttled} refused with THROTTLING_QUOTA_EXCEEDED, {counts.Other} other answers; the operator's CreateTopics took {operatorMs:F0} ms");
+
+        Assert.True(counts.Throttled > 0, "The admin storm was never throttled.");
+        Assert.True(operatorMs < 10_000, $"The operator's CreateTopics took {operatorMs:F0} ms.");
+        Assert.True(stormyP99 <= 2 * Math.Max(quiet, 2.0), $"The quiet tenant's p99 went from {quiet:F1} ms to {stormyP99:F1} ms.");
+    }
+
+    // One admin storm connection: create a topic, add a partition, delete it, again, with the strict versions (KIP-599).
+    private async Task AdminStormAsync(int index, AdminStormCounts counts, CancellationToken cancellationToken)
+    {
+        await using var client = await SaslPlainClient.ConnectAsync(_levee.BootstrapServers, "storm-1", _password, "admin-storm-" + index.ToString(CultureInfo.InvariantCulture), CancellationToken.None);
+        for (var round = 0; !cancellationToken.IsCancellationRequested; round++)
+        {
+            var name = $"t{index}-{round}";
+            try
+            {
+                var create = new CreateTopicsRequest { TimeoutMs = 10_000 };
+                create.Topics.Add(new CreateTopicsRequest.CreatableTopic { Name = name, NumPartitions = 1, ReplicationFactor = 1 });
+                counts.Note((await client.SendAsync<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 7, create, cancellationToken)).Topics.Single().ErrorCode);
+
+                var grow = new CreatePartitionsRequest { TimeoutMs = 10_000 };
+                grow.Topics.Add(new CreatePartitionsRequest.CreatePartitionsTopic { Name = name, Count = 2, Assignments = null });
+                counts.Note((await client.SendAsync<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, 3, grow, cancellationToken)).Results.Single().ErrorCode);
+
+                var delete = new DeleteTopicsRequest { TimeoutMs = 10_000 };
+                delete.Topics.Add(new DeleteTopicsRequest.DeleteTopicState { Name = name });
+                counts.Note((await client.SendAsync<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, delete, cancellationToken)).Responses.Single().ErrorCode);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
     }
 
     // The quiet tenant produces one record every 20 ms, each waiting for its acknowledgement; returns the p99 in ms.
@@ -191,6 +276,29 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
         int.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
             ? value
             : string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase) ? inCi : full;
+
+    private sealed class AdminStormCounts
+    {
+        public long Applied;
+        public long Throttled;
+        public long Other;
+
+        public void Note(short errorCode)
+        {
+            switch ((Levee.Protocol.ErrorCode)errorCode)
+            {
+                case Levee.Protocol.ErrorCode.None:
+                    Interlocked.Increment(ref Applied);
+                    break;
+                case Levee.Protocol.ErrorCode.ThrottlingQuotaExceeded:
+                    Interlocked.Increment(ref Throttled);
+                    break;
+                default:
+                    Interlocked.Increment(ref Other);
+                    break;
+            }
+        }
+    }
 
     private sealed class StormStats
     {
