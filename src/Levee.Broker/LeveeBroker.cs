@@ -104,6 +104,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton(requestMemory);
         builder.Services.AddSingleton(new TenantRequestMemory(options.ResolveQueuedMaxRequestBytesPerTenant()));
         builder.Services.AddSingleton<TenantConnections>();
+        builder.Services.AddSingleton<TenantUsage>();
         builder.Services.AddSingleton<BrokerLifecycle>();
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IsrManager>();

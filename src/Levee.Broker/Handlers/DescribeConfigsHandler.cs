@@ -17,7 +17,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Cluster)]
-public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerOptions options, BrokerIdentity identity, MetadataQuorum quorum) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
+public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerOptions options, BrokerIdentity identity, MetadataQuorum quorum, TenantUsage usage) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.DescribeConfigs;
@@ -117,7 +117,7 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
                 case ConfigResourceType.Tenant or ConfigResourceType.Plan:
                     var type = (MetadataResourceType)resource.ResourceType;
                     var configs = type == MetadataResourceType.Tenant
-                        ? TenantConfigs.DescribeTenant(quorum.Current, resource.ResourceName)
+                        ? TenantConfigs.DescribeTenant(quorum.Current, resource.ResourceName, usage)
                         : TenantConfigs.DescribePlan(quorum.Current, resource.ResourceName);
                     if (configs is null)
                     {

@@ -16,6 +16,7 @@ public sealed class BrokerQuotas
 {
     private readonly MetadataQuorum _quorum;
     private readonly TimeProvider _time;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _throttledMs = new(StringComparer.Ordinal);
 
     /// <summary>Quotas read from <paramref name="quorum"/>'s image, measured as <paramref name="options"/> says.</summary>
     public BrokerQuotas(MetadataQuorum quorum, BrokerOptions options, TimeProvider time)
@@ -96,13 +97,27 @@ public sealed class BrokerQuotas
             var wait = manager.TryRecord(quota, value, out var throttleAfter);
             if (wait == 0)
             {
+                NoteThrottled(tenant, throttleAfter);
                 return (int)throttleAfter;
             }
 
+            NoteThrottled(tenant, wait);
             await Task.Delay(TimeSpan.FromMilliseconds(wait), _time, cancellationToken).ConfigureAwait(false);
         }
 
         return 0;
+    }
+
+    /// <summary>How long <paramref name="tenant"/>'s requests and connections were held back or throttled on this broker, in ms.</summary>
+    public long ThrottledMs(string tenant) => _throttledMs.GetValueOrDefault(tenant);
+
+    /// <summary>Adds <paramref name="ms"/> to what <paramref name="tenant"/> was throttled.</summary>
+    public void NoteThrottled(string tenant, long ms)
+    {
+        if (ms > 0)
+        {
+            _throttledMs.AddOrUpdate(tenant, ms, (_, total) => total + ms);
+        }
     }
 
     // The entity a tenant's plan quota is measured and reported under: a user name no SCRAM user can have (':').

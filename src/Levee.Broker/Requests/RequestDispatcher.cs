@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Reflection;
 using Levee.Broker.Quotas;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
@@ -21,16 +22,18 @@ public sealed partial class RequestDispatcher
     private readonly ApiAuthorizationAttribute[] _authorization;
     private readonly RequestAuthorizer _authorizer;
     private readonly BrokerQuotas _quotas;
+    private readonly TenantUsage _usage;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
     /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key, deciding with <paramref name="authorizer"/>.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, BrokerQuotas quotas, TimeProvider time, ILogger<RequestDispatcher> logger)
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, BrokerQuotas quotas, TenantUsage usage, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         _authorizer = authorizer;
         _quotas = quotas;
+        _usage = usage;
         _logger = logger;
         _time = time;
         Handlers = [.. handlers.OrderBy(h => h.Key)];
@@ -95,6 +98,12 @@ public sealed partial class RequestDispatcher
         }
 
         var refusal = Authorize(context, _authorization[key]);
+        if (refusal is null && context.ApiKey == ApiKey.Produce && context.Connection.Tenant is { } tenant && _usage.StorageFull(tenant.Tenant.Name) is { } full)
+        {
+            // A tenant at its plan's storage limit: its Produce is refused, everything else still served (logged once
+            // when the tenant reaches the limit and once when it is back under it, not per request).
+            refusal = new RequestRefusal(Protocol.ErrorCode.PolicyViolation, full);
+        }
 
         // Produce bytes count against the sender's quota whatever the answer (Kafka records the request's size); the
         // response says how long it is throttled and the connection is not read for that long. A tenant's request first
@@ -105,7 +114,7 @@ public sealed partial class RequestDispatcher
         }
 
         var result = await handler.HandleAsync(context, body, output, refusal).ConfigureAwait(false);
-        if (refusal is { } refused)
+        if (refusal is { } refused && refused.Error != Protocol.ErrorCode.PolicyViolation)
         {
             LogRefused(context.Connection.Remote, listener.Name, context.Connection.Principal.ToString(), context.ApiKey, refused.Message);
         }

@@ -7,13 +7,15 @@ namespace Levee.Broker.Tenants;
 
 /// <summary>
 /// What DescribeConfigs answers for Levee's TENANT and PLAN config resources: one tenant (its plan, users, prefix,
-/// usage and its plan's limits), every tenant (name = plan), one plan (its limits) or every plan (name = its limits).
+/// usage (topics and partitions in the cluster; storage, rates, connections and throttling on the broker asked) and
+/// its plan's limits), every tenant (name = plan), one plan (its limits) or every plan (name = its limits).
 /// </summary>
 public static class TenantConfigs
 {
     /// <summary>The configs of tenant <paramref name="name"/>, or of every tenant when it is empty; null when there is no such tenant.</summary>
-    public static IReadOnlyList<(string Name, string Value)>? DescribeTenant(MetadataImage image, string name)
+    public static IReadOnlyList<(string Name, string Value)>? DescribeTenant(MetadataImage image, string name, TenantUsage usage)
     {
+        ArgumentNullException.ThrowIfNull(usage);
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(name);
         var tenants = image.Tenants.Tenants;
@@ -36,6 +38,7 @@ public static class TenantConfigs
             ("usage.topics", TenantControl.TopicsOf(image, tenant.Prefix).Count().ToString(c)),
             ("usage.partitions", TenantControl.PartitionsOf(image, tenant.Prefix).ToString(c)),
         };
+        result.AddRange(usage.Describe(tenant));
         if (image.Plans.TryGetValue(tenant.Plan, out var plan))
         {
             result.AddRange(plan.Limits.Select(l => ("limit." + l.Key, l.Value.ToString(c))));

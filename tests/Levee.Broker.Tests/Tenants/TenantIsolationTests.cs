@@ -202,6 +202,40 @@ public sealed class TenantIsolationTests : IAsyncLifetime
         Assert.True(Interlocked.Read(ref throttled) > 0);
     }
 
+    [Fact]
+    public async Task APlansStorageLimit_RefusesTheTenantsProduce_WithPolicyViolation_AndUsageShowsIt()
+    {
+        await AlterAsync(PlanType, "small", ("storage_bytes", Set, "4096"));
+        await AlterAsync(TenantType, "acme", ("plan", Set, "small"));
+        await CreateAsync("acme-1", "orders");
+        using var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig(Config("acme-1")) { Acks = Acks.All }).Build();
+        await producer.ProduceAsync("orders", new Message<Null, byte[]> { Value = new byte[8192] });
+
+        // The stored bytes are summed at most once a second: the next Produce within it may still pass.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        ProduceException<Null, byte[]>? refused = null;
+        while (refused is null)
+        {
+            timeout.Token.ThrowIfCancellationRequested();
+            try
+            {
+                await producer.ProduceAsync("orders", new Message<Null, byte[]> { Value = new byte[16] }, timeout.Token);
+            }
+            catch (ProduceException<Null, byte[]> ex)
+            {
+                refused = ex;
+            }
+        }
+
+        Assert.Equal(ErrorCode.PolicyViolation, refused.Error.Code);
+
+        var usage = await DescribeTenantAsync("acme");
+        Assert.InRange(long.Parse(usage["usage.storage_bytes"], System.Globalization.CultureInfo.InvariantCulture), 8192, long.MaxValue);
+        Assert.InRange(int.Parse(usage["usage.connections"], System.Globalization.CultureInfo.InvariantCulture), 1, 10);
+        Assert.Equal("1", usage["usage.topics"]);
+        Assert.Equal("4096", usage["limit.storage_bytes"]);
+    }
+
     [Theory]
     [InlineData("Acme")]
     [InlineData("a.b")]
@@ -266,6 +300,18 @@ public sealed class TenantIsolationTests : IAsyncLifetime
         var response = await client.SendAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Levee.Protocol.Messages.ApiKey.IncrementalAlterConfigs, 1, request, CancellationToken.None);
         var result = response.Responses.Single();
         return ((LeveeError)result.ErrorCode, result.ErrorMessage);
+    }
+
+    private async Task<Dictionary<string, string>> DescribeTenantAsync(string name)
+    {
+        var colon = Operator.LastIndexOf(':');
+        await using var client = new BrokerClient(Operator[..colon], int.Parse(Operator[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), "tenant-tests");
+        var request = new DescribeConfigsRequest();
+        request.Resources.Add(new DescribeConfigsRequest.DescribeConfigsResource { ResourceType = TenantType, ResourceName = name, ConfigurationKeys = null });
+        var response = await client.SendAsync<DescribeConfigsRequest, DescribeConfigsResponse>(Levee.Protocol.Messages.ApiKey.DescribeConfigs, 4, request, CancellationToken.None);
+        var result = response.Results.Single();
+        Assert.True(result.ErrorCode == 0, result.ErrorMessage);
+        return result.Configs.ToDictionary(c => c.Name, c => c.Value ?? "");
     }
 
     private List<string> Consume(string user, string group, int count)
