@@ -5,6 +5,7 @@ using Confluent.Kafka.Admin;
 using Levee.Broker.Cluster;
 using Levee.Broker.Tests.Infrastructure;
 using Levee.Protocol.Messages;
+using Xunit.Abstractions;
 using LeveeError = Levee.Protocol.ErrorCode;
 
 namespace Levee.Broker.Tests.Tenants;
@@ -13,7 +14,7 @@ namespace Levee.Broker.Tests.Tenants;
 /// Two tenants on one broker, each with a topic <c>orders</c> and a group <c>billing</c>, used with Confluent.Kafka
 /// over SASL: each sees, reads and commits only its own; the operator, on the broker listener, sees the stored names.
 /// </summary>
-public sealed class TenantIsolationTests : IAsyncLifetime
+public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Password = "pw-for-tenant-tests";
     private TestBroker _broker = null!;
@@ -234,6 +235,54 @@ public sealed class TenantIsolationTests : IAsyncLifetime
         Assert.InRange(int.Parse(usage["usage.connections"], System.Globalization.CultureInfo.InvariantCulture), 1, 10);
         Assert.Equal("1", usage["usage.topics"]);
         Assert.Equal("4096", usage["limit.storage_bytes"]);
+    }
+
+    /// <summary>
+    /// basic-0's 64 KB/s for a tenant producing flat out, within 10%, over a whole number of Kafka's 11 s measurement
+    /// cycles (LEVEE_QUOTA_SECONDS, 33 s unless set), on one broker.
+    /// </summary>
+    [Fact]
+    public async Task ABasic0Tenant_ProducingFlatOut_GetsItsPlansRate_WithinTenPercent()
+    {
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("LEVEE_QUOTA_SECONDS"), out var s) ? s : 33;
+        await CreateAsync("acme-1", "metered");
+        var config = new ProducerConfig(Config("acme-1")) { Acks = Acks.All, LingerMs = 5, BatchSize = 16 * 1024, QueueBufferingMaxKbytes = 64, MessageTimeoutMs = 120_000 };
+        var value = new byte[1000];
+        long acknowledged = 0;
+        long failed = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var end = TimeSpan.FromSeconds(seconds);
+        using (var producer = new ProducerBuilder<Null, byte[]>(config).Build())
+        {
+            while (clock.Elapsed < end)
+            {
+                try
+                {
+                    producer.Produce("metered", new Message<Null, byte[]> { Value = value }, report =>
+                    {
+                        if (report.Error.IsError)
+                        {
+                            Interlocked.Increment(ref failed);
+                        }
+                        else if (clock.Elapsed < end)
+                        {
+                            Interlocked.Add(ref acknowledged, value.Length);
+                        }
+                    });
+                }
+                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(50));
+                }
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(30));
+        }
+
+        var rate = Interlocked.Read(ref acknowledged) / end.TotalSeconds;
+        output.WriteLine($"basic-0 tenant: acknowledged {rate:F0} B/s of record values over {seconds} s ({rate / (64 * 1024):P1} of 64 KiB/s), {failed} failed");
+        Assert.Equal(0, failed);
+        Assert.InRange(rate / (64 * 1024), 0.9, 1.1);
     }
 
     [Theory]
