@@ -43,7 +43,7 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
     /// <inheritdoc />
     protected override async ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request)
     {
-        if (!controller.IsActive && request.Resources.Any(r => IsTenantOrPlan(r.ResourceType)) && !context.Connection.IsBroker)
+        if (!controller.IsActive && request.Resources.Any(r => IsTenantOrPlan(r.ResourceType)))
         {
             return await replicas.ForwardToControllerAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Key, context.ApiVersion, request, context.Aborted).ConfigureAwait(false)
                 ?? ErrorResponse(request, ErrorCode.NotController, "No active controller is reachable right now; retry.");

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Levee.Broker.Requests;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Metadata;
@@ -16,6 +17,8 @@ public sealed class BrokerQuotas
 {
     private readonly MetadataQuorum _quorum;
     private readonly TimeProvider _time;
+    private readonly int _nodeId;
+    private LeaderShares _leaderShares = new(MetadataImage.Empty, new(StringComparer.Ordinal));
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _throttledMs = new(StringComparer.Ordinal);
 
     /// <summary>Quotas read from <paramref name="quorum"/>'s image, measured as <paramref name="options"/> says.</summary>
@@ -24,6 +27,7 @@ public sealed class BrokerQuotas
         ArgumentNullException.ThrowIfNull(options);
         _quorum = quorum;
         _time = time;
+        _nodeId = options.NodeId;
         var settings = new QuotaSettings(options.QuotaWindowNum, options.QuotaWindowSizeSeconds * 1000L);
         Produce = new ClientQuotaManager(ClientQuotaControl.ProducerByteRate, settings, time);
         Fetch = new ClientQuotaManager(ClientQuotaControl.ConsumerByteRate, settings, time);
@@ -77,11 +81,47 @@ public sealed class BrokerQuotas
     {
         ArgumentNullException.ThrowIfNull(manager);
         var image = _quorum.Current;
-        return image.Tenants.Tenants.TryGetValue(tenant, out var current)
-            && image.Plans.TryGetValue(current.Plan, out var plan)
-            && plan.Limit(manager.Key) is { } limit
-            ? new AppliedQuota(TenantEntity(current.Name), limit, (TenantEntity(current.Name).User!.Value.Name!, ""))
-            : null;
+        if (!image.Tenants.Tenants.TryGetValue(tenant, out var current)
+            || !image.Plans.TryGetValue(current.Plan, out var plan)
+            || plan.Limit(manager.Key) is not { } limit)
+        {
+            return null;
+        }
+
+        // A plan's byte rates are the tenant's across the cluster: each broker takes the share of them that its
+        // leaders are of the tenant's partitions (produce and fetch go to leaders), so the brokers together give the
+        // plan's rate when the tenant's traffic spreads over its partitions.
+        var share = ReferenceEquals(manager, Produce) || ReferenceEquals(manager, Fetch) ? LeaderShare(image, current) : 1.0;
+        return new AppliedQuota(TenantEntity(current.Name), limit * share, (TenantEntity(current.Name).User!.Value.Name!, ""));
+    }
+
+    /// <summary>
+    /// The part of <paramref name="tenant"/>'s partitions whose leader is this broker, counted once per metadata image.
+    /// A broker leading none of them still gets one partition's worth (traffic reaches it while leadership moves), and
+    /// a tenant without partitions all of it.
+    /// </summary>
+    public double LeaderShare(MetadataImage image, Tenant tenant)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(tenant);
+        var shares = _leaderShares;
+        if (!ReferenceEquals(shares.Image, image))
+        {
+            shares = new LeaderShares(image, new ConcurrentDictionary<string, double>(StringComparer.Ordinal));
+            _leaderShares = shares;
+        }
+
+        return shares.ByTenant.GetOrAdd(tenant.Prefix, static (prefix, state) =>
+        {
+            int total = 0, here = 0;
+            foreach (var topic in state.Image.TopicsByName.Values.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)))
+            {
+                total += topic.Partitions.Count;
+                here += topic.Partitions.Values.Count(p => p.Leader == state.NodeId);
+            }
+
+            return total == 0 ? 1.0 : Math.Max(here, 1) / (double)total;
+        }, (Image: image, NodeId: _nodeId));
     }
 
     /// <summary>
@@ -142,4 +182,6 @@ public sealed class BrokerQuotas
             ? await AdmitAsync(Produce, tenant.Tenant.Name, bytes, cancellationToken).ConfigureAwait(false)
             : RecordProduce(context, bytes);
     }
+
+    private sealed record LeaderShares(MetadataImage Image, ConcurrentDictionary<string, double> ByTenant);
 }
