@@ -285,6 +285,50 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         Assert.InRange(rate / (64 * 1024), 0.9, 1.1);
     }
 
+    /// <summary>basic-0's 256 KB/s for a tenant consuming flat out, within 10%, over LEVEE_QUOTA_SECONDS (33 s unless set).</summary>
+    [Fact]
+    public async Task ABasic0Tenant_ConsumingFlatOut_GetsItsPlansConsumeRate_WithinTenPercent()
+    {
+        const int quota = 256 * 1024;
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("LEVEE_QUOTA_SECONDS"), out var s) ? s : 33;
+        await CreateAsync("acme-1", "metered");
+
+        // Written by the operator (no quota), more than the tenant may read in the time.
+        var value = new byte[1000];
+        var records = (int)(quota * (seconds + 15L) / value.Length);
+        using (var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = Operator, LingerMs = 20, BatchSize = 16 * 1024 }).Build())
+        {
+            for (var i = 0; i < records; i++)
+            {
+                producer.Produce("acme.metered", new Message<Null, byte[]> { Value = value });
+                if (i % 10_000 == 0)
+                {
+                    producer.Poll(TimeSpan.Zero);
+                }
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        }
+
+        var config = new ConsumerConfig(Config("acme-1")) { GroupId = "metered", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false, MaxPartitionFetchBytes = 64 * 1024 };
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
+        consumer.Assign(new TopicPartitionOffset("metered", 0, Offset.Beginning));
+        long consumed = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var end = TimeSpan.FromSeconds(seconds);
+        while (clock.Elapsed < end)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } result && clock.Elapsed < end)
+            {
+                consumed += result.Message.Value.Length;
+            }
+        }
+
+        var rate = consumed / end.TotalSeconds;
+        output.WriteLine($"basic-0 tenant: consumed {rate:F0} B/s of record values over {seconds} s ({rate / quota:P1} of 256 KiB/s)");
+        Assert.InRange(rate / quota, 0.9, 1.1);
+    }
+
     [Theory]
     [InlineData("Acme")]
     [InlineData("a.b")]
