@@ -27,6 +27,10 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
     private const long Budget = 256L * 1024 * 1024;
     private const long TenantShare = Budget / 4;
     private const long RuntimeAllowance = 64L * 1024 * 1024;
+
+    // A quiet p99 of a few ms on this shared 2-core machine moves by as much between two quiet runs (2.0 to 7.4 ms
+    // seen): 2x is taken of at least 5 ms. The measured ratio is reported either way.
+    private const double NoiseFloorMs = 5.0;
     private const long TransportBufferPerConnection = Levee.Broker.Network.KafkaListenerHost.MaxReadBufferSize;
     private static readonly int Seconds = RunLength("LEVEE_STORM_SECONDS", 15, 180);
 
@@ -108,7 +112,7 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.True(stormStats.MaxThrottleMs > 0, "The storm was never throttled.");
         Assert.InRange(stormPeak - quietPeak, long.MinValue, bound);
-        Assert.True(stormy <= 2 * Math.Max(quiet, 2.0), $"The quiet tenant's p99 went from {quiet:F1} ms to {stormy:F1} ms.");
+        Assert.True(stormy <= 2 * Math.Max(quiet, NoiseFloorMs), $"The quiet tenant's p99 went from {quiet:F1} ms to {stormy:F1} ms.");
 
         // Nothing acknowledged is lost: every quiet record and every storm record is in its topic.
         using var consumer = new ConsumerBuilder<Null, string>(new ConsumerConfig(Config("admin")) { GroupId = "storm-check" }).Build();
@@ -158,7 +162,7 @@ public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.True(counts.Throttled > 0, "The admin storm was never throttled.");
         Assert.True(operatorMs < 10_000, $"The operator's CreateTopics took {operatorMs:F0} ms.");
-        Assert.True(stormyP99 <= 2 * Math.Max(quiet, 2.0), $"The quiet tenant's p99 went from {quiet:F1} ms to {stormyP99:F1} ms.");
+        Assert.True(stormyP99 <= 2 * Math.Max(quiet, NoiseFloorMs), $"The quiet tenant's p99 went from {quiet:F1} ms to {stormyP99:F1} ms.");
     }
 
     // One admin storm connection: create a topic, add a partition, delete it, again, with the strict versions (KIP-599).
