@@ -73,9 +73,8 @@ public sealed class TenantsCliTests : IAsyncLifetime
     {
         var first = await CreateAsync("acme", "basic-1");
         var failures = 0;
-        var delivered = 0;
         using var stop = new CancellationTokenSource();
-        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig(Client(first)) { Acks = Acks.All, LingerMs = 5 }).Build();
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig(Client(first)) { Acks = Acks.All, LingerMs = 5, MessageTimeoutMs = 30_000 }).Build();
         var producing = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
@@ -83,7 +82,6 @@ public sealed class TenantsCliTests : IAsyncLifetime
                 try
                 {
                     await producer.ProduceAsync("rolling", new Message<Null, string> { Value = "old" });
-                    Interlocked.Increment(ref delivered);
                 }
                 catch (ProduceException<Null, string>)
                 {
@@ -103,19 +101,15 @@ public sealed class TenantsCliTests : IAsyncLifetime
 
         var revoked = await Tool.RunAsync("dotnet", [Levee, "tenants", "credentials", "revoke", "acme", first.Username, .. Operator]);
         Assert.True(revoked.ExitCode == 0, revoked.StdErr + revoked.StdOut);
-        // The old producer's connection, authenticated before the revocation, keeps delivering.
-        var before = Volatile.Read(ref delivered);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (Volatile.Read(ref delivered) < before + 10 && Volatile.Read(ref failures) == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(Volatile.Read(ref delivered) >= before + 10, "The old producer stopped delivering after the revocation.");
-
         await stop.CancelAsync();
         await producing;
         Assert.Equal(0, failures);
+
+        // The old producer's connection, authenticated before the revocation, keeps delivering.
+        for (var i = 0; i < 10; i++)
+        {
+            await producer.ProduceAsync("rolling", new Message<Null, string> { Value = "after revocation" });
+        }
 
         // A new connection with the revoked credential is refused.
         var refused = await Tool.RunAsync("kcat", [.. Kcat(first), "-L", "-m", "5"]);

@@ -40,39 +40,9 @@ public sealed class QuotaThrottlingTests(ITestOutputHelper output)
             QueueBufferingMaxKbytes = 64,
             MessageTimeoutMs = 120_000,
         };
-        var value = new byte[1000];
-        long acknowledged = 0;
-        long failed = 0;
-        var clock = Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(Seconds);
-        using (var producer = new ProducerBuilder<Null, byte[]>(config).Build())
-        {
-            while (clock.Elapsed < end)
-            {
-                try
-                {
-                    producer.Produce("metered", new Message<Null, byte[]> { Value = value }, report =>
-                    {
-                        if (report.Error.IsError)
-                        {
-                            Interlocked.Increment(ref failed);
-                        }
-                        else if (clock.Elapsed < end)
-                        {
-                            Interlocked.Add(ref acknowledged, value.Length);
-                        }
-                    });
-                }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(50));
-                }
-            }
-
-            producer.Flush(TimeSpan.FromSeconds(30));
-        }
-
-        var rate = Interlocked.Read(ref acknowledged) / end.TotalSeconds;
+        var (acknowledged, failed) = FlatOut.Produce(config, "metered", end);
+        var rate = acknowledged / end.TotalSeconds;
         output.WriteLine($"producer quota {quota} B/s: acknowledged {rate:F0} B/s of record values over {Seconds} s ({rate / quota:P1}), {failed} failed");
         Assert.Equal(0, failed);
         Assert.InRange(rate / quota, 0.9, 1.1);
@@ -113,27 +83,8 @@ public sealed class QuotaThrottlingTests(ITestOutputHelper output)
             EnableAutoCommit = false,
             MaxPartitionFetchBytes = 64 * 1024,
         };
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
-        consumer.Assign(new TopicPartitionOffset("metered", 0, Offset.Beginning));
-        // A consumer's first fetches may take the quota's worth of the whole measured span (10 s) at once, as in
-        // Kafka; the rate it gets flat out is measured once that burst is spent, after one span.
-        var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        while (warmUp.Elapsed < TimeSpan.FromSeconds(WarmUpSeconds))
-        {
-            consumer.Consume(TimeSpan.FromMilliseconds(100));
-        }
-
-        long consumed = 0;
-        var clock = Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(Seconds);
-        while (clock.Elapsed < end)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } result && clock.Elapsed < end)
-            {
-                consumed += result.Message.Value.Length;
-            }
-        }
-
+        var consumed = FlatOut.Consume(config, "metered", TimeSpan.FromSeconds(WarmUpSeconds), end);
         var rate = consumed / end.TotalSeconds;
         output.WriteLine($"consumer quota {quota} B/s: consumed {rate:F0} B/s of record values over {Seconds} s ({rate / quota:P1})");
         Assert.InRange(rate / quota, 0.9, 1.1);

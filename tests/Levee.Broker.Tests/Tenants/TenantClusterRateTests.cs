@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Broker.Cluster;
 using Levee.Broker.Tests.Infrastructure;
+using Levee.Broker.Tests.Quotas;
 using Levee.Protocol.Messages;
 using Xunit.Abstractions;
 
@@ -63,39 +63,9 @@ public sealed class TenantClusterRateTests(ITestOutputHelper output)
         }
 
         var config = new ProducerConfig(sasl) { Acks = Acks.All, LingerMs = 5, BatchSize = 16 * 1024, QueueBufferingMaxKbytes = 1024, MessageTimeoutMs = 120_000 };
-        var value = new byte[1000];
-        long acknowledged = 0;
-        long failed = 0;
-        var clock = Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(seconds);
-        using (var producer = new ProducerBuilder<Null, byte[]>(config).Build())
-        {
-            while (clock.Elapsed < end)
-            {
-                try
-                {
-                    producer.Produce("metered", new Message<Null, byte[]> { Value = value }, report =>
-                    {
-                        if (report.Error.IsError)
-                        {
-                            Interlocked.Increment(ref failed);
-                        }
-                        else if (clock.Elapsed < end)
-                        {
-                            Interlocked.Add(ref acknowledged, value.Length);
-                        }
-                    });
-                }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(50));
-                }
-            }
-
-            producer.Flush(TimeSpan.FromSeconds(30));
-        }
-
-        var rate = Interlocked.Read(ref acknowledged) / end.TotalSeconds;
+        var (acknowledged, failed) = FlatOut.Produce(config, "metered", end);
+        var rate = acknowledged / end.TotalSeconds;
         output.WriteLine($"basic-0 tenant on 3 brokers: acknowledged {rate:F0} B/s of record values over {seconds} s ({rate / (64 * 1024):P1} of 64 KiB/s), {failed} failed");
         Assert.Equal(0, failed);
         Assert.InRange(rate / (64 * 1024), 0.5, 1.1);

@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Broker.Cluster;
 using Levee.Broker.Tests.Infrastructure;
+using Levee.Broker.Tests.Quotas;
 using Levee.Protocol.Messages;
 using Xunit.Abstractions;
 using LeveeError = Levee.Protocol.ErrorCode;
@@ -247,39 +248,9 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("LEVEE_QUOTA_SECONDS"), out var s) ? s : 33;
         await CreateAsync("acme-1", "metered");
         var config = new ProducerConfig(Config("acme-1")) { Acks = Acks.All, LingerMs = 5, BatchSize = 16 * 1024, QueueBufferingMaxKbytes = 64, MessageTimeoutMs = 120_000 };
-        var value = new byte[1000];
-        long acknowledged = 0;
-        long failed = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(seconds);
-        using (var producer = new ProducerBuilder<Null, byte[]>(config).Build())
-        {
-            while (clock.Elapsed < end)
-            {
-                try
-                {
-                    producer.Produce("metered", new Message<Null, byte[]> { Value = value }, report =>
-                    {
-                        if (report.Error.IsError)
-                        {
-                            Interlocked.Increment(ref failed);
-                        }
-                        else if (clock.Elapsed < end)
-                        {
-                            Interlocked.Add(ref acknowledged, value.Length);
-                        }
-                    });
-                }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(50));
-                }
-            }
-
-            producer.Flush(TimeSpan.FromSeconds(30));
-        }
-
-        var rate = Interlocked.Read(ref acknowledged) / end.TotalSeconds;
+        var (acknowledged, failed) = FlatOut.Produce(config, "metered", end);
+        var rate = acknowledged / end.TotalSeconds;
         output.WriteLine($"basic-0 tenant: acknowledged {rate:F0} B/s of record values over {seconds} s ({rate / (64 * 1024):P1} of 64 KiB/s), {failed} failed");
         Assert.Equal(0, failed);
         Assert.InRange(rate / (64 * 1024), 0.9, 1.1);
@@ -311,27 +282,8 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         }
 
         var config = new ConsumerConfig(Config("acme-1")) { GroupId = "metered", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false, MaxPartitionFetchBytes = 64 * 1024 };
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
-        consumer.Assign(new TopicPartitionOffset("metered", 0, Offset.Beginning));
-        // A consumer's first fetches may take the quota's worth of the whole measured span (10 s) at once, as in
-        // Kafka; the rate it gets flat out is measured once that burst is spent, after one span.
-        var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        while (warmUp.Elapsed < TimeSpan.FromSeconds(WarmUpSeconds))
-        {
-            consumer.Consume(TimeSpan.FromMilliseconds(100));
-        }
-
-        long consumed = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(seconds);
-        while (clock.Elapsed < end)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } result && clock.Elapsed < end)
-            {
-                consumed += result.Message.Value.Length;
-            }
-        }
-
+        var consumed = FlatOut.Consume(config, "metered", TimeSpan.FromSeconds(WarmUpSeconds), end);
         var rate = consumed / end.TotalSeconds;
         output.WriteLine($"basic-0 tenant: consumed {rate:F0} B/s of record values over {seconds} s ({rate / quota:P1} of 256 KiB/s)");
         Assert.InRange(rate / quota, 0.9, 1.1);
