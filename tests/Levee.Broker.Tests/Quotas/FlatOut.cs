@@ -7,18 +7,21 @@ namespace Levee.Broker.Tests.Quotas;
 internal static class FlatOut
 {
     /// <summary>
-    /// Produces 1000-byte records to <paramref name="topic"/> for <paramref name="length"/>, as fast as the producer's
-    /// queue takes them; returns the bytes of record values acknowledged within that time, and the deliveries that failed.
+    /// Produces 1000-byte records to <paramref name="topic"/> as fast as the producer's queue takes them: first for
+    /// <paramref name="warmUp"/>, whose acknowledgements are not counted (a new client may send the quota's worth of
+    /// the whole measured span at once, as in Kafka), then for <paramref name="length"/>; returns the bytes of record
+    /// values acknowledged in that second part, and the deliveries that failed.
     /// </summary>
-    public static (long AcknowledgedBytes, long Failed) Produce(ProducerConfig config, string topic, TimeSpan length)
+    public static (long AcknowledgedBytes, long Failed) Produce(ProducerConfig config, string topic, TimeSpan warmUp, TimeSpan length)
     {
+        var end = warmUp + length;
         var value = new byte[1000];
         long acknowledged = 0;
         long failed = 0;
         var clock = Stopwatch.StartNew();
         using (var producer = new ProducerBuilder<Null, byte[]>(config).Build())
         {
-            while (clock.Elapsed < length)
+            while (clock.Elapsed < end)
             {
                 try
                 {
@@ -28,7 +31,7 @@ internal static class FlatOut
                         {
                             Interlocked.Increment(ref failed);
                         }
-                        else if (clock.Elapsed < length)
+                        else if (clock.Elapsed >= warmUp && clock.Elapsed < end)
                         {
                             Interlocked.Add(ref acknowledged, value.Length);
                         }

@@ -41,7 +41,7 @@ public sealed class QuotaThrottlingTests(ITestOutputHelper output)
             MessageTimeoutMs = 120_000,
         };
         var end = TimeSpan.FromSeconds(Seconds);
-        var (acknowledged, failed) = FlatOut.Produce(config, "metered", end);
+        var (acknowledged, failed) = FlatOut.Produce(config, "metered", TimeSpan.FromSeconds(WarmUpSeconds), end);
         var rate = acknowledged / end.TotalSeconds;
         output.WriteLine($"producer quota {quota} B/s: acknowledged {rate:F0} B/s of record values over {Seconds} s ({rate / quota:P1}), {failed} failed");
         Assert.Equal(0, failed);

@@ -19,6 +19,9 @@ public sealed class TenantClusterRateTests(ITestOutputHelper output)
 {
     private const string Password = "pw-for-cluster-rate";
 
+    // One measured span (quota.window.num x quota.window.size.seconds) before a rate is measured.
+    private const int WarmUpSeconds = 11;
+
     [Fact]
     public async Task ABasic0Tenant_ProducingFlatOut_OnThreeBrokers_GetsAtMostItsPlansRate_NotThreeTimesIt()
     {
@@ -64,7 +67,7 @@ public sealed class TenantClusterRateTests(ITestOutputHelper output)
 
         var config = new ProducerConfig(sasl) { Acks = Acks.All, LingerMs = 5, BatchSize = 16 * 1024, QueueBufferingMaxKbytes = 1024, MessageTimeoutMs = 120_000 };
         var end = TimeSpan.FromSeconds(seconds);
-        var (acknowledged, failed) = FlatOut.Produce(config, "metered", end);
+        var (acknowledged, failed) = FlatOut.Produce(config, "metered", TimeSpan.FromSeconds(WarmUpSeconds), end);
         var rate = acknowledged / end.TotalSeconds;
         output.WriteLine($"basic-0 tenant on 3 brokers: acknowledged {rate:F0} B/s of record values over {seconds} s ({rate / (64 * 1024):P1} of 64 KiB/s), {failed} failed");
         Assert.Equal(0, failed);

@@ -249,7 +249,7 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         await CreateAsync("acme-1", "metered");
         var config = new ProducerConfig(Config("acme-1")) { Acks = Acks.All, LingerMs = 5, BatchSize = 16 * 1024, QueueBufferingMaxKbytes = 64, MessageTimeoutMs = 120_000 };
         var end = TimeSpan.FromSeconds(seconds);
-        var (acknowledged, failed) = FlatOut.Produce(config, "metered", end);
+        var (acknowledged, failed) = FlatOut.Produce(config, "metered", TimeSpan.FromSeconds(WarmUpSeconds), end);
         var rate = acknowledged / end.TotalSeconds;
         output.WriteLine($"basic-0 tenant: acknowledged {rate:F0} B/s of record values over {seconds} s ({rate / (64 * 1024):P1} of 64 KiB/s), {failed} failed");
         Assert.Equal(0, failed);
