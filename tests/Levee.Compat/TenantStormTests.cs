@@ -17,9 +17,9 @@ namespace Levee.Compat;
 /// transport's buffer per connection), nothing acknowledged is lost for either tenant, and the other tenant's produce
 /// p99 stays within 2x of its quiet value. The admin storm: CreateTopics, CreatePartitions and DeleteTopics as fast as
 /// they are answered. LEVEE_STORM_SECONDS and LEVEE_ADMIN_STORM_SECONDS set each phase's length: 60 and 30 s in CI,
-/// 180 s by hand. They measure latency, so .ci/run runs them alone, after every other test (Category=Storm).
+/// 180 s by hand. They measure latency, so .ci/run runs them alone, after every other test (Category=Alone).
 /// </summary>
-[Trait("Category", "Storm")]
+[Trait("Category", "Alone")]
 public sealed class TenantStormTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Connections = 200;
