@@ -14,6 +14,8 @@ public sealed class QuotaWindow
     private readonly double[] _values;
     private readonly Lock _lock = new();
     private int _current;
+    private double _tokens;
+    private long _tokensAtMs = -1;
 
     /// <summary>A measurement of <paramref name="samples"/> windows of <paramref name="windowMs"/> each, starting at <paramref name="nowMs"/>.</summary>
     public QuotaWindow(int samples, long windowMs, long nowMs)
@@ -47,25 +49,32 @@ public sealed class QuotaWindow
     }
 
     /// <summary>
-    /// Records <paramref name="value"/> only if the entity is within <paramref name="quota"/> now, in one step, so that of
-    /// many requests waiting for the rate to fall back exactly one is admitted each time it does. Returns 0 when
-    /// recorded (then <paramref name="throttleAfterMs"/> is the throttle time it leads to), else how long to wait.
+    /// Records <paramref name="value"/> only if the entity may send now, in one step, so that of many requests waiting
+    /// for it exactly one is admitted each time it may. Admission is a token bucket filled at <paramref name="quota"/>
+    /// per second and holding one window's worth: the windows' rate lets a client that was idle for the whole span
+    /// send the span's worth at once, and again each time the sample that held that burst expires (a burst of eleven
+    /// seconds' worth every eleven seconds), while the bucket admits the quota's rate evenly, a request at most one
+    /// window's worth early. The value is recorded in the windows too, for <see cref="Rate"/>. Returns 0 when admitted
+    /// (then <paramref name="throttleAfterMs"/> is how long until the next may be), else how long to wait.
     /// </summary>
     public long TryRecord(double value, double quota, long nowMs, long maxThrottleMs, out long throttleAfterMs)
     {
         lock (_lock)
         {
             Advance(nowMs);
-            var wait = ThrottleMs(quota, nowMs, maxThrottleMs);
-            if (wait > 0)
+            var burst = quota * _windowMs / 1000.0;
+            _tokens = _tokensAtMs < 0 ? burst : Math.Min(burst, _tokens + (quota * Math.Max(0, nowMs - _tokensAtMs) / 1000.0));
+            _tokensAtMs = nowMs;
+            if (_tokens < 0)
             {
-                throttleAfterMs = wait;
-                return wait;
+                throttleAfterMs = WaitMs(quota, maxThrottleMs);
+                return throttleAfterMs;
             }
 
+            _tokens -= value;
             _values[_current] += value;
             LastRecordMs = nowMs;
-            throttleAfterMs = ThrottleMs(quota, nowMs, maxThrottleMs);
+            throttleAfterMs = _tokens < 0 ? WaitMs(quota, maxThrottleMs) : 0;
             return 0;
         }
     }
@@ -89,6 +98,9 @@ public sealed class QuotaWindow
             return Total() / (SpanMs(nowMs) / 1000.0);
         }
     }
+
+    // The time until the bucket is no longer in debt, at least 1 ms.
+    private long WaitMs(double quota, long maxThrottleMs) => (long)Math.Clamp(Math.Ceiling(-_tokens / quota * 1000), 1, maxThrottleMs);
 
     private long ThrottleMs(double quota, long nowMs, long maxThrottleMs)
     {
