@@ -69,6 +69,11 @@ public sealed class PartitionLogProducerStateTests : IDisposable
         Assert.Equal(ProducerStateManager.SnapshotsKept, ProducerSnapshotFile.List(LogDir).Count);
         Assert.All(ProducerSnapshotFile.List(LogDir), o => Assert.True(o < 6));
 
+        // A crashed process does nothing more: wait out the background flush of the last roll (it writes the epoch
+        // checkpoint), which would otherwise race the recovering log's own write of that file.
+        var lastRoll = log.SegmentBaseOffsets[^1];
+        Assert.True(SpinWait.SpinUntil(() => log.RecoveryPoint >= lastRoll, TimeSpan.FromSeconds(30)), $"recovery point {log.RecoveryPoint}, last roll at {lastRoll}");
+
         using var recovered = LogExtensions.OpenLog(LogDir, config, clean: false);
         Assert.True(recovered.Append(ProducerBatches.Build(42, 0, 5)).IsDuplicate);
         Assert.True(recovered.Append(ProducerBatches.Build(42, 0, 2)).IsDuplicate);
