@@ -1,4 +1,5 @@
 using System.Globalization;
+using Levee.Cluster.Controller;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
@@ -207,10 +208,34 @@ public sealed record BrokerOptions
     public int MaxPartitionsPerTopic { get; init; } = 10_000;
 
     /// <summary>
-    /// broker.capacity.partitions: the most partition replicas one broker may host; a topic or partitions that
-    /// would place more on any broker are refused with POLICY_VIOLATION.
+    /// broker.capacity.partitions: the most partition replicas one broker may host. With the other
+    /// <c>broker.capacity.*</c> limits it is every broker's capacity as this node's controller models it
+    /// (docs/cascades.md); a BROKER config of the same key in the metadata log overrides it for one broker or all.
     /// </summary>
     public int BrokerCapacityPartitions { get; init; } = 50_000;
+
+    /// <summary>broker.capacity.disk.bytes: log bytes a broker can hold; null: the size of the file system of log.dirs.</summary>
+    public long? BrokerCapacityDiskBytes { get; init; }
+
+    /// <summary>broker.capacity.bytes.in.per.sec: bytes per second a broker can receive; null: its network's speed (1 Gbit/s when unknown).</summary>
+    public long? BrokerCapacityBytesInPerSec { get; init; }
+
+    /// <summary>broker.capacity.bytes.out.per.sec: bytes per second a broker can send; null: its network's speed (1 Gbit/s when unknown).</summary>
+    public long? BrokerCapacityBytesOutPerSec { get; init; }
+
+    /// <summary>broker.capacity.connections: client connections a broker can hold; null: half its open-file limit.</summary>
+    public long? BrokerCapacityConnections { get; init; }
+
+    /// <summary>headroom.margin: the part of every limit that must stay free after the loss of any one broker or rack (0.2).</summary>
+    public double HeadroomMargin { get; init; } = 0.2;
+
+    /// <summary>The <c>broker.capacity.*</c> limits, with the unset ones derived from this machine.</summary>
+    public BrokerCapacity ResolveCapacity() => new(
+        BrokerCapacityPartitions,
+        BrokerCapacityDiskBytes ?? MachineCapacity.DiskBytes(DataDir),
+        BrokerCapacityBytesInPerSec ?? MachineCapacity.NetworkBytesPerSec(),
+        BrokerCapacityBytesOutPerSec ?? MachineCapacity.NetworkBytesPerSec(),
+        BrokerCapacityConnections ?? MachineCapacity.Connections());
 
     /// <summary>
     /// listeners: Kafka's NAME://host:port,...; null means one PLAINTEXT listener on <see cref="Host"/>:<see cref="Port"/>
@@ -393,7 +418,14 @@ public sealed record BrokerOptions
             ReplicaSocketTimeoutMs = values.Int("replica.socket.timeout.ms") ?? defaults.ReplicaSocketTimeoutMs,
             MaxRecordsPerUserOp = values.Int("controller.max.records.per.user.op") ?? defaults.MaxRecordsPerUserOp,
             MaxPartitionsPerTopic = values.Int("max.partitions.per.topic") ?? defaults.MaxPartitionsPerTopic,
-            BrokerCapacityPartitions = values.Int("broker.capacity.partitions") ?? defaults.BrokerCapacityPartitions,
+            BrokerCapacityPartitions = Positive(values.Int("broker.capacity.partitions"), "broker.capacity.partitions") ?? defaults.BrokerCapacityPartitions,
+            BrokerCapacityDiskBytes = Positive(values.Long("broker.capacity.disk.bytes"), "broker.capacity.disk.bytes"),
+            BrokerCapacityBytesInPerSec = Positive(values.Long("broker.capacity.bytes.in.per.sec"), "broker.capacity.bytes.in.per.sec"),
+            BrokerCapacityBytesOutPerSec = Positive(values.Long("broker.capacity.bytes.out.per.sec"), "broker.capacity.bytes.out.per.sec"),
+            BrokerCapacityConnections = Positive(values.Long("broker.capacity.connections"), "broker.capacity.connections"),
+            HeadroomMargin = values.Double("headroom.margin") is { } margin
+                ? margin is >= 0 and < 1 ? margin : throw new BrokerConfigurationException($"Setting 'headroom.margin' must be at least 0 and below 1, got {margin}.")
+                : defaults.HeadroomMargin,
             SaslEnabledMechanisms = values.Str("sasl.enabled.mechanisms") ?? defaults.SaslEnabledMechanisms,
             ConnectionFailedAuthenticationDelayMs = values.Int("connection.failed.authentication.delay.ms") ?? defaults.ConnectionFailedAuthenticationDelayMs,
             ConnectionsMaxReauthMs = values.Long("connections.max.reauth.ms") ?? defaults.ConnectionsMaxReauthMs,
@@ -455,6 +487,10 @@ public sealed record BrokerOptions
         ("compression.type", "compression.type"),
     ];
 
+    private static T? Positive<T>(T? value, string key)
+        where T : struct, System.Numerics.INumber<T> =>
+        value is { } v && v <= T.Zero ? throw new BrokerConfigurationException($"Setting '{key}' must be positive, got {v}.") : value;
+
     private static string Normalise(string key) => key.ToLowerInvariant().Replace('_', '.').Replace('-', '.').Replace(':', '.');
 
     /// <summary>The configured values, recording each key read so that the keys nobody reads can be refused as unknown.</summary>
@@ -473,6 +509,8 @@ public sealed record BrokerOptions
         public long? Long(string key) => Parse(key, "an integer", s => long.Parse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
 
         public bool? Bool(string key) => Parse(key, "true or false", bool.Parse);
+
+        public double? Double(string key) => Parse(key, "a number", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture));
 
         /// <summary>Refuses the first key no setting read; from the environment, only keys in a setting's namespace.</summary>
         public void RefuseUnknown(HashSet<string> fromEnvironment)

@@ -12,4 +12,5 @@ root.Subcommands.Add(AclsCommand.Create());
 root.Subcommands.Add(QuotasCommand.Create());
 root.Subcommands.Add(TenantsCommand.Create());
 root.Subcommands.Add(PlansCommand.Create());
+root.Subcommands.Add(CapacityCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

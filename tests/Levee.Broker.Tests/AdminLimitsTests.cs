@@ -79,7 +79,7 @@ public sealed class AdminLimitsTests
 
         var result = Assert.Single(ex.Results);
         Assert.Equal(ErrorCode.PolicyViolation, result.Error.Code);
-        Assert.Contains("broker 1 11 partition replicas", result.Error.Reason, StringComparison.Ordinal);
+        Assert.Equal("Creating topic 'second' would take broker 1 to 11 partitions, over its limit of 10 (broker.capacity.partitions).", result.Error.Reason);
         await admin.CreateTopicsAsync([new TopicSpecification { Name = "fits", NumPartitions = 2, ReplicationFactor = 1 }]);
     }
 

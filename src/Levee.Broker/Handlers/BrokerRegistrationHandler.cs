@@ -32,7 +32,7 @@ public sealed class BrokerRegistrationHandler(ControllerService controller) : Ap
     {
         ArgumentNullException.ThrowIfNull(context);
         var endpoints = request.Listeners.Select(l => new BrokerEndpoint(l.Name, l.Host, l.Port, l.SecurityProtocol)).ToImmutableArray();
-        var (error, epoch) = await controller.RegisterBrokerAsync(request.BrokerId, request.IncarnationId, endpoints, request.Rack, context.Aborted).ConfigureAwait(false);
+        var (error, epoch) = await controller.RegisterBrokerAsync(request.BrokerId, request.IncarnationId, endpoints, string.IsNullOrEmpty(request.Rack) ? null : request.Rack, context.Aborted).ConfigureAwait(false);
         return new BrokerRegistrationResponse { ErrorCode = (short)error, BrokerEpoch = epoch };
     }
 

@@ -15,6 +15,9 @@ internal enum ConfigResourceType : sbyte
     // Levee's own types: tenants and plans of the hosted service, stored as config resources (docs/tenants.md).
     Tenant = 100,
     Plan = 101,
+
+    // Levee's own view of a broker's capacity model (docs/cascades.md); read only.
+    Capacity = 102,
 }
 
 /// <summary>What Kafka checks for a config resource: the operation on the topic, or on the cluster for a broker's configs (and Levee's tenants and plans).</summary>
@@ -25,7 +28,7 @@ internal static class ConfigResourceAuthorization
         (ConfigResourceType)resourceType switch
         {
             ConfigResourceType.Topic when !authorizer.Authorize(context, operation, AclResourceType.Topic, resourceName) => ErrorCode.TopicAuthorizationFailed,
-            ConfigResourceType.Broker or ConfigResourceType.BrokerLogger or ConfigResourceType.Tenant or ConfigResourceType.Plan when !authorizer.AuthorizeCluster(context, operation) => ErrorCode.ClusterAuthorizationFailed,
+            ConfigResourceType.Broker or ConfigResourceType.BrokerLogger or ConfigResourceType.Tenant or ConfigResourceType.Plan or ConfigResourceType.Capacity when !authorizer.AuthorizeCluster(context, operation) => ErrorCode.ClusterAuthorizationFailed,
             _ => ErrorCode.None,
         };
 }

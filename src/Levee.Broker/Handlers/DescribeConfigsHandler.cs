@@ -1,4 +1,5 @@
 using System.Globalization;
+using Levee.Broker.Capacity;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
@@ -13,7 +14,8 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>
 /// DescribeConfigs (v1-v4): every topic config with its value, source, synonyms (v1+), type and
-/// documentation (v3+); the broker resource lists the broker's own settings as static configs.
+/// documentation (v3+); the broker resource lists the broker's own settings as static configs; Levee's TENANT and
+/// PLAN resources (docs/tenants.md) and its read-only CAPACITY resource, one broker's capacity model (docs/cascades.md).
 /// </summary>
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Cluster)]
@@ -126,14 +128,17 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
                         break;
                     }
 
-                    result.Configs.AddRange(configs.Where(c => keys is null || keys.Contains(c.Name)).Select(c => new DescribeConfigsResponse.DescribeConfigsResourceResult
+                    result.Configs.AddRange(Entries(configs, keys, readOnly: false, ConfigSource.DynamicBrokerConfig));
+                    break;
+                case ConfigResourceType.Capacity:
+                    if (CapacityConfigs.Describe(quorum.Current, replicas.Limits, resource.ResourceName) is not { } capacity)
                     {
-                        Name = c.Name,
-                        Value = c.Value,
-                        ReadOnly = false,
-                        ConfigSource = (sbyte)ConfigSource.DynamicBrokerConfig,
-                        ConfigType = (sbyte)Topics.ConfigType.String,
-                    }));
+                        result.ErrorCode = (short)ErrorCode.ResourceNotFound;
+                        result.ErrorMessage = $"No live broker has the id '{resource.ResourceName}'.";
+                        break;
+                    }
+
+                    result.Configs.AddRange(Entries(capacity, keys, readOnly: true, ConfigSource.StaticBrokerConfig));
                     break;
                 default:
                     result.ErrorCode = (short)ErrorCode.InvalidRequest;
@@ -144,6 +149,17 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
 
         return ValueTask.FromResult<DescribeConfigsResponse?>(response);
     }
+
+    // Levee's own resources' entries, as strings, those asked for only.
+    private static IEnumerable<DescribeConfigsResponse.DescribeConfigsResourceResult> Entries(IEnumerable<(string Name, string Value)> configs, HashSet<string>? keys, bool readOnly, ConfigSource source) =>
+        configs.Where(c => keys is null || keys.Contains(c.Name)).Select(c => new DescribeConfigsResponse.DescribeConfigsResourceResult
+        {
+            Name = c.Name,
+            Value = c.Value,
+            ReadOnly = readOnly,
+            ConfigSource = (sbyte)source,
+            ConfigType = (sbyte)Topics.ConfigType.String,
+        });
 
     private IEnumerable<(string Name, string Value)> BrokerConfigs()
     {
@@ -157,6 +173,13 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
         yield return ("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(c));
         yield return ("queued.max.request.bytes", options.ResolveQueuedMaxRequestBytes().ToString(c));
         yield return ("log.retention.check.interval.ms", options.RetentionCheckIntervalMs.ToString(c));
+        var capacity = replicas.Limits;
+        foreach (var resource in Levee.Cluster.Controller.BrokerCapacity.Resources)
+        {
+            yield return (Levee.Cluster.Controller.BrokerCapacity.Key(resource), capacity.Capacity[resource].ToString(c));
+        }
+
+        yield return (Levee.Cluster.Controller.HeadroomGuard.MarginKey, capacity.HeadroomMargin.ToString(c));
         foreach (var def in TopicConfigDefinitions.All.Values.Where(d => d.BrokerSynonym is not null).OrderBy(d => d.BrokerSynonym, StringComparer.Ordinal))
         {
             yield return (def.BrokerSynonym!, options.TopicConfigDefaults.TryGetValue(def.Name, out var v) ? v : def.Default);

@@ -109,9 +109,16 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
         }
 
         var changes = resource.Configs.Select(c => new ConfigChange(c.Name, c.ConfigOperation, c.Value)).ToList();
-        Decision Decide(MetadataImage image) => (ConfigResourceType)resource.ResourceType == ConfigResourceType.Tenant
-            ? TenantControl.AlterTenant(image, resource.ResourceName, changes)
-            : TenantControl.AlterPlan(image, resource.ResourceName, changes);
+        var tenant = (ConfigResourceType)resource.ResourceType == ConfigResourceType.Tenant;
+        var what = $"Changing {(tenant ? "tenant" : "plan")} '{resource.ResourceName}'";
+
+        // A new tenant or a bigger plan reserves more of the brokers: the headroom guard checks it like a new topic.
+        Decision Decide(MetadataImage image)
+        {
+            var decision = tenant ? TenantControl.AlterTenant(image, resource.ResourceName, changes) : TenantControl.AlterPlan(image, resource.ResourceName, changes);
+            return decision.Error == ErrorCode.None ? ControllerDecisions.Guarded(image, decision.Records, replicas.Limits, what) : decision;
+        }
+
         if (validateOnly)
         {
             var checkedOnly = Decide(controller.Image);

@@ -36,6 +36,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     private readonly ConcurrentDictionary<TopicPartition, Partition> _partitions = new();
     private readonly Lock _applyLock = new();
     private readonly BrokerOptions _options;
+    private AdminLimits? _limits;
     private readonly MetadataQuorum _quorum;
     private readonly ControllerService _controller;
     private readonly ControllerChannel _channel;
@@ -280,7 +281,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     public int DefaultPartitions => _options.DefaultPartitions;
 
     /// <summary>The admin bounds this broker's controller applies (configurable; Kafka's defaults).</summary>
-    public AdminLimits Limits => new(_options.MaxRecordsPerUserOp, _options.MaxPartitionsPerTopic, _options.BrokerCapacityPartitions);
+    public AdminLimits Limits => _limits ??= new(_options.MaxRecordsPerUserOp, _options.MaxPartitionsPerTopic, _options.ResolveCapacity(), _options.HeadroomMargin);
 
     /// <summary>Creates a topic named by a client when auto.create.topics.enable allows it.</summary>
     public async Task<TopicInfo?> TryAutoCreateAsync(string name, CancellationToken cancellationToken)

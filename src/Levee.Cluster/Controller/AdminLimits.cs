@@ -1,19 +1,21 @@
-using Levee.Cluster.Metadata;
-
 namespace Levee.Cluster.Controller;
 
 /// <summary>
 /// Bounds on what one admin request may ask of the cluster. Kafka's controller refuses a request that would
 /// write more than 10,000 metadata records with POLICY_VIOLATION ("Unable to perform excessively large batch
 /// operation."); Levee has the same bound (configurable), a bound on partitions per topic, and one on the
-/// partition replicas a broker hosts, so that no single request can stall the metadata quorum or give a
-/// broker more logs than it can open.
+/// brokers' capacity with the headroom guard's margin (<see cref="HeadroomGuard"/>), so that no single request can
+/// stall the metadata quorum or give the brokers more than the survivors of a failure could carry.
 /// </summary>
 /// <param name="MaxRecordsPerUserOp">controller.max.records.per.user.op: metadata records one request may write.</param>
 /// <param name="MaxPartitionsPerTopic">max.partitions.per.topic.</param>
-/// <param name="BrokerCapacityPartitions">broker.capacity.partitions: partition replicas one broker may host.</param>
-public sealed record AdminLimits(int MaxRecordsPerUserOp = 10_000, int MaxPartitionsPerTopic = 10_000, int BrokerCapacityPartitions = 50_000)
+/// <param name="BrokerCapacity">broker.capacity.*: every broker's limits unless BROKER configs in the metadata log override them.</param>
+/// <param name="HeadroomMargin">headroom.margin: the part of each limit kept free after any single failure.</param>
+public sealed record AdminLimits(int MaxRecordsPerUserOp = 10_000, int MaxPartitionsPerTopic = 10_000, BrokerCapacity? BrokerCapacity = null, double HeadroomMargin = 0.2)
 {
+    /// <summary>The brokers' default limits.</summary>
+    public BrokerCapacity Capacity => BrokerCapacity ?? Controller.BrokerCapacity.Unbounded;
+
     /// <summary>Kafka's message for a request over the record bound.</summary>
     public const string ExcessiveBatchMessage = "Unable to perform excessively large batch operation.";
 
@@ -34,39 +36,4 @@ public sealed record AdminLimits(int MaxRecordsPerUserOp = 10_000, int MaxPartit
         partitions > MaxPartitionsPerTopic
             ? Decision.Fail(Protocol.ErrorCode.InvalidPartitions, $"Topic '{topic}' would have {partitions} partitions; at most {MaxPartitionsPerTopic} are allowed (max.partitions.per.topic).")
             : null;
-
-    /// <summary>Refuses new replicas that would take any broker over <see cref="BrokerCapacityPartitions"/>, or null.</summary>
-    public Decision? CheckBrokerCapacity(MetadataImage image, IEnumerable<IEnumerable<int>> newReplicas, string topic)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(newReplicas);
-        var added = new Dictionary<int, int>();
-        foreach (var replica in newReplicas.SelectMany(r => r))
-        {
-            added[replica] = added.GetValueOrDefault(replica) + 1;
-        }
-
-        var hosted = new Dictionary<int, int>();
-        foreach (var partition in image.TopicsById.Values.SelectMany(t => t.Partitions.Values))
-        {
-            foreach (var replica in partition.Replicas)
-            {
-                if (added.ContainsKey(replica))
-                {
-                    hosted[replica] = hosted.GetValueOrDefault(replica) + 1;
-                }
-            }
-        }
-
-        foreach (var (broker, count) in added.OrderBy(a => a.Key))
-        {
-            var total = hosted.GetValueOrDefault(broker) + count;
-            if (total > BrokerCapacityPartitions)
-            {
-                return Decision.Fail(Protocol.ErrorCode.PolicyViolation, $"Placing '{topic}' would give broker {broker} {total} partition replicas ({hosted.GetValueOrDefault(broker)} now + {count}); a broker hosts at most {BrokerCapacityPartitions} (broker.capacity.partitions).");
-            }
-        }
-
-        return null;
-    }
 }

@@ -78,27 +78,27 @@ public static class ControllerDecisions
                 return Decision.Fail(ErrorCode.InvalidReplicationFactor, $"Unable to replicate the partition {replicationFactor} time(s): The target replication factor of {replicationFactor} cannot be reached because only {available.Count} broker(s) are registered.");
             }
 
-            replicas = ReplicaPlacement.Assign(available, partitions, replicationFactor, 0, random);
+            replicas = ReplicaPlacement.Assign(image, available, partitions, replicationFactor, random, r => image.Apply(Records(r)), limits);
         }
 
-        if (limits.CheckBrokerCapacity(image, replicas.Select(r => (IEnumerable<int>)r), name) is { } overCapacity)
+        return Guarded(image, Records(replicas), limits, $"Creating topic '{name}'");
+
+        List<MetadataRecord> Records(IReadOnlyList<ImmutableArray<int>> placed)
         {
-            return overCapacity;
-        }
+            var records = new List<MetadataRecord> { new TopicRecord(name, topicId) };
+            for (var i = 0; i < placed.Count; i++)
+            {
+                var leader = PartitionLeadership.ChooseLeader(image, placed[i], placed[i], exclude: -1);
+                records.Add(new PartitionRecord(topicId, i, placed[i], placed[i], leader));
+            }
 
-        var records = new List<MetadataRecord> { new TopicRecord(name, topicId) };
-        for (var i = 0; i < replicas.Count; i++)
-        {
-            var leader = PartitionLeadership.ChooseLeader(image, replicas[i], replicas[i], exclude: -1);
-            records.Add(new PartitionRecord(topicId, i, replicas[i], replicas[i], leader));
-        }
+            foreach (var (key, value) in configs.OrderBy(c => c.Key, StringComparer.Ordinal))
+            {
+                records.Add(new ConfigRecord(ConfigResourceType.Topic, name, key, value));
+            }
 
-        foreach (var (key, value) in configs.OrderBy(c => c.Key, StringComparer.Ordinal))
-        {
-            records.Add(new ConfigRecord(ConfigResourceType.Topic, name, key, value));
+            return records;
         }
-
-        return Decision.Commit(records);
     }
 
     /// <summary>More partitions for an existing topic, placed like new ones.</summary>
@@ -136,19 +136,22 @@ public static class ControllerDecisions
             return Decision.Fail(ErrorCode.InvalidReplicationFactor, $"Unable to replicate the new partitions {replicationFactor} time(s): only {available.Count} broker(s) are available.");
         }
 
-        var replicas = ReplicaPlacement.Assign(available, count - current, replicationFactor, current, random);
-        if (limits.CheckBrokerCapacity(image, replicas.Select(r => (IEnumerable<int>)r), name) is { } overCapacity)
-        {
-            return overCapacity;
-        }
+        var replicas = ReplicaPlacement.Assign(image, available, count - current, replicationFactor, random, r => image.Apply(Records(r)), limits);
+        return Guarded(image, Records(replicas), limits, $"Adding {count - current} partitions to '{name}'");
 
-        var records = new List<MetadataRecord>();
-        for (var i = 0; i < replicas.Count; i++)
-        {
-            records.Add(new PartitionRecord(topic.Id, current + i, replicas[i], replicas[i], replicas[i][0]));
-        }
+        List<MetadataRecord> Records(IReadOnlyList<ImmutableArray<int>> placed) =>
+            [.. placed.Select((r, i) => new PartitionRecord(topic.Id, current + i, r, r, r[0]))];
+    }
 
-        return Decision.Commit(records);
+    /// <summary>
+    /// <paramref name="records"/> committed, unless the cluster after them breaks the headroom guard's invariant
+    /// (<see cref="HeadroomGuard"/>).
+    /// </summary>
+    public static Decision Guarded(MetadataImage image, IReadOnlyList<MetadataRecord> records, AdminLimits limits, string what)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(limits);
+        return HeadroomGuard.Check(image, image.Apply(records), limits, what) ?? Decision.Commit(records);
     }
 
     /// <summary>

@@ -3,13 +3,14 @@ using System.Collections.Immutable;
 namespace Levee.Cluster.Controller;
 
 /// <summary>
-/// Chooses the replicas of new partitions the way Kafka's rack-unaware assignment does: the first
-/// replica of each partition walks the broker list round-robin from a random start, and the
-/// followers are shifted by an offset that grows each time the walk wraps, so the followers of one
-/// broker's leaders land on many different brokers. When that broker fails, its load spreads over
-/// many survivors, a little each, instead of doubling one neighbour's.
+/// Kafka's default (rack-unaware, striped) assignment, kept as the baseline Levee's own placement
+/// (<see cref="ReplicaPlacement"/>) is measured against: the first replica of each partition walks
+/// the broker list round-robin from a random start, and the followers are shifted by an offset that
+/// grows each time the walk wraps. It knows nothing of the partitions already placed, so each topic
+/// starts its walk afresh and a failed broker's leaderships go to whichever brokers follow it in the
+/// few shifts one topic reaches.
 /// </summary>
-public static class ReplicaPlacement
+public static class StripedPlacement
 {
     /// <summary>
     /// Replica lists (preferred leader first) for partitions <paramref name="firstPartition"/> ..
@@ -18,19 +19,31 @@ public static class ReplicaPlacement
     /// <exception cref="ArgumentException">Fewer brokers than the replication factor.</exception>
     public static IReadOnlyList<ImmutableArray<int>> Assign(IReadOnlyList<int> brokers, int partitions, int replicationFactor, int firstPartition, Random random)
     {
-        ArgumentNullException.ThrowIfNull(brokers);
         ArgumentNullException.ThrowIfNull(random);
+        CheckArguments(brokers, partitions, replicationFactor);
+        var n = brokers.Count;
+        return Assign(brokers, partitions, replicationFactor, firstPartition, random.Next(n), random.Next(n));
+    }
+
+    /// <summary>Refuses a placement that cannot be made: no brokers list, no replicas, fewer brokers than replicas.</summary>
+    /// <exception cref="ArgumentException">Fewer brokers than the replication factor.</exception>
+    internal static void CheckArguments(IReadOnlyList<int> brokers, int partitions, int replicationFactor)
+    {
+        ArgumentNullException.ThrowIfNull(brokers);
         ArgumentOutOfRangeException.ThrowIfLessThan(replicationFactor, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(partitions);
         if (brokers.Count < replicationFactor)
         {
             throw new ArgumentException($"Replication factor {replicationFactor} is larger than the {brokers.Count} available broker(s).", nameof(replicationFactor));
         }
+    }
 
+    /// <summary>The same, from <paramref name="start"/> with followers first shifted by <paramref name="shift"/> (Kafka draws both at random).</summary>
+    public static IReadOnlyList<ImmutableArray<int>> Assign(IReadOnlyList<int> brokers, int partitions, int replicationFactor, int firstPartition, int start, int shift)
+    {
+        CheckArguments(brokers, partitions, replicationFactor);
         var sorted = brokers.Order().ToArray();
         var n = sorted.Length;
-        var start = random.Next(n);
-        var shift = random.Next(n);
         var result = new List<ImmutableArray<int>>(partitions);
         for (var i = 0; i < partitions; i++)
         {

@@ -14,7 +14,7 @@ public sealed class ControllerDecisionTests
         {
             var brokers = Enumerable.Range(1, brokerCount).ToList();
             var rf = Math.Min(3, brokerCount);
-            var assignment = ReplicaPlacement.Assign(brokers, partitions, rf, 0, new Random(seed));
+            var assignment = ReplicaPlacement.Assign(Cluster(brokerCount), brokers, partitions, rf, new Random(seed));
             Assert.Equal(partitions, assignment.Count);
             Assert.All(assignment, replicas =>
             {
@@ -32,7 +32,7 @@ public sealed class ControllerDecisionTests
     public void Placement_SpreadsOneBrokersFollowersOverManyBrokers()
     {
         var brokers = Enumerable.Range(1, 10).ToList();
-        var assignment = ReplicaPlacement.Assign(brokers, 100, 3, 0, new Random(7));
+        var assignment = ReplicaPlacement.Assign(Cluster(10), brokers, 100, 3, new Random(7));
         foreach (var broker in brokers)
         {
             // The brokers that follow this broker's leaders: losing it moves load onto all of them.
@@ -156,40 +156,33 @@ public sealed class ControllerDecisionTests
     }
 
     [Fact]
-    public void BrokerCapacity_CountsEveryReplicaAlreadyHosted_AndNamesTheBrokerOverIt()
+    public void BrokerCapacity_AcceptsOnlyWhatTheSurvivorsOfAnySingleFailureCanHost_AndNamesTheKeyWhenItRefuses()
     {
-        Gen.Select(Gen.Int[1, 5], Gen.Int[1, 30], Gen.Int[1, 30]).Sample((brokers, existing, added) =>
+        Gen.Select(Gen.Int[1, 5], Gen.Int[1, 10], Gen.Int[1, 30]).Sample((brokers, existing, added) =>
         {
             var rf = (short)Math.Min(3, brokers);
             var image = WithTopic(Cluster(brokers), existing, rf);
-            var capacity = 20;
-            var decision = ControllerDecisions.CreatePartitions(image, "t", existing + added, new Random(3), new AdminLimits(BrokerCapacityPartitions: capacity));
-            var hosted = image.Apply(decision.Records).TopicsByName["t"].Partitions.Values.SelectMany(p => p.Replicas).GroupBy(b => b).Max(g => g.Count());
+            var limits = new AdminLimits(BrokerCapacity: BrokerCapacity.Unbounded with { Partitions = 20 });
+            var decision = ControllerDecisions.CreatePartitions(image, "t", existing + added, new Random(3), limits);
             if (decision.Error == ErrorCode.None)
             {
-                Assert.True(hosted <= capacity, $"broker over capacity: {hosted} > {capacity}");
+                var model = CapacityModel.Build(image.Apply(decision.Records), limits.Capacity);
+                for (var b = 0; b < brokers; b++)
+                {
+                    var worst = model.Worst()[b][(int)CapacityResource.Partitions].Value;
+                    Assert.True(worst <= model.Bound(b, CapacityResource.Partitions, limits.HeadroomMargin), $"broker {model.Brokers[b]} reaches {worst}");
+                }
             }
             else
             {
                 Assert.Equal(ErrorCode.PolicyViolation, decision.Error);
                 Assert.Contains("broker.capacity.partitions", decision.Message, StringComparison.Ordinal);
-                var placed = (existing + added) * rf;
-                Assert.True(placed > capacity, $"refused though {placed} replicas fit in {brokers} x {capacity}");
+                Assert.True((existing + added) * rf > 16, $"refused though {(existing + added) * rf} replicas fit on any one broker");
             }
         });
     }
 
-    private static MetadataImage Cluster(int brokers)
-    {
-        var image = MetadataImage.Empty;
-        for (var id = 1; id <= brokers; id++)
-        {
-            image = image.Apply(new RegisterBrokerRecord(id, Guid.NewGuid(), id * 10, [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9000 + id)]));
-            image = image.Apply(new UnfenceBrokerRecord(id, id * 10));
-        }
-
-        return image;
-    }
+    private static MetadataImage Cluster(int brokers) => TestImages.Cluster(brokers);
 
     private static MetadataImage WithTopic(MetadataImage image, int partitions, short rf) =>
         image.Apply(ControllerDecisions.CreateTopic(image, "t", Guid.NewGuid(), partitions, rf, null, new Dictionary<string, string>(), new Random(5)).Records);
