@@ -42,6 +42,29 @@ public sealed record BrokerOptions
     /// <summary>socket.request.max.bytes: frames above it close the connection.</summary>
     public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
 
+    /// <summary>
+    /// max.connections (Kafka's, default unlimited): the most connections this broker serves at once over all its
+    /// listeners; further ones are closed when accepted. Connections to the inter-broker listener are never refused.
+    /// </summary>
+    public int MaxConnections { get; init; } = int.MaxValue;
+
+    /// <summary>
+    /// Checks <see cref="MaxConnections"/>: it must be positive.
+    /// </summary>
+    /// <exception cref="BrokerConfigurationException">It is zero or negative.</exception>
+    public void CheckConnectionLimits()
+    {
+        Positive("max.connections", MaxConnections, "");
+
+        static void Positive(string key, long value, string note)
+        {
+            if (value <= 0)
+            {
+                throw new BrokerConfigurationException($"Setting '{key}' must be positive, got {value.ToString(CultureInfo.InvariantCulture)}{note}.");
+            }
+        }
+    }
+
     /// <summary>How many samples a client quota is measured over (Kafka's <c>quota.window.num</c>, default 11).</summary>
     public int QuotaWindowNum { get; init; } = 11;
 
@@ -327,6 +350,7 @@ public sealed record BrokerOptions
         var options = Read(settings);
         settings.RefuseUnknown(fromEnvironment);
         options.ResolveQueuedMaxRequestBytes();
+        options.CheckConnectionLimits();
         if (values.ContainsKey("listeners") && (values.ContainsKey("port") || values.ContainsKey("host")))
         {
             throw new BrokerConfigurationException("port and host describe the default PLAINTEXT listener; with listeners set, give every listener's host and port there.");
@@ -368,6 +392,7 @@ public sealed record BrokerOptions
             QuotaWindowSizeSeconds = AtLeast("quota.window.size.seconds", values.Int("quota.window.size.seconds") ?? defaults.QuotaWindowSizeSeconds, 1),
             QueuedMaxRequestBytes = values.Long("queued.max.request.bytes"),
             QueuedMaxRequestBytesPerTenant = values.Long("queued.max.request.bytes.per.tenant"),
+            MaxConnections = values.Int("max.connections") ?? defaults.MaxConnections,
             RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,

@@ -168,6 +168,33 @@ public sealed class BrokerOptionsTests
         Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { QueuedMaxRequestBytes = 0 }.ResolveQueuedMaxRequestBytes());
     }
 
+    [Fact]
+    public void ConnectionLimits_AreReadByTheirNames_AndDefaultAsInKafka()
+    {
+        var defaults = FromSettings();
+        Assert.Equal(int.MaxValue, defaults.MaxConnections);
+
+        var options = FromSettings(("max.connections", "3"));
+        Assert.Equal(3, options.MaxConnections);
+    }
+
+    [Theory]
+    [InlineData("max.connections", "0")]
+    [InlineData("max.connections", "-1")]
+    public void ConnectionLimits_ZeroOrNegative_AreRefusedNamingTheSetting(string key, string value)
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings((key, value)));
+        Assert.Contains($"'{key}' must be positive", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ConnectionLimits_OfOptionsBuiltInCode_AreCheckedByTheSameRule()
+    {
+        // As when the broker starts.
+        new BrokerOptions().CheckConnectionLimits();
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { MaxConnections = 0 }.CheckConnectionLimits());
+    }
+
     private static BrokerOptions FromSettings(params (string Key, string Value)[] settings) =>
         BrokerOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build());
 }
