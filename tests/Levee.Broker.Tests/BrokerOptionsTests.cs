@@ -172,13 +172,21 @@ public sealed class BrokerOptionsTests
     public void ConnectionLimits_AreReadByTheirNames_AndDefaultAsInKafka()
     {
         var defaults = FromSettings();
+        Assert.Equal(600_000, defaults.ConnectionsMaxIdleMs);
+        Assert.Equal(30_000, defaults.RequestArrivalTimeoutMs);
         Assert.Equal(int.MaxValue, defaults.MaxConnections);
 
-        var options = FromSettings(("max.connections", "3"));
+        var options = FromSettings(("connections.max.idle.ms", "1000"), ("request.arrival.timeout.ms", "2000"), ("max.connections", "3"));
+        Assert.Equal(1000, options.ConnectionsMaxIdleMs);
+        Assert.Equal(2000, options.RequestArrivalTimeoutMs);
         Assert.Equal(3, options.MaxConnections);
     }
 
     [Theory]
+    [InlineData("connections.max.idle.ms", "0")]
+    [InlineData("connections.max.idle.ms", "-1")]
+    [InlineData("request.arrival.timeout.ms", "0")]
+    [InlineData("request.arrival.timeout.ms", "-30000")]
     [InlineData("max.connections", "0")]
     [InlineData("max.connections", "-1")]
     public void ConnectionLimits_ZeroOrNegative_AreRefusedNamingTheSetting(string key, string value)
@@ -192,6 +200,8 @@ public sealed class BrokerOptionsTests
     {
         // As when the broker starts.
         new BrokerOptions().CheckConnectionLimits();
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { ConnectionsMaxIdleMs = 0 }.CheckConnectionLimits());
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { RequestArrivalTimeoutMs = -1 }.CheckConnectionLimits());
         Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { MaxConnections = 0 }.CheckConnectionLimits());
     }
 
