@@ -43,6 +43,49 @@ public sealed record BrokerOptions
     /// <summary>socket.request.max.bytes: frames above it close the connection.</summary>
     public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
 
+    /// <summary>
+    /// connections.max.idle.ms (Kafka's, default 10 minutes): a connection idle this long is closed. Idle is the
+    /// client's turn: no byte of a next request has come, or the client has not taken its last response. A request
+    /// being handled however long (a long-poll fetch, a quota's throttle) or waiting for request memory is the
+    /// broker's turn and does not count. Kafka's negative values (no limit) are refused: a very large value has that
+    /// effect.
+    /// </summary>
+    public long ConnectionsMaxIdleMs { get; init; } = 600_000;
+
+    /// <summary>
+    /// request.arrival.timeout.ms (Levee's): once the first byte of a request has come, all of it must within this
+    /// time, else the connection is closed and the memory drawn for the request given back. The default, 30 s, is the
+    /// request timeout of Kafka's clients (request.timeout.ms): a request still arriving after it has been given up
+    /// by its client. Time the request waits for the memory budget (queued.max.request.bytes) does not count.
+    /// </summary>
+    public long RequestArrivalTimeoutMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// max.connections (Kafka's, default unlimited): the most connections this broker serves at once over all its
+    /// listeners; further ones are closed when accepted. Connections to the inter-broker listener are never refused.
+    /// </summary>
+    public int MaxConnections { get; init; } = int.MaxValue;
+
+    /// <summary>
+    /// Checks <see cref="ConnectionsMaxIdleMs"/>, <see cref="RequestArrivalTimeoutMs"/> and <see cref="MaxConnections"/>:
+    /// each must be positive.
+    /// </summary>
+    /// <exception cref="BrokerConfigurationException">One is zero or negative.</exception>
+    public void CheckConnectionLimits()
+    {
+        Positive("connections.max.idle.ms", ConnectionsMaxIdleMs, ": Levee always closes idle connections (Kafka's negative values, no limit, are not accepted); a very large value keeps them open");
+        Positive("request.arrival.timeout.ms", RequestArrivalTimeoutMs, "");
+        Positive("max.connections", MaxConnections, "");
+
+        static void Positive(string key, long value, string note)
+        {
+            if (value <= 0)
+            {
+                throw new BrokerConfigurationException($"Setting '{key}' must be positive, got {value.ToString(CultureInfo.InvariantCulture)}{note}.");
+            }
+        }
+    }
+
     /// <summary>How many samples a client quota is measured over (Kafka's <c>quota.window.num</c>, default 11).</summary>
     public int QuotaWindowNum { get; init; } = 11;
 
@@ -352,6 +395,7 @@ public sealed record BrokerOptions
         var options = Read(settings);
         settings.RefuseUnknown(fromEnvironment);
         options.ResolveQueuedMaxRequestBytes();
+        options.CheckConnectionLimits();
         if (values.ContainsKey("listeners") && (values.ContainsKey("port") || values.ContainsKey("host")))
         {
             throw new BrokerConfigurationException("port and host describe the default PLAINTEXT listener; with listeners set, give every listener's host and port there.");
@@ -393,6 +437,9 @@ public sealed record BrokerOptions
             QuotaWindowSizeSeconds = AtLeast("quota.window.size.seconds", values.Int("quota.window.size.seconds") ?? defaults.QuotaWindowSizeSeconds, 1),
             QueuedMaxRequestBytes = values.Long("queued.max.request.bytes"),
             QueuedMaxRequestBytesPerTenant = values.Long("queued.max.request.bytes.per.tenant"),
+            ConnectionsMaxIdleMs = values.Long("connections.max.idle.ms") ?? defaults.ConnectionsMaxIdleMs,
+            RequestArrivalTimeoutMs = values.Long("request.arrival.timeout.ms") ?? defaults.RequestArrivalTimeoutMs,
+            MaxConnections = values.Int("max.connections") ?? defaults.MaxConnections,
             RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,

@@ -56,6 +56,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>The request memory budget (queued.max.request.bytes) every connection draws from.</summary>
     public RequestMemoryBudget RequestMemory => _app.Services.GetRequiredService<RequestMemoryBudget>();
 
+    /// <summary>The connections open on every listener, against max.connections.</summary>
+    public ConnectionLimit Connections => _app.Services.GetRequiredService<ConnectionLimit>();
+
     /// <summary>host:port to give clients as bootstrap servers.</summary>
     public string BootstrapServers => $"{Identity.Host}:{Identity.Port}";
 
@@ -66,13 +69,14 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// Opens the data directory, binds the listeners and starts serving. <paramref name="configureServices"/> may add
     /// services, API handlers included, after the broker's own.
     /// </summary>
-    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent.</exception>
+    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent, or a connection limit is not positive.</exception>
     public static async Task<LeveeBroker> StartAsync(BrokerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var listeners = KafkaListener.Resolve(options);
         BrokerTls.Validate(options);
         var requestMemory = new RequestMemoryBudget(options.ResolveQueuedMaxRequestBytes());
+        options.CheckConnectionLimits();
         var usesTls = listeners.Any(l => l.IsTls);
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
@@ -101,6 +105,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<RequestAuthorizer>();
         builder.Services.AddSingleton<ControllerChannel>();
         builder.Services.AddSingleton<ListenerShutdown>();
+        builder.Services.AddSingleton<ConnectionLimit>();
         builder.Services.AddSingleton(requestMemory);
         builder.Services.AddSingleton(new TenantRequestMemory(options.ResolveQueuedMaxRequestBytesPerTenant()));
         builder.Services.AddSingleton<TenantConnections>();
@@ -160,6 +165,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
                 kestrel.Listen(address, listener.Port, listen =>
                 {
                     var handler = listen.ApplicationServices.GetRequiredService<KafkaConnectionHandler>();
+
+                    // max.connections first: a connection over it is closed before its TLS handshake or any state.
+                    listen.ApplicationServices.GetRequiredService<ConnectionLimit>().Use(listen, listener);
                     if (listener.IsTls)
                     {
                         TlsTransport.Use(listen, listener, listen.ApplicationServices.GetRequiredService<BrokerTls>(), listen.ApplicationServices.GetRequiredService<ILogger<KafkaConnectionHandler>>());

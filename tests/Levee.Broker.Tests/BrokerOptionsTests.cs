@@ -168,6 +168,43 @@ public sealed class BrokerOptionsTests
         Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { QueuedMaxRequestBytes = 0 }.ResolveQueuedMaxRequestBytes());
     }
 
+    [Fact]
+    public void ConnectionLimits_AreReadByTheirNames_AndDefaultAsInKafka()
+    {
+        var defaults = FromSettings();
+        Assert.Equal(600_000, defaults.ConnectionsMaxIdleMs);
+        Assert.Equal(30_000, defaults.RequestArrivalTimeoutMs);
+        Assert.Equal(int.MaxValue, defaults.MaxConnections);
+
+        var options = FromSettings(("connections.max.idle.ms", "1000"), ("request.arrival.timeout.ms", "2000"), ("max.connections", "3"));
+        Assert.Equal(1000, options.ConnectionsMaxIdleMs);
+        Assert.Equal(2000, options.RequestArrivalTimeoutMs);
+        Assert.Equal(3, options.MaxConnections);
+    }
+
+    [Theory]
+    [InlineData("connections.max.idle.ms", "0")]
+    [InlineData("connections.max.idle.ms", "-1")]
+    [InlineData("request.arrival.timeout.ms", "0")]
+    [InlineData("request.arrival.timeout.ms", "-30000")]
+    [InlineData("max.connections", "0")]
+    [InlineData("max.connections", "-1")]
+    public void ConnectionLimits_ZeroOrNegative_AreRefusedNamingTheSetting(string key, string value)
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings((key, value)));
+        Assert.Contains($"'{key}' must be positive", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ConnectionLimits_OfOptionsBuiltInCode_AreCheckedByTheSameRule()
+    {
+        // As when the broker starts.
+        new BrokerOptions().CheckConnectionLimits();
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { ConnectionsMaxIdleMs = 0 }.CheckConnectionLimits());
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { RequestArrivalTimeoutMs = -1 }.CheckConnectionLimits());
+        Assert.Throws<BrokerConfigurationException>(() => new BrokerOptions { MaxConnections = 0 }.CheckConnectionLimits());
+    }
+
     private static BrokerOptions FromSettings(params (string Key, string Value)[] settings) =>
         BrokerOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build());
 }

@@ -172,6 +172,9 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
         yield return ("default.replication.factor", options.DefaultReplicationFactor.ToString(c));
         yield return ("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(c));
         yield return ("queued.max.request.bytes", options.ResolveQueuedMaxRequestBytes().ToString(c));
+        yield return ("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(c));
+        yield return ("request.arrival.timeout.ms", options.RequestArrivalTimeoutMs.ToString(c));
+        yield return ("max.connections", options.MaxConnections.ToString(c));
         yield return ("log.retention.check.interval.ms", options.RetentionCheckIntervalMs.ToString(c));
         var capacity = replicas.Limits;
         foreach (var resource in Levee.Cluster.Controller.BrokerCapacity.Resources)

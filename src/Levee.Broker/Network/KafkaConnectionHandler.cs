@@ -35,10 +35,17 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var output = connection.Transport.Output;
         using var responseBuffer = new FrameBuffer();
         using var frames = new RequestFrameReader(requestMemory, options.SocketRequestMaxBytes);
+
+        // connections.max.idle.ms and request.arrival.timeout.ms: the read loop tells the deadlines whose turn it is.
+        using var deadlines = new ConnectionDeadlines(time, options.ConnectionsMaxIdleMs, options.RequestArrivalTimeoutMs);
+
         // A stopping broker closes its connections at once rather than waiting out Kestrel's
         // graceful-shutdown timeout: clients (and other brokers' replica fetchers) reconnect elsewhere.
-        using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, shutdown.Token);
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, shutdown.Token, deadlines.Token);
         var aborted = closing.Token;
+
+        // Bytes of a length prefix not all in yet, left in the transport: the request has started arriving all the same.
+        var prefixBytes = 0L;
         try
         {
             while (true)
@@ -55,7 +62,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         if (status == RequestFrameStatus.AwaitingMemory)
                         {
                             // queued.max.request.bytes is spent: nothing more is read (TCP holds the client back) until
-                            // other requests give back room for this one.
+                            // other requests give back room for this one. Back-pressure, not a slow client: no deadline
+                            // runs, and the request's arrival clock starts once it is read.
+                            deadlines.Busy();
                             await frames.WaitForMemoryAsync(aborted).ConfigureAwait(false);
                             continue;
                         }
@@ -72,6 +81,8 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                             break;
                         }
 
+                        // The broker's turn, however long the request takes (a long-poll fetch, a quota wait).
+                        deadlines.Busy();
                         Outcome outcome;
                         var throttleMs = 0;
                         try
@@ -106,7 +117,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
                         // Each response goes out as soon as it is ready, as Kafka sends it: one held back for the
                         // next pipelined request would wait for that request too (a long-poll Fetch: up to its
-                        // max wait). Kestrel's transport coalesces flushes that come faster than it sends.
+                        // max wait). Kestrel's transport coalesces flushes that come faster than it sends. From here it is
+                        // the client's turn: one that does not take its response is idle, and the idle clock runs while
+                        // the flush waits for it.
+                        deadlines.Idle();
                         if (outcome == Outcome.Responded && (await output.FlushAsync(aborted).ConfigureAwait(false)).IsCompleted)
                         {
                             completed = true;
@@ -118,6 +132,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         // beyond what the transport buffers before TCP pushes back.
                         if (throttleMs > 0)
                         {
+                            deadlines.Busy();
                             await Task.Delay(TimeSpan.FromMilliseconds(throttleMs), time, aborted).ConfigureAwait(false);
                         }
                     }
@@ -125,6 +140,17 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 finally
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                // Part of a request in (of its frame, or of its length prefix, left in the transport) or none of one.
+                prefixBytes = buffer.Length;
+                if (frames.IsPartial || prefixBytes > 0)
+                {
+                    deadlines.Arriving();
+                }
+                else
+                {
+                    deadlines.Idle();
                 }
 
                 if (completed)
@@ -136,6 +162,22 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 {
                     break;
                 }
+            }
+        }
+        catch (OperationCanceledException) when (deadlines.Expired == ConnectionDeadline.Idle)
+        {
+            LogIdle(state.Remote, options.ConnectionsMaxIdleMs);
+        }
+        catch (OperationCanceledException) when (deadlines.Expired == ConnectionDeadline.Arrival)
+        {
+            // The partly read frame's buffer and memory go back with the reader, below.
+            if (frames.IsPartial)
+            {
+                LogArrivalTimeout(state.Remote, frames.DeclaredLength, frames.Received, options.RequestArrivalTimeoutMs);
+            }
+            else
+            {
+                LogPrefixArrivalTimeout(state.Remote, prefixBytes, options.RequestArrivalTimeoutMs);
             }
         }
         catch (OperationCanceledException)
@@ -293,6 +335,15 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: frame length {Length} is outside 0..{Max} (socket.request.max.bytes)")]
     private partial void LogInvalidFrame(string? remote, int length, int max);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closing connection from {Remote}: idle for {IdleMs} ms (connections.max.idle.ms)")]
+    private partial void LogIdle(string? remote, long idleMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: its request, of {Length} bytes declared, had {Received} of them {TimeoutMs} ms after it started arriving (request.arrival.timeout.ms)")]
+    private partial void LogArrivalTimeout(string? remote, int length, int received, long timeoutMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: its request had {Received} of the 4 bytes of its length prefix {TimeoutMs} ms after it started arriving (request.arrival.timeout.ms)")]
+    private partial void LogPrefixArrivalTimeout(string? remote, long received, long timeoutMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
     private partial void LogMalformedRequest(string? remote, string problem);

@@ -64,6 +64,16 @@ public sealed class RequestFrameReader(RequestMemoryBudget budget, int maxFrameB
     public int DeclaredLength { get; private set; } = -1;
 
     /// <summary>
+    /// Whether a frame is partly read: its length prefix came, its memory was drawn and some but not all of it is
+    /// copied (<see cref="Received"/> of <see cref="DeclaredLength"/> bytes). A frame waiting for memory is not: none
+    /// of it is read yet.
+    /// </summary>
+    public bool IsPartial => _buffer is not null && !_complete;
+
+    /// <summary>The bytes of the frame being read copied so far, its length prefix not counted; 0 when none is being read.</summary>
+    public int Received => _buffer is null ? 0 : _filled;
+
+    /// <summary>
     /// Reads what <paramref name="input"/> holds of the next frame, copying and consuming it. A frame found must be
     /// released (<see cref="ReleaseFrame"/>) before the next is read.
     /// </summary>

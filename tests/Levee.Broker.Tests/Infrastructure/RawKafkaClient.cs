@@ -60,6 +60,24 @@ public sealed class RawKafkaClient : IDisposable
 
     public NetworkStream Stream => _stream;
 
+    /// <summary>This end's address as the broker sees and logs it (127.0.0.1:port, not the IPv4-mapped IPv6 form).</summary>
+    public string LocalAddress
+    {
+        get
+        {
+            var local = (System.Net.IPEndPoint)_tcp.Client.LocalEndPoint!;
+            return new System.Net.IPEndPoint(local.Address.MapToIPv4(), local.Port).ToString();
+        }
+    }
+
+    /// <summary>Sends an ApiVersions request and checks that it is answered.</summary>
+    public async Task ApiVersionsAsync()
+    {
+        const short version = 3;
+        var id = await SendAsync(ApiKey.ApiVersions, version, (ref KafkaWriter w) => new ApiVersionsRequest { ClientSoftwareName = "levee-tests", ClientSoftwareVersion = "1" }.Write(ref w, version));
+        Assert.NotNull(await ReceiveAsync(ApiKey.ApiVersions, version, id));
+    }
+
     /// <summary>Writes a request header and a body written by <paramref name="writeBody"/>; returns the correlation id.</summary>
     public async Task<int> SendAsync(ApiKey key, short version, WriteBody writeBody)
     {

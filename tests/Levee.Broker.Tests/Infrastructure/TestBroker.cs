@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Tests.Infrastructure;
 
@@ -17,8 +18,11 @@ public sealed class TestBroker : IAsyncDisposable
 
     public string BootstrapServers => Broker.BootstrapServers;
 
-    /// <summary>Starts a broker; <paramref name="configureServices"/> may add services (test-only API handlers).</summary>
-    public static async Task<TestBroker> StartAsync(Func<BrokerOptions, BrokerOptions>? configure = null, Action<IServiceCollection>? configureServices = null)
+    /// <summary>
+    /// Starts a broker; <paramref name="configureServices"/> may add services (test-only API handlers), and
+    /// <paramref name="configureLogging"/> loggers (a <see cref="LogCollector"/>).
+    /// </summary>
+    public static async Task<TestBroker> StartAsync(Func<BrokerOptions, BrokerOptions>? configure = null, Action<IServiceCollection>? configureServices = null, Action<ILoggingBuilder>? configureLogging = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "levee-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -26,7 +30,7 @@ public sealed class TestBroker : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         try
         {
-            return new TestBroker(await LeveeBroker.StartAsync(options, configureServices: configureServices), dir);
+            return new TestBroker(await LeveeBroker.StartAsync(options, configureLogging, configureServices), dir);
         }
         catch
         {
