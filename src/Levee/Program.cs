@@ -13,4 +13,5 @@ root.Subcommands.Add(QuotasCommand.Create());
 root.Subcommands.Add(TenantsCommand.Create());
 root.Subcommands.Add(PlansCommand.Create());
 root.Subcommands.Add(CapacityCommand.Create());
+root.Subcommands.Add(FailCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -128,7 +128,7 @@ internal static class ClusterCommand
                 "--set", "cluster.id=" + clusterId,
             ]).Concat(settings.SelectMany(s => new[] { "--set", s })).ToList();
             var pid = await Processes.StartDetachedAsync(args, log, cancellationToken).ConfigureAwait(false);
-            nodes.Add(new ClusterNode(id, pid, host, ports[2 * i], ports[(2 * i) + 1], dataDir, log));
+            nodes.Add(new ClusterNode(id, pid, host, ports[2 * i], ports[(2 * i) + 1], dataDir, log, args));
         }
 
         var file = new ClusterFile(clusterId, string.Join(',', nodes.Select(n => string.Create(CultureInfo.InvariantCulture, $"{n.Host}:{n.Port}"))), nodes);
@@ -259,9 +259,11 @@ internal static class ClusterCommand
         return stuck;
     }
 
-    private static bool LogSaysReady(ClusterNode node)
+    /// <summary>Whether <paramref name="node"/>'s log has its "ready" line after <paramref name="offset"/> bytes.</summary>
+    public static bool LogSaysReady(ClusterNode node, long offset = 0)
     {
         using var stream = new FileStream(node.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        stream.Seek(Math.Min(offset, stream.Length), SeekOrigin.Begin);
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd().Contains(string.Create(CultureInfo.InvariantCulture, $"Levee broker {node.NodeId} ready"), StringComparison.Ordinal);
     }

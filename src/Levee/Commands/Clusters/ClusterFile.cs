@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Levee.Commands.Clusters;
 
-/// <summary>One broker process of a local cluster, as <c>levee cluster up</c> started it.</summary>
-internal sealed record ClusterNode(int NodeId, int Pid, string Host, int Port, int QuorumPort, string DataDir, string Log);
+/// <summary>One broker process of a local cluster, as <c>levee cluster up</c> started it (and the command that did, for drills that restart it).</summary>
+internal sealed record ClusterNode(int NodeId, int Pid, string Host, int Port, int QuorumPort, string DataDir, string Log, IReadOnlyList<string>? Command = null);
 
 /// <summary>DIR/cluster.json: what <c>levee cluster up</c> started, read by <c>status</c> and <c>down</c>.</summary>
 internal sealed record ClusterFile(string ClusterId, string BootstrapServers, IReadOnlyList<ClusterNode> Nodes)

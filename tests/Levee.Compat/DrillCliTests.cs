@@ -1,0 +1,82 @@
+using System.Text.Json;
+using Levee.Compat.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Levee.Compat;
+
+/// <summary>Issue 12's drills: `levee fail` kills or pauses a broker of a real three-process cluster under its probe.</summary>
+public sealed class DrillCliTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "levee-drill-cli-" + Guid.NewGuid().ToString("N"));
+
+    public async Task InitializeAsync()
+    {
+        var up = await LeveeAsync(
+            "cluster", "up", "--brokers", "3", "--dir", _dir, "--base-port", "0", "--timeout-s", "90",
+            "--set", "broker.session.timeout.ms=3000", "--set", "broker.heartbeat.interval.ms=500", "--set", "leader.imbalance.check.interval.seconds=1");
+        Assert.True(up.ExitCode == 0, up.StdOut + up.StdErr);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await LeveeAsync("cluster", "down", "--dir", _dir, "--timeout-s", "30");
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+
+    [Fact]
+    public async Task KillingABroker_ThenRestartingIt_AndPausingAnother_LoseNoProbeRecord_AndEveryPartitionRecovers()
+    {
+        var kill = await DrillAsync("--broker", "2", "--kill", "--restart-after", "4", "--duration", "10");
+        // Longer than the session timeout, and than a quorum election if the paused broker was the controller.
+        var pause = await DrillAsync("--broker", "3", "--pause", "10", "--duration", "14");
+
+        foreach (var (report, name) in new[] { (kill, "kill"), (pause, "pause") })
+        {
+            var root = report.RootElement;
+            Assert.Equal(name, root.GetProperty("fault").GetString());
+
+            // Every partition had a live leader again well within the drill (session timeout 3 s), and full ISR after.
+            Assert.InRange(root.GetProperty("recovered_s").GetDouble(), 0, 10);
+            Assert.Equal(JsonValueKind.Number, root.GetProperty("full_isr_s").ValueKind);
+            Assert.True(root.GetProperty("elections").GetInt32() >= root.GetProperty("led").GetInt32(), "each partition the broker led needed an election");
+
+            // acks=all with an idempotent producer: nothing the probe sent failed, and it kept being acknowledged.
+            Assert.Equal(0, root.GetProperty("probe_errors").GetInt64());
+            var probe = root.GetProperty("probe");
+            Assert.Equal(probe.GetProperty("sent").GetInt64(), probe.GetProperty("acknowledged").GetInt64());
+
+            // Each survivor stayed within every limit of its capacity model.
+            var survivors = root.GetProperty("survivors").EnumerateArray().ToList();
+            Assert.Equal(2, survivors.Count);
+            foreach (var survivor in survivors)
+            {
+                var limits = survivor.GetProperty("limit");
+                foreach (var peak in survivor.GetProperty("peak").EnumerateObject())
+                {
+                    Assert.InRange(peak.Value.GetInt64(), 0, limits.GetProperty(peak.Name).GetInt64());
+                }
+
+                Assert.True(survivor.GetProperty("peak").GetProperty("partitions").GetInt64() > 0);
+            }
+        }
+    }
+
+    private async Task<JsonDocument> DrillAsync(params string[] args)
+    {
+        var json = Path.Combine(_dir, "drill-" + Guid.NewGuid().ToString("N")[..8] + ".json");
+        var run = await LeveeAsync(["fail", .. args, "--dir", _dir, "--json", json]);
+        output.WriteLine(run.StdOut);
+        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        return JsonDocument.Parse(await File.ReadAllTextAsync(json));
+    }
+
+    private static Task<Tool.Result> LeveeAsync(params string[] args) =>
+        Tool.RunAsync("dotnet", new[] { Path.Combine(AppContext.BaseDirectory, "levee.dll") }.Concat(args), timeout: TimeSpan.FromSeconds(240));
+}
