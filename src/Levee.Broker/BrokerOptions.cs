@@ -272,6 +272,24 @@ public sealed record BrokerOptions
     /// <summary>headroom.margin: the part of every limit that must stay free after the loss of any one broker or rack (0.2).</summary>
     public double HeadroomMargin { get; init; } = 0.2;
 
+    /// <summary>
+    /// broker.failure.self.healing.threshold.ms (Cruise Control's name): how long a broker must be down before the
+    /// controller re-creates its replicas on survivors (30 minutes, Cruise Control's default).
+    /// </summary>
+    public long SelfHealingThresholdMs { get; init; } = 1_800_000;
+
+    /// <summary>
+    /// leader.replication.throttled.rate (KIP-73's key): bytes per second a leader sends to followers catching up
+    /// (not in the ISR); null: <c>broker.capacity.bytes.out.per.sec</c> x <c>headroom.margin</c> / 2, at least 1 MiB/s.
+    /// </summary>
+    public long? LeaderReplicationThrottledRate { get; init; }
+
+    /// <summary>self.healing.max.concurrent.replicas: replicas being re-created (catching up) at once, cluster-wide.</summary>
+    public int SelfHealingMaxConcurrentReplicas { get; init; } = 50;
+
+    /// <summary>The admin bounds and capacity this node's controller decides with.</summary>
+    public AdminLimits ResolveAdminLimits() => new(MaxRecordsPerUserOp, MaxPartitionsPerTopic, ResolveCapacity(), HeadroomMargin);
+
     /// <summary>The <c>broker.capacity.*</c> limits, with the unset ones derived from this machine.</summary>
     public BrokerCapacity ResolveCapacity() => new(
         BrokerCapacityPartitions,
@@ -470,6 +488,9 @@ public sealed record BrokerOptions
             BrokerCapacityBytesInPerSec = Positive(values.Long("broker.capacity.bytes.in.per.sec"), "broker.capacity.bytes.in.per.sec"),
             BrokerCapacityBytesOutPerSec = Positive(values.Long("broker.capacity.bytes.out.per.sec"), "broker.capacity.bytes.out.per.sec"),
             BrokerCapacityConnections = Positive(values.Long("broker.capacity.connections"), "broker.capacity.connections"),
+            LeaderReplicationThrottledRate = Positive(values.Long("leader.replication.throttled.rate"), "leader.replication.throttled.rate"),
+            SelfHealingThresholdMs = Positive(values.Long("broker.failure.self.healing.threshold.ms"), "broker.failure.self.healing.threshold.ms") ?? defaults.SelfHealingThresholdMs,
+            SelfHealingMaxConcurrentReplicas = Positive(values.Int("self.healing.max.concurrent.replicas"), "self.healing.max.concurrent.replicas") ?? defaults.SelfHealingMaxConcurrentReplicas,
             HeadroomMargin = values.Double("headroom.margin") is { } margin
                 ? margin is >= 0 and < 1 ? margin : throw new BrokerConfigurationException($"Setting 'headroom.margin' must be at least 0 and below 1, got {margin}.")
                 : defaults.HeadroomMargin,

@@ -34,6 +34,10 @@ public sealed partial class ControllerService : IAsyncDisposable
     private Task? _loop;
     private long _activeSinceMs = -1;
     private long _lastPreferredCheckMs;
+    private long _lastHealingCheckMs;
+    private string? _healingHeld;
+    private readonly Dictionary<int, long> _fencedSinceMs = [];
+    private AdminLimits? _limits;
     private bool _credentialBootstrapDone;
 
     /// <summary>Creates the controller of this node; <see cref="Start"/> runs its liveness loop.</summary>
@@ -349,7 +353,73 @@ public sealed partial class ControllerService : IAsyncDisposable
         {
             await DecideAsync(image => Decision.Commit(PartitionLeadership.ElectOffline(image)), cancellationToken).ConfigureAwait(false);
         }
+
+        if (now - _lastHealingCheckMs >= 1000)
+        {
+            _lastHealingCheckMs = now;
+            await HealAsync(now, cancellationToken).ConfigureAwait(false);
+        }
     }
+
+    // Self-healing: replicas of a broker fenced longer than broker.failure.self.healing.threshold.ms are re-created on
+    // survivors, a bounded number at a time (Healing). How long a broker has been down is counted from when this
+    // controller saw it fenced, so a new controller waits the full delay again.
+    private async Task HealAsync(long now, CancellationToken cancellationToken)
+    {
+        var image = _quorum.Current;
+        foreach (var broker in image.Brokers.Values)
+        {
+            if (broker.Fenced)
+            {
+                _fencedSinceMs.TryAdd(broker.Id, now);
+            }
+            else
+            {
+                _fencedSinceMs.Remove(broker.Id);
+            }
+        }
+
+        foreach (var gone in _fencedSinceMs.Keys.Where(id => !image.Brokers.ContainsKey(id)).ToList())
+        {
+            _fencedSinceMs.Remove(gone);
+        }
+
+        var overdue = _fencedSinceMs.Where(f => now - f.Value >= _options.SelfHealingThresholdMs).Select(f => f.Key).ToList();
+        if (overdue.Count == 0)
+        {
+            _healingHeld = null;
+            return;
+        }
+
+        HealingStep? step = null;
+        var decision = await DecideAsync(
+            current =>
+            {
+                step = Healing.Next(current, overdue, Limits, _options.SelfHealingMaxConcurrentReplicas);
+                return step.Decision;
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (step is null || decision.Error != ErrorCode.None)
+        {
+            return;
+        }
+
+        if (step.Moves > 0)
+        {
+            LogHealing(step.Moves, string.Join(", ", overdue.Order()));
+        }
+
+        if (step.Held != _healingHeld)
+        {
+            _healingHeld = step.Held;
+            if (step.Held is not null)
+            {
+                LogHealingHeld(step.Held);
+            }
+        }
+    }
+
+    private AdminLimits Limits => _limits ??= _options.ResolveAdminLimits();
 
     /// <summary>
     /// On the active controller: commits the SCRAM credentials of the data directory's bootstrap file (`levee users
@@ -456,6 +526,12 @@ public sealed partial class ControllerService : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller: a metadata decision did not apply")]
     private partial void LogRejected(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: healing: re-creating {Moves} replica(s) of broker(s) {Brokers} on survivors")]
+    private partial void LogHealing(int moves, string brokers);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: {Reason}")]
+    private partial void LogHealingHeld(string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Controller: periodic check failed")]
     private partial void LogTickFailed(Exception exception);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
 using Levee.Broker.Quotas;
+using Levee.Broker.Replication;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
 using Levee.Protocol;
@@ -19,7 +20,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.ClusterAction, AclResourceType.Cluster)]
-public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerQuotas quotas, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
+public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerQuotas quotas, ReplicationThrottle throttle, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Fetch;
@@ -239,6 +240,14 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                 }
 
                 var limit = (int)Math.Min(fetchPartition.PartitionMaxBytes, Math.Max(0, responseBudget));
+
+                // A follower catching up (not in the ISR) is served within the replication throttle (KIP-73).
+                var throttled = replicaId >= 0 && !partition.State.Isr.Contains(replicaId);
+                if (throttled && (limit = Math.Min(limit, throttle.Available())) == 0)
+                {
+                    continue;
+                }
+
                 FileRecords? records;
                 try
                 {
@@ -261,6 +270,11 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                 // Not read yet: the connection reads the bytes from the segment straight into its send buffer
                 // when it writes the response (FrameBuffer); until then the records hold the file open.
                 data.Records = records.Memory;
+                if (throttled)
+                {
+                    throttle.Take(records.Length);
+                }
+
                 total += records.Length;
                 responseBudget -= records.Length;
             }

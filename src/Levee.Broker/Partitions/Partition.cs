@@ -85,6 +85,22 @@ public sealed class Partition
                 }
             }
 
+            else if (state.Leader == _localBrokerId && !previous.Replicas.SequenceEqual(state.Replicas))
+            {
+                // The replicas changed under the same leader (self-healing, a reassignment): a new replica is
+                // followed from its first fetch, so it can catch up and join the ISR; a removed one is forgotten.
+                var now = NowMs;
+                foreach (var replica in state.Replicas.Where(r => r != _localBrokerId && !_followers.ContainsKey(r)))
+                {
+                    _followers[replica] = new FollowerState { LogEndOffset = -1, LastCaughtUpMs = now, LastFetchMs = now, LeaderEndAtLastFetch = -1 };
+                }
+
+                foreach (var gone in _followers.Keys.Where(r => !state.Replicas.Contains(r)).ToList())
+                {
+                    _followers.Remove(gone);
+                }
+            }
+
             if (state.Leader == _localBrokerId)
             {
                 MaybeAdvanceHighWatermark();

@@ -281,7 +281,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     public int DefaultPartitions => _options.DefaultPartitions;
 
     /// <summary>The admin bounds this broker's controller applies (configurable; Kafka's defaults).</summary>
-    public AdminLimits Limits => _limits ??= new(_options.MaxRecordsPerUserOp, _options.MaxPartitionsPerTopic, _options.ResolveCapacity(), _options.HeadroomMargin);
+    public AdminLimits Limits => _limits ??= _options.ResolveAdminLimits();
 
     /// <summary>Creates a topic named by a client when auto.create.topics.enable allows it.</summary>
     public async Task<TopicInfo?> TryAutoCreateAsync(string name, CancellationToken cancellationToken)
