@@ -45,6 +45,7 @@ internal sealed class Drill(string dir, ClusterFile file, ClusterNode victim, Dr
         var elections = 0;
         double? recovered = null;
         double? fullIsr = null;
+        IReadOnlyList<string> lagging = [];
 
         using var probe = Probe.Start(file.BootstrapServers, ProbeTopic);
         var clock = Stopwatch.StartNew();
@@ -94,6 +95,7 @@ internal sealed class Drill(string dir, ClusterFile file, ClusterNode victim, Dr
                 }
 
                 under.Add((t, underReplicated));
+                lagging = [.. view.Partitions.Where(p => p.UnderReplicated).Select(p => $"{p.Topic}-{p.Partition} replicas [{string.Join(',', p.Replicas)}] isr [{string.Join(',', p.Isr)}]")];
                 recovered ??= leaderless == 0 ? t : null;
                 if (!active && underReplicated == 0 && leaderless == 0)
                 {
@@ -109,7 +111,7 @@ internal sealed class Drill(string dir, ClusterFile file, ClusterNode victim, Dr
         }
 
         var result = probe.Stop();
-        return new DrillReport(victim.NodeId, fault, led, recovered, fullIsr, elections, under, result, peaks);
+        return new DrillReport(victim.NodeId, fault, led, recovered, fullIsr, elections, under, fullIsr is null ? lagging : [], result, peaks);
     }
 
     private async Task InjectAsync()

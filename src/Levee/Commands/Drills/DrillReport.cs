@@ -10,7 +10,8 @@ namespace Levee.Commands.Drills;
 /// What a drill measured. JSON: <c>broker</c>, <c>fault</c>, <c>led</c> (partitions it led), <c>recovered_s</c> (until
 /// every partition had a live leader; null if never within the drill), <c>full_isr_s</c> (until every partition was
 /// back at full ISR once the broker returned; null if not), <c>elections</c>, <c>probe_errors</c>, <c>probe</c>
-/// (sent, acknowledged, consumed, p50_ms, p99_ms, max_ms), <c>under_replicated</c> ([seconds, count] per sample), and
+/// (sent, acknowledged, consumed, p50_ms, p99_ms, max_ms), <c>under_replicated</c> ([seconds, count] per sample),
+/// <c>still_under_replicated</c> (the partitions not back at full ISR at the end, when some were not), and
 /// <c>survivors</c>: per survivor its <c>id</c>, and <c>peak</c> and <c>limit</c> per resource (the load its capacity
 /// model reserved at the worst sample, against its limit).
 /// </summary>
@@ -22,6 +23,7 @@ internal sealed record DrillReport(
     double? FullIsrSeconds,
     int Elections,
     IReadOnlyList<(double Seconds, int Count)> UnderReplicated,
+    IReadOnlyList<string> StillUnderReplicated,
     ProbeResult Probe,
     IReadOnlyDictionary<int, Dictionary<string, (long Peak, long Limit)>> Survivors)
 {
@@ -61,6 +63,13 @@ internal sealed record DrillReport(
             }
 
             writer.WriteEndArray();
+            writer.WriteStartArray("still_under_replicated");
+            foreach (var partition in StillUnderReplicated)
+            {
+                writer.WriteStringValue(partition);
+            }
+
+            writer.WriteEndArray();
             writer.WriteStartArray("survivors");
             foreach (var (id, resources) in Survivors.OrderBy(s => s.Key))
             {
@@ -93,7 +102,7 @@ internal sealed record DrillReport(
         var c = CultureInfo.InvariantCulture;
         console.WriteLine(string.Create(c, $"Broker {Broker}: {(Fault.Kind == DrillFaultKind.Kill ? "killed" : "paused")}; it led {Led} partitions."));
         console.WriteLine(RecoveredSeconds is { } r ? string.Create(c, $"Every partition had a live leader again after {r:F1} s ({Elections} elections).") : "Some partitions had no live leader at the end of the drill.");
-        console.WriteLine(FullIsrSeconds is { } f ? string.Create(c, $"Full ISR everywhere after {f:F1} s.") : "Not every partition was back at full ISR within the drill.");
+        console.WriteLine(FullIsrSeconds is { } f ? string.Create(c, $"Full ISR everywhere after {f:F1} s.") : $"Not every partition was back at full ISR within the drill: {string.Join("; ", StillUnderReplicated)}.");
         console.WriteLine(string.Create(c, $"Probe: {Probe.Sent} sent, {Probe.Acknowledged} acknowledged, {Probe.Errors} failed, {Probe.Consumed} consumed; latency p50 {Probe.P50Ms:F1} ms, p99 {Probe.P99Ms:F1} ms, max {Probe.MaxMs:F1} ms."));
         var table = new Table().AddColumns("survivor", "resource", "peak", "limit", "of limit");
         foreach (var (id, resources) in Survivors.OrderBy(s => s.Key))
