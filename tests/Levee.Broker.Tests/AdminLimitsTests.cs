@@ -109,6 +109,14 @@ public sealed class AdminLimitsTests
         await using var broker = await TestBroker.StartAsync();
         using var admin = Admin(broker);
         await admin.CreateTopicsAsync([new TopicSpecification { Name = "wide", NumPartitions = 2_000, ReplicationFactor = 1 }]);
+
+        // The broker opens the logs as it applies the new image, which may finish just after the answer.
+        var created = DateTime.UtcNow.AddSeconds(60);
+        while (Directory.EnumerateDirectories(broker.DataDir, "wide-*").Count() < 2_000 && DateTime.UtcNow < created)
+        {
+            await Task.Delay(100);
+        }
+
         Assert.Equal(2_000, Directory.EnumerateDirectories(broker.DataDir, "wide-*").Count());
 
         await admin.DeleteTopicsAsync(["wide"]);
