@@ -2,7 +2,10 @@ using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Faults.Infrastructure;
+using Levee.Protocol.Records;
+using Levee.Storage;
 using Xunit.Abstractions;
+using TopicPartition = Confluent.Kafka.TopicPartition;
 
 namespace Levee.Faults;
 
@@ -43,62 +46,171 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             "--set", "quorum.port=" + node.QuorumPort.ToString(CultureInfo.InvariantCulture),
             "--set", "auto.create.topics.enable=false",
         };
-        node.Launch(args);
-        await node.WaitReadyAsync(ReadyTimeout);
-        var bootstrap = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{node.Port}");
-        await CreateTopicAsync(bootstrap);
-
-        using var checker = new Checker(bootstrap, Topic, Partitions, idempotent: true);
-        checker.Start();
-        await checker.WaitForProgressAsync(200, TimeSpan.FromSeconds(30));
-
-        // Fill the file system to the last page while the producer writes: once the pages its segments had begun are
-        // full too, its appends fail with ENOSPC and its deliveries stall.
-        var filled = disk.FillUp();
-        var fullAt = Checker.Now;
-        var full = node.Mark();
-        var stalled = await WaitForStallAsync(checker);
-        var acksAtFull = checker.TotalAcks;
-        Note($"filled the {FileSystemMegabytes} MiB file system with {filled} bytes; acknowledgements stopped {stalled.TotalMilliseconds:0} ms later, "
-            + $"after {acksAtFull} records; {disk.AvailableBytes} bytes free");
-
-        // Produce: refused with KAFKA_STORAGE_ERROR (retriable), on every partition.
-        var refusals = await ProbeAsync(bootstrap);
-        Note("produce on the full disk: " + string.Join(", ", refusals.Select(r => $"p{r.Partition} {r.Error}")));
-        foreach (var (partition, error) in refusals.Where(r => r.Error != ErrorCode.KafkaStorageError))
+        try
         {
-            problems.Add($"produce to p{partition} on the full disk answered {error}, not KAFKA_STORAGE_ERROR");
+            node.Launch(args);
+            await node.WaitReadyAsync(ReadyTimeout);
+            var bootstrap = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{node.Port}");
+            await CreateTopicAsync(bootstrap);
+
+            using var checker = new Checker(bootstrap, Topic, Partitions, idempotent: true);
+            checker.Start();
+            await checker.WaitForProgressAsync(200, TimeSpan.FromSeconds(30));
+
+            // A first read (its consumer's group creates __consumer_offsets now, not on the full disk).
+            var readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out var read);
+            problems.AddRange(readProblems.Take(5).Select(p => "read before the fill: " + p));
+
+            // Fill the file system to the last byte while the producer writes (the broker then gives its metadata log
+            // part of its reserve, which the partitions do not get): appends are refused and deliveries stall.
+            var filled = disk.FillUp();
+            var fullAt = Checker.Now;
+            var full = node.Mark();
+            var stalled = await WaitForStallAsync(checker);
+            var acksAtFull = checker.TotalAcks;
+            Note($"filled the {FileSystemMegabytes} MiB file system with {filled} bytes; acknowledgements stopped {stalled.TotalMilliseconds:0} ms later, "
+                + $"after {acksAtFull} records; {disk.AvailableBytes} bytes free, {ReserveFiles(node)} reserve files left");
+
+            // Produce: refused with KAFKA_STORAGE_ERROR (retriable), on every partition.
+            await ProbeAsync(bootstrap, "on the full disk", problems);
+
+            // Reads: every record acknowledged so far is served, once, at its offset.
+            readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out read);
+            problems.AddRange(readProblems.Take(5).Select(p => "read on the full disk: " + p));
+            Note($"read {read} records on the full disk; {readProblems.Count} problems");
+
+            // The producer keeps retrying for a while: the broker stays up and says so in a few lines.
+            await Task.Delay(TimeSpan.FromSeconds(FullSeconds) - Checker.Since(fullAt, Checker.Now));
+            var stalledAcks = checker.TotalAcks - acksAtFull;
+            CheckQuietLog(node, full, $"{FullSeconds} s of full disk under a retrying producer", problems, MaxFullDiskLogChars);
+            if (!node.IsRunning)
+            {
+                Assert.Fail($"The broker exited while its disk was full. {Describe(problems)}{Tail(node)}");
+            }
+
+            // SIGTERM on the full disk (whatever the broker released of its reserve is taken first): exit code 0.
+            var retaken = disk.FillUp();
+            await StopAsync(node, $"SIGTERM on the full disk ({retaken} bytes taken again first)", problems);
+
+            // A restart with the disk still full: ready, serving reads, refusing produce.
+            retaken = disk.FillUp();
+            var restart = node.Mark();
+            var restartAt = Checker.Now;
+            await RestartAsync(node, args, problems);
+            Note($"restart on the full disk ({retaken} bytes taken again first): ready after {Checker.Since(restartAt, Checker.Now).TotalMilliseconds:0} ms");
+            readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out read);
+            problems.AddRange(readProblems.Take(5).Select(p => "read after the restart on the full disk: " + p));
+            Note($"after the restart on the full disk: read {read} records, {readProblems.Count} problems");
+            await ProbeAsync(bootstrap, "after the restart on the full disk", problems);
+            CheckQuietLog(node, restart, "the restart on the full disk", problems, maxChars: null);
+
+            // Free the space: produce resumes, without a restart.
+            var freed = disk.FreeFillers();
+            var freedAt = Checker.Now;
+            await checker.WaitForProgressAsync(200, TimeSpan.FromSeconds(60));
+            var firstAcks = Enumerable.Range(0, Partitions).Select(p => checker.AcksOf(p).Where(a => a.AckedAt >= freedAt).Min(a => a.AckedAt)).Max();
+            Note($"freed {freed} bytes: every partition acknowledged records again after {Checker.Since(freedAt, firstAcks).TotalMilliseconds:0} ms, "
+                + $"200 more each after {Checker.Since(freedAt, Checker.Now).TotalMilliseconds:0} ms (acknowledged while full: {stalledAcks})");
+
+            // Full to the last byte with the whole reserve taken too: the logs cannot be closed cleanly, and a SIGTERM
+            // still stops the broker with exit code 0 and one line about it.
+            var exhausted = await ExhaustAsync(disk, node);
+            var stop = node.Mark();
+            await StopAsync(node, $"SIGTERM on a disk full to the last byte, reserve gone ({exhausted} bytes filled)", problems);
+            if (!node.LogSince(stop).Contains("not cleanly", StringComparison.Ordinal))
+            {
+                problems.Add("the SIGTERM on a disk full to the last byte did not report an unclean close: it did not test what it should");
+            }
+
+            // Space freed, restart (recovering the logs): produce goes on, and every acknowledged record is there once.
+            disk.FreeFillers();
+            await RestartAsync(node, args, problems);
+            await checker.WaitForProgressAsync(100, TimeSpan.FromSeconds(60));
+            await checker.StopAsync();
+            problems.AddRange(checker.Failures.Take(5).Select(f => $"delivery failed: p{f.Partition} {f.Value}: {f.Error}"));
+            readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out read);
+            problems.AddRange(readProblems.Take(10).Select(p => "final read: " + p));
+            Note($"at the end: {checker.TotalAcks} acknowledged, {checker.Failures.Count} delivery failures, {read} records read, {readProblems.Count} problems");
+            await StopAsync(node, "the last SIGTERM", problems);
+            if (!node.Log.Contains("Levee broker 1 stopped cleanly", StringComparison.Ordinal))
+            {
+                problems.Add("no \"stopped cleanly\" line");
+            }
+
+            Assert.True(problems.Count == 0, Describe(problems) + Tail(node));
+        }
+        finally
+        {
+            if (Environment.GetEnvironmentVariable("LEVEE_FAULTS_LOGS") is { Length: > 0 } keep)
+            {
+                Directory.CreateDirectory(keep);
+                await File.WriteAllTextAsync(Path.Combine(keep, "disk-full-node-1.log"), node.Log);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The write itself on a file system with no byte left (no broker, so no reserve): the append fails with ENOSPC,
+    /// what part of it reached the file is cut off again, the log stays readable, and it appends once space is freed.
+    /// </summary>
+    [Fact]
+    public async Task PartitionLog_OnAFullFileSystem_RefusesTheAppend_CutsWhatReachedTheFile_AndAppendsOnceSpaceIsFreed()
+    {
+        await using var disk = await SmallFileSystem.MountAsync(4);
+        var dir = Path.Combine(disk.Path, "orders-0");
+        var tp = new Levee.Storage.TopicPartition("orders", 0);
+        var logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        var batch = RecordBatchBuilder.BuildToArray(new RecordBatchOptions(), [new RecordData(null, new byte[60_000], 1_700_000_000_000)]);
+        long end;
+        using (var log = PartitionLog.Open(dir, tp, LogConfig.Default, 0, hadCleanShutdown: true, logger, TimeProvider.System))
+        {
+            disk.FillLeaving(512 * 1024);
+            IOException? refused = null;
+            for (var i = 0; i < 100 && refused is null; i++)
+            {
+                try
+                {
+                    log.AppendAsLeader((byte[])batch.Clone(), leaderEpoch: 0);
+                }
+                catch (IOException e)
+                {
+                    refused = e;
+                }
+            }
+
+            Assert.NotNull(refused);
+            Assert.True(DiskSpace.IsOutOfSpace(refused), refused.ToString());
+            end = log.LogEndOffset;
+            var segment = Path.Combine(dir, "00000000000000000000.log");
+            Assert.Equal(log.Size, new FileInfo(segment).Length);
+            Assert.Equal(end * batch.Length, log.Size);
+            Assert.Equal(log.Size, log.Read(0, int.MaxValue, end, minOneBatch: true).Length);
+            Note($"a 4 MiB file system: {end} appends of {batch.Length} bytes, then ENOSPC ({refused.Message}); the segment is cut back to its {log.Size} published bytes");
+
+            disk.FreeFillers();
+            Assert.Equal(end, log.AppendAsLeader((byte[])batch.Clone(), leaderEpoch: 0).FirstOffset);
         }
 
-        // Reads: every record acknowledged so far is served, once, at its offset.
-        var readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out var read);
-        problems.AddRange(readProblems.Take(5).Select(p => "read on the full disk: " + p));
-        Note($"read {read} records on the full disk; {readProblems.Count} problems");
+        using var reopened = PartitionLog.Open(dir, tp, LogConfig.Default, 0, hadCleanShutdown: true, logger, TimeProvider.System);
+        Assert.Equal(end + 1, reopened.LogEndOffset);
+    }
 
-        // The producer keeps retrying for a while: the broker stays up and says so in a few lines.
-        await Task.Delay(TimeSpan.FromSeconds(FullSeconds) - Checker.Since(fullAt, Checker.Now));
-        var stalledAcks = checker.TotalAcks - acksAtFull;
-        CheckQuietLog(node, full, $"{FullSeconds} s of full disk under a retrying producer", problems);
-        if (!node.IsRunning)
-        {
-            Assert.Fail($"The broker exited while its disk was full. {Describe(problems)}{Tail(node)}");
-        }
-
-        // SIGTERM on the full disk: a clean exit (0), no unhandled exception.
+    /// <summary>SIGTERM: exit code 0 within the bound, and a quiet log without stack traces.</summary>
+    private async Task StopAsync(LeveeNode node, string what, List<string> problems)
+    {
         var stop = node.Mark();
         var exit = await node.TerminateAsync(StopTimeout);
-        Note($"SIGTERM on the full disk: exit code {exit}; it printed {node.OutputCharsSince(stop)} chars");
+        Note($"{what}: exit code {exit}");
         if (exit != 0)
         {
-            problems.Add($"SIGTERM on the full disk: exit code {exit}");
+            problems.Add($"{what}: exit code {exit}");
         }
 
-        CheckQuietLog(node, stop, "SIGTERM on the full disk", problems);
+        CheckQuietLog(node, stop, what, problems, MaxFullDiskLogChars);
+    }
 
-        // Restart with the disk still full (whatever the stop freed is taken again): ready, and serving reads.
-        var refilled = disk.FillUp();
-        var restart = node.Mark();
-        var restartAt = Checker.Now;
+    private static async Task RestartAsync(LeveeNode node, string[] args, List<string> problems)
+    {
         node.Launch(args);
         try
         {
@@ -106,56 +218,46 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException)
         {
-            Assert.Fail($"A restart on the full disk did not become ready: {e.Message}{Environment.NewLine}{Describe(problems)}");
+            Assert.Fail($"A restart did not become ready: {e.Message}{Environment.NewLine}{Describe(problems)}");
         }
+    }
 
-        Note($"restart on the full disk ({refilled} bytes taken again first): ready after {Checker.Since(restartAt, Checker.Now).TotalMilliseconds:0} ms");
-        readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out read);
-        problems.AddRange(readProblems.Take(5).Select(p => "read after the restart on the full disk: " + p));
-        refusals = await ProbeAsync(bootstrap);
-        Note($"after the restart on the full disk: read {read} records, {readProblems.Count} problems; produce: " + string.Join(", ", refusals.Select(r => $"p{r.Partition} {r.Error}")));
-        foreach (var (partition, error) in refusals.Where(r => r.Error != ErrorCode.KafkaStorageError))
+    /// <summary>
+    /// Fills the file system again each time the broker releases part of its reserve, until none is left, then to the
+    /// last byte; returns the bytes filled.
+    /// </summary>
+    private static async Task<long> ExhaustAsync(SmallFileSystem disk, LeveeNode node)
+    {
+        var filled = disk.FillUp();
+        for (var files = ReserveFiles(node); files > 0; files = ReserveFiles(node))
         {
-            problems.Add($"produce to p{partition} after the restart on the full disk answered {error}, not KAFKA_STORAGE_ERROR");
+            var before = files;
+            await Wait.UntilAsync($"the broker to release part of its reserve ({before} files left)", TimeSpan.FromSeconds(10), () => ReserveFiles(node) < before);
+            filled += disk.FillUp();
         }
 
-        CheckQuietLog(node, restart, "the restart on the full disk", problems);
+        return filled;
+    }
 
-        // Free the space: produce resumes without a restart, and nothing acknowledged is lost or doubled.
-        var freed = disk.FreeFillers();
-        var freedAt = Checker.Now;
-        var acksAtFree = checker.TotalAcks;
-        await checker.WaitForProgressAsync(200, TimeSpan.FromSeconds(60));
-        Note($"freed {freed} bytes: 200 more acknowledged records on every partition after {Checker.Since(freedAt, Checker.Now).TotalMilliseconds:0} ms "
-            + $"(acknowledged while full: {stalledAcks}, before the free: {acksAtFree - acksAtFull})");
-        await checker.StopAsync();
-        problems.AddRange(checker.Failures.Take(5).Select(f => $"delivery failed: p{f.Partition} {f.Value}: {f.Error}"));
-        readProblems = Verifier.Check(bootstrap, Topic, Partitions, checker, out read);
-        problems.AddRange(readProblems.Take(10).Select(p => "final read: " + p));
-        Note($"after freeing space: {checker.TotalAcks} acknowledged, {checker.Failures.Count} delivery failures, {read} records read, {readProblems.Count} problems");
-
-        exit = await node.TerminateAsync(StopTimeout);
-        if (exit != 0 || !node.Log.Contains("Levee broker 1 stopped cleanly", StringComparison.Ordinal))
-        {
-            problems.Add($"the last SIGTERM: exit code {exit}, stopped cleanly: {node.Log.Contains("Levee broker 1 stopped cleanly", StringComparison.Ordinal)}");
-        }
-
-        Assert.True(problems.Count == 0, Describe(problems) + Tail(node));
+    private static int ReserveFiles(LeveeNode node)
+    {
+        var reserve = Path.Combine(node.DataDir, LogDirectorySpace.ReserveDirectoryName);
+        return Directory.Exists(reserve) ? Directory.GetFiles(reserve).Length : 0;
     }
 
     /// <summary>
     /// The broker's output since <paramref name="mark"/> stays small, has no stack trace line and no unhandled exception.
     /// </summary>
-    private void CheckQuietLog(LeveeNode node, LogMark mark, string what, List<string> problems)
+    private void CheckQuietLog(LeveeNode node, LogMark mark, string what, List<string> problems, long? maxChars)
     {
         var printed = node.OutputCharsSince(mark);
         var lines = node.LogSince(mark).Split('\n');
         var stackLines = lines.Count(l => l.Contains("   at ", StringComparison.Ordinal));
         var unhandled = lines.Where(l => l.Contains("Unhandled exception", StringComparison.Ordinal)).ToList();
         Note($"{what}: the broker printed {printed} chars in {lines.Length - 1} lines, {stackLines} of them with stack frames");
-        if (printed > MaxFullDiskLogChars)
+        if (printed > maxChars)
         {
-            problems.Add($"{what}: the broker printed {printed} chars (more than {MaxFullDiskLogChars})");
+            problems.Add($"{what}: the broker printed {printed} chars (more than {maxChars})");
         }
 
         if (lines.FirstOrDefault(l => l.Contains("   at ", StringComparison.Ordinal)) is { } first)
@@ -192,8 +294,8 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         return Checker.Since(start, lastChange);
     }
 
-    /// <summary>One record to each partition from a producer that does not retry: the broker's answer per partition.</summary>
-    private static async Task<List<(int Partition, ErrorCode Error)>> ProbeAsync(string bootstrap)
+    /// <summary>One record to each partition from a producer that does not retry: each must be refused with KAFKA_STORAGE_ERROR.</summary>
+    private async Task ProbeAsync(string bootstrap, string when, List<string> problems)
     {
         using var probe = new ProducerBuilder<string, string>(new ProducerConfig
         {
@@ -203,21 +305,27 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             MessageSendMaxRetries = 0,
             MessageTimeoutMs = 20_000,
         }).Build();
-        var results = new List<(int, ErrorCode)>();
+        var answers = new List<string>();
         for (var p = 0; p < Partitions; p++)
         {
+            var error = ErrorCode.NoError;
             try
             {
                 await probe.ProduceAsync(new TopicPartition(Topic, p), new Message<string, string> { Key = "probe", Value = "probe-" + Guid.NewGuid().ToString("N") });
-                results.Add((p, ErrorCode.NoError));
             }
             catch (ProduceException<string, string> e)
             {
-                results.Add((p, e.Error.Code));
+                error = e.Error.Code;
+            }
+
+            answers.Add($"p{p} {error}");
+            if (error != ErrorCode.KafkaStorageError)
+            {
+                problems.Add($"produce to p{p} {when} answered {error}, not KAFKA_STORAGE_ERROR");
             }
         }
 
-        return results;
+        Note($"produce {when}: {string.Join(", ", answers)}");
     }
 
     private static async Task CreateTopicAsync(string bootstrap)
