@@ -12,6 +12,7 @@ using Levee.Broker.Security;
 using Levee.Broker.Tenants;
 using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
+using Levee.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -100,7 +101,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
             builder.Services.AddSingleton<BrokerTls>();
         }
 
-        builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options), sp.GetRequiredService<ILoggerFactory>()));
+        // Measured (and its reserve held) before the metadata log opens: partition data stops short of a full disk.
+        builder.Services.AddSingleton(sp => new LogDirectorySpace(options.DataDir, sp.GetRequiredService<ILoggerFactory>().CreateLogger<LogDirectorySpace>()));
+        builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options, sp.GetRequiredService<LogDirectorySpace>()), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ControllerService>();
         builder.Services.AddSingleton<RequestAuthorizer>();
         builder.Services.AddSingleton<ControllerChannel>();
@@ -111,7 +114,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<TenantConnections>();
         builder.Services.AddSingleton<TenantUsage>();
         builder.Services.AddSingleton<BrokerLifecycle>();
-        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LogDirectorySpace>()));
         builder.Services.AddSingleton<IsrManager>();
         builder.Services.AddSingleton<ReplicationThrottle>();
         builder.Services.AddSingleton(sp => new ReplicaFetcherManager(sp.GetRequiredService<ReplicaManager>(), options, identity.InterBrokerListener, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetService<BrokerTls>()));
@@ -264,12 +267,12 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners);
 
     /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
-    private static MetadataQuorumOptions QuorumOptions(BrokerOptions options)
+    private static MetadataQuorumOptions QuorumOptions(BrokerOptions options, LogDirectorySpace space)
     {
         var voters = options.QuorumVoters is { Length: > 0 } list
             ? QuorumVoter.ParseList(list)
             : [new QuorumVoter(options.NodeId, new IPEndPoint(IPAddress.TryParse(options.Host, out var ip) ? ip : IPAddress.Loopback, options.QuorumPort == 0 ? FreePort() : options.QuorumPort))];
-        return new MetadataQuorumOptions { NodeId = options.NodeId, Voters = voters, DataDirectory = options.DataDir };
+        return new MetadataQuorumOptions { NodeId = options.NodeId, Voters = voters, DataDirectory = options.DataDir, Space = space };
     }
 
     private static int FreePort()

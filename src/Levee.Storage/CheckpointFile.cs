@@ -5,26 +5,15 @@ namespace Levee.Storage;
 
 /// <summary>
 /// Kafka's checkpoint text format: line 1 the version (0), line 2 the entry count, then one entry per line with
-/// space-separated fields. Written to <c>&lt;file&gt;.tmp</c>, fsynced, then renamed over the old file, so a crash
-/// leaves either the old or the new checkpoint.
+/// space-separated fields. Written through <see cref="AtomicFile"/>, so a crash leaves either the old or the new checkpoint.
 /// </summary>
 internal static class CheckpointFile
 {
     public const int Version = 0;
 
     /// <summary>Writes a checkpoint whose entry lines (each ending in '\n') are <paramref name="entryLines"/>.</summary>
-    public static void Write(string path, int count, string entryLines)
-    {
-        var tmp = path + ".tmp";
-        var content = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}\n{count}\n{entryLines}"));
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(content);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void Write(string path, int count, string entryLines) =>
+        AtomicFile.Write(path, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}\n{count}\n{entryLines}")));
 
     /// <summary>Reads the entries of a two-field checkpoint (leader epochs).</summary>
     public static IEnumerable<(string, string)> ReadPairs(string path)

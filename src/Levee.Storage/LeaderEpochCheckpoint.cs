@@ -9,7 +9,7 @@ namespace Levee.Storage;
 /// fsync, rename).
 /// </summary>
 /// <remarks>
-/// A truncation is written at once. A new epoch (<see cref="Assign"/>, the first append of every partition after a
+/// A truncation is written at once (or, on a full disk, as soon as it can be). A new epoch (<see cref="Assign"/>, the first append of every partition after a
 /// leader change) is only marked dirty and written by <see cref="PersistIfDirty"/>, which the log calls before its
 /// recovery point moves and on close: an fsync per partition on the append path made a leader change over thousands of
 /// partitions take seconds. The file therefore never lacks an entry for data below the recovery point, and recovery
@@ -178,7 +178,18 @@ internal sealed class LeaderEpochCheckpoint
     {
         Volatile.Write(ref _entries, entries);
         Volatile.Write(ref _dirty, 0);
-        Write();
+        try
+        {
+            Write();
+        }
+        catch (IOException e) when (DiskSpace.IsOutOfSpace(e))
+        {
+            // A full disk: written by the next flush (before the recovery point moves) or the close. Until then the
+            // file may hold entries past the log's end or before its start, which every open cuts again
+            // (TruncateFromEnd/TruncateFromStart), and entries a recovery rescans are assigned again: a truncation
+            // written late is never read wrong, and a full disk does not stop an open, a truncation or retention.
+            Volatile.Write(ref _dirty, 1);
+        }
     }
 
     private void Write()

@@ -45,6 +45,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<string> _toRemove = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly WriteFailures _backgroundWriteFailures = new();
     private Task _loop = Task.CompletedTask;
     private Task _remover = Task.CompletedTask;
     private long _lastRetentionMs;
@@ -144,7 +145,8 @@ public sealed partial class LogManager : IAsyncDisposable
                         partitionLogger,
                         time,
                         startOffsets.GetValueOrDefault(entry.TopicPartition),
-                        manager._fileCache);
+                        manager._fileCache,
+                        options.Space);
                     manager._logs[entry.TopicPartition] = log;
                 });
         }
@@ -164,8 +166,15 @@ public sealed partial class LogManager : IAsyncDisposable
             File.Delete(markerPath);
         }
 
-        manager.CheckpointRecoveryPoints();
-        manager.CheckpointLogStartOffsets();
+        // A full disk does not stop the start: the logs are readable, and what could not be written now is written
+        // when space is freed (the checkpoints at their next turn, the recovered logs at their next flush).
+        var unflushed = manager._logs.Values.Where(log => log.RecoveryFlushFailure is not null).ToList();
+        if (unflushed.Count > 0)
+        {
+            LogRecoveryUnflushed(manager._logger, unflushed.Count, dir, DiskSpace.Describe(unflushed[0].RecoveryFlushFailure!));
+        }
+
+        manager.TryWriteCheckpoints(manager.NowMs, "checkpoints at start");
         LogStarted(manager._logger, dir, manager._logs.Count, hadCleanShutdown);
         manager._loop = manager.RunAsync(manager._stop.Token);
         manager._remover = manager.RemoveDeletedAsync(manager._stop.Token);
@@ -231,9 +240,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private static void WriteTopicId(string directory, Guid topicId)
     {
         var id = Convert.ToBase64String(topicId.ToByteArray(bigEndian: true)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var path = Path.Combine(directory, PartitionMetadataFileName);
-        File.WriteAllText(path + ".tmp", $"version: 0\ntopic_id: {id}\n");
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.Write(Path.Combine(directory, PartitionMetadataFileName), Encoding.UTF8.GetBytes($"version: 0\ntopic_id: {id}\n"), durable: false);
     }
 
     /// <summary>Returns the partition's log, creating its directory and first segment if needed.</summary>
@@ -264,7 +271,8 @@ public sealed partial class LogManager : IAsyncDisposable
                 _loggerFactory.CreateLogger<PartitionLog>(),
                 _time,
                 logStartOffset: 0,
-                _fileCache);
+                _fileCache,
+                _options.Space);
             _logs[topicPartition] = log;
             return log;
         }
@@ -299,7 +307,9 @@ public sealed partial class LogManager : IAsyncDisposable
                 }
 
                 deleted++;
-                log.Dispose();
+
+                // What the close cannot write (a full disk) goes with the directory.
+                _ = log.Close();
                 var renamed = Path.Combine(DataDirectory, $"{topicPartition.DirectoryName}.{Guid.NewGuid():N}{DeleteDirSuffix}");
                 try
                 {
@@ -316,8 +326,7 @@ public sealed partial class LogManager : IAsyncDisposable
 
         if (deleted > 0)
         {
-            CheckpointRecoveryPoints();
-            CheckpointLogStartOffsets();
+            TryWriteCheckpoints(NowMs, "checkpoints after a deletion");
         }
 
         return deleted;
@@ -350,29 +359,25 @@ public sealed partial class LogManager : IAsyncDisposable
 
     /// <summary>
     /// One pass of the background work, whichever parts are due at <paramref name="nowMs"/>: retention, flush.ms,
-    /// checkpoints, producer id expiration. The timer calls it; tests may too.
+    /// checkpoints, producer id expiration. The timer calls it; tests may too. A write that fails (a full disk) is
+    /// tried again at its next turn; the data directory's log says when such failures start and when they end.
     /// </summary>
     public void RunMaintenance(long nowMs)
     {
+        var pass = new MaintenancePass();
         if (nowMs - _lastRetentionMs >= _options.RetentionCheckIntervalMs)
         {
             _lastRetentionMs = nowMs;
             var deleted = 0;
             foreach (var log in _logs.Values)
             {
-                try
-                {
-                    deleted += log.ApplyRetention(nowMs);
-                }
-                catch (IOException e)
-                {
-                    LogMaintenanceFailed(_logger, log.TopicPartition, e);
-                }
+                // Retention frees space: it goes on when the disk is full.
+                pass.Run($"retention of {log.TopicPartition}", () => deleted += log.ApplyRetention(nowMs));
             }
 
             if (deleted > 0)
             {
-                CheckpointLogStartOffsets();
+                pass.Run("log-start-offset checkpoint", CheckpointLogStartOffsets);
             }
         }
 
@@ -381,27 +386,20 @@ public sealed partial class LogManager : IAsyncDisposable
             var flushMs = log.Config.FlushMs;
             if (flushMs != long.MaxValue && nowMs - log.LastFlushTimeMs >= flushMs)
             {
-                try
-                {
-                    log.Flush();
-                }
-                catch (IOException e)
-                {
-                    LogMaintenanceFailed(_logger, log.TopicPartition, e);
-                }
+                pass.Run($"flush of {log.TopicPartition}", log.Flush);
             }
         }
 
         if (nowMs - _lastRecoveryCheckpointMs >= _options.RecoveryPointCheckpointIntervalMs)
         {
             _lastRecoveryCheckpointMs = nowMs;
-            CheckpointRecoveryPoints();
+            pass.Run("recovery-point checkpoint", CheckpointRecoveryPoints);
         }
 
         if (nowMs - _lastStartOffsetCheckpointMs >= _options.LogStartOffsetCheckpointIntervalMs)
         {
             _lastStartOffsetCheckpointMs = nowMs;
-            CheckpointLogStartOffsets();
+            pass.Run("log-start-offset checkpoint", CheckpointLogStartOffsets);
         }
 
         if (nowMs - _lastProducerExpirationMs >= _options.ProducerIdExpirationCheckIntervalMs)
@@ -410,6 +408,65 @@ public sealed partial class LogManager : IAsyncDisposable
             foreach (var log in _logs.Values)
             {
                 log.RemoveExpiredProducers(nowMs);
+            }
+        }
+
+        // The reserve kept for the metadata log: released when the disk fills, held again once space is freed.
+        _options.Space?.Maintain();
+        ReportBackgroundWrites(nowMs, pass);
+    }
+
+    /// <summary>Writes both checkpoints now; a failure is reported as the background work's are, not thrown.</summary>
+    private void TryWriteCheckpoints(long nowMs, string what)
+    {
+        var pass = new MaintenancePass();
+        pass.Run(what, () =>
+        {
+            CheckpointRecoveryPoints();
+            CheckpointLogStartOffsets();
+        });
+        ReportBackgroundWrites(nowMs, pass);
+    }
+
+    /// <summary>Logs the start of a run of failed background writes, and its end at the first pass that writes without one.</summary>
+    private void ReportBackgroundWrites(long nowMs, MaintenancePass pass)
+    {
+        if (pass.Failure is { } failure)
+        {
+            if (_backgroundWriteFailures.Failed(nowMs))
+            {
+                LogBackgroundWritesFailing(_logger, DataDirectory, pass.FailedWhat!, DiskSpace.Describe(failure), DiskSpace.StackTraceWorthy(failure));
+            }
+        }
+        else if (pass.Succeeded && _backgroundWriteFailures.Succeeded(nowMs) is { } run)
+        {
+            LogBackgroundWritesResumed(_logger, DataDirectory, run.DurationMs, run.Failures);
+        }
+    }
+
+    /// <summary>The writes of one pass: whether any ran, and the first that failed.</summary>
+    private sealed class MaintenancePass
+    {
+        public bool Succeeded { get; private set; }
+
+        public Exception? Failure { get; private set; }
+
+        public string? FailedWhat { get; private set; }
+
+        public void Run(string what, Action write)
+        {
+            try
+            {
+                write();
+                Succeeded = true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (Failure is null)
+                {
+                    Failure = e;
+                    FailedWhat = what;
+                }
             }
         }
     }
@@ -430,33 +487,60 @@ public sealed partial class LogManager : IAsyncDisposable
         await _remover.ConfigureAwait(false);
         _stop.Dispose();
 
-        var clean = true;
-        foreach (var log in _logs.Values)
+        // A full disk makes this shutdown unclean, not a crash: every file is closed, what can be written is, and
+        // without the marker the next start recovers what could not be.
+        var logs = _logs.Values.ToList();
+        var unwritten = new HashSet<TopicPartition>();
+        Exception? failure = null;
+        foreach (var log in logs)
         {
             try
             {
                 log.Flush();
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                clean = false;
-                LogMaintenanceFailed(_logger, log.TopicPartition, e);
+                failure ??= e;
+                unwritten.Add(log.TopicPartition);
             }
         }
 
-        CheckpointRecoveryPoints();
-        CheckpointLogStartOffsets();
-        foreach (var log in _logs.Values)
+        var checkpoints = new MaintenancePass();
+        checkpoints.Run("checkpoints", () =>
         {
-            log.Dispose();
+            CheckpointRecoveryPoints();
+            CheckpointLogStartOffsets();
+        });
+        failure ??= checkpoints.Failure;
+        foreach (var log in logs)
+        {
+            if (log.Close() is { } closeFailure)
+            {
+                failure ??= closeFailure;
+                unwritten.Add(log.TopicPartition);
+            }
         }
 
-        if (clean)
+        if (failure is null)
         {
-            await File.WriteAllBytesAsync(Path.Combine(DataDirectory, CleanShutdownFileName), []).ConfigureAwait(false);
+            try
+            {
+                await File.WriteAllBytesAsync(Path.Combine(DataDirectory, CleanShutdownFileName), []).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                failure = e;
+            }
         }
 
-        LogStopped(_logger, DataDirectory, clean);
+        if (failure is null)
+        {
+            LogStopped(_logger, DataDirectory);
+        }
+        else
+        {
+            LogStoppedUnclean(_logger, DataDirectory, unwritten.Count, logs.Count, checkpoints.Failure is null ? "written" : "not written", DiskSpace.Describe(failure), DiskSpace.StackTraceWorthy(failure));
+        }
     }
 
     private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -555,9 +639,7 @@ public sealed partial class LogManager : IAsyncDisposable
             .Append(CultureInfo.InvariantCulture, $"node.id={options.NodeId}\n")
             .Append("version=1\n")
             .ToString();
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.Write(path, Encoding.UTF8.GetBytes(text), durable: false);
         return clusterId;
     }
 
@@ -582,11 +664,20 @@ public sealed partial class LogManager : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Count} logs in {Directory} (clean shutdown: {Clean})")]
     private static partial void LogStarted(ILogger logger, string directory, int count, bool clean);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Closed the logs in {Directory} (clean: {Clean})")]
-    private static partial void LogStopped(ILogger logger, string directory, bool clean);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closed the logs in {Directory} cleanly")]
+    private static partial void LogStopped(ILogger logger, string directory);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Log maintenance of {TopicPartition} failed")]
-    private static partial void LogMaintenanceFailed(ILogger logger, TopicPartition topicPartition, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closed the logs in {Directory}, not cleanly ({Problem}): {Unwritten} of {Count} logs could not be written whole, checkpoints {Checkpoints}; the next start recovers them")]
+    private static partial void LogStoppedUnclean(ILogger logger, string directory, int unwritten, int count, string checkpoints, string problem, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Background writes in {Directory} fail ({What}: {Problem}): checkpoints and flushes are tried again at their next turn")]
+    private static partial void LogBackgroundWritesFailing(ILogger logger, string directory, string what, string problem, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Background writes in {Directory} succeed again after {DurationMs} ms; {Failures} passes failed meanwhile")]
+    private static partial void LogBackgroundWritesResumed(ILogger logger, string directory, long durationMs, long failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} logs in {Directory} were recovered but could not be flushed ({Problem}); they are recovered again if the broker stops before their next flush")]
+    private static partial void LogRecoveryUnflushed(ILogger logger, int count, string directory, string problem);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Log maintenance loop iteration failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

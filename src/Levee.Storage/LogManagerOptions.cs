@@ -22,6 +22,12 @@ public sealed class LogManagerOptions
     /// <summary>Configuration for logs opened at startup and created without one.</summary>
     public LogConfig DefaultConfig { get; init; } = LogConfig.Default;
 
+    /// <summary>
+    /// The free space of the data directory's file system and its reserve for the metadata log: partition data stops
+    /// the reserve short of full. Null: no reserve, appends go on until the disk refuses them.
+    /// </summary>
+    public LogDirectorySpace? Space { get; init; }
+
     /// <summary>Per-topic configuration for logs found at startup; null means <see cref="DefaultConfig"/>.</summary>
     public Func<string, LogConfig>? TopicConfig { get; init; }
 

@@ -199,6 +199,26 @@ internal sealed class LogSegment
         return position;
     }
 
+    /// <summary>
+    /// After an append that failed: cuts off what part of it reached the file (a full disk takes what fits), so its
+    /// space goes back at once. Readers never saw it (they stop at <see cref="Size"/>); the close would cut it too.
+    /// </summary>
+    public void TruncateToSize()
+    {
+        try
+        {
+            using var lease = AcquireLog();
+            if (RandomAccess.GetLength(lease.Handle) > _size)
+            {
+                RandomAccess.SetLength(lease.Handle, _size);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The next append writes over it at the same position, and the close cuts it.
+        }
+    }
+
     /// <summary>Index bookkeeping for one batch, as Kafka's LogSegment.append does it.</summary>
     private void OnBatch(long lastOffset, long maxTimestamp, int position, int size, int indexIntervalBytes)
     {
@@ -419,8 +439,17 @@ internal sealed class LogSegment
             RandomAccess.SetLength(log, position);
         }
 
-        OffsetIndex.Persist();
-        TimeIndex.Persist();
+        try
+        {
+            OffsetIndex.Persist();
+            TimeIndex.Persist();
+        }
+        catch (IOException e) when (DiskSpace.IsOutOfSpace(e))
+        {
+            // The rebuilt entries are in memory, and the whole file is rewritten by the next flush or the close: a
+            // full disk does not stop a recovery (which only ever shrinks the log).
+        }
+
         Volatile.Write(ref _size, (int)position);
         return truncated;
     }

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using Levee.Protocol;
 using Levee.Protocol.Records;
+using Levee.Storage.ProducerState;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Storage;
@@ -29,9 +31,14 @@ public sealed partial class PartitionLog
             ThrowIfDisposed();
             var now = NowMs;
 
+            // A full disk refuses the append before the producer checks: every batch of a producer's pipeline is then
+            // refused alike (retriable), instead of the ones after the first being answered out of sequence, which
+            // makes an idempotent client bump its epoch at every round until space is freed.
+            CheckSpace(batches.Length, _logEndOffset, now);
+
             // Idempotent producers (KIP-98): check sequences and epochs before anything is written, under the same
             // lock as the append, so that check and append are one step per partition.
-            if (CheckProducerBatches(batches, out var duplicate))
+            if (CheckProducerBatchesWhileWritesFail(batches, now, out var duplicate))
             {
                 return new LogAppendInfo(
                     duplicate.FirstOffset,
@@ -90,6 +97,7 @@ public sealed partial class PartitionLog
             var (segmentBase, filePosition) = AppendLocked(batches, first, next - 1, now);
             _epochs.Assign(leaderEpoch, first);
             ApplyProducerBatches(batches);
+            CompleteAppend(first, now);
             return new LogAppendInfo(
                 first,
                 next - 1,
@@ -154,6 +162,7 @@ public sealed partial class PartitionLog
                 throw new ArgumentException("Nothing to append.", nameof(batches));
             }
 
+            CheckSpace(batches.Length, first, now);
             var (segmentBase, filePosition) = AppendLocked(batches, first, expected - 1, now);
             ApplyProducerBatches(batches);
 
@@ -166,6 +175,7 @@ public sealed partial class PartitionLog
                 position += header.TotalSize;
             }
 
+            CompleteAppend(first, now);
             return new LogAppendInfo(first, expected - 1, maxTimestamp, offsetOfMaxTimestamp, -1, LogStartOffset, segmentBase, filePosition, batches.Length, count, records);
         }
     }
@@ -192,21 +202,104 @@ public sealed partial class PartitionLog
         return header.TotalSize;
     }
 
-    /// <summary>Rolls if needed, writes, indexes, publishes the end offset, honours flush.messages. Caller holds the lock.</summary>
+    /// <summary>
+    /// Rolls if needed, writes, indexes, publishes the end offset. Caller holds the lock. A write that fails (a full
+    /// disk) leaves the log as it was: what part of the batches reached the file is cut off again, giving its space
+    /// back, and the failure is logged if it starts a run of them.
+    /// </summary>
     private (long SegmentBase, long Position) AppendLocked(ReadOnlySpan<byte> batches, long firstOffset, long lastOffset, long now)
     {
         var config = _config;
-        var segment = MaybeRoll(batches.Length, firstOffset, lastOffset, now, config);
-        var position = segment.Append(batches, config.IndexIntervalBytes, now);
+        LogSegment? segment = null;
+        int position;
+        try
+        {
+            segment = MaybeRoll(batches.Length, firstOffset, lastOffset, now, config);
+            position = segment.Append(batches, config.IndexIntervalBytes, now);
+        }
+        catch (IOException e)
+        {
+            segment?.TruncateToSize();
+            OnAppendFailed(e, firstOffset, now);
+            throw;
+        }
 
         // Readers bound themselves by this; the bytes and the segment's size are already published.
         Volatile.Write(ref _logEndOffset, lastOffset + 1);
-        if (lastOffset + 1 - RecoveryPoint >= config.FlushMessages)
+        return (segment.BaseOffset, position);
+    }
+
+    /// <summary>Refuses an append that would take the reserve kept for the metadata log (partition data only). Caller holds the lock.</summary>
+    private void CheckSpace(int bytes, long offset, long now)
+    {
+        try
         {
-            Flush();
+            _space?.CheckDataAppend(bytes);
+        }
+        catch (IOException e)
+        {
+            OnAppendFailed(e, offset, now);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CheckProducerBatches"/>, except that while appends fail (a full disk) a batch out of sequence is
+    /// refused as the failing ones are: the gap in its producer's sequence is the batch this log refused before it,
+    /// which the client sends again, in order, when it is told to retry this one too. Caller holds the lock.
+    /// </summary>
+    private bool CheckProducerBatchesWhileWritesFail(ReadOnlySpan<byte> batches, long now, out BatchMetadata duplicate)
+    {
+        try
+        {
+            return CheckProducerBatches(batches, out duplicate);
+        }
+        catch (ProducerStateException e) when (e.ErrorCode == ErrorCode.OutOfOrderSequenceNumber && _appendFailures.IsFailing)
+        {
+            var refused = new IOException($"Appends to {TopicPartition} are failing: this batch is refused like the one before it ({e.Message}).", e);
+            OnAppendFailed(refused, _logEndOffset, now);
+            throw refused;
+        }
+    }
+
+    /// <summary>
+    /// After an append whose epoch and producer state are recorded: honours flush.messages, and ends a run of failed
+    /// appends. Caller holds the lock. A flush that fails fails the append, as in Kafka, but the records stay in the log
+    /// and in the producer state, so an idempotent producer's retry is answered as the duplicate it is.
+    /// </summary>
+    private void CompleteAppend(long firstOffset, long now)
+    {
+        if (_logEndOffset - RecoveryPoint >= _config.FlushMessages)
+        {
+            try
+            {
+                Flush();
+            }
+            catch (IOException e)
+            {
+                OnAppendFailed(e, firstOffset, now);
+                throw;
+            }
         }
 
-        return (segment.BaseOffset, position);
+        if (_appendFailures.Succeeded(now) is { } run)
+        {
+            LogAppendsResumed(_logger, TopicPartition, run.DurationMs, run.Failures);
+        }
+    }
+
+    private void OnAppendFailed(IOException e, long offset, long now)
+    {
+        if (DiskSpace.IsOutOfSpace(e))
+        {
+            // Something filled the disk to the last byte: the metadata log may need part of the reserve now.
+            _space?.Maintain();
+        }
+
+        if (_appendFailures.Failed(now))
+        {
+            LogAppendsFailing(_logger, TopicPartition, offset, DiskSpace.Describe(e), DiskSpace.StackTraceWorthy(e));
+        }
     }
 
     private LogSegment MaybeRoll(int size, long firstOffset, long lastOffset, long now, LogConfig config)
@@ -243,7 +336,16 @@ public sealed partial class PartitionLog
     private LogSegment Roll(long baseOffset)
     {
         var old = ActiveSegment;
-        old.OnBecomeInactive();
+        try
+        {
+            old.OnBecomeInactive();
+        }
+        catch (IOException e) when (DiskSpace.IsOutOfSpace(e))
+        {
+            // Its index entries stay in memory, to be written by its flush or the close: a full disk does not stop
+            // the roll (nor the retention that rolls to free space).
+        }
+
         var segments = _segments;
         if (old.Size == 0)
         {
@@ -256,7 +358,10 @@ public sealed partial class PartitionLog
         Volatile.Write(ref _segments, [.. segments, created]);
 
         // As Kafka: a producer snapshot at each roll bounds what recovery must replay to the active segment.
-        TakeProducerSnapshot();
+        if (TakeProducerSnapshot() is { } failure)
+        {
+            LogProducerSnapshotFailed(_logger, TopicPartition, _logEndOffset, DiskSpace.Describe(failure), DiskSpace.StackTraceWorthy(failure));
+        }
 
         // Kafka flushes the rolled segment in the background; this is what moves the recovery point forward
         // when flush.ms / flush.messages are off (the default), so a crash only rescans the active segment.
@@ -270,7 +375,7 @@ public sealed partial class PartitionLog
                 }
                 catch (IOException e)
                 {
-                    LogFlushFailed(_logger, TopicPartition, e);
+                    LogFlushFailed(_logger, TopicPartition, DiskSpace.Describe(e), DiskSpace.StackTraceWorthy(e));
                 }
             });
         }
@@ -335,8 +440,14 @@ public sealed partial class PartitionLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Rolled {TopicPartition} to a new segment at offset {BaseOffset} ({Reason})")]
     private static partial void LogRolled(ILogger logger, TopicPartition topicPartition, long baseOffset, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Background flush of {TopicPartition} failed")]
-    private static partial void LogFlushFailed(ILogger logger, TopicPartition topicPartition, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Background flush of {TopicPartition} failed ({Problem}); the next flush tries again")]
+    private static partial void LogFlushFailed(ILogger logger, TopicPartition topicPartition, string problem, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Appends to {TopicPartition} fail from offset {Offset} ({Problem}): each is refused until one succeeds, which is logged too")]
+    private static partial void LogAppendsFailing(ILogger logger, TopicPartition topicPartition, long offset, string problem, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Appends to {TopicPartition} succeed again after {DurationMs} ms; {Refused} were refused meanwhile")]
+    private static partial void LogAppendsResumed(ILogger logger, TopicPartition topicPartition, long durationMs, long refused);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Truncated {TopicPartition} to offset {Offset}; log end offset now {LogEndOffset}")]
     private static partial void LogTruncated(ILogger logger, TopicPartition topicPartition, long offset, long logEndOffset);

@@ -31,7 +31,11 @@ public sealed partial class PartitionLog
         long logStartOffset = 0) =>
         Open(directory, topicPartition, config, recoveryPoint, hadCleanShutdown, logger, time, logStartOffset, SegmentFileCache.Shared);
 
-    /// <summary>Opens the log; rolled segments' handles go through <paramref name="fileCache"/> (the LogManager's).</summary>
+    /// <summary>
+    /// Opens the log; rolled segments' handles go through <paramref name="fileCache"/> (the LogManager's), and appends of
+    /// partition data are checked against <paramref name="space"/>'s reserve (internal topics' are not: group offsets
+    /// may use the room produce leaves).
+    /// </summary>
     internal static PartitionLog Open(
         string directory,
         TopicPartition topicPartition,
@@ -41,7 +45,8 @@ public sealed partial class PartitionLog
         ILogger logger,
         TimeProvider time,
         long logStartOffset,
-        SegmentFileCache fileCache)
+        SegmentFileCache fileCache,
+        LogDirectorySpace? space = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(config);
@@ -78,6 +83,7 @@ public sealed partial class PartitionLog
 
         var log = new PartitionLog(directory, topicPartition, config, [.. segments], epochs, logger, time, fileCache)
         {
+            _space = topicPartition.Topic.StartsWith("__", StringComparison.Ordinal) ? null : space,
             _logStartOffset = startOffset,
             _logEndOffset = logEndOffset,
             _highWatermark = logEndOffset,
@@ -90,12 +96,24 @@ public sealed partial class PartitionLog
         if (!hadCleanShutdown)
         {
             // What recovery validated is now the truth on disk; make it durable so the next crash starts here.
-            log.Flush();
+            try
+            {
+                log.Flush();
+            }
+            catch (IOException e) when (DiskSpace.IsOutOfSpace(e))
+            {
+                // A full disk (the epoch checkpoint cannot be written): the log opens, readable, and its recovery
+                // point stays where it was, so a crash before a later flush recovers it again.
+                log.RecoveryFlushFailure = e;
+            }
         }
 
         LogOpened(logger, topicPartition, segments.Count, startOffset, logEndOffset, hadCleanShutdown);
         return log;
     }
+
+    /// <summary>Set when the flush after this open's recovery failed for want of space (the LogManager reports it).</summary>
+    internal IOException? RecoveryFlushFailure { get; private set; }
 
     private static void RemoveLeftovers(string directory)
     {

@@ -76,19 +76,20 @@ public sealed partial class PartitionLog
     }
 
     /// <summary>
-    /// Writes a producer snapshot at the log end offset (segment roll, close). A failure is logged, not thrown: the
-    /// state stays in memory and recovery replays from an older snapshot. Caller holds the lock.
+    /// Writes a producer snapshot at the log end offset (segment roll, close). Returns the failure rather than
+    /// throwing it: the state stays in memory and recovery replays from an older snapshot. Caller holds the lock.
     /// </summary>
-    private void TakeProducerSnapshot()
+    private Exception? TakeProducerSnapshot()
     {
         try
         {
             _producers.MapEndOffset = _logEndOffset;
             _producers.TakeSnapshot();
+            return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            LogProducerSnapshotFailed(_logger, TopicPartition, _logEndOffset, e);
+            return e;
         }
     }
 
@@ -142,8 +143,8 @@ public sealed partial class PartitionLog
         LogProducerStateLoaded(_logger, TopicPartition, from, replayed, _producers.Count, expired);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing the producer snapshot of {TopicPartition} at offset {Offset} failed")]
-    private static partial void LogProducerSnapshotFailed(ILogger logger, TopicPartition topicPartition, long offset, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing the producer snapshot of {TopicPartition} at offset {Offset} failed ({Problem}); recovery replays from an older one")]
+    private static partial void LogProducerSnapshotFailed(ILogger logger, TopicPartition topicPartition, long offset, string problem, Exception? exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Producer snapshot {Path} of {TopicPartition} is unreadable; deleted it")]
     private static partial void LogProducerSnapshotCorrupt(ILogger logger, TopicPartition topicPartition, string path, Exception exception);

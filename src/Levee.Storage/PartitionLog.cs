@@ -28,6 +28,8 @@ public sealed partial class PartitionLog : IDisposable
     private readonly List<LogSegment> _pendingDeletes = [];
     private readonly ProducerStateManager _producers;
     private readonly SegmentFileCache _fileCache;
+    private readonly WriteFailures _appendFailures = new();
+    private LogDirectorySpace? _space;
     private LogSegment[] _segments;
     private LogConfig _config;
     private long _logStartOffset;
@@ -179,8 +181,25 @@ public sealed partial class PartitionLog : IDisposable
         }
     }
 
-    /// <summary>Closes the files; records the active segment's max timestamp in its time index. Does not flush.</summary>
+    /// <summary>
+    /// Closes the files; records the active segment's max timestamp in its time index. Does not flush. A write that
+    /// fails (a full disk) is logged in one line and the files are closed all the same.
+    /// </summary>
     public void Dispose()
+    {
+        if (Close() is { } failure)
+        {
+            LogCloseFailed(_logger, TopicPartition, DiskSpace.Describe(failure), DiskSpace.StackTraceWorthy(failure));
+        }
+    }
+
+    /// <summary>
+    /// Closes the log as <see cref="Dispose"/> does, without logging: every file is closed whatever fails to be
+    /// written. Returns the first write that failed (producer snapshot, epoch checkpoint, indexes), null when all were
+    /// written. What is missing is rebuilt by the next open's recovery, which the caller asks for by leaving no
+    /// clean-shutdown marker.
+    /// </summary>
+    internal Exception? Close()
     {
         // The flush lock too: a roll's background flush still running is waited for (it may write the epoch
         // checkpoint, whose .tmp a reopen of this directory deletes), and one starting later finds the log closed.
@@ -189,34 +208,18 @@ public sealed partial class PartitionLog : IDisposable
             {
                 if (_disposed)
                 {
-                    return;
+                    return null;
                 }
 
                 // Kafka writes a producer snapshot on close, so the next open need not replay the log.
-                TakeProducerSnapshot();
-                try
-                {
-                    _epochs.PersistIfDirty();
-                }
-                catch (IOException e)
-                {
-                    LogCloseFailed(_logger, TopicPartition, e);
-                }
-
+                var failure = TakeProducerSnapshot();
+                Attempt(_epochs.PersistIfDirty, ref failure);
                 _disposed = true;
                 var segments = _segments;
-                try
-                {
-                    segments[^1].OnBecomeInactive();
-                }
-                catch (IOException e)
-                {
-                    LogCloseFailed(_logger, TopicPartition, e);
-                }
-
+                Attempt(segments[^1].OnBecomeInactive, ref failure);
                 foreach (var segment in segments)
                 {
-                    segment.Close();
+                    Attempt(segment.Close, ref failure);
                 }
 
                 foreach (var segment in _pendingDeletes)
@@ -225,13 +228,28 @@ public sealed partial class PartitionLog : IDisposable
                 }
 
                 _pendingDeletes.Clear();
+                return failure;
             }
+    }
+
+    /// <summary>Runs a write; an I/O error becomes <paramref name="firstFailure"/> unless an earlier one already is.</summary>
+    private static void Attempt(Action write, ref Exception? firstFailure)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            firstFailure ??= e;
+        }
     }
 
     /// <summary>Closes the log and removes its directory.</summary>
     public void Delete()
     {
-        Dispose();
+        // What the close could not write (a full disk) is deleted anyway.
+        _ = Close();
         if (System.IO.Directory.Exists(Directory))
         {
             System.IO.Directory.Delete(Directory, recursive: true);
@@ -265,6 +283,6 @@ public sealed partial class PartitionLog : IDisposable
         return found;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the log of {TopicPartition} failed")]
-    private static partial void LogCloseFailed(ILogger logger, TopicPartition topicPartition, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the log of {TopicPartition}: a write failed ({Problem}); it is recovered at the next open")]
+    private static partial void LogCloseFailed(ILogger logger, TopicPartition topicPartition, string problem, Exception? exception);
 }

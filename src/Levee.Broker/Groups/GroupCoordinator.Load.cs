@@ -40,7 +40,7 @@ public sealed partial class GroupCoordinator
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or ArgumentException)
         {
-            LogAppendFailed(e, group.GroupId);
+            LogAppendFailed(DiskSpace.StackTraceWorthy(e), group.GroupId, e.Message);
             return ErrorCode.CoordinatorNotAvailable;
         }
     }
@@ -180,6 +180,6 @@ public sealed partial class GroupCoordinator
     [LoggerMessage(Level = LogLevel.Error, Message = "Group {GroupId}: built an invalid batch for __consumer_offsets: {Problem}")]
     private partial void LogInvalidBatch(string groupId, string? problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Group {GroupId}: append to __consumer_offsets failed")]
-    private partial void LogAppendFailed(Exception e, string groupId);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Group {GroupId}: append to __consumer_offsets failed: {Problem}")]
+    private partial void LogAppendFailed(Exception? e, string groupId, string problem);
 }

@@ -5,6 +5,7 @@ using Levee.Broker.Security;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
+using Levee.Storage;
 using Levee.Storage.ProducerState;
 using Microsoft.Extensions.Logging;
 
@@ -208,8 +209,12 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
         }
         catch (IOException ex)
         {
-            LogStorageError(partition.Id.ToString(), ex);
-            Fail(result, ErrorCode.KafkaStorageError, "Disk error when trying to access the log.");
+            // Retriable: the client retries, and the write is tried again each time, so it succeeds as soon as space
+            // is freed. The partition's log says when its appends start failing and when they work again, not each
+            // refusal: a producer retrying every 100 ms once logged a stack trace per attempt (issue 12).
+            Fail(result, ErrorCode.KafkaStorageError, DiskSpace.IsOutOfSpace(ex)
+                ? $"The log directory of {partition.Id} is full: produce is refused until space is freed."
+                : "Disk error when trying to access the log.");
             return null;
         }
     }
@@ -224,9 +229,6 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected produce to {Partition}: {Error} {Message}")]
     private partial void LogRejected(string partition, ErrorCode error, string? message);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Storage error appending to {Partition}")]
-    private partial void LogStorageError(string partition, Exception exception);
 
     /// <inheritdoc />
     protected override ProduceResponse? ErrorResponse(ProduceRequest request, ErrorCode error, string? message) =>

@@ -77,8 +77,11 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     /// <summary>Every partition replica held here.</summary>
     public IEnumerable<Partition> Partitions => _partitions.Values;
 
-    /// <summary>Opens the data directory (recovering every log) and follows the metadata image from then on.</summary>
-    public static ReplicaManager Open(BrokerOptions options, BrokerIdentity identity, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, ILoggerFactory loggerFactory, TimeProvider time)
+    /// <summary>
+    /// Opens the data directory (recovering every log) and follows the metadata image from then on. Partition data
+    /// stops <paramref name="space"/>'s reserve short of a full disk.
+    /// </summary>
+    public static ReplicaManager Open(BrokerOptions options, BrokerIdentity identity, MetadataQuorum quorum, ControllerService controller, ControllerChannel channel, ILoggerFactory loggerFactory, TimeProvider time, LogDirectorySpace? space = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(quorum);
@@ -91,6 +94,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 NodeId = options.NodeId,
                 ClusterId = options.ResolveClusterId(),
                 RetentionCheckIntervalMs = options.RetentionCheckIntervalMs,
+                Space = space,
                 TopicConfig = name => quorum.Current.TopicsByName.TryGetValue(name, out var topic)
                     ? LogConfigFor(options, TopicCatalog.Describe(quorum.Current, topic))
                     : LogConfig.Default with { ProducerIdExpirationMs = options.ProducerIdExpirationMs },
@@ -154,7 +158,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                             // Out of disk or file handles: this replica stays offline here (clients get
                             // NOT_LEADER_OR_FOLLOWER / the follower lags out of the ISR); the broker keeps serving.
                             _partitions.TryRemove(tp, out _);
-                            LogReplicaOpenFailed(tp.ToString(), ex);
+                            LogReplicaOpenFailed(tp.ToString(), DiskSpace.Describe(ex), DiskSpace.StackTraceWorthy(ex));
                         }
                     }
                 }
@@ -478,8 +482,8 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding {ApiKey} to the controller at {Controller} failed: {Problem}")]
     private partial void LogForwardFailed(ApiKey apiKey, string controller, string problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot open the replica {Partition}; it stays offline on this broker")]
-    private partial void LogReplicaOpenFailed(string partition, Exception exception);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot open the replica {Partition} ({Problem}); it stays offline on this broker until a later metadata change opens it")]
+    private partial void LogReplicaOpenFailed(string partition, string problem, Exception? exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} replica(s) no longer assigned here (topics {Topics})")]
     private partial void LogReplicasDeleted(int count, string topics);

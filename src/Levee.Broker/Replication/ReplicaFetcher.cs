@@ -2,6 +2,7 @@ using Levee.Broker.Cluster;
 using Levee.Broker.Partitions;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using Levee.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Replication;
@@ -279,6 +280,11 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
             // round no longer has it.
             state.BackoffUntilMs = now + MaxBackoffMs;
             return;
+        }
+        catch (IOException ex) when (DiskSpace.IsOutOfSpace(ex))
+        {
+            // Expected, and retried with back-off: the log says once when its appends start and stop failing.
+            problem = "this broker's log directory is full";
         }
         catch (Exception ex)
         {

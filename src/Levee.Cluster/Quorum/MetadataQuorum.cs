@@ -295,6 +295,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
                     // for its commit index first.
                     await cluster.ApplyReadBarrierAsync(timeout.Token).ConfigureAwait(false);
                     _ = Current.Apply(records);
+                    EnsureRoom();
 
                     var ticket = new AppendTicket();
                     await cluster.ReplicateAsync(payload, ticket, timeout.Token).ConfigureAwait(false);
@@ -350,6 +351,19 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
         catch (QuorumUnreachableException e)
         {
             throw Unavailable(e);
+        }
+    }
+
+    /// <summary>A full disk refuses the append here, answered as a quorum that cannot commit, instead of crashing the write.</summary>
+    private void EnsureRoom()
+    {
+        try
+        {
+            _options.Space?.EnsureMetadataRoom();
+        }
+        catch (IOException e)
+        {
+            throw new QuorumUnavailableException($"The metadata log of node {NodeId} cannot be written: {e.Message}", e);
         }
     }
 

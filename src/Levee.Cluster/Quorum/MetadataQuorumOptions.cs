@@ -1,3 +1,5 @@
+using Levee.Storage;
+
 namespace Levee.Cluster.Quorum;
 
 /// <summary>Settings of one node of the metadata quorum.</summary>
@@ -40,6 +42,13 @@ public sealed class MetadataQuorumOptions
     /// closes the log anyway, so that stopping a broker is bounded.
     /// </summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The free space of the data directory's file system: an append is refused (<see cref="QuorumUnavailableException"/>)
+    /// rather than written when the disk is full and no reserve is left, since the write-ahead log writes through
+    /// memory-mapped pages and a write the file system cannot back kills the process. Null: no check.
+    /// </summary>
+    public LogDirectorySpace? Space { get; init; }
 
     /// <summary>Take a snapshot of the image after this many applied log entries, so the log does not grow without bound.</summary>
     public int SnapshotIntervalEntries { get; init; } = 1000;

@@ -146,15 +146,5 @@ public static class ProducerSnapshotFile
     }
 
     /// <summary>Writes a snapshot durably: a temporary file, fsynced, then renamed over the final name.</summary>
-    public static void Write(string path, ReadOnlySpan<byte> bytes)
-    {
-        var tmp = path + ".tmp";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void Write(string path, ReadOnlySpan<byte> bytes) => AtomicFile.Write(path, bytes);
 }

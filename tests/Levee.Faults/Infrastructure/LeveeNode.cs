@@ -19,6 +19,8 @@ public sealed partial class LeveeNode : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly List<string> _problems = [];
     private Process? _process;
+    private long _outputChars;
+    private long _logChars;
     private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public LeveeNode(int nodeId, string dataDir)
@@ -52,6 +54,31 @@ public sealed partial class LeveeNode : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Characters the processes have printed so far, all starts together (never trimmed, unlike <see cref="Log"/>).</summary>
+    public long OutputChars => Interlocked.Read(ref _outputChars);
+
+    /// <summary>Where the log is now, for <see cref="LogSince"/> and <see cref="OutputCharsSince"/>.</summary>
+    public LogMark Mark()
+    {
+        lock (_log)
+        {
+            return new LogMark(_logChars, Interlocked.Read(ref _outputChars));
+        }
+    }
+
+    /// <summary>The log (process output and harness lines) appended since <paramref name="mark"/>, or its newest part when trimmed since.</summary>
+    public string LogSince(LogMark mark)
+    {
+        lock (_log)
+        {
+            var length = (int)Math.Min(_log.Length, _logChars - mark.LogChars);
+            return _log.ToString(_log.Length - length, length);
+        }
+    }
+
+    /// <summary>Characters the process printed since <paramref name="mark"/> (harness lines not counted).</summary>
+    public long OutputCharsSince(LogMark mark) => OutputChars - mark.OutputChars;
 
     /// <summary>Starts the process without waiting for it to be ready (all voters must start for a quorum).</summary>
     public void Launch(IEnumerable<string> args)
@@ -240,6 +267,7 @@ public sealed partial class LeveeNode : IAsyncDisposable
             return;
         }
 
+        Interlocked.Add(ref _outputChars, line.Length + Environment.NewLine.Length);
         AppendLog(line);
         if (ProblemLine().IsMatch(line))
         {
@@ -260,6 +288,7 @@ public sealed partial class LeveeNode : IAsyncDisposable
         lock (_log)
         {
             _log.AppendLine(line);
+            _logChars += line.Length + Environment.NewLine.Length;
             if (_log.Length > MaxLogChars)
             {
                 _log.Remove(0, _log.Length - (MaxLogChars / 2));
@@ -308,3 +337,6 @@ public sealed partial class LeveeNode : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A position in a node's log (<see cref="LeveeNode.Mark"/>).</summary>
+public readonly record struct LogMark(long LogChars, long OutputChars);
