@@ -131,33 +131,9 @@ internal sealed class LeaderEpochCheckpoint
         }
     }
 
-    /// <summary>
-    /// OffsetForLeaderEpoch: the largest epoch &lt;= <paramref name="requestedEpoch"/> and the offset where the next
-    /// epoch started (or <paramref name="logEndOffset"/> for the latest). (-1, -1) when unknown.
-    /// </summary>
-    public (int Epoch, long EndOffset) EndOffsetFor(int requestedEpoch, long logEndOffset)
-    {
-        var entries = Volatile.Read(ref _entries);
-        if (entries.Length == 0 || requestedEpoch < entries[0].Epoch)
-        {
-            return (-1, -1);
-        }
-
-        if (requestedEpoch >= entries[^1].Epoch)
-        {
-            return requestedEpoch == entries[^1].Epoch ? (requestedEpoch, logEndOffset) : (-1, -1);
-        }
-
-        for (var i = entries.Length - 2; i >= 0; i--)
-        {
-            if (entries[i].Epoch <= requestedEpoch)
-            {
-                return (entries[i].Epoch, entries[i + 1].StartOffset);
-            }
-        }
-
-        return (-1, -1);
-    }
+    /// <summary>OffsetForLeaderEpoch over these entries: <see cref="LeaderEpochs.EndOffsetFor"/>.</summary>
+    public (int Epoch, long EndOffset) EndOffsetFor(int requestedEpoch, long logEndOffset) =>
+        LeaderEpochs.EndOffsetFor(Volatile.Read(ref _entries), requestedEpoch, logEndOffset);
 
     /// <summary>Epoch in force at <paramref name="offset"/>, -1 if unknown.</summary>
     public int EpochAt(long offset)

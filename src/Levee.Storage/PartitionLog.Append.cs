@@ -384,6 +384,24 @@ public sealed partial class PartitionLog
     }
 
     /// <summary>
+    /// This replica leads the partition from <paramref name="epoch"/> on: the epoch starts at the log end now, before
+    /// any append, as Kafka's leader assigns it at election. A follower that asks where its own last epoch ends
+    /// (KIP-320) then learns it even while the new leader has written nothing, so its divergent tail is truncated
+    /// before it fetches past it.
+    /// </summary>
+    public void BeginLeaderEpoch(int epoch)
+    {
+        lock (_lock)
+        {
+            // A log closed under a stopping broker or a deleted replica has no leader any more.
+            if (!_disposed)
+            {
+                _epochs.Assign(epoch, _logEndOffset);
+            }
+        }
+    }
+
+    /// <summary>
     /// Removes everything at and after <paramref name="offset"/> (follower truncation, OffsetForLeaderEpoch).
     /// The cut is at a batch boundary: the batch containing <paramref name="offset"/> goes too, and
     /// <see cref="LogEndOffset"/> becomes the end of the last whole batch kept. Below the log start offset
@@ -397,6 +415,10 @@ public sealed partial class PartitionLog
             ThrowIfDisposed();
             if (offset >= _logEndOffset)
             {
+                // No record goes, but an epoch this replica began as leader at its log end and never wrote to does:
+                // kept, it would make the follower name an epoch the leader never had, and get the same diverging
+                // answer for ever (Kafka truncates its epoch cache here too).
+                _epochs.TruncateFromEnd(_logEndOffset);
                 return;
             }
 

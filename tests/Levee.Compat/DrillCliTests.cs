@@ -45,17 +45,10 @@ public sealed class DrillCliTests(ITestOutputHelper output) : IAsyncLifetime
             // Every partition had a live leader again well within the drill (session timeout 3 s).
             Assert.InRange(root.GetProperty("recovered_s").GetDouble(), 0, 10);
 
-            // Full ISR after a kill and restart. After a 10 s pause, one CI run (machine loaded) left one partition
-            // out of its ISR for the whole 120 s wait: a known follower bug (issue 17), reported by the drill's
-            // still_under_replicated and not asserted here until it is fixed.
-            if (name == "kill")
-            {
-                Assert.Equal(JsonValueKind.Number, root.GetProperty("full_isr_s").ValueKind);
-            }
-            else
-            {
-                output.WriteLine($"pause: full_isr_s {root.GetProperty("full_isr_s")}, still under-replicated: {root.GetProperty("still_under_replicated")}");
-            }
+            // Every partition back to its full ISR within the drill: after a 10 s pause this once failed in 2 of 5 runs
+            // (a follower holding an uncommitted record of an epoch the new leader never had got no diverging-epoch
+            // answer and stalled behind it; docs/cascades.md).
+            Assert.True(root.GetProperty("full_isr_s").ValueKind == JsonValueKind.Number, $"{name}: still under-replicated: {root.GetProperty("still_under_replicated")}");
 
             Assert.True(root.GetProperty("elections").GetInt32() >= root.GetProperty("led").GetInt32(), "each partition the broker led needed an election");
 

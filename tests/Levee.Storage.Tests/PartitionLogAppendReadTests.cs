@@ -268,7 +268,27 @@ public sealed class PartitionLogAppendReadTests : IDisposable
         Assert.Equal((1, 2L), log.EndOffsetForEpoch(1));
         Assert.Equal((1, 2L), log.EndOffsetForEpoch(2));
         Assert.Equal((3, 4L), log.EndOffsetForEpoch(3));
-        Assert.Equal((-1, -1L), log.EndOffsetForEpoch(0));
+        Assert.Equal((0, 0L), log.EndOffsetForEpoch(0));
+        Assert.Equal((-1, -1L), log.EndOffsetForEpoch(4));
+    }
+
+    [Fact]
+    public void AnEpochBegunAtTheLogEnd_AnswersForEarlierEpochs_AndGoesWithATruncationToTheLogEnd()
+    {
+        using var log = LogExtensions.OpenLog(_dir.Sub("orders-0"));
+        log.Append(TestBatches.Build(2), epoch: 4);
+
+        // Elected at epoch 6 and not yet written to: epoch 4 now ends at the log end.
+        log.BeginLeaderEpoch(6);
+        Assert.Equal(6, log.LatestEpoch);
+        Assert.Equal((4, 2L), log.EndOffsetForEpoch(5));
+        log.BeginLeaderEpoch(5);
+        Assert.Equal(6, log.LatestEpoch);
+
+        // Then a follower again: cut at its log end, no record goes but the empty epoch does.
+        log.TruncateTo(2);
+        Assert.Equal(2, log.LogEndOffset);
+        Assert.Equal(4, log.LatestEpoch);
     }
 
     [Fact]

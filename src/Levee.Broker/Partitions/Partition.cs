@@ -78,6 +78,7 @@ public sealed class Partition
                 // A new leader knows nothing of its followers yet; the ISR members get a full lag
                 // window to fetch before they could be dropped (Kafka resets the caught-up time too).
                 _followers.Clear();
+                Log.BeginLeaderEpoch(state.LeaderEpoch);
                 var now = NowMs;
                 foreach (var replica in state.Replicas.Where(r => r != _localBrokerId))
                 {
@@ -236,10 +237,8 @@ public sealed class Partition
     {
         lock (_lock)
         {
-            if (offset < Log.LogEndOffset)
-            {
-                Log.TruncateTo(offset);
-            }
+            // Also at or past the log end: an epoch begun there as leader and never written to goes.
+            Log.TruncateTo(offset);
 
             if (Log.HighWatermark > Log.LogEndOffset)
             {

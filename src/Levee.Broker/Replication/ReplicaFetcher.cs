@@ -342,8 +342,10 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         var error = (ErrorCode)data.ErrorCode;
         if (data.DivergingEpoch.Epoch >= 0 || data.DivergingEpoch.EndOffset >= 0)
         {
-            LogTruncating(partition.Id.ToString(), partition.Log.LogEndOffset, data.DivergingEpoch.EndOffset, data.DivergingEpoch.Epoch);
-            partition.TruncateTo(data.DivergingEpoch.EndOffset);
+            var log = partition.Log;
+            var to = FollowerTruncation.Offset(data.DivergingEpoch.Epoch, data.DivergingEpoch.EndOffset, log.LeaderEpochs, log.LogEndOffset, log.HighWatermark);
+            LogTruncating(partition.Id.ToString(), log.LogEndOffset, to, data.DivergingEpoch.Epoch, data.DivergingEpoch.EndOffset);
+            partition.TruncateTo(to);
             return null;
         }
 
@@ -393,8 +395,8 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Follower {Partition}: no progress from {Leader} for {StalledMs} ms while it is behind (log end {End}, leader's high watermark {LeaderHighWatermark})")]
     private partial void LogNoProgress(string partition, string leader, long end, long leaderHighWatermark, long stalledMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: truncating from {From} to {To} (diverging at leader epoch {Epoch})")]
-    private partial void LogTruncating(string partition, long from, long to, int epoch);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: truncating from {From} to {To} (the leader's epoch {Epoch} ends at {LeaderEnd})")]
+    private partial void LogTruncating(string partition, long from, long to, int epoch, long leaderEnd);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Replica fetcher for {Leader} ended with an error")]
     private partial void LogLoopFailed(string leader, Exception exception);
