@@ -9,6 +9,10 @@ public sealed class MetadataQuorumTests
 {
     private static readonly TimeSpan ElectionDeadline = TimeSpan.FromSeconds(10);
 
+    // Replicating a few records to a follower takes milliseconds; a deadline, not a measure: CI runs this beside
+    // other test projects on two cores, where it once took more than 10 s.
+    private static readonly TimeSpan CatchUpDeadline = TimeSpan.FromSeconds(30);
+
     private static MetadataRecord[] CreateTopic(string name, int brokerId = 1)
     {
         var id = Guid.NewGuid();
@@ -143,7 +147,7 @@ public sealed class MetadataQuorumTests
         }
 
         var follower = quorum.Running.First(n => n != leader).NodeId;
-        await quorum[follower].WaitForOffsetAsync(leader.Current.Offset, new CancellationTokenSource(ElectionDeadline).Token);
+        await quorum[follower].WaitForOffsetAsync(leader.Current.Offset, new CancellationTokenSource(CatchUpDeadline).Token);
         await quorum.StopAsync(follower);
 
         var lastBeforeRestart = 0L;
@@ -154,12 +158,12 @@ public sealed class MetadataQuorumTests
 
         var restarted = await quorum.StartAsync(follower);
         Assert.True(restarted.Current.TopicsByName.Count >= 8, "the image comes back from the node's own snapshot and log before it hears the leader");
-        var image = await restarted.WaitForOffsetAsync(lastBeforeRestart, new CancellationTokenSource(ElectionDeadline).Token);
+        var image = await restarted.WaitForOffsetAsync(lastBeforeRestart, new CancellationTokenSource(CatchUpDeadline).Token);
 
         Assert.Equal(12, image.TopicsByName.Count);
         Assert.Equal(
             leader.Current.WithOffset(0).ToSnapshot(),
-            (await restarted.WaitForOffsetAsync(leader.Current.Offset, new CancellationTokenSource(ElectionDeadline).Token)).WithOffset(0).ToSnapshot());
+            (await restarted.WaitForOffsetAsync(leader.Current.Offset, new CancellationTokenSource(CatchUpDeadline).Token)).WithOffset(0).ToSnapshot());
     }
 
     [Fact]
