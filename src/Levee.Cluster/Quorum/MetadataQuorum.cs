@@ -194,6 +194,32 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
     }
 
     /// <summary>
+    /// Followers learn that an entry is committed only from the leader's next append or heartbeat, which came up
+    /// to a heartbeat interval later (130-165 ms measured): a client that created a topic through one broker and
+    /// asked another for it at once was told the topic did not exist. One more round of appends right after each
+    /// commit carries the commit index to every voter. Nobody waits for it: with a voter down, a round lasts until
+    /// that voter's request times out, and appends must not (failover is when they are most needed). Best effort:
+    /// a failed round leaves it to the next heartbeat.
+    /// </summary>
+    private async Task PushCommitIndexAsync(RaftCluster cluster)
+    {
+        if (_options.Voters.Count == 1)
+        {
+            return;
+        }
+
+        using var bound = new CancellationTokenSource(2 * (_options.RequestTimeout ?? _options.ElectionTimeoutLower));
+        try
+        {
+            await cluster.ForceReplicationAsync(bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogCommitPushFailed(NodeId, e.Message);
+        }
+    }
+
+    /// <summary>
     /// A leader that leaves first sends its followers one more round of appends, carrying its commit index.
     /// Followers learn that an entry is committed only from the leader's next append or heartbeat; a leader
     /// that stops right after a commit (the broker's own controlled shutdown is its last decision) would leave
@@ -286,6 +312,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
                     continue;
                 }
 
+                long committed;
                 await _appendLock.WaitAsync(timeout.Token).ConfigureAwait(false);
                 try
                 {
@@ -305,7 +332,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
                             $"The metadata batch at offset {ticket.Index} was committed but did not apply: {rejected.Message}", rejected);
                     }
 
-                    return ticket.Index;
+                    committed = ticket.Index;
                 }
                 catch (NotLeaderException)
                 {
@@ -321,6 +348,9 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
                 {
                     _appendLock.Release();
                 }
+
+                _ = PushCommitIndexAsync(cluster);
+                return committed;
             }
         }
         catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -426,6 +456,9 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: last replication round before leaving failed: {Problem}")]
     private partial void LogHandOverFailed(int nodeId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: pushing the commit index to the followers failed ({Problem}); the next heartbeat carries it")]
+    private partial void LogCommitPushFailed(int nodeId, string problem);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A metadata quorum event handler failed")]
     private partial void LogHandlerFailed(Exception exception);
