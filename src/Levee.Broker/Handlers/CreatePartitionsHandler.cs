@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Levee.Broker.Partitions;
 using Levee.Broker.Quotas;
 using Levee.Broker.Requests;
@@ -7,7 +8,7 @@ using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
-/// <summary>CreatePartitions (v0-v3): raises a topic's partition count, new replicas placed by the controller; validate-only supported.</summary>
+/// <summary>CreatePartitions (v0-v3): raises a topic's partition count, new replicas placed by the controller or as a manual assignment says; validate-only supported.</summary>
 [AuthorizePerResource(AclOperation.Alter, AclResourceType.Topic)]
 public sealed class CreatePartitionsHandler(ControllerMutationQuota mutations, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
 {
@@ -50,7 +51,9 @@ public sealed class CreatePartitionsHandler(ControllerMutationQuota mutations, R
                 continue;
             }
 
-            var outcome = await replicas.CreatePartitionsAsync(topic.Name, topic.Count, request.ValidateOnly, context.Aborted).ConfigureAwait(false);
+            // A manual assignment (one broker list per new partition) is checked and honoured by the controller.
+            var assignment = topic.Assignments?.Select(a => a.BrokerIds.ToImmutableArray()).ToList();
+            var outcome = await replicas.CreatePartitionsAsync(topic.Name, topic.Count, assignment, request.ValidateOnly, context.Aborted).ConfigureAwait(false);
             result.ErrorCode = (short)outcome.Error;
             result.ErrorMessage = outcome.Message;
         }

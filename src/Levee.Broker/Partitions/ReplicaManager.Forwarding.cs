@@ -58,10 +58,15 @@ public sealed partial class ReplicaManager
         return result is null ? NoController() : Outcome((ErrorCode)result.ErrorCode, result.ErrorMessage);
     }
 
-    private async Task<Decision> ForwardCreatePartitionsAsync(string name, int count, CancellationToken cancellationToken)
+    private async Task<Decision> ForwardCreatePartitionsAsync(string name, int count, IReadOnlyList<ImmutableArray<int>>? assignment, CancellationToken cancellationToken)
     {
         var request = new CreatePartitionsRequest { TimeoutMs = ForwardTimeoutMs };
-        request.Topics.Add(new CreatePartitionsRequest.CreatePartitionsTopic { Name = name, Count = count, Assignments = null });
+        request.Topics.Add(new CreatePartitionsRequest.CreatePartitionsTopic
+        {
+            Name = name,
+            Count = count,
+            Assignments = assignment?.Select(a => new CreatePartitionsRequest.CreatePartitionsAssignment { BrokerIds = [.. a] }).ToList(),
+        });
         var response = await ForwardToControllerAsync<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, CreatePartitionsVersion, request, cancellationToken).ConfigureAwait(false);
         var result = response?.Results.FirstOrDefault();
         return result is null ? NoController() : Outcome((ErrorCode)result.ErrorCode, result.ErrorMessage);

@@ -336,13 +336,13 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         return new AdminResult(decision.Error, decision.Message);
     }
 
-    /// <summary>Raises a topic's partition count.</summary>
-    public async Task<AdminResult> CreatePartitionsAsync(string name, int count, bool validateOnly, CancellationToken cancellationToken)
+    /// <summary>Raises a topic's partition count; the new partitions' replicas are placed, or as <paramref name="assignment"/> says.</summary>
+    public async Task<AdminResult> CreatePartitionsAsync(string name, int count, IReadOnlyList<ImmutableArray<int>>? assignment, bool validateOnly, CancellationToken cancellationToken)
     {
-        Decision Decide(MetadataImage image) => ControllerDecisions.CreatePartitions(image, name, count, new Random(), Limits);
+        Decision Decide(MetadataImage image) => ControllerDecisions.CreatePartitions(image, name, count, new Random(), Limits, assignment);
         var decision = validateOnly ? Decide(Image)
             : _controller.IsActive ? await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false)
-            : await ForwardCreatePartitionsAsync(name, count, cancellationToken).ConfigureAwait(false);
+            : await ForwardCreatePartitionsAsync(name, count, assignment, cancellationToken).ConfigureAwait(false);
         return new AdminResult(decision.Error, decision.Message);
     }
 

@@ -48,15 +48,9 @@ public static class ControllerDecisions
         IReadOnlyList<ImmutableArray<int>> replicas;
         if (assignment is not null)
         {
-            var unknown = assignment.SelectMany(a => a).FirstOrDefault(b => !image.Brokers.ContainsKey(b), -1);
-            if (unknown >= 0)
+            if (CheckAssignment(image, assignment, replicationFactor: null) is { } refused)
             {
-                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"The manual partition assignment includes broker {unknown}, but no such broker is registered.");
-            }
-
-            if (assignment.Any(a => a.IsEmpty || a.Distinct().Count() != a.Length))
-            {
-                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, "A manual partition assignment must name each replica once, and at least one.");
+                return refused;
             }
 
             replicas = assignment;
@@ -101,8 +95,12 @@ public static class ControllerDecisions
         }
     }
 
-    /// <summary>More partitions for an existing topic, placed like new ones.</summary>
-    public static Decision CreatePartitions(MetadataImage image, string name, int count, Random random, AdminLimits? limits = null)
+    /// <summary>
+    /// More partitions for an existing topic: placed like new ones, or where <paramref name="assignment"/> says (one
+    /// replica list per new partition, each as long as the topic's replication factor, of registered brokers not all
+    /// fenced), as Kafka's controller checks them.
+    /// </summary>
+    public static Decision CreatePartitions(MetadataImage image, string name, int count, Random random, AdminLimits? limits = null, IReadOnlyList<ImmutableArray<int>>? assignment = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         limits ??= AdminLimits.Default;
@@ -130,6 +128,16 @@ public static class ControllerDecisions
         }
 
         var replicationFactor = topic.Partitions.Values.First().Replicas.Length;
+        if (assignment is not null)
+        {
+            if (assignment.Count != count - current)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"Attempted to add {count - current} additional partition(s), but only {assignment.Count} assignment(s) were specified.");
+            }
+
+            return CheckAssignment(image, assignment, replicationFactor) ?? Guarded(image, Records(assignment), limits, $"Adding {count - current} partitions to '{name}'");
+        }
+
         var available = image.Brokers.Values.Where(b => !b.Fenced && !b.InControlledShutdown).Select(b => b.Id).ToList();
         if (replicationFactor > available.Count)
         {
@@ -140,7 +148,43 @@ public static class ControllerDecisions
         return Guarded(image, Records(replicas), limits, $"Adding {count - current} partitions to '{name}'");
 
         List<MetadataRecord> Records(IReadOnlyList<ImmutableArray<int>> placed) =>
-            [.. placed.Select((r, i) => new PartitionRecord(topic.Id, current + i, r, r, r[0]))];
+            [.. placed.Select((r, i) => new PartitionRecord(topic.Id, current + i, r, r, PartitionLeadership.ChooseLeader(image, r, r, exclude: -1)))];
+    }
+
+    // Kafka's checks of a manual assignment (CreateTopics and CreatePartitions): every list non-empty, no broker twice,
+    // every broker registered, not every replica of a partition fenced, and for new partitions of an existing topic
+    // as many replicas as its other partitions have.
+    private static Decision? CheckAssignment(MetadataImage image, IReadOnlyList<ImmutableArray<int>> assignment, int? replicationFactor)
+    {
+        foreach (var replicas in assignment)
+        {
+            if (replicas.IsEmpty)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.");
+            }
+
+            if (replicationFactor is { } factor && replicas.Length != factor)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"The manual partition assignment includes a partition with {replicas.Length} replica(s), but this is not consistent with previous partitions, which have {factor} replica(s).");
+            }
+
+            if (replicas.GroupBy(b => b).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"The manual partition assignment includes the broker {twice.Key} more than once.");
+            }
+
+            if (replicas.FirstOrDefault(b => !image.Brokers.ContainsKey(b), -1) is var unknown && unknown >= 0)
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"The manual partition assignment includes broker {unknown}, but no such broker is registered.");
+            }
+
+            if (replicas.All(b => image.Brokers[b].Fenced || image.Brokers[b].InControlledShutdown))
+            {
+                return Decision.Fail(ErrorCode.InvalidReplicaAssignment, $"All brokers specified in the manual partition assignment [{string.Join(", ", replicas)}] are fenced or in controlled shutdown.");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
