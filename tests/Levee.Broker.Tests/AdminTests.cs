@@ -1,6 +1,9 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Broker.Tests.Infrastructure;
+using Levee.Protocol.Messages;
+using KafkaWriter = Levee.Protocol.KafkaWriter;
+using KafkaReader = Levee.Protocol.KafkaReader;
 
 namespace Levee.Broker.Tests;
 
@@ -19,6 +22,27 @@ public sealed class AdminTests : IAsyncLifetime
     {
         _admin.Dispose();
         await _broker.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AnswersWithoutAnError_CarryANullErrorMessage_AsKafkasDo()
+    {
+        // Issue 15: Levee sent "" where Kafka sends null ("The error message, or null if there was no error").
+        using var client = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
+        var create = new CreateTopicsRequest { TimeoutMs = 10_000 };
+        create.Topics.Add(new CreateTopicsRequest.CreatableTopic { Name = "null-messages", NumPartitions = 1, ReplicationFactor = 1 });
+        var id = await client.SendAsync(ApiKey.CreateTopics, 7, (ref KafkaWriter w) => create.Write(ref w, 7));
+        var body = await client.ReceiveAsync(ApiKey.CreateTopics, 7, id);
+        var reader = new KafkaReader(body);
+        var created = CreateTopicsResponse.Read(ref reader, 7).Topics.Single();
+        Assert.Equal((0, null), (created.ErrorCode, created.ErrorMessage));
+
+        var describe = new DescribeConfigsRequest { Resources = [new DescribeConfigsRequest.DescribeConfigsResource { ResourceType = 2, ResourceName = "null-messages" }] };
+        id = await client.SendAsync(ApiKey.DescribeConfigs, 4, (ref KafkaWriter w) => describe.Write(ref w, 4));
+        body = await client.ReceiveAsync(ApiKey.DescribeConfigs, 4, id);
+        reader = new KafkaReader(body);
+        var described = DescribeConfigsResponse.Read(ref reader, 4).Results.Single();
+        Assert.Equal((0, null), (described.ErrorCode, described.ErrorMessage));
     }
 
     [Fact]

@@ -85,7 +85,13 @@ internal sealed class FieldSpec
 
     public bool IsNullable => !NullableVersions.IsEmpty;
 
-    public bool DefaultIsNull => Default == "null";
+    /// <summary>
+    /// True for a spec default of null, and for an error message nullable in every version it has: Kafka answers null
+    /// there when there is no error (its handlers pass the message of ApiError.NONE, which is null), where the specs'
+    /// own default would be an empty string.
+    /// </summary>
+    public bool DefaultIsNull => Default == "null"
+        || (Default is null && Name == "ErrorMessage" && Type == "string" && NullableVersions.Covers(Versions));
 
     public static FieldSpec Parse(JsonElement json)
     {

@@ -97,7 +97,7 @@ public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClien
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, or `null` if the quota alteration succeeded. Versions 0-1; nullable 0-1.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The quota entity to alter. Versions 0-1.</summary>
         public List<AlterClientQuotasResponse.EntityData> Entity { get; set; } = new();

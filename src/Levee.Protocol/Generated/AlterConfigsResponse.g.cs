@@ -97,7 +97,7 @@ public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsRes
         public short ErrorCode { get; set; }
 
         /// <summary>The resource error message, or null if there was no error. Versions 0-2; nullable 0-2.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The resource type. Versions 0-2.</summary>
         public sbyte ResourceType { get; set; }

@@ -28,7 +28,7 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
     public short ErrorCode { get; set; }
 
     /// <summary>The top-level error message, or null if there was no error. Versions 0; nullable 0.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>The responses to topics to reassign. Versions 0.</summary>
     public List<AlterPartitionReassignmentsResponse.ReassignableTopicResponse> Responses { get; set; } = new();
@@ -164,7 +164,7 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
         public short ErrorCode { get; set; }
 
         /// <summary>The error message for this partition, or null if there was no error. Versions 0; nullable 0.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
         public void Write(ref KafkaWriter writer, short version)

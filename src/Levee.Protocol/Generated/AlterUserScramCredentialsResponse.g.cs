@@ -94,7 +94,7 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<Al
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, if any. Versions 0; nullable 0.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
         public void Write(ref KafkaWriter writer, short version)

@@ -97,7 +97,7 @@ public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsRespons
         public short ErrorCode { get; set; }
 
         /// <summary>The result message, or null if there was no error. Versions 0-3; nullable 0-3.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
         public void Write(ref KafkaWriter writer, short version)

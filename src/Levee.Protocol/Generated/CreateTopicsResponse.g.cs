@@ -110,7 +110,7 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, or null if there was no error. Versions 1-7; nullable 0-7.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Optional topic config error returned if configs are not returned in the response. Versions 5-7; tagged (tag 0) 5-7.</summary>
         public short TopicConfigErrorCode { get; set; }

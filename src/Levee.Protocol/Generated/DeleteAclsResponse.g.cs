@@ -97,7 +97,7 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, or null if the filter succeeded. Versions 0-3; nullable 0-3.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The ACLs which matched this filter. Versions 0-3.</summary>
         public List<DeleteAclsResponse.DeleteAclsMatchingAcl> MatchingAcls { get; set; } = new();
@@ -166,7 +166,7 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
         public short ErrorCode { get; set; }
 
         /// <summary>The deletion error message, or null if the deletion succeeded. Versions 0-3; nullable 0-3.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The ACL resource type. Versions 0-3.</summary>
         public sbyte ResourceType { get; set; }

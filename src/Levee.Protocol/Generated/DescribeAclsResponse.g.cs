@@ -28,7 +28,7 @@ public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsRes
     public short ErrorCode { get; set; }
 
     /// <summary>The error message, or null if there was no error. Versions 0-3; nullable 0-3.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>Each Resource that is referenced in an ACL. Versions 0-3.</summary>
     public List<DescribeAclsResponse.DescribeAclsResource> Resources { get; set; } = new();

@@ -28,7 +28,7 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<Describ
     public short ErrorCode { get; set; }
 
     /// <summary>The error message, or `null` if the quota description succeeded. Versions 0-1; nullable 0-1.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>A result entry. Versions 0-1; nullable 0-1.</summary>
     public List<DescribeClientQuotasResponse.EntryData>? Entries { get; set; } = new();

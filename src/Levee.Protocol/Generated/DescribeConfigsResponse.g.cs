@@ -97,7 +97,7 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, or null if we were able to successfully describe the configurations. Versions 0-4; nullable 0-4.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The resource type. Versions 0-4.</summary>
         public sbyte ResourceType { get; set; }

@@ -25,7 +25,7 @@ public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuoru
     public short ErrorCode { get; set; }
 
     /// <summary>The error message, or null if there was no error. Versions 2; nullable 2.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>The Topics field. Versions 0-2.</summary>
     public List<DescribeQuorumResponse.TopicData> Topics { get; set; } = new();
@@ -195,7 +195,7 @@ public sealed partial class DescribeQuorumResponse : IKafkaMessage<DescribeQuoru
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, or null if there was no error. Versions 2; nullable 2.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The ID of the current leader or -1 if the leader is unknown. Versions 0-2.</summary>
         public int LeaderId { get; set; }

@@ -28,7 +28,7 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage
     public short ErrorCode { get; set; }
 
     /// <summary>The message-level error message, if any. Versions 0; nullable 0.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>The results for descriptions, one per user. Versions 0.</summary>
     public List<DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult> Results { get; set; } = new();
@@ -105,7 +105,7 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage
         public short ErrorCode { get; set; }
 
         /// <summary>The user-level error message, if any. Versions 0; nullable 0.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>The mechanism and related information associated with the user's SCRAM credentials. Versions 0.</summary>
         public List<DescribeUserScramCredentialsResponse.CredentialInfo> CredentialInfos { get; set; } = new();

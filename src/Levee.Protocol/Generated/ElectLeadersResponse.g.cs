@@ -176,7 +176,7 @@ public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersRes
         public short ErrorCode { get; set; }
 
         /// <summary>The result message, or null if there was no error. Versions 0-2; nullable 0-2.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
         public void Write(ref KafkaWriter writer, short version)

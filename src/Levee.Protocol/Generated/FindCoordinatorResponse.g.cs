@@ -28,7 +28,7 @@ public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordina
     public short ErrorCode { get; set; }
 
     /// <summary>The error message, or null if there was no error. Versions 1-3; nullable 1-3.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>The node id. Versions 0-3.</summary>
     public int NodeId { get; set; }
@@ -177,7 +177,7 @@ public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordina
         public short ErrorCode { get; set; }
 
         /// <summary>The error message, or null if there was no error. Versions 4-6; nullable 4-6.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
         public void Write(ref KafkaWriter writer, short version)

@@ -28,7 +28,7 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<L
     public short ErrorCode { get; set; }
 
     /// <summary>The top-level error message, or null if there was no error. Versions 0; nullable 0.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>The ongoing reassignments for each topic. Versions 0.</summary>
     public List<ListPartitionReassignmentsResponse.OngoingTopicReassignment> Topics { get; set; } = new();

@@ -25,7 +25,7 @@ public sealed partial class SaslAuthenticateResponse : IKafkaMessage<SaslAuthent
     public short ErrorCode { get; set; }
 
     /// <summary>The error message, or null if there was no error. Versions 0-2; nullable 0-2.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>The SASL authentication bytes from the server, as defined by the SASL mechanism. Versions 0-2.</summary>
     public byte[] AuthBytes { get; set; } = [];

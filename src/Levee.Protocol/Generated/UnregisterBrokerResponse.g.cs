@@ -28,7 +28,7 @@ public sealed partial class UnregisterBrokerResponse : IKafkaMessage<UnregisterB
     public short ErrorCode { get; set; }
 
     /// <summary>The top-level error message, or `null` if there was no top-level error. Versions 0; nullable 0.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
     public void Write(ref KafkaWriter writer, short version)

@@ -28,7 +28,7 @@ public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeature
     public short ErrorCode { get; set; }
 
     /// <summary>The top-level error message, or `null` if there was no top-level error. Versions 0-2; nullable 0-2.</summary>
-    public string? ErrorMessage { get; set; } = "";
+    public string? ErrorMessage { get; set; }
 
     /// <summary>Results for each feature update. Versions 0-1.</summary>
     public List<UpdateFeaturesResponse.UpdatableFeatureResult> Results { get; set; } = new();
@@ -111,7 +111,7 @@ public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeature
         public short ErrorCode { get; set; }
 
         /// <summary>The feature update error, or `null` if the feature update succeeded. Versions 0-2; nullable 0-2.</summary>
-        public string? ErrorMessage { get; set; } = "";
+        public string? ErrorMessage { get; set; }
 
         /// <summary>Writes this object in the given version; fields absent from that version are skipped.</summary>
         public void Write(ref KafkaWriter writer, short version)
