@@ -2,8 +2,8 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Broker.Tests.Infrastructure;
 using Levee.Protocol.Messages;
-using KafkaWriter = Levee.Protocol.KafkaWriter;
 using KafkaReader = Levee.Protocol.KafkaReader;
+using KafkaWriter = Levee.Protocol.KafkaWriter;
 
 namespace Levee.Broker.Tests;
 
