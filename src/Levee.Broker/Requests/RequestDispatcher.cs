@@ -132,9 +132,9 @@ public sealed partial class RequestDispatcher
             ? new RequestRefusal(RequestAuthorizer.DeniedError(required.Resource), $"{context.Connection.Principal} is not authorized for {required.Operation} on {required.Resource}.")
             : null;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {ApiKey} from {Remote} on listener {Listener} ({Principal}): {Reason}")]
+    [LoggerMessage(EventName = "Refused", Level = LogLevel.Warning, Message = "Refused {ApiKey} from {Remote} on listener {Listener} ({Principal}): {Reason}")]
     private partial void LogRefused(string? remote, string listener, string principal, ApiKey apiKey, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{ApiKey} v{Version} from {Remote} failed; answered with its error response")]
+    [LoggerMessage(EventName = "Failed", Level = LogLevel.Error, Message = "{ApiKey} v{Version} from {Remote} failed; answered with its error response")]
     private partial void LogFailed(Exception exception, string? remote, ApiKey apiKey, short version);
 }
