@@ -8,8 +8,8 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>
 /// DescribeLogDirs (v0-v4): this broker's log directory (Levee has one, <c>log.dirs</c>), the size of each partition
-/// replica in it, and (v4) the file system's total and usable bytes. What `levee info` reads the data size from; a
-/// tenant sees its own topics only (the response's names are mapped out of its namespace).
+/// replica in it, and (v4) the file system's total and usable bytes. What `levee info` reads the data size from. Kafka
+/// authorizes it as DESCRIBE on the cluster, which a tenant's principal is never allowed.
 /// </summary>
 [AuthorizeRequest(AclOperation.Describe, AclResourceType.Cluster)]
 public sealed class DescribeLogDirsHandler(ReplicaManager replicas, BrokerOptions options) : ApiHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>
