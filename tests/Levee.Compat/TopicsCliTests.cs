@@ -115,7 +115,7 @@ public sealed class TopicsCliTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Info_Json_HasEveryField_WithRatesFromTwoSamplesWhileAProducerRuns()
+    public async Task Info_Json_HasEveryField_WithRatesFromTwoSamplesWhileAProducerAndAGroupRun()
     {
         await RunOkAsync(["topics", "create", "busy", "--partitions", "2", .. Operator]);
         using var stop = new CancellationTokenSource();
@@ -128,15 +128,40 @@ public sealed class TopicsCliTests : IAsyncLifetime
             }
         });
 
+        // A group reads along, committing every 100 ms: what bytes out/s is estimated from.
+        var consumed = 0L;
+        var consuming = Task.Run(() =>
+        {
+            using var consumer = new ConsumerBuilder<Ignore, string>(new ConsumerConfig { BootstrapServers = _levee.BootstrapServers, GroupId = "busy-readers", AutoOffsetReset = AutoOffsetReset.Earliest, AutoCommitIntervalMs = 100 }).Build();
+            consumer.Subscribe("busy");
+            while (!stop.IsCancellationRequested)
+            {
+                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { IsPartitionEOF: false })
+                {
+                    Interlocked.Increment(ref consumed);
+                }
+            }
+
+            consumer.Close();
+        });
+
         Tool.Result info;
         try
         {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (Interlocked.Read(ref consumed) < 100 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.True(Interlocked.Read(ref consumed) >= 100, "the group read nothing in 60 s");
             info = await RunOkAsync(["info", "--json", "--sample-s", "2", .. Operator]);
         }
         finally
         {
             await stop.CancelAsync();
             await producing;
+            await consuming;
         }
 
         using var json = JsonDocument.Parse(info.StdOut);
@@ -152,6 +177,7 @@ public sealed class TopicsCliTests : IAsyncLifetime
         Assert.Equal(2, root.GetProperty("partitions").GetInt32());
         Assert.True(root.GetProperty("messages_per_sec").GetDouble() > 0, info.StdOut);
         Assert.True(root.GetProperty("bytes_in_per_sec").GetDouble() > 0, info.StdOut);
+        Assert.True(root.GetProperty("bytes_out_per_sec").GetDouble() > 0, info.StdOut);
         Assert.True(root.GetProperty("data_bytes").GetInt64() > 0, info.StdOut);
         Assert.True(root.GetProperty("data_limit_bytes").GetInt64() > root.GetProperty("data_bytes").GetInt64(), info.StdOut);
         Assert.True(root.GetProperty("sample_seconds").GetDouble() >= 2, info.StdOut);
