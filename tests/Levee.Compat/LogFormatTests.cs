@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Confluent.Kafka;
 using Levee.Compat.Infrastructure;
 
@@ -48,6 +49,17 @@ public sealed class LogFormatTests
         Assert.Contains("Levee.Cluster.Quorum.MetadataQuorum/LeaderChanged", names);
         var ready = lines.Single(l => l.Contains("\"Ready\"", StringComparison.Ordinal));
         Assert.Contains(" ready: Kafka listener on 127.0.0.1:" + levee.Port, JsonDocument.Parse(ready).RootElement.GetProperty("Message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_ByDefault_WritesOneLinePerEntry_WithTheEventsNameWhereTheSimpleFormatHasItsNumber()
+    {
+        await using var levee = await LeveeProcess.StartAsync();
+        Assert.Equal(0, await levee.TerminateAsync());
+        var lines = levee.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info: Levee\.Broker\[Ready\] Levee broker 1 ready: Kafka listener on "));
+        Assert.Contains(lines, l => l.Contains("info: Levee.Cluster.Quorum.MetadataQuorum[LeaderChanged] Metadata quorum node 1: leader is 1", StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.Matches(@"^\S+ \S+ (info|warn): [\w.]+\[[A-Za-z][\w.]*\] ", l));
     }
 
     [Fact]

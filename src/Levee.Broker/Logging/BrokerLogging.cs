@@ -9,7 +9,7 @@ namespace Levee.Broker.Logging;
 /// <summary>How a broker writes its log to the console.</summary>
 public enum BrokerLogFormat
 {
-    /// <summary>One line per entry: time, level, category, event id, message (the console logger's simple format).</summary>
+    /// <summary>One line per entry: time, level, category, event name, message (the console logger's simple format, names for ids).</summary>
     Text,
 
     /// <summary>
@@ -48,11 +48,8 @@ public static class BrokerLogging
         }
         else
         {
-            logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-            });
+            logging.AddConsole(o => o.FormatterName = NamedTextFormatter.FormatterName);
+            logging.AddConsoleFormatter<NamedTextFormatter, ConsoleFormatterOptions>();
         }
 
         // Kestrel's own start-up lines speak of "http://" listeners: misleading for a Kafka port.
