@@ -1,8 +1,10 @@
 using System.Globalization;
+using Levee.Broker.Logging;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker;
 
@@ -30,6 +32,12 @@ public sealed record BrokerOptions
     /// quorum of several voters (<see cref="ResolveClusterId"/>), else generated once and stored.
     /// </summary>
     public string? ClusterId { get; init; }
+
+    /// <summary>log.format: <c>text</c> (one line per entry, the default) or <c>json</c> (one JSON object per line, for log shippers).</summary>
+    public BrokerLogFormat LogFormat { get; init; } = BrokerLogFormat.Text;
+
+    /// <summary>log.level: the lowest level logged (Information by default; Debug adds every retry and its stack trace).</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>auto.create.topics.enable: create a topic on first Metadata or Produce naming it.</summary>
     public bool AutoCreateTopics { get; init; } = true;
@@ -447,6 +455,8 @@ public sealed record BrokerOptions
             Port = values.Int("port") ?? defaults.Port,
             DataDir = values.Str("log.dirs") ?? dataDirAlias ?? defaults.DataDir,
             ClusterId = values.Str("cluster.id"),
+            LogFormat = values.Str("log.format") is { } format ? ParseEnum<BrokerLogFormat>("log.format", format) : defaults.LogFormat,
+            LogLevel = values.Str("log.level") is { } level ? ParseEnum<LogLevel>("log.level", level) : defaults.LogLevel,
             AutoCreateTopics = values.Bool("auto.create.topics.enable") ?? defaults.AutoCreateTopics,
             DefaultPartitions = values.Int("num.partitions") ?? defaults.DefaultPartitions,
             DefaultReplicationFactor = (short)(values.Int("default.replication.factor") ?? defaults.DefaultReplicationFactor),
@@ -558,6 +568,12 @@ public sealed record BrokerOptions
     private static T? Positive<T>(T? value, string key)
         where T : struct, System.Numerics.INumber<T> =>
         value is { } v && v <= T.Zero ? throw new BrokerConfigurationException($"Setting '{key}' must be positive, got {v}.") : value;
+
+    private static T ParseEnum<T>(string key, string text)
+        where T : struct, Enum =>
+        Enum.TryParse<T>(text.Trim(), ignoreCase: true, out var value) && Enum.IsDefined(value) && !int.TryParse(text, CultureInfo.InvariantCulture, out _)
+            ? value
+            : throw new BrokerConfigurationException($"Setting '{key}' must be one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}, got '{text}'.");
 
     private static string Normalise(string key) => key.ToLowerInvariant().Replace('_', '.').Replace('-', '.').Replace(':', '.');
 

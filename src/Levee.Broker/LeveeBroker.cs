@@ -2,6 +2,7 @@ using System.Net;
 using Levee.Broker.Cluster;
 using Levee.Broker.Groups;
 using Levee.Broker.Handlers;
+using Levee.Broker.Logging;
 using Levee.Broker.Network;
 using Levee.Broker.Partitions;
 using Levee.Broker.Producers;
@@ -82,14 +83,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
         var builder = KafkaListenerHost.CreateBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-        });
-        // Kestrel's own start-up lines speak of "http://" listeners: misleading for a Kafka port.
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddBrokerConsole(options.LogFormat, options.LogLevel);
         configureLogging?.Invoke(builder.Logging);
 
         var identity = new BrokerIdentity(options.NodeId, clientListener.AdvertisedHost ?? clientListener.Host, interBrokerListener.Name);
@@ -130,6 +124,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, AlterConfigsHandler>();
         builder.Services.AddSingleton<IApiHandler, IncrementalAlterConfigsHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeClusterHandler>();
+        builder.Services.AddSingleton<IApiHandler, DescribeLogDirsHandler>();
         builder.Services.AddSingleton<IApiHandler, DeleteRecordsHandler>();
         builder.Services.AddSingleton<ProducerIdManager>();
         builder.Services.AddSingleton<IApiHandler, AllocateProducerIdsHandler>();
@@ -263,7 +258,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}")]
+    [LoggerMessage(EventName = "Ready", Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}")]
     private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners);
 
     /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
@@ -282,12 +277,12 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} controlled shutdown: leadership moved away: {Moved}")]
+    [LoggerMessage(EventName = "ControlledShutdown", Level = LogLevel.Information, Message = "Levee broker {NodeId} controlled shutdown: leadership moved away: {Moved}")]
     private partial void LogControlledShutdown(int nodeId, bool moved);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} stopping")]
+    [LoggerMessage(EventName = "Stopping", Level = LogLevel.Information, Message = "Levee broker {NodeId} stopping")]
     private partial void LogStopping(int nodeId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} stopped cleanly")]
+    [LoggerMessage(EventName = "Stopped", Level = LogLevel.Information, Message = "Levee broker {NodeId} stopped cleanly")]
     private partial void LogStopped(int nodeId);
 }

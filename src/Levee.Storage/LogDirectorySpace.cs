@@ -241,9 +241,9 @@ public sealed partial class LogDirectorySpace
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Holding {Bytes} bytes of the file system of {Directory} in reserve for the metadata log ({ReserveDirectory}){Again}; partition data stops as many bytes short of full")]
+    [LoggerMessage(EventName = "ReserveHeld", Level = LogLevel.Information, Message = "Holding {Bytes} bytes of the file system of {Directory} in reserve for the metadata log ({ReserveDirectory}){Again}; partition data stops as many bytes short of full")]
     private static partial void LogReserveHeld(ILogger logger, string directory, long bytes, string reserveDirectory, string again);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The file system of {Directory} is full ({Free} bytes free): released {Bytes} bytes of its reserve for the metadata log, {Left} bytes left in reserve")]
+    [LoggerMessage(EventName = "ReserveReleased", Level = LogLevel.Warning, Message = "The file system of {Directory} is full ({Free} bytes free): released {Bytes} bytes of its reserve for the metadata log, {Left} bytes left in reserve")]
     private static partial void LogReserveReleased(ILogger logger, string directory, long free, long bytes, long left);
 }

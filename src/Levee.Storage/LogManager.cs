@@ -45,7 +45,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<string> _toRemove = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly WriteFailures _backgroundWriteFailures = new();
+    private readonly FailureRun _backgroundWriteFailures = new(FailureRun.DefaultSummaryInterval);
     private Task _loop = Task.CompletedTask;
     private Task _remover = Task.CompletedTask;
     private long _lastRetentionMs;
@@ -433,7 +433,7 @@ public sealed partial class LogManager : IAsyncDisposable
     {
         if (pass.Failure is { } failure)
         {
-            if (_backgroundWriteFailures.Failed(nowMs))
+            if (_backgroundWriteFailures.Failed(nowMs).Kind == FailureNoteKind.Started)
             {
                 LogBackgroundWritesFailing(_logger, DataDirectory, pass.FailedWhat!, DiskSpace.Describe(failure), DiskSpace.StackTraceWorthy(failure));
             }
@@ -661,30 +661,30 @@ public sealed partial class LogManager : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Count} logs in {Directory} (clean shutdown: {Clean})")]
+    [LoggerMessage(EventName = "Started", Level = LogLevel.Information, Message = "Opened {Count} logs in {Directory} (clean shutdown: {Clean})")]
     private static partial void LogStarted(ILogger logger, string directory, int count, bool clean);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Closed the logs in {Directory} cleanly")]
+    [LoggerMessage(EventName = "Stopped", Level = LogLevel.Information, Message = "Closed the logs in {Directory} cleanly")]
     private static partial void LogStopped(ILogger logger, string directory);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closed the logs in {Directory}, not cleanly ({Problem}): {Unwritten} of {Count} logs could not be written whole, checkpoints {Checkpoints}; the next start recovers them")]
+    [LoggerMessage(EventName = "StoppedUnclean", Level = LogLevel.Warning, Message = "Closed the logs in {Directory}, not cleanly ({Problem}): {Unwritten} of {Count} logs could not be written whole, checkpoints {Checkpoints}; the next start recovers them")]
     private static partial void LogStoppedUnclean(ILogger logger, string directory, int unwritten, int count, string checkpoints, string problem, Exception? exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Background writes in {Directory} fail ({What}: {Problem}): checkpoints and flushes are tried again at their next turn")]
+    [LoggerMessage(EventName = "BackgroundWritesFailing", Level = LogLevel.Warning, Message = "Background writes in {Directory} fail ({What}: {Problem}): checkpoints and flushes are tried again at their next turn")]
     private static partial void LogBackgroundWritesFailing(ILogger logger, string directory, string what, string problem, Exception? exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Background writes in {Directory} succeed again after {DurationMs} ms; {Failures} passes failed meanwhile")]
+    [LoggerMessage(EventName = "BackgroundWritesResumed", Level = LogLevel.Information, Message = "Background writes in {Directory} succeed again after {DurationMs} ms; {Failures} passes failed meanwhile")]
     private static partial void LogBackgroundWritesResumed(ILogger logger, string directory, long durationMs, long failures);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} logs in {Directory} were recovered but could not be flushed ({Problem}); they are recovered again if the broker stops before their next flush")]
+    [LoggerMessage(EventName = "RecoveryUnflushed", Level = LogLevel.Warning, Message = "{Count} logs in {Directory} were recovered but could not be flushed ({Problem}); they are recovered again if the broker stops before their next flush")]
     private static partial void LogRecoveryUnflushed(ILogger logger, int count, string directory, string problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Log maintenance loop iteration failed")]
+    [LoggerMessage(EventName = "LoopFailed", Level = LogLevel.Error, Message = "Log maintenance loop iteration failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Log {TopicPartition} belongs to topic id {Stored}, not {Wanted}: an earlier topic of the same name; deleting it")]
+    [LoggerMessage(EventName = "OtherGeneration", Level = LogLevel.Warning, Message = "Log {TopicPartition} belongs to topic id {Stored}, not {Wanted}: an earlier topic of the same name; deleting it")]
     private static partial void LogOtherGeneration(ILogger logger, TopicPartition topicPartition, Guid stored, Guid wanted);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint {Path} is unreadable; recovering from offset 0")]
+    [LoggerMessage(EventName = "CheckpointUnreadable", Level = LogLevel.Warning, Message = "Checkpoint {Path} is unreadable; recovering from offset 0")]
     private static partial void LogCheckpointUnreadable(ILogger logger, string path, Exception exception);
 }

@@ -296,7 +296,7 @@ public sealed partial class PartitionLog
             _space?.Maintain();
         }
 
-        if (_appendFailures.Failed(now))
+        if (_appendFailures.Failed(now).Kind == FailureNoteKind.Started)
         {
             LogAppendsFailing(_logger, TopicPartition, offset, DiskSpace.Describe(e), DiskSpace.StackTraceWorthy(e));
         }
@@ -459,18 +459,18 @@ public sealed partial class PartitionLog
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rolled {TopicPartition} to a new segment at offset {BaseOffset} ({Reason})")]
+    [LoggerMessage(EventName = "Rolled", Level = LogLevel.Information, Message = "Rolled {TopicPartition} to a new segment at offset {BaseOffset} ({Reason})")]
     private static partial void LogRolled(ILogger logger, TopicPartition topicPartition, long baseOffset, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Background flush of {TopicPartition} failed ({Problem}); the next flush tries again")]
+    [LoggerMessage(EventName = "FlushFailed", Level = LogLevel.Warning, Message = "Background flush of {TopicPartition} failed ({Problem}); the next flush tries again")]
     private static partial void LogFlushFailed(ILogger logger, TopicPartition topicPartition, string problem, Exception? exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Appends to {TopicPartition} fail from offset {Offset} ({Problem}): each is refused until one succeeds, which is logged too")]
+    [LoggerMessage(EventName = "AppendsFailing", Level = LogLevel.Warning, Message = "Appends to {TopicPartition} fail from offset {Offset} ({Problem}): each is refused until one succeeds, which is logged too")]
     private static partial void LogAppendsFailing(ILogger logger, TopicPartition topicPartition, long offset, string problem, Exception? exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Appends to {TopicPartition} succeed again after {DurationMs} ms; {Refused} were refused meanwhile")]
+    [LoggerMessage(EventName = "AppendsResumed", Level = LogLevel.Information, Message = "Appends to {TopicPartition} succeed again after {DurationMs} ms; {Refused} were refused meanwhile")]
     private static partial void LogAppendsResumed(ILogger logger, TopicPartition topicPartition, long durationMs, long refused);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Truncated {TopicPartition} to offset {Offset}; log end offset now {LogEndOffset}")]
+    [LoggerMessage(EventName = "Truncated", Level = LogLevel.Information, Message = "Truncated {TopicPartition} to offset {Offset}; log end offset now {LogEndOffset}")]
     private static partial void LogTruncated(ILogger logger, TopicPartition topicPartition, long offset, long logEndOffset);
 }

@@ -240,15 +240,15 @@ public sealed partial class PartitionLog
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Opened log {TopicPartition}: {SegmentCount} segments, offsets [{LogStartOffset}, {LogEndOffset}), clean shutdown {Clean}")]
+    [LoggerMessage(EventName = "Opened", Level = LogLevel.Information, Message = "Opened log {TopicPartition}: {SegmentCount} segments, offsets [{LogStartOffset}, {LogEndOffset}), clean shutdown {Clean}")]
     private static partial void LogOpened(ILogger logger, TopicPartition topicPartition, int segmentCount, long logStartOffset, long logEndOffset, bool clean);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rebuilding the indexes of {TopicPartition} segment {BaseOffset}: missing or failing the sanity check")]
+    [LoggerMessage(EventName = "IndexRebuilt", Level = LogLevel.Warning, Message = "Rebuilding the indexes of {TopicPartition} segment {BaseOffset}: missing or failing the sanity check")]
     private static partial void LogIndexRebuilt(ILogger logger, TopicPartition topicPartition, long baseOffset);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery of {TopicPartition} segment {BaseOffset} truncated {Bytes} bytes ({Problem}); log end offset now {LogEndOffset}")]
+    [LoggerMessage(EventName = "RecoveryTruncated", Level = LogLevel.Warning, Message = "Recovery of {TopicPartition} segment {BaseOffset} truncated {Bytes} bytes ({Problem}); log end offset now {LogEndOffset}")]
     private static partial void LogRecoveryTruncated(ILogger logger, TopicPartition topicPartition, long baseOffset, long bytes, string problem, long logEndOffset);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery of {TopicPartition} deleted segment {BaseOffset}, which followed a truncated one")]
+    [LoggerMessage(EventName = "RecoveryDroppedSegment", Level = LogLevel.Warning, Message = "Recovery of {TopicPartition} deleted segment {BaseOffset}, which followed a truncated one")]
     private static partial void LogRecoveryDroppedSegment(ILogger logger, TopicPartition topicPartition, long baseOffset);
 }

@@ -143,12 +143,12 @@ public sealed partial class PartitionLog
         LogProducerStateLoaded(_logger, TopicPartition, from, replayed, _producers.Count, expired);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing the producer snapshot of {TopicPartition} at offset {Offset} failed ({Problem}); recovery replays from an older one")]
+    [LoggerMessage(EventName = "ProducerSnapshotFailed", Level = LogLevel.Warning, Message = "Writing the producer snapshot of {TopicPartition} at offset {Offset} failed ({Problem}); recovery replays from an older one")]
     private static partial void LogProducerSnapshotFailed(ILogger logger, TopicPartition topicPartition, long offset, string problem, Exception? exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Producer snapshot {Path} of {TopicPartition} is unreadable; deleted it")]
+    [LoggerMessage(EventName = "ProducerSnapshotCorrupt", Level = LogLevel.Warning, Message = "Producer snapshot {Path} of {TopicPartition} is unreadable; deleted it")]
     private static partial void LogProducerSnapshotCorrupt(ILogger logger, TopicPartition topicPartition, string path, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Loaded producer state of {TopicPartition} from offset {From}: replayed {Batches} batches, {Producers} producers, {Expired} expired")]
+    [LoggerMessage(EventName = "ProducerStateLoaded", Level = LogLevel.Debug, Message = "Loaded producer state of {TopicPartition} from offset {From}: replayed {Batches} batches, {Producers} producers, {Expired} expired")]
     private static partial void LogProducerStateLoaded(ILogger logger, TopicPartition topicPartition, long from, int batches, int producers, int expired);
 }

@@ -171,9 +171,9 @@ public sealed partial class PartitionLog
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Deleting segment {BaseOffset} of {TopicPartition} ({Reason})")]
+    [LoggerMessage(EventName = "SegmentDeleted", Level = LogLevel.Information, Message = "Deleting segment {BaseOffset} of {TopicPartition} ({Reason})")]
     private static partial void LogSegmentDeleted(ILogger logger, TopicPartition topicPartition, long baseOffset, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Renaming segment {BaseOffset} of {TopicPartition} for deletion failed")]
+    [LoggerMessage(EventName = "DeleteFailed", Level = LogLevel.Warning, Message = "Renaming segment {BaseOffset} of {TopicPartition} for deletion failed")]
     private static partial void LogDeleteFailed(ILogger logger, TopicPartition topicPartition, long baseOffset, Exception exception);
 }

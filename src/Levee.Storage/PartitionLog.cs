@@ -28,7 +28,7 @@ public sealed partial class PartitionLog : IDisposable
     private readonly List<LogSegment> _pendingDeletes = [];
     private readonly ProducerStateManager _producers;
     private readonly SegmentFileCache _fileCache;
-    private readonly WriteFailures _appendFailures = new();
+    private readonly FailureRun _appendFailures = new(FailureRun.DefaultSummaryInterval);
     private LogDirectorySpace? _space;
     private LogSegment[] _segments;
     private LogConfig _config;
@@ -283,6 +283,6 @@ public sealed partial class PartitionLog : IDisposable
         return found;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing the log of {TopicPartition}: a write failed ({Problem}); it is recovered at the next open")]
+    [LoggerMessage(EventName = "CloseFailed", Level = LogLevel.Warning, Message = "Closing the log of {TopicPartition}: a write failed ({Problem}); it is recovered at the next open")]
     private static partial void LogCloseFailed(ILogger logger, TopicPartition topicPartition, string problem, Exception? exception);
 }

@@ -4,6 +4,7 @@ using Levee.Commands;
 var root = new RootCommand("Levee: a Kafka-compatible streaming service.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(TopicsCommand.Create());
 root.Subcommands.Add(GroupsCommand.Create());

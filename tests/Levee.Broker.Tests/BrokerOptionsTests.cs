@@ -33,6 +33,28 @@ public sealed class BrokerOptionsTests
     }
 
     [Fact]
+    public void LogFormatAndLevel_AreTextAndInformationByDefault_AndReadCaseInsensitively()
+    {
+        var defaults = FromSettings();
+        Assert.Equal(Logging.BrokerLogFormat.Text, defaults.LogFormat);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, defaults.LogLevel);
+
+        var set = FromSettings(("log.format", "JSON"), ("log.level", "debug"));
+        Assert.Equal(Logging.BrokerLogFormat.Json, set.LogFormat);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, set.LogLevel);
+    }
+
+    [Theory]
+    [InlineData("log.format", "xml", "text, json")]
+    [InlineData("log.format", "1", "text, json")]
+    [InlineData("log.level", "verbose", "trace, debug, information, warning, error, critical, none")]
+    public void AnotherLogFormatOrLevel_IsRefusedNamingTheChoices(string key, string value, string choices)
+    {
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings((key, value)));
+        Assert.Equal($"Setting '{key}' must be one of {choices}, got '{value}'.", error.Message);
+    }
+
+    [Fact]
     public void AuthorizerSettings_AreReadWithKafkasSyntax_AndOffByDefault()
     {
         var defaults = FromSettings();

@@ -117,6 +117,23 @@ public sealed class ClusterCliTests : IAsyncLifetime
         Assert.Equal(3, down.StdOut.Split('\n').Count(l => l.Contains("stopped.", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task UpWithLogFormatJson_GivesEveryBrokerAJsonLog()
+    {
+        var up = await LeveeAsync("cluster", "up", "--brokers", "1", "--dir", _dir, "--base-port", "0", "--log-format", "json", "--timeout-s", "90");
+        Assert.True(up.ExitCode == 0, up.StdOut + up.StdErr);
+        var down = await LeveeAsync("cluster", "down", "--dir", _dir);
+        Assert.True(down.ExitCode == 0, down.StdOut + down.StdErr);
+
+        var lines = (await File.ReadAllLinesAsync(Path.Combine(_dir, "node-1.log"))).Where(l => l.Length > 0).ToList();
+        var names = lines.Select(l =>
+        {
+            using var entry = JsonDocument.Parse(l);
+            return entry.RootElement.GetProperty("State").TryGetProperty("EventName", out var name) ? name.GetString() : null;
+        }).ToList();
+        Assert.Contains("Ready", names);
+    }
+
     private static Task<Tool.Result> LeveeAsync(params string[] args) =>
         Tool.RunAsync("dotnet", new[] { Path.Combine(AppContext.BaseDirectory, "levee.dll") }.Concat(args), timeout: TimeSpan.FromSeconds(150));
 

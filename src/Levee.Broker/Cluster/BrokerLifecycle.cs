@@ -264,7 +264,7 @@ public sealed partial class BrokerLifecycle : IAsyncDisposable
         return new HeartbeatResult((ErrorCode)response.ErrorCode, response.IsFenced, response.ShouldShutDown, response.IsCaughtUp);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Controller unreachable, retrying: {Problem}")]
+    [LoggerMessage(EventName = "ControllerUnreachable", Level = LogLevel.Debug, Message = "Controller unreachable, retrying: {Problem}")]
     private partial void LogControllerUnreachable(string problem);
 }
 

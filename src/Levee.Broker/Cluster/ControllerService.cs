@@ -509,30 +509,30 @@ public sealed partial class ControllerService : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: broker {BrokerId} registered with epoch {Epoch}")]
+    [LoggerMessage(EventName = "Registered", Level = LogLevel.Information, Message = "Controller: broker {BrokerId} registered with epoch {Epoch}")]
     private partial void LogRegistered(int brokerId, long epoch);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: broker {BrokerId} unfenced")]
+    [LoggerMessage(EventName = "Unfenced", Level = LogLevel.Information, Message = "Controller: broker {BrokerId} unfenced")]
     private partial void LogUnfenced(int brokerId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat ({Reason}); its leaderships move to in-sync replicas")]
+    [LoggerMessage(EventName = "Fenced", Level = LogLevel.Warning, Message = "Controller: broker {BrokerId} fenced after {SilentMs} ms without a heartbeat ({Reason}); its leaderships move to in-sync replicas")]
     private partial void LogFenced(int brokerId, long silentMs, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: committed {Added} of the {Total} SCRAM credential(s) of the data directory's bootstrap file (the others were there already); the file is removed")]
+    [LoggerMessage(EventName = "CredentialsBootstrapped", Level = LogLevel.Information, Message = "Controller: committed {Added} of the {Total} SCRAM credential(s) of the data directory's bootstrap file (the others were there already); the file is removed")]
     private partial void LogCredentialsBootstrapped(int added, int total);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Controller: deciding again on the current image: {Reason}")]
+    [LoggerMessage(EventName = "Redeciding", Level = LogLevel.Information, Message = "Controller: deciding again on the current image: {Reason}")]
     private partial void LogRedeciding(string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Controller: a metadata decision did not apply")]
+    [LoggerMessage(EventName = "Rejected", Level = LogLevel.Error, Message = "Controller: a metadata decision did not apply")]
     private partial void LogRejected(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: healing: re-creating {Moves} replica(s) of broker(s) {Brokers} on survivors")]
+    [LoggerMessage(EventName = "Healing", Level = LogLevel.Warning, Message = "Controller: healing: re-creating {Moves} replica(s) of broker(s) {Brokers} on survivors")]
     private partial void LogHealing(int moves, string brokers);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Controller: {Reason}")]
+    [LoggerMessage(EventName = "HealingHeld", Level = LogLevel.Warning, Message = "Controller: {Reason}")]
     private partial void LogHealingHeld(string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Controller: periodic check failed")]
+    [LoggerMessage(EventName = "TickFailed", Level = LogLevel.Error, Message = "Controller: periodic check failed")]
     private partial void LogTickFailed(Exception exception);
 }

@@ -160,6 +160,6 @@ public sealed partial class GroupCoordinator
         return await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId} deleted")]
+    [LoggerMessage(EventName = "GroupDeleted", Level = LogLevel.Information, Message = "Group {GroupId} deleted")]
     private partial void LogGroupDeleted(string groupId);
 }

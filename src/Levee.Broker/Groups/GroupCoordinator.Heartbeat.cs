@@ -182,6 +182,6 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} left")]
+    [LoggerMessage(EventName = "MemberLeft", Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} left")]
     private partial void LogMemberLeft(string groupId, string memberId);
 }

@@ -435,21 +435,21 @@ public sealed partial class GroupCoordinator
         return true;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} (instance {GroupInstanceId}) joined")]
+    [LoggerMessage(EventName = "MemberJoined", Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} (instance {GroupInstanceId}) joined")]
     private partial void LogMemberJoined(string groupId, string memberId, string? groupInstanceId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: static member {GroupInstanceId} replaced {OldMemberId} with {NewMemberId}")]
+    [LoggerMessage(EventName = "StaticMemberReplaced", Level = LogLevel.Information, Message = "Group {GroupId}: static member {GroupInstanceId} replaced {OldMemberId} with {NewMemberId}")]
     private partial void LogStaticMemberReplaced(string groupId, string groupInstanceId, string oldMemberId, string newMemberId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: preparing to rebalance (generation {GenerationId}, {Members} member(s))")]
+    [LoggerMessage(EventName = "PreparingRebalance", Level = LogLevel.Information, Message = "Group {GroupId}: preparing to rebalance (generation {GenerationId}, {Members} member(s))")]
     private partial void LogPreparingRebalance(string groupId, int generationId, int members);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} did not rejoin in time; removed")]
+    [LoggerMessage(EventName = "MemberDidNotRejoin", Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} did not rejoin in time; removed")]
     private partial void LogMemberDidNotRejoin(string groupId, string memberId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} is empty")]
+    [LoggerMessage(EventName = "GroupEmpty", Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} is empty")]
     private partial void LogGroupEmpty(string groupId, int generationId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} with protocol {Protocol}, leader {LeaderId}, {Members} member(s)")]
+    [LoggerMessage(EventName = "GenerationStarted", Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} with protocol {Protocol}, leader {LeaderId}, {Members} member(s)")]
     private partial void LogGenerationStarted(string groupId, int generationId, string protocol, string? leaderId, int members);
 }

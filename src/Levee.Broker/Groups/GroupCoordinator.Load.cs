@@ -177,9 +177,9 @@ public sealed partial class GroupCoordinator
         return loaded;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Group {GroupId}: built an invalid batch for __consumer_offsets: {Problem}")]
+    [LoggerMessage(EventName = "InvalidBatch", Level = LogLevel.Error, Message = "Group {GroupId}: built an invalid batch for __consumer_offsets: {Problem}")]
     private partial void LogInvalidBatch(string groupId, string? problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Group {GroupId}: append to __consumer_offsets failed: {Problem}")]
+    [LoggerMessage(EventName = "AppendFailed", Level = LogLevel.Error, Message = "Group {GroupId}: append to __consumer_offsets failed: {Problem}")]
     private partial void LogAppendFailed(Exception? e, string groupId, string problem);
 }

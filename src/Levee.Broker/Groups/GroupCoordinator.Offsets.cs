@@ -448,9 +448,9 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: {Count} offset(s) expired")]
+    [LoggerMessage(EventName = "OffsetsExpired", Level = LogLevel.Information, Message = "Group {GroupId}: {Count} offset(s) expired")]
     private partial void LogOffsetsExpired(string groupId, int count);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: empty and without offsets; removed")]
+    [LoggerMessage(EventName = "GroupRemoved", Level = LogLevel.Information, Message = "Group {GroupId}: empty and without offsets; removed")]
     private partial void LogGroupRemoved(string groupId);
 }

@@ -294,18 +294,18 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Following __consumer_offsets leadership failed")]
+    [LoggerMessage(EventName = "OwnershipFailed", Level = LogLevel.Error, Message = "Following __consumer_offsets leadership failed")]
     private partial void LogOwnershipFailed(Exception e);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded __consumer_offsets-{Partition} (leader epoch {LeaderEpoch}): {Groups} group(s), {Offsets} committed offset(s), up to offset {End}")]
+    [LoggerMessage(EventName = "Loaded", Level = LogLevel.Information, Message = "Loaded __consumer_offsets-{Partition} (leader epoch {LeaderEpoch}): {Groups} group(s), {Offsets} committed offset(s), up to offset {End}")]
     private partial void LogLoaded(int partition, int leaderEpoch, int groups, int offsets, long end);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Loading __consumer_offsets-{Partition} failed; its groups answer COORDINATOR_LOAD_IN_PROGRESS")]
+    [LoggerMessage(EventName = "LoadFailed", Level = LogLevel.Error, Message = "Loading __consumer_offsets-{Partition} failed; its groups answer COORDINATOR_LOAD_IN_PROGRESS")]
     private partial void LogLoadFailed(Exception e, int partition);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Unloaded __consumer_offsets-{Partition} (leader epoch {LeaderEpoch}): leadership moved; {Groups} group(s) now coordinated elsewhere")]
+    [LoggerMessage(EventName = "Unloaded", Level = LogLevel.Information, Message = "Unloaded __consumer_offsets-{Partition} (leader epoch {LeaderEpoch}): leadership moved; {Groups} group(s) now coordinated elsewhere")]
     private partial void LogUnloaded(int partition, int leaderEpoch, int groups);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Group {GroupId}: the ISR of __consumer_offsets-{Partition} did not reach offset {End} within {TimeoutMs} ms")]
+    [LoggerMessage(EventName = "ReplicationTimedOut", Level = LogLevel.Warning, Message = "Group {GroupId}: the ISR of __consumer_offsets-{Partition} did not reach offset {End} within {TimeoutMs} ms")]
     private partial void LogReplicationTimedOut(string groupId, int partition, long end, int timeoutMs);
 }

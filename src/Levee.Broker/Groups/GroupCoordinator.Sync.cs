@@ -193,9 +193,9 @@ public sealed partial class GroupCoordinator
 
     private static SyncGroupResponse SyncError(ErrorCode error) => new() { ErrorCode = (short)error, Assignment = [] };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} is stable")]
+    [LoggerMessage(EventName = "Stable", Level = LogLevel.Information, Message = "Group {GroupId}: generation {GenerationId} is stable")]
     private partial void LogStable(string groupId, int generationId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} did not send SyncGroup in time; removed")]
+    [LoggerMessage(EventName = "PendingSyncExpired", Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} did not send SyncGroup in time; removed")]
     private partial void LogPendingSyncExpired(string groupId, string memberId);
 }

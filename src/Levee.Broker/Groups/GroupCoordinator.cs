@@ -313,17 +313,17 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not create {Topic}: {Error} {Message}")]
+    [LoggerMessage(EventName = "OffsetsTopicFailedCore", Level = LogLevel.Error, Message = "Could not create {Topic}: {Error} {Message}")]
     private partial void LogOffsetsTopicFailedCore(string topic, ErrorCode error, string? message);
 
     private void LogOffsetsTopicFailed(ErrorCode error, string? message) => LogOffsetsTopicFailedCore(OffsetsTopic, error, message);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Group timer failed for group {GroupId}")]
+    [LoggerMessage(EventName = "TimerFailed", Level = LogLevel.Error, Message = "Group timer failed for group {GroupId}")]
     private partial void LogTimerFailed(Exception e, string groupId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: pending member {MemberId} did not rejoin in time and is dropped")]
+    [LoggerMessage(EventName = "PendingMemberExpired", Level = LogLevel.Information, Message = "Group {GroupId}: pending member {MemberId} did not rejoin in time and is dropped")]
     private partial void LogPendingMemberExpired(string groupId, string memberId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} session expired ({SessionTimeoutMs} ms without heartbeat); removing it")]
+    [LoggerMessage(EventName = "SessionExpired", Level = LogLevel.Information, Message = "Group {GroupId}: member {MemberId} session expired ({SessionTimeoutMs} ms without heartbeat); removing it")]
     private partial void LogSessionExpired(string groupId, string memberId, int sessionTimeoutMs);
 }

@@ -227,7 +227,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
         result.LogStartOffset = -1;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected produce to {Partition}: {Error} {Message}")]
+    [LoggerMessage(EventName = "Rejected", Level = LogLevel.Information, Message = "Rejected produce to {Partition}: {Error} {Message}")]
     private partial void LogRejected(string partition, ErrorCode error, string? message);
 
     /// <inheritdoc />

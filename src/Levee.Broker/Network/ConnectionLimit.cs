@@ -83,6 +83,6 @@ public sealed partial class ConnectionLimit(BrokerOptions options, TimeProvider 
         LogRefused(connection.RemoteEndPoint?.ToString(), listener.Name, options.MaxConnections, Interlocked.Exchange(ref _refusedUnlogged, 0));
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refusing connection from {Remote} on listener {Listener}: max.connections ({Max}) connections are open; {Refused} refused since the previous such line (one every 10 s at most)")]
+    [LoggerMessage(EventName = "Refused", Level = LogLevel.Warning, Message = "Refusing connection from {Remote} on listener {Listener}: max.connections ({Max}) connections are open; {Refused} refused since the previous such line (one every 10 s at most)")]
     private partial void LogRefused(string? remote, string listener, int max, long refused);
 }

@@ -333,27 +333,27 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         new ResponseHeader { CorrelationId = context.CorrelationId }.Write(ref writer, version);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: frame length {Length} is outside 0..{Max} (socket.request.max.bytes)")]
+    [LoggerMessage(EventName = "InvalidFrame", Level = LogLevel.Warning, Message = "Closing connection from {Remote}: frame length {Length} is outside 0..{Max} (socket.request.max.bytes)")]
     private partial void LogInvalidFrame(string? remote, int length, int max);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Closing connection from {Remote}: idle for {IdleMs} ms (connections.max.idle.ms)")]
+    [LoggerMessage(EventName = "Idle", Level = LogLevel.Information, Message = "Closing connection from {Remote}: idle for {IdleMs} ms (connections.max.idle.ms)")]
     private partial void LogIdle(string? remote, long idleMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: its request, of {Length} bytes declared, had {Received} of them {TimeoutMs} ms after it started arriving (request.arrival.timeout.ms)")]
+    [LoggerMessage(EventName = "ArrivalTimeout", Level = LogLevel.Warning, Message = "Closing connection from {Remote}: its request, of {Length} bytes declared, had {Received} of them {TimeoutMs} ms after it started arriving (request.arrival.timeout.ms)")]
     private partial void LogArrivalTimeout(string? remote, int length, int received, long timeoutMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: its request had {Received} of the 4 bytes of its length prefix {TimeoutMs} ms after it started arriving (request.arrival.timeout.ms)")]
+    [LoggerMessage(EventName = "PrefixArrivalTimeout", Level = LogLevel.Warning, Message = "Closing connection from {Remote}: its request had {Received} of the 4 bytes of its length prefix {TimeoutMs} ms after it started arriving (request.arrival.timeout.ms)")]
     private partial void LogPrefixArrivalTimeout(string? remote, long received, long timeoutMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
+    [LoggerMessage(EventName = "MalformedRequest", Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
     private partial void LogMalformedRequest(string? remote, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: malformed {ApiKey} v{Version} request: {Problem}")]
+    [LoggerMessage(EventName = "MalformedBody", Level = LogLevel.Warning, Message = "Closing connection from {Remote}: malformed {ApiKey} v{Version} request: {Problem}")]
     private partial void LogMalformedBody(string? remote, ApiKey apiKey, short version, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
+    [LoggerMessage(EventName = "Unsupported", Level = LogLevel.Warning, Message = "Closing connection from {Remote}: {Problem}")]
     private partial void LogUnsupported(string? remote, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Aborting connection from {Remote}: its {ApiKey} response could not be completed: {Problem}")]
+    [LoggerMessage(EventName = "ResponseFailed", Level = LogLevel.Warning, Message = "Aborting connection from {Remote}: its {ApiKey} response could not be completed: {Problem}")]
     private partial void LogResponseFailed(string? remote, ApiKey apiKey, string problem);
 }

@@ -60,9 +60,9 @@ public static partial class TlsTransport
         });
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote} on TLS listener {Listener}: the TLS handshake failed: {Reason}")]
+    [LoggerMessage(EventName = "HandshakeFailed", Level = LogLevel.Warning, Message = "Closing connection from {Remote} on TLS listener {Listener}: the TLS handshake failed: {Reason}")]
     private static partial void LogHandshakeFailed(ILogger logger, string? remote, string listener, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing connection from {Remote} on TLS listener {Listener}: no ssl.principal.mapping.rules rule matches the client certificate's subject '{Subject}'")]
+    [LoggerMessage(EventName = "NoRuleMatches", Level = LogLevel.Warning, Message = "Closing connection from {Remote} on TLS listener {Listener}: no ssl.principal.mapping.rules rule matches the client certificate's subject '{Subject}'")]
     private static partial void LogNoRuleMatches(ILogger logger, string? remote, string listener, string subject);
 }

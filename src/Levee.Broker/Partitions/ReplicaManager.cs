@@ -473,18 +473,18 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         await Logs.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partition(s), replication factor {ReplicationFactor}")]
+    [LoggerMessage(EventName = "TopicCreated", Level = LogLevel.Information, Message = "Created topic {Topic} with {Partitions} partition(s), replication factor {ReplicationFactor}")]
     private partial void LogTopicCreated(string topic, int partitions, short replicationFactor);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
+    [LoggerMessage(EventName = "TopicDeleted", Level = LogLevel.Information, Message = "Deleted topic {Topic}")]
     private partial void LogTopicDeleted(string topic);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding {ApiKey} to the controller at {Controller} failed: {Problem}")]
+    [LoggerMessage(EventName = "ForwardFailed", Level = LogLevel.Warning, Message = "Forwarding {ApiKey} to the controller at {Controller} failed: {Problem}")]
     private partial void LogForwardFailed(ApiKey apiKey, string controller, string problem);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Cannot open the replica {Partition} ({Problem}); it stays offline on this broker until a later metadata change opens it")]
+    [LoggerMessage(EventName = "ReplicaOpenFailed", Level = LogLevel.Error, Message = "Cannot open the replica {Partition} ({Problem}); it stays offline on this broker until a later metadata change opens it")]
     private partial void LogReplicaOpenFailed(string partition, string problem, Exception? exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} replica(s) no longer assigned here (topics {Topics})")]
+    [LoggerMessage(EventName = "ReplicasDeleted", Level = LogLevel.Information, Message = "Deleted {Count} replica(s) no longer assigned here (topics {Topics})")]
     private partial void LogReplicasDeleted(int count, string topics);
 }

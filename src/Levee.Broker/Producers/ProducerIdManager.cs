@@ -162,12 +162,12 @@ public sealed partial class ProducerIdManager : IDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Broker {NodeId}: producer id block {First}-{Last} from the controller")]
+    [LoggerMessage(EventName = "Block", Level = LogLevel.Information, Message = "Broker {NodeId}: producer id block {First}-{Last} from the controller")]
     private partial void LogBlock(int nodeId, long first, long last);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker {NodeId}: no producer id block from the controller ({Error}); InitProducerId answers COORDINATOR_LOAD_IN_PROGRESS")]
+    [LoggerMessage(EventName = "NoBlock", Level = LogLevel.Warning, Message = "Broker {NodeId}: no producer id block from the controller ({Error}); InitProducerId answers COORDINATOR_LOAD_IN_PROGRESS")]
     private partial void LogNoBlock(int nodeId, ErrorCode error);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Controller {Address} unreachable for AllocateProducerIds: {Problem}")]
+    [LoggerMessage(EventName = "ControllerUnreachable", Level = LogLevel.Debug, Message = "Controller {Address} unreachable for AllocateProducerIds: {Problem}")]
     private partial void LogControllerUnreachable(string address, string problem);
 }

@@ -124,9 +124,9 @@ public sealed partial class IsrManager : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "ISR of {Partition} changed from [{From}] to [{To}]")]
+    [LoggerMessage(EventName = "IsrChanged", Level = LogLevel.Information, Message = "ISR of {Partition} changed from [{From}] to [{To}]")]
     private partial void LogIsrChanged(string partition, string from, string to);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "ISR proposal for {Partition} failed: {Problem}")]
+    [LoggerMessage(EventName = "ProposalFailed", Level = LogLevel.Debug, Message = "ISR proposal for {Partition} failed: {Problem}")]
     private partial void LogProposalFailed(string partition, string problem);
 }

@@ -42,7 +42,7 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
     private volatile IReadOnlyList<Partition> _partitions = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _rotation;
-    private int _consecutiveFailures;
+    private readonly FailureRun _roundFailures = new(FailureRun.DefaultSummaryInterval);
     private long _lastRoundMs;
     private volatile bool _stalled;
 
@@ -127,10 +127,9 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
             try
             {
                 await FetchOnceAsync(Rotate(ready), cancellationToken).ConfigureAwait(false);
-                if (_consecutiveFailures > 0)
+                if (_roundFailures.Succeeded(NowMs) is { } ended)
                 {
-                    LogFetchRecovered(_client.Address, _consecutiveFailures);
-                    _consecutiveFailures = 0;
+                    LogFetchRecovered(_client.Address, ended.Failures, ended.DurationMs);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -141,11 +140,20 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
             {
                 // Whatever went wrong (the connection, a timeout, a bug), the loop goes on: a fetcher that
                 // ends silently leaves every partition of its leader out of the ISR for good.
-                _consecutiveFailures++;
-                var backoffMs = Backoff(_consecutiveFailures);
-                if (_consecutiveFailures == 1 || _consecutiveFailures % 20 == 0)
+                // One line when the rounds start failing, one with the count every half minute, one when they work again.
+                var note = _roundFailures.Failed(NowMs);
+                var backoffMs = Backoff(note.Failures);
+                switch (note.Kind)
                 {
-                    LogFetchFailed(_client.Address, _consecutiveFailures, backoffMs, ex.GetType().Name, ex.Message);
+                    case FailureNoteKind.Started:
+                        LogFetchFailed(_client.Address, backoffMs, ex.GetType().Name, ex.Message);
+                        break;
+                    case FailureNoteKind.Repeated:
+                        LogFetchStillFailing(_client.Address, note.SinceLastReport, note.DurationMs / 1000.0, ex.GetType().Name, ex.Message);
+                        break;
+                    default:
+                        LogFetchRetrying(_client.Address, note.Failures, backoffMs, ex);
+                        break;
                 }
 
                 await WaitAsync(changed, TimeSpan.FromMilliseconds(backoffMs), cancellationToken).ConfigureAwait(false);
@@ -170,7 +178,7 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         }
     }
 
-    private static int Backoff(int failures) => Math.Min(MaxBackoffMs, MinBackoffMs << Math.Min(failures - 1, 6));
+    private static int Backoff(long failures) => Math.Min(MaxBackoffMs, MinBackoffMs << (int)Math.Min(failures - 1, 6));
 
     private PartitionFetchState State(Partition partition)
     {
@@ -294,31 +302,30 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
 
         if (problem is not null)
         {
-            state.Failures++;
-            var backoffMs = Backoff(state.Failures);
+            var note = state.Failures.Failed(now);
+            var backoffMs = Backoff(note.Failures);
             state.BackoffUntilMs = now + backoffMs;
 
             // An error answer is usually brief (the leader has not applied a new topic or leadership yet): it is
             // a warning once it persists. A batch that cannot be applied is one at once.
-            if (unexpected || state.Failures == PersistentFailures || (state.Failures > PersistentFailures && (problem != state.LastProblem || state.Failures % 50 == 0)))
+            if (unexpected || note.Kind != FailureNoteKind.Counted || (note.Failures > PersistentFailures && problem != state.LastProblem))
             {
-                LogPartitionFailed(partition.Id.ToString(), _client.Address, state.Failures, backoffMs, problem);
+                LogPartitionFailed(partition.Id.ToString(), _client.Address, note.Failures, backoffMs, problem);
             }
             else
             {
-                LogPartitionRetrying(partition.Id.ToString(), _client.Address, state.Failures, backoffMs, problem);
+                LogPartitionRetrying(partition.Id.ToString(), _client.Address, note.Failures, backoffMs, problem);
             }
 
             state.LastProblem = problem;
             return;
         }
 
-        if (state.Failures >= PersistentFailures)
+        if (state.Failures.Succeeded(now) is { WasReported: true } ended)
         {
-            LogPartitionRecovered(partition.Id.ToString(), _client.Address, state.Failures);
+            LogPartitionRecovered(partition.Id.ToString(), _client.Address, ended.Failures);
         }
 
-        state.Failures = 0;
         state.LastProblem = null;
         state.BackoffUntilMs = 0;
         var end = partition.Log.LogEndOffset;
@@ -368,7 +375,7 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
     {
         public long BackoffUntilMs { get; set; }
 
-        public int Failures { get; set; }
+        public FailureRun Failures { get; } = new(FailureRun.DefaultSummaryInterval, PersistentFailures);
 
         public string? LastProblem { get; set; }
 
@@ -377,27 +384,33 @@ public sealed partial class ReplicaFetcher : IAsyncDisposable
         public bool StallLogged { get; set; }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica fetch from {Leader} failed ({Failures} in a row), retrying in {BackoffMs} ms: {Kind}: {Problem}")]
-    private partial void LogFetchFailed(string leader, int failures, int backoffMs, string kind, string problem);
+    [LoggerMessage(EventName = "ReplicaFetchFailing", Level = LogLevel.Warning, Message = "Replica fetch from {Leader} failed, retrying in {BackoffMs} ms (further failures are counted): {Kind}: {Problem}")]
+    private partial void LogFetchFailed(string leader, int backoffMs, string kind, string problem);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replica fetch from {Leader} works again after {Failures} failed round(s)")]
-    private partial void LogFetchRecovered(string leader, int failures);
+    [LoggerMessage(EventName = "ReplicaFetchStillFailing", Level = LogLevel.Warning, Message = "Replica fetch from {Leader} still failing: {Failures} more failed round(s), {DurationS:0} s since it started: {Kind}: {Problem}")]
+    private partial void LogFetchStillFailing(string leader, long failures, double durationS, string kind, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
-    private partial void LogPartitionFailed(string partition, string leader, int failures, int backoffMs, string problem);
+    [LoggerMessage(EventName = "ReplicaFetchRetrying", Level = LogLevel.Debug, Message = "Replica fetch from {Leader} failed ({Failures} in a row), retrying in {BackoffMs} ms")]
+    private partial void LogFetchRetrying(string leader, long failures, int backoffMs, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
-    private partial void LogPartitionRetrying(string partition, string leader, int failures, int backoffMs, string problem);
+    [LoggerMessage(EventName = "ReplicaFetchRecovered", Level = LogLevel.Information, Message = "Replica fetch from {Leader} works again after {Failures} failed round(s) in {DurationMs} ms")]
+    private partial void LogFetchRecovered(string leader, long failures, long durationMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: fetch from {Leader} works again after {Failures} failure(s)")]
-    private partial void LogPartitionRecovered(string partition, string leader, int failures);
+    [LoggerMessage(EventName = "PartitionFailed", Level = LogLevel.Warning, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
+    private partial void LogPartitionFailed(string partition, string leader, long failures, int backoffMs, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Follower {Partition}: no progress from {Leader} for {StalledMs} ms while it is behind (log end {End}, leader's high watermark {LeaderHighWatermark})")]
+    [LoggerMessage(EventName = "PartitionRetrying", Level = LogLevel.Debug, Message = "Follower {Partition}: fetch from {Leader} failed ({Failures} in a row), retrying it in {BackoffMs} ms: {Problem}")]
+    private partial void LogPartitionRetrying(string partition, string leader, long failures, int backoffMs, string problem);
+
+    [LoggerMessage(EventName = "PartitionRecovered", Level = LogLevel.Information, Message = "Follower {Partition}: fetch from {Leader} works again after {Failures} failure(s)")]
+    private partial void LogPartitionRecovered(string partition, string leader, long failures);
+
+    [LoggerMessage(EventName = "NoProgress", Level = LogLevel.Warning, Message = "Follower {Partition}: no progress from {Leader} for {StalledMs} ms while it is behind (log end {End}, leader's high watermark {LeaderHighWatermark})")]
     private partial void LogNoProgress(string partition, string leader, long end, long leaderHighWatermark, long stalledMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Follower {Partition}: truncating from {From} to {To} (the leader's epoch {Epoch} ends at {LeaderEnd})")]
+    [LoggerMessage(EventName = "Truncating", Level = LogLevel.Information, Message = "Follower {Partition}: truncating from {From} to {To} (the leader's epoch {Epoch} ends at {LeaderEnd})")]
     private partial void LogTruncating(string partition, long from, long to, int epoch, long leaderEnd);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Replica fetcher for {Leader} ended with an error")]
+    [LoggerMessage(EventName = "LoopFailed", Level = LogLevel.Error, Message = "Replica fetcher for {Leader} ended with an error")]
     private partial void LogLoopFailed(string leader, Exception exception);
 }

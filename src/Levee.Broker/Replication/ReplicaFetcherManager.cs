@@ -166,6 +166,6 @@ public sealed partial class ReplicaFetcherManager : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica fetcher for leader {Leader} at {Address} stopped, hangs, or leaves a partition behind: replacing it")]
+    [LoggerMessage(EventName = "ReplacingFetcher", Level = LogLevel.Warning, Message = "Replica fetcher for leader {Leader} at {Address} stopped, hangs, or leaves a partition behind: replacing it")]
     private partial void LogReplacingFetcher(int leader, string address);
 }

@@ -26,7 +26,7 @@ public sealed partial class RequestDispatcher
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    /// <summary>Creates a dispatcher over <paramref name="handlers"/>, one per API key, deciding with <paramref name="authorizer"/>.</summary>
+    /// <summary>Creates a dispatcher over <paramref name="handlers"/>, the last one per API key, deciding with <paramref name="authorizer"/>.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
     public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, BrokerQuotas quotas, TenantUsage usage, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
@@ -36,7 +36,8 @@ public sealed partial class RequestDispatcher
         _usage = usage;
         _logger = logger;
         _time = time;
-        Handlers = [.. handlers.OrderBy(h => h.Key)];
+        // A handler registered later for the same API replaces the earlier one (a test's own, after the broker's).
+        Handlers = [.. handlers.GroupBy(h => h.Key).Select(g => g.Last()).OrderBy(h => h.Key)];
         _byKey = new IApiHandler?[Handlers.Max(h => (int)h.Key) + 1];
         _authorization = new ApiAuthorizationAttribute[_byKey.Length];
         foreach (var handler in Handlers)
@@ -132,9 +133,9 @@ public sealed partial class RequestDispatcher
             ? new RequestRefusal(RequestAuthorizer.DeniedError(required.Resource), $"{context.Connection.Principal} is not authorized for {required.Operation} on {required.Resource}.")
             : null;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {ApiKey} from {Remote} on listener {Listener} ({Principal}): {Reason}")]
+    [LoggerMessage(EventName = "Refused", Level = LogLevel.Warning, Message = "Refused {ApiKey} from {Remote} on listener {Listener} ({Principal}): {Reason}")]
     private partial void LogRefused(string? remote, string listener, string principal, ApiKey apiKey, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{ApiKey} v{Version} from {Remote} failed; answered with its error response")]
+    [LoggerMessage(EventName = "Failed", Level = LogLevel.Error, Message = "{ApiKey} v{Version} from {Remote} failed; answered with its error response")]
     private partial void LogFailed(Exception exception, string? remote, ApiKey apiKey, short version);
 }

@@ -198,9 +198,9 @@ public sealed partial class BrokerTls
         return trusted.Count > 0 ? trusted : throw new CryptographicException("it holds no certificate");
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS file {Path} changed but cannot be read ({Problem}); still using what it held before")]
+    [LoggerMessage(EventName = "ReloadFailed", Level = LogLevel.Warning, Message = "TLS file {Path} changed but cannot be read ({Problem}); still using what it held before")]
     private partial void LogReloadFailed(string path, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused the TLS certificate of broker {Host}: {Reason}")]
+    [LoggerMessage(EventName = "BrokerCertificateRefused", Level = LogLevel.Warning, Message = "Refused the TLS certificate of broker {Host}: {Reason}")]
     private partial void LogBrokerCertificateRefused(string host, string reason);
 }

@@ -169,9 +169,9 @@ public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptio
     private static UserScramCredentialRecord? Credential(MetadataImage image, string user, ScramMechanism mechanism) =>
         image.ScramCredentials.TryGetValue(new ScramCredentialKey(user, mechanism), out var credential) ? credential : null;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Failed authentication #{Count} from {Remote} on listener {Listener} with {Mechanism}: {Reason}")]
+    [LoggerMessage(EventName = "Failed", Level = LogLevel.Warning, Message = "Failed authentication #{Count} from {Remote} on listener {Listener} with {Mechanism}: {Reason}")]
     private partial void LogFailed(string? remote, string listener, string mechanism, long count, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Authenticated {Remote} on listener {Listener} as {Principal} with {Mechanism}")]
+    [LoggerMessage(EventName = "Authenticated", Level = LogLevel.Debug, Message = "Authenticated {Remote} on listener {Listener} as {Principal} with {Mechanism}")]
     private partial void LogAuthenticated(string? remote, string listener, string principal, string mechanism);
 }

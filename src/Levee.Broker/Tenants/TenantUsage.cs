@@ -73,7 +73,7 @@ public sealed partial class TenantUsage(ReplicaManager replicas, BrokerQuotas qu
         yield return ("usage.throttled_ms", quotas.ThrottledMs(tenant.Name).ToString(c));
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {Tenant} is {State} its plan's storage limit of {Limit} bytes on this broker ({Used} bytes stored): its Produce requests are refused while it is at the limit")]
+    [LoggerMessage(EventName = "Storage", Level = LogLevel.Warning, Message = "Tenant {Tenant} is {State} its plan's storage limit of {Limit} bytes on this broker ({Used} bytes stored): its Produce requests are refused while it is at the limit")]
     private partial void LogStorage(string tenant, string state, long limit, long used);
 
     private double Rate(ClientQuotaManager manager, string tenant) =>

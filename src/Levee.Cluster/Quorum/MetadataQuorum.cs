@@ -35,6 +35,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
     private MetadataStateMachine? _stateMachine;
     private WriteAheadLog? _log;
     private RaftCluster? _cluster;
+    private RaftLoggerFactory? _raftLoggerFactory;
     private int _state; // 0 new, 1 started, 2 stopped
 
     /// <summary>Creates a quorum node; nothing starts until <see cref="StartAsync"/>.</summary>
@@ -130,7 +131,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
             RequestTimeout = _options.RequestTimeout ?? _options.ElectionTimeoutLower,
             ColdStart = false,
             ConfigurationStorage = null, // in-memory, filled below with the static voter list
-            LoggerFactory = new StoppingLoggerFactory(_loggerFactory, () => Volatile.Read(ref _state) == 2),
+            LoggerFactory = _raftLoggerFactory = new RaftLoggerFactory(_loggerFactory, () => Volatile.Read(ref _state) == 2, TimeProvider.System),
         };
         if (configuration.ConfigurationStorage is not InMemoryClusterConfigurationStorage<EndPoint> storage)
         {
@@ -179,6 +180,8 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
 
             cluster.Dispose();
         }
+
+        _raftLoggerFactory?.Dispose();
 
         if (_log is { } log)
         {
@@ -445,22 +448,22 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Metadata quorum node {NodeId} listening on {EndPoint} with {Voters} voter(s), image at offset {Offset}")]
+    [LoggerMessage(EventName = "Started", Level = LogLevel.Information, Message = "Metadata quorum node {NodeId} listening on {EndPoint} with {Voters} voter(s), image at offset {Offset}")]
     private partial void LogStarted(int nodeId, string endPoint, int voters, long offset);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Metadata quorum node {NodeId}: leader is {Leader}")]
+    [LoggerMessage(EventName = "LeaderChanged", Level = LogLevel.Information, Message = "Metadata quorum node {NodeId}: leader is {Leader}")]
     private partial void LogLeaderChanged(int nodeId, string leader);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata quorum node {NodeId} did not leave the quorum within {TimeoutMs} ms; closing its log anyway")]
+    [LoggerMessage(EventName = "StopTimedOut", Level = LogLevel.Warning, Message = "Metadata quorum node {NodeId} did not leave the quorum within {TimeoutMs} ms; closing its log anyway")]
     private partial void LogStopTimedOut(int nodeId, long timeoutMs);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: last replication round before leaving failed: {Problem}")]
+    [LoggerMessage(EventName = "HandOverFailed", Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: last replication round before leaving failed: {Problem}")]
     private partial void LogHandOverFailed(int nodeId, string problem);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: pushing the commit index to the followers failed ({Problem}); the next heartbeat carries it")]
+    [LoggerMessage(EventName = "CommitPushFailed", Level = LogLevel.Debug, Message = "Metadata quorum node {NodeId}: pushing the commit index to the followers failed ({Problem}); the next heartbeat carries it")]
     private partial void LogCommitPushFailed(int nodeId, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A metadata quorum event handler failed")]
+    [LoggerMessage(EventName = "HandlerFailed", Level = LogLevel.Warning, Message = "A metadata quorum event handler failed")]
     private partial void LogHandlerFailed(Exception exception);
 }
 

@@ -82,10 +82,10 @@ internal sealed partial class MetadataStateMachine(
         publish(image);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Metadata image restored from snapshot {File} at offset {Offset}")]
+    [LoggerMessage(EventName = "Restored", Level = LogLevel.Information, Message = "Metadata image restored from snapshot {File} at offset {Offset}")]
     private partial void LogRestored(string file, long offset);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Committed metadata batch at offset {Offset} does not apply and is skipped")]
+    [LoggerMessage(EventName = "SkippedBatch", Level = LogLevel.Error, Message = "Committed metadata batch at offset {Offset} does not apply and is skipped")]
     private partial void LogSkippedBatch(Exception exception, long offset);
 }
 

@@ -67,9 +67,15 @@ internal static class ClusterCommand
         var basePort = new Option<int>("--base-port") { Description = "Broker N listens on P+2(N-1) (Kafka) and P+2(N-1)+1 (quorum); 0 picks free ports.", DefaultValueFactory = _ => 19092 };
         var timeout = TimeoutOption(60);
         var set = new Option<string[]>("--set") { Description = "A setting for every broker, key=value (passed to levee serve).", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("up", "Start N `levee serve` processes on 127.0.0.1 as one cluster and print its bootstrap servers.") { brokers, dir, basePort, timeout, set };
+        var logFormat = ServeCommand.LogFormatOption();
+        var command = new Command("up", "Start N `levee serve` processes on 127.0.0.1 as one cluster and print its bootstrap servers.") { brokers, dir, basePort, timeout, set, logFormat };
         command.SetAction((parse, cancellation) => RunAsync(() => UpAsync(
-            parse.GetValue(brokers), Path.GetFullPath(parse.GetValue(dir)!), parse.GetValue(basePort), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(set) ?? [], cancellation)));
+            parse.GetValue(brokers),
+            Path.GetFullPath(parse.GetValue(dir)!),
+            parse.GetValue(basePort),
+            TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            [.. parse.GetValue(set) ?? [], .. parse.GetValue(logFormat) is { } format ? ["log.format=" + format] : Array.Empty<string>()],
+            cancellation)));
         return command;
     }
 

@@ -7,6 +7,13 @@ namespace Levee.Commands;
 /// <summary>`levee serve`: runs one broker until SIGTERM or SIGINT.</summary>
 internal static class ServeCommand
 {
+    /// <summary>`--log-format text|json` (log.format), for serve and for what starts brokers.</summary>
+    public static Option<string?> LogFormatOption() => new("--log-format")
+    {
+        Description = "Log format (log.format): text, one line per entry (default), or json, one JSON object per line for log shippers.",
+        CustomParser = r => r.Tokens[0].Value.ToLowerInvariant() is "text" or "json" ? r.Tokens[0].Value.ToLowerInvariant() : Refuse(r),
+    };
+
     public static Command Create()
     {
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (log.dirs). Default ./data." };
@@ -16,8 +23,9 @@ internal static class ServeCommand
         var voters = new Option<string?>("--voters") { Description = "Metadata quorum voters, id@host:port,... (controller.quorum.voters). Default: this broker alone." };
         var config = new Option<string?>("--config") { Description = "JSON config file with Kafka-style keys. Default levee.json when present." };
         var set = new Option<string[]>("--set") { Description = "Any setting as key=value, e.g. --set auto.create.topics.enable=false.", AllowMultipleArgumentsPerToken = true };
+        var logFormat = LogFormatOption();
 
-        var command = new Command("serve", "Run a Levee broker.") { dataDir, port, host, nodeId, voters, config, set };
+        var command = new Command("serve", "Run a Levee broker.") { dataDir, port, host, nodeId, voters, config, set, logFormat };
         command.SetAction(async (parse, cancellation) =>
         {
             var flags = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -26,6 +34,7 @@ internal static class ServeCommand
             AddIfSet(flags, "host", parse.GetValue(host));
             AddIfSet(flags, "node.id", parse.GetValue(nodeId)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
             AddIfSet(flags, "controller.quorum.voters", parse.GetValue(voters));
+            AddIfSet(flags, "log.format", parse.GetValue(logFormat));
             foreach (var pair in parse.GetValue(set) ?? [])
             {
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
@@ -64,6 +73,12 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    private static string? Refuse(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        result.AddError($"--log-format must be text or json, not '{result.Tokens[0].Value}'.");
+        return null;
     }
 
     private static void AddIfSet(Dictionary<string, string?> flags, string key, string? value)

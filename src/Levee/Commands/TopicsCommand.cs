@@ -1,21 +1,25 @@
 using System.CommandLine;
 using System.Globalization;
-using Confluent.Kafka;
+using System.Text.Json;
 using Confluent.Kafka.Admin;
 using Levee.Commands.Clusters;
 using Spectre.Console;
 
 namespace Levee.Commands;
 
-/// <summary>`levee topics create|list|describe`, over the Kafka protocol like any client.</summary>
-internal static class TopicsCommand
+/// <summary>`levee topics create|list|describe|delete|config|tail|write`, over the Kafka protocol like any client.</summary>
+internal static partial class TopicsCommand
 {
     public static Command Create()
     {
-        var topics = new Command("topics", "Create, list and describe topics (leaders, replicas, ISR, offline replicas).");
+        var topics = new Command("topics", "Create, list, describe, configure and delete topics; tail and write their records.");
         topics.Subcommands.Add(CreateCommand());
         topics.Subcommands.Add(ListCommand());
         topics.Subcommands.Add(DescribeCommand());
+        topics.Subcommands.Add(DeleteCommand());
+        topics.Subcommands.Add(ConfigCommand());
+        topics.Subcommands.Add(TailCommand());
+        topics.Subcommands.Add(WriteCommand());
         return topics;
     }
 
@@ -38,6 +42,8 @@ internal static class TopicsCommand
 
         return table;
     }
+
+    private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
 
     private static string Ids(IReadOnlyList<int> ids) => ids.Count == 0 ? "-" : string.Join(',', ids);
 
@@ -66,9 +72,8 @@ internal static class TopicsCommand
                 configs[pair[..eq]] = pair[(eq + 1)..];
             }
 
-            var servers = ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!));
             var timeoutMs = parse.GetValue(timeout) * 1000;
-            using var admin = new AdminClientBuilder(ClientProperties.Apply(new AdminClientConfig { BootstrapServers = servers, SocketTimeoutMs = timeoutMs }, parse.GetValue(commandConfig))).Build();
+            using var admin = Admin(parse.GetValue(bootstrap), parse.GetValue(dir)!, parse.GetValue(commandConfig), timeoutMs);
             var topic = parse.GetValue(name)!;
             try
             {
@@ -93,10 +98,19 @@ internal static class TopicsCommand
         var dir = ClusterCommand.DirOption();
         var bootstrap = ClusterCommand.BootstrapOption();
         var timeout = ClusterCommand.TimeoutOption(10);
-        var command = new Command("list", "List topics with their partition count and replication factor.") { dir, bootstrap, timeout };
+        var json = JsonOption("Print one JSON object: topics, one object per topic (name, partitions, replication_factor, under_replicated, offline).");
+        var command = new Command("list", "List topics with their partition count and replication factor.") { dir, bootstrap, timeout, json };
         command.SetAction((parse, _) => ClusterCommand.RunAsync(async () =>
         {
             var view = await ClusterAdmin.DescribeAsync(ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!)), TimeSpan.FromSeconds(parse.GetValue(timeout))).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new { topics = view.Partitions.GroupBy(p => p.Topic).Select(t => new { name = t.Key, partitions = t.Count(), replication_factor = t.Max(p => p.Replicas.Count), under_replicated = t.Count(p => p.UnderReplicated), offline = t.Count(p => p.IsOffline) }) },
+                    IndentedJson));
+                return 0;
+            }
+
             var table = new Table().AddColumns("topic", "partitions", "replication factor", "under-replicated", "offline");
             foreach (var topic in view.Partitions.GroupBy(p => p.Topic))
             {
@@ -120,7 +134,8 @@ internal static class TopicsCommand
         var dir = ClusterCommand.DirOption();
         var bootstrap = ClusterCommand.BootstrapOption();
         var timeout = ClusterCommand.TimeoutOption(10);
-        var command = new Command("describe", "Partitions of topics: leader, replicas, ISR, offline replicas.") { names, dir, bootstrap, timeout };
+        var json = JsonOption("Print one JSON object: partitions, one object per partition (topic, partition, leader, replicas, isr, offline_replicas).");
+        var command = new Command("describe", "Partitions of topics: leader, replicas, ISR, offline replicas.") { names, dir, bootstrap, timeout, json };
         command.SetAction((parse, _) => ClusterCommand.RunAsync(async () =>
         {
             var topics = parse.GetValue(names) ?? [];
@@ -128,6 +143,14 @@ internal static class TopicsCommand
                 ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!)),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 topics.Length == 0 ? null : topics).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new { partitions = view.Partitions.Select(p => new { topic = p.Topic, partition = p.Partition, leader = p.Leader, replicas = p.Replicas, isr = p.Isr, offline_replicas = p.Offline }) },
+                    IndentedJson));
+                return 0;
+            }
+
             ClusterCommand.CreateConsole().Write(PartitionTable("Partitions", view.Partitions));
             return 0;
         }));

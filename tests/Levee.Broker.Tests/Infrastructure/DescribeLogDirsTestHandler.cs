@@ -5,7 +5,7 @@ using KafkaErrorCode = Levee.Protocol.ErrorCode;
 
 namespace Levee.Broker.Tests.Infrastructure;
 
-/// <summary>A DescribeLogDirs v4 handler (an API Levee does not serve) for tests to drive the request pipeline with.</summary>
+/// <summary>A DescribeLogDirs v4 handler for tests to drive the request pipeline with (registered after the broker's own, it replaces it).</summary>
 public abstract class DescribeLogDirsTestHandler : ApiHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>
 {
     public override ApiKey Key => ApiKey.DescribeLogDirs;

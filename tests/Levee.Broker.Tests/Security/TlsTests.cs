@@ -282,7 +282,7 @@ public sealed class TlsTests : IDisposable
         Assert.Equal(Enumerable.Range(0, count).Select(i => "v" + i).ToHashSet(), seen);
     }
 
-    /// <summary>Answers DescribeLogDirs (an API Levee does not serve) with the connection's principal as the log dir.</summary>
+    /// <summary>Answers DescribeLogDirs (in place of the broker's own) with the connection's principal as the log dir.</summary>
     [NoAuthorization]
     private sealed class PrincipalHandler : DescribeLogDirsTestHandler
     {
