@@ -1,4 +1,5 @@
 using System.Net;
+using Levee.Broker.Admin;
 using Levee.Broker.Cluster;
 using Levee.Broker.Groups;
 using Levee.Broker.Handlers;
@@ -34,11 +35,12 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    private LeveeBroker(WebApplication app, BrokerIdentity identity, BrokerOptions options)
+    private LeveeBroker(WebApplication app, BrokerIdentity identity, BrokerOptions options, Uri? adminAddress)
     {
         _app = app;
         Identity = identity;
         Options = options;
+        AdminAddress = adminAddress;
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Levee.Broker");
     }
 
@@ -47,6 +49,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
     /// <summary>The options it runs with.</summary>
     public BrokerOptions Options { get; }
+
+    /// <summary>The admin HTTP listener's base address (the bound port when admin.listener asked for port 0); null when it is off.</summary>
+    public Uri? AdminAddress { get; }
 
     /// <summary>The partitions and topics this broker holds.</summary>
     public ReplicaManager Replicas => _app.Services.GetRequiredService<ReplicaManager>();
@@ -78,6 +83,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         BrokerTls.Validate(options);
         var requestMemory = new RequestMemoryBudget(options.ResolveQueuedMaxRequestBytes());
         options.CheckConnectionLimits();
+        var admin = AdminEndpoint.Resolve(options);
         var usesTls = listeners.Any(l => l.IsTls);
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
@@ -114,6 +120,14 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<TenantConnections>();
         builder.Services.AddSingleton<TenantUsage>();
         builder.Services.AddSingleton<BrokerLifecycle>();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<ClusterEvents>();
+        builder.Services.AddSingleton<BrokerMetrics>();
+        if (admin is not null)
+        {
+            AdminApi.AddServices(builder.Services);
+        }
+
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LogDirectorySpace>()));
         builder.Services.AddSingleton<IsrManager>();
         builder.Services.AddSingleton<ReplicationThrottle>();
@@ -156,9 +170,18 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<RequestDispatcher>();
         builder.Services.AddSingleton<KafkaConnectionHandler>();
         var bound = new List<(KafkaListener Listener, ListenOptions Options)>();
+        ListenOptions? adminBound = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = null;
+
+            // The admin listener is an ordinary HTTP listener of the same Kestrel: the app's routes (AdminApi) serve it,
+            // while each Kafka listener runs its own connection handler and never reaches them.
+            if (admin is not null)
+            {
+                kestrel.Listen(admin.Address, admin.Port, listen => adminBound = listen);
+            }
+
             foreach (var listener in listeners)
             {
                 // An address Kestrel binds as given, so that the bound port (port 0: a free one) can be read back
@@ -184,6 +207,10 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         });
 
         var app = builder.Build();
+        if (admin is not null)
+        {
+            AdminApi.Map(app, options);
+        }
 
         // The pipeline checks every handler's authorization declaration when it is built: a broker with an
         // undeclared handler does not start.
@@ -197,6 +224,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
         // Recover the metadata image, then open (and if need be recover) the logs, before accepting a connection.
         await app.Services.GetRequiredService<MetadataQuorum>().StartAsync(cancellationToken).ConfigureAwait(false);
+        app.Services.GetRequiredService<ClusterEvents>().Start();
         app.Services.GetRequiredService<ReplicaManager>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         identity.Endpoints = [.. bound.Select(b => new BrokerEndpoint(
@@ -205,7 +233,10 @@ public sealed partial class LeveeBroker : IAsyncDisposable
             b.Listener.AdvertisedPort ?? ((IPEndPoint)b.Options.EndPoint).Port,
             (short)b.Listener.Protocol))];
         identity.Port = identity.Endpoints.First(e => e.Name == clientListener.Name).Port;
-        var broker = new LeveeBroker(app, identity, options);
+        var adminAddress = adminBound is { EndPoint: IPEndPoint adminEndPoint }
+            ? new Uri($"http://{(adminEndPoint.Address.Equals(IPAddress.Any) ? identity.Host : adminEndPoint.Address.ToString())}:{adminEndPoint.Port}/")
+            : null;
+        var broker = new LeveeBroker(app, identity, options, adminAddress);
 
         // Join the cluster: the controller loop, registration and heartbeats, replication. The broker is
         // ready once the controller has unfenced it (in a cluster, once a quorum has formed).
@@ -220,7 +251,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
             await controller.ApplyCredentialBootstrapAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        broker.LogReady(identity.NodeId, identity.Host, identity.Port, Path.GetFullPath(options.DataDir), string.Join(", ", identity.Endpoints.Select(e => $"{e.Name}://{e.Host}:{e.Port}")));
+        broker.LogReady(identity.NodeId, identity.Host, identity.Port, Path.GetFullPath(options.DataDir), string.Join(", ", identity.Endpoints.Select(e => $"{e.Name}://{e.Host}:{e.Port}")), adminAddress?.ToString() ?? "off");
         return broker;
     }
 
@@ -263,8 +294,8 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}")]
-    private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}; admin {Admin}")]
+    private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners, string admin);
 
     /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
     private static MetadataQuorumOptions QuorumOptions(BrokerOptions options, LogDirectorySpace space)

@@ -67,6 +67,8 @@ public sealed class ConfigurationTests
             info.ArgumentList.Add("serve");
             info.ArgumentList.Add("--port");
             info.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            info.ArgumentList.Add("--set");
+            info.ArgumentList.Add("admin.listener=127.0.0.1:0");
             foreach (var arg in args)
             {
                 info.ArgumentList.Add(arg);
@@ -111,6 +113,8 @@ public sealed class ConfigurationTests
         info.ArgumentList.Add("serve");
         info.ArgumentList.Add("--set");
         info.ArgumentList.Add("quorum.port=" + FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.ArgumentList.Add("--set");
+        info.ArgumentList.Add("admin.listener=127.0.0.1:0");
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;
