@@ -62,6 +62,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>The request memory budget (queued.max.request.bytes) every connection draws from.</summary>
     public RequestMemoryBudget RequestMemory => _app.Services.GetRequiredService<RequestMemoryBudget>();
 
+    /// <summary>The broker's instruments, exported at /metrics when the admin listener is on.</summary>
+    public BrokerMetrics Metrics => _app.Services.GetRequiredService<BrokerMetrics>();
+
     /// <summary>The connections open on every listener, against max.connections.</summary>
     public ConnectionLimit Connections => _app.Services.GetRequiredService<ConnectionLimit>();
 
