@@ -106,6 +106,14 @@ public sealed class MetricsTests
         // GC and memory, from the runtime's own meter.
         Assert.True(metrics.Samples.Where(s => s.Name == "dotnet_gc_collections_total").Sum(s => s.Value) >= 1);
         Assert.True(Value(metrics, "dotnet_process_memory_working_set_bytes") > 10_000_000);
+        // The admin API shows the same tenant against its plan.
+        using var tenants = JsonDocument.Parse(await http.GetStringAsync("api/tenants"));
+        var acme = Assert.Single(tenants.RootElement.EnumerateArray());
+        Assert.Equal("acme", acme.GetProperty("name").GetString());
+        Assert.Equal("basic-0", acme.GetProperty("plan").GetString());
+        Assert.Equal(1, acme.GetProperty("topics").GetInt32());
+        Assert.Equal(2048, acme.GetProperty("limits").GetProperty("producer_byte_rate").GetInt64());
+        Assert.True(acme.GetProperty("usage").GetProperty("throttled_ms").GetInt64() > 0, acme.ToString());
         tenantProducer.Flush(TimeSpan.FromSeconds(1));
     }
 
