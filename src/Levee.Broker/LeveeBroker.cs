@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Levee.Broker.Admin;
 using Levee.Broker.Cluster;
@@ -78,7 +79,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// Opens the data directory, binds the listeners and starts serving. <paramref name="configureServices"/> may add
     /// services, API handlers included, after the broker's own.
     /// </summary>
-    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent, or a connection limit is not positive.</exception>
+    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent, a connection limit is not positive, or the admin listener's port is taken.</exception>
     public static async Task<LeveeBroker> StartAsync(BrokerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -229,7 +230,15 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         await app.Services.GetRequiredService<MetadataQuorum>().StartAsync(cancellationToken).ConfigureAwait(false);
         app.Services.GetRequiredService<ClusterEvents>().Start();
         app.Services.GetRequiredService<ReplicaManager>();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (admin is { Port: > 0 } && ex.Message.Contains(string.Create(CultureInfo.InvariantCulture, $":{admin.Port}:"), StringComparison.Ordinal))
+        {
+            // Most likely the default 8080, taken by something else: say which setting moves it.
+            throw new BrokerConfigurationException($"The admin listener cannot bind {options.AdminListener} ({ex.Message}); set admin.listener to a free host:port, or to off.", ex);
+        }
         identity.Endpoints = [.. bound.Select(b => new BrokerEndpoint(
             b.Listener.Name,
             b.Listener.AdvertisedHost ?? b.Listener.Host,
