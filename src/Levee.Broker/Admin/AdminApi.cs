@@ -7,6 +7,7 @@ using Levee.Broker.Groups;
 using Levee.Broker.Partitions;
 using Levee.Broker.Security;
 using Levee.Broker.Tenants;
+using Levee.Cluster.Controller;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -22,10 +23,7 @@ namespace Levee.Broker.Admin;
 /// </summary>
 public static class AdminApi
 {
-    /// <summary>The JSON the API writes: snake_case names, as the CLI's <c>--json</c> output.</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    /// <summary>Adds what the routes need: routing, JSON options, the OpenAPI document, the metrics pipeline.</summary>
+    /// <summary>Adds what the routes need: routing, JSON options (snake_case, as the CLI's --json), the OpenAPI document, the metrics pipeline.</summary>
     public static void AddServices(IServiceCollection services)
     {
         services.AddRouting();
@@ -112,7 +110,7 @@ public static class AdminApi
             return new TopicView(
                 topic.Name,
                 topic.Id,
-                BrokerMetrics.TenantOf(image, topic.Name),
+                TenantControl.TenantOf(image, topic.Name)?.Name,
                 partitions.Count == 0 ? 0 : partitions.Max(p => p.Replicas.Count),
                 partitions.Count(p => p.UnderReplicated),
                 partitions.Count(p => p.Offline),
@@ -136,9 +134,8 @@ public static class AdminApi
         var image = replicas.Image;
         return [.. image.Tenants.Tenants.Values.Select(tenant =>
         {
-            var topics = image.TopicsByName.Values.Where(t => t.Name.StartsWith(tenant.Prefix, StringComparison.Ordinal)).ToList();
             var limits = image.Plans.GetValueOrDefault(tenant.Plan)?.Limits ?? System.Collections.Immutable.ImmutableSortedDictionary<string, long>.Empty;
-            return new TenantView(tenant.Name, tenant.Plan, tenant.Users, topics.Count, topics.Sum(t => t.Partitions.Count), limits, usage.Measure(tenant));
+            return new TenantView(tenant.Name, tenant.Plan, tenant.Users, TenantControl.TopicsOf(image, tenant.Prefix).Count(), TenantControl.PartitionsOf(image, tenant.Prefix), limits, usage.Measure(tenant));
         })];
     }
 

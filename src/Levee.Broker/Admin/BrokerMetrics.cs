@@ -6,6 +6,7 @@ using Levee.Broker.Groups;
 using Levee.Broker.Network;
 using Levee.Broker.Partitions;
 using Levee.Broker.Quotas;
+using Levee.Cluster.Controller;
 using Levee.Cluster.Metadata;
 using Levee.Protocol.Messages;
 
@@ -102,21 +103,8 @@ public sealed class BrokerMetrics
         }
     }
 
-    /// <summary>Partitions of <paramref name="image"/> without a leader.</summary>
-    public static int Offline(MetadataImage image)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        return image.TopicsById.Values.Sum(t => t.Partitions.Values.Count(p => p.Leader < 0));
-    }
-
-    /// <summary>The tenant a stored topic name belongs to (its prefix names a tenant), or null.</summary>
-    public static string? TenantOf(MetadataImage image, string topic)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(topic);
-        var dot = topic.IndexOf(Tenant.Separator, StringComparison.Ordinal);
-        return dot > 0 && image.Tenants.Tenants.ContainsKey(topic[..dot]) ? topic[..dot] : null;
-    }
+    private static int Offline(MetadataImage image) =>
+        image.TopicsById.Values.Sum(t => t.Partitions.Values.Count(p => p.Leader < 0));
 
     private IEnumerable<Measurement<long>> PerTopic(Func<Partition, long> value)
     {
@@ -127,7 +115,7 @@ public sealed class BrokerMetrics
     }
 
     private static KeyValuePair<string, object?>[] TopicTags(MetadataImage image, string topic) =>
-        [new("topic", topic), new("tenant", TenantOf(image, topic) ?? "")];
+        [new("topic", topic), new("tenant", TenantControl.TenantOf(image, topic)?.Name ?? "")];
 
     private int UnderReplicated() =>
         _replicas.Partitions.Count(p => p.IsLeader && p.State.Isr.Length < p.State.Replicas.Length);
