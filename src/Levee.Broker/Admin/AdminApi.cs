@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Levee.Broker.Capacity;
 using Levee.Broker.Cluster;
 using Levee.Broker.Groups;
@@ -27,7 +28,13 @@ public static class AdminApi
     public static void AddServices(IServiceCollection services)
     {
         services.AddRouting();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+
+            // Numbers are numbers: the web default also reads them from strings, which the OpenAPI schema then allows.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
         services.AddOpenApi();
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(BrokerMetrics.MeterName)
