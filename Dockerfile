@@ -19,7 +19,10 @@ ENV LEVEE_LOG_DIRS=/var/lib/levee
 ENV LEVEE_LISTENERS=PLAINTEXT://0.0.0.0:9092
 ENV LEVEE_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092
 ENV LEVEE_QUORUM_PORT=9093
-EXPOSE 9092 9093
+# The admin HTTP API, /metrics and the dashboard, inside the container only: to publish it, set
+# LEVEE_ADMIN_LISTENER=0.0.0.0:8080 together with LEVEE_ADMIN_TOKEN (required off loopback).
+ENV LEVEE_ADMIN_LISTENER=127.0.0.1:8080
+EXPOSE 9092 9093 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s CMD ["dotnet", "/app/levee.dll", "topics", "list", "--bootstrap-server", "127.0.0.1:9092", "--timeout-s", "4"]
 ENTRYPOINT ["dotnet", "/app/levee.dll"]
 CMD ["serve"]

@@ -80,7 +80,7 @@ start_levee() { # writes startup seconds (launch to ready line) to $1
   local start end
   start=$(date +%s.%N)
   (ulimit -n "${LEVEE_NOFILE:-1048576}" 2>/dev/null || true
-   exec "$levee" serve --data-dir "$work/data" --port "$levee_port") > "$work/levee.log" 2>&1 &
+   exec "$levee" serve --data-dir "$work/data" --port "$levee_port" --set admin.listener=127.0.0.1:0) > "$work/levee.log" 2>&1 &
   levee_pid=$!
   pids+=("$levee_pid")
   until grep -q " ready: Kafka listener" "$work/levee.log"; do

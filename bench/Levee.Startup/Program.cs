@@ -48,7 +48,7 @@ static async Task<double> ProcessAsync(string leveeDll)
     var clock = Stopwatch.StartNew();
     using var serve = Process.Start(new ProcessStartInfo("dotnet")
     {
-        ArgumentList = { leveeDll, "serve", "--data-dir", dir, "--port", port.ToString(CultureInfo.InvariantCulture), "--set", "quorum.port=0" },
+        ArgumentList = { leveeDll, "serve", "--data-dir", dir, "--port", port.ToString(CultureInfo.InvariantCulture), "--set", "quorum.port=0", "--set", "admin.listener=off" },
         RedirectStandardOutput = true,
         RedirectStandardError = true,
     })!;

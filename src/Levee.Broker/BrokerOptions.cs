@@ -366,6 +366,23 @@ public sealed record BrokerOptions
     /// <summary>allow.everyone.if.no.acl.found: with the authorizer on, a resource no ACL names is open to everyone.</summary>
     public bool AllowEveryoneIfNoAclFound { get; init; }
 
+    /// <summary>
+    /// admin.listener (Levee's): host:port of the admin HTTP listener (JSON API, <c>/metrics</c>, the dashboard); port 0
+    /// picks a free one. Null means none: the default of a broker embedded or started by tests. <c>levee serve</c>
+    /// reads it with <see cref="FromConfiguration"/>, whose default is <see cref="DefaultAdminListener"/> and where an
+    /// empty value or <c>off</c> turns it off.
+    /// </summary>
+    public string? AdminListener { get; init; }
+
+    /// <summary>The admin listener of <c>levee serve</c> when <c>admin.listener</c> is not set.</summary>
+    public const string DefaultAdminListener = "127.0.0.1:8080";
+
+    /// <summary>
+    /// admin.token (Levee's): the bearer token every admin HTTP request but the dashboard page must carry
+    /// (<c>Authorization: Bearer ...</c>); required when <see cref="AdminListener"/> is not on loopback. Never logged.
+    /// </summary>
+    public SecretText? AdminToken { get; init; }
+
     /// <summary>Whether <see cref="QuorumVoters"/> lists more than this node: brokers then talk to each other.</summary>
     public bool HasSeveralVoters => QuorumVoters is { } voters && QuorumVoter.ParseList(voters).Count > 1;
 
@@ -422,6 +439,7 @@ public sealed record BrokerOptions
         settings.RefuseUnknown(fromEnvironment);
         options.ResolveQueuedMaxRequestBytes();
         options.CheckConnectionLimits();
+        Admin.AdminEndpoint.Resolve(options);
         if (values.ContainsKey("listeners") && (values.ContainsKey("port") || values.ContainsKey("host")))
         {
             throw new BrokerConfigurationException("port and host describe the default PLAINTEXT listener; with listeners set, give every listener's host and port there.");
@@ -518,6 +536,10 @@ public sealed record BrokerOptions
             AuthorizerEnabled = values.Bool("authorizer.enabled") ?? defaults.AuthorizerEnabled,
             SuperUsers = ParseSuperUsers(values.Str("super.users")),
             AllowEveryoneIfNoAclFound = values.Bool("allow.everyone.if.no.acl.found") ?? defaults.AllowEveryoneIfNoAclFound,
+            AdminListener = values.Str("admin.listener") is { } admin
+                ? admin.Trim() is "" or "off" ? null : admin.Trim()
+                : DefaultAdminListener,
+            AdminToken = values.Str("admin.token") is { Length: > 0 } token ? new SecretText(token) : null,
         };
     }
 

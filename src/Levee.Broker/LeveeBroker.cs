@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Net;
+using Levee.Broker.Admin;
 using Levee.Broker.Cluster;
 using Levee.Broker.Groups;
 using Levee.Broker.Handlers;
@@ -35,11 +37,12 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    private LeveeBroker(WebApplication app, BrokerIdentity identity, BrokerOptions options)
+    private LeveeBroker(WebApplication app, BrokerIdentity identity, BrokerOptions options, Uri? adminAddress)
     {
         _app = app;
         Identity = identity;
         Options = options;
+        AdminAddress = adminAddress;
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Levee.Broker");
     }
 
@@ -49,6 +52,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>The options it runs with.</summary>
     public BrokerOptions Options { get; }
 
+    /// <summary>The admin HTTP listener's base address (the bound port when admin.listener asked for port 0); null when it is off.</summary>
+    public Uri? AdminAddress { get; }
+
     /// <summary>The partitions and topics this broker holds.</summary>
     public ReplicaManager Replicas => _app.Services.GetRequiredService<ReplicaManager>();
 
@@ -57,6 +63,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
     /// <summary>The request memory budget (queued.max.request.bytes) every connection draws from.</summary>
     public RequestMemoryBudget RequestMemory => _app.Services.GetRequiredService<RequestMemoryBudget>();
+
+    /// <summary>The broker's instruments, exported at /metrics when the admin listener is on.</summary>
+    public BrokerMetrics Metrics => _app.Services.GetRequiredService<BrokerMetrics>();
 
     /// <summary>The connections open on every listener, against max.connections.</summary>
     public ConnectionLimit Connections => _app.Services.GetRequiredService<ConnectionLimit>();
@@ -71,7 +80,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// Opens the data directory, binds the listeners and starts serving. <paramref name="configureServices"/> may add
     /// services, API handlers included, after the broker's own.
     /// </summary>
-    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent, or a connection limit is not positive.</exception>
+    /// <exception cref="BrokerConfigurationException">A listener setting is malformed or inconsistent, a connection limit is not positive, or the admin listener's port is taken.</exception>
     public static async Task<LeveeBroker> StartAsync(BrokerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -79,6 +88,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         BrokerTls.Validate(options);
         var requestMemory = new RequestMemoryBudget(options.ResolveQueuedMaxRequestBytes());
         options.CheckConnectionLimits();
+        var admin = AdminEndpoint.Resolve(options);
         var usesTls = listeners.Any(l => l.IsTls);
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
@@ -108,6 +118,14 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<TenantConnections>();
         builder.Services.AddSingleton<TenantUsage>();
         builder.Services.AddSingleton<BrokerLifecycle>();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<ClusterEvents>();
+        builder.Services.AddSingleton<BrokerMetrics>();
+        if (admin is not null)
+        {
+            AdminApi.AddServices(builder.Services);
+        }
+
         builder.Services.AddSingleton(sp => ReplicaManager.Open(options, identity, sp.GetRequiredService<MetadataQuorum>(), sp.GetRequiredService<ControllerService>(), sp.GetRequiredService<ControllerChannel>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LogDirectorySpace>()));
         builder.Services.AddSingleton<IsrManager>();
         builder.Services.AddSingleton<ReplicationThrottle>();
@@ -151,9 +169,18 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<RequestDispatcher>();
         builder.Services.AddSingleton<KafkaConnectionHandler>();
         var bound = new List<(KafkaListener Listener, ListenOptions Options)>();
+        ListenOptions? adminBound = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = null;
+
+            // The admin listener is an ordinary HTTP listener of the same Kestrel: the app's routes (AdminApi) serve it,
+            // while each Kafka listener runs its own connection handler and never reaches them.
+            if (admin is not null)
+            {
+                kestrel.Listen(admin.Address, admin.Port, listen => adminBound = listen);
+            }
+
             foreach (var listener in listeners)
             {
                 // An address Kestrel binds as given, so that the bound port (port 0: a free one) can be read back
@@ -179,6 +206,10 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         });
 
         var app = builder.Build();
+        if (admin is not null)
+        {
+            AdminApi.Map(app, options);
+        }
 
         // The pipeline checks every handler's authorization declaration when it is built: a broker with an
         // undeclared handler does not start.
@@ -192,15 +223,27 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
         // Recover the metadata image, then open (and if need be recover) the logs, before accepting a connection.
         await app.Services.GetRequiredService<MetadataQuorum>().StartAsync(cancellationToken).ConfigureAwait(false);
+        app.Services.GetRequiredService<ClusterEvents>().Start();
         app.Services.GetRequiredService<ReplicaManager>();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (admin is { Port: > 0 } && ex.Message.Contains(string.Create(CultureInfo.InvariantCulture, $":{admin.Port}:"), StringComparison.Ordinal))
+        {
+            // Most likely the default 8080, taken by something else: say which setting moves it.
+            throw new BrokerConfigurationException($"The admin listener cannot bind {options.AdminListener} ({ex.Message}); set admin.listener to a free host:port, or to off.", ex);
+        }
         identity.Endpoints = [.. bound.Select(b => new BrokerEndpoint(
             b.Listener.Name,
             b.Listener.AdvertisedHost ?? b.Listener.Host,
             b.Listener.AdvertisedPort ?? ((IPEndPoint)b.Options.EndPoint).Port,
             (short)b.Listener.Protocol))];
         identity.Port = identity.Endpoints.First(e => e.Name == clientListener.Name).Port;
-        var broker = new LeveeBroker(app, identity, options);
+        var adminAddress = adminBound is { EndPoint: IPEndPoint adminEndPoint }
+            ? new Uri($"http://{(adminEndPoint.Address.Equals(IPAddress.Any) ? identity.Host : adminEndPoint.Address.ToString())}:{adminEndPoint.Port}/")
+            : null;
+        var broker = new LeveeBroker(app, identity, options, adminAddress);
 
         // Join the cluster: the controller loop, registration and heartbeats, replication. The broker is
         // ready once the controller has unfenced it (in a cluster, once a quorum has formed).
@@ -215,7 +258,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
             await controller.ApplyCredentialBootstrapAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        broker.LogReady(identity.NodeId, identity.Host, identity.Port, Path.GetFullPath(options.DataDir), string.Join(", ", identity.Endpoints.Select(e => $"{e.Name}://{e.Host}:{e.Port}")));
+        broker.LogReady(identity.NodeId, identity.Host, identity.Port, Path.GetFullPath(options.DataDir), string.Join(", ", identity.Endpoints.Select(e => $"{e.Name}://{e.Host}:{e.Port}")), adminAddress?.ToString() ?? "off");
         return broker;
     }
 
@@ -258,8 +301,8 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventName = "Ready", Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}")]
-    private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners);
+    [LoggerMessage(EventName = "Ready", Level = LogLevel.Information, Message = "Levee broker {NodeId} ready: Kafka listener on {Host}:{Port}, data in {DataDir}; listeners {Listeners}; admin {Admin}")]
+    private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners, string admin);
 
     /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
     private static MetadataQuorumOptions QuorumOptions(BrokerOptions options, LogDirectorySpace space)

@@ -43,6 +43,18 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task AdminPortTaken_StopsServeNamingTheSetting()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var (exitCode, error) = await RunToExitAsync(new Dictionary<string, string>(), "--set", $"admin.listener=127.0.0.1:{port}");
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"The admin listener cannot bind 127.0.0.1:{port}", error, StringComparison.Ordinal);
+        Assert.Contains("admin.listener", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MisspelledEnvironmentVariable_StopsServeNamingIt()
     {
         var (exitCode, error) = await RunToExitAsync(new Dictionary<string, string> { ["LEVEE_LOG_DIR"] = "data" });
@@ -67,6 +79,8 @@ public sealed class ConfigurationTests
             info.ArgumentList.Add("serve");
             info.ArgumentList.Add("--port");
             info.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            info.ArgumentList.Add("--set");
+            info.ArgumentList.Add("admin.listener=127.0.0.1:0");
             foreach (var arg in args)
             {
                 info.ArgumentList.Add(arg);
@@ -111,6 +125,8 @@ public sealed class ConfigurationTests
         info.ArgumentList.Add("serve");
         info.ArgumentList.Add("--set");
         info.ArgumentList.Add("quorum.port=" + FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.ArgumentList.Add("--set");
+        info.ArgumentList.Add("admin.listener=127.0.0.1:0");
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

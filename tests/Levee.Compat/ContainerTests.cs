@@ -24,8 +24,9 @@ public sealed partial class ContainerTests : IDisposable
         var dockerfile = await File.ReadAllLinesAsync(Path.Combine(RepositoryRoot(), "Dockerfile"));
         var port = FreePort().ToString(CultureInfo.InvariantCulture);
         var quorumPort = FreePort().ToString(CultureInfo.InvariantCulture);
+        var adminPort = FreePort().ToString(CultureInfo.InvariantCulture);
         var levee = Path.Combine(AppContext.BaseDirectory, "levee.dll");
-        string Move(string value) => value.Replace("9092", port, StringComparison.Ordinal).Replace("9093", quorumPort, StringComparison.Ordinal)
+        string Move(string value) => value.Replace("9092", port, StringComparison.Ordinal).Replace("9093", quorumPort, StringComparison.Ordinal).Replace("8080", adminPort, StringComparison.Ordinal)
             .Replace("/var/lib/levee", _dataDir, StringComparison.Ordinal).Replace("/app/levee.dll", levee, StringComparison.Ordinal);
 
         var environment = dockerfile.Select(l => EnvLine().Match(l)).Where(m => m.Success).ToDictionary(m => m.Groups[1].Value, m => Move(m.Groups[2].Value));

@@ -11,24 +11,13 @@ public sealed class DrillCliTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var up = await LeveeAsync(
+        var up = await LeveeCli.RunAsync(
             "cluster", "up", "--brokers", "3", "--dir", _dir, "--base-port", "0", "--timeout-s", "90",
             "--set", "broker.session.timeout.ms=3000", "--set", "broker.heartbeat.interval.ms=500", "--set", "leader.imbalance.check.interval.seconds=1");
         Assert.True(up.ExitCode == 0, up.StdOut + up.StdErr);
     }
 
-    public async Task DisposeAsync()
-    {
-        await LeveeAsync("cluster", "down", "--dir", _dir, "--timeout-s", "30");
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-    }
+    public Task DisposeAsync() => LeveeCli.DownAndDeleteAsync(_dir);
 
     [Fact]
     public async Task KillingABroker_ThenRestartingIt_AndPausingAnother_LoseNoProbeRecord_AndEveryPartitionRecovers()
@@ -76,12 +65,9 @@ public sealed class DrillCliTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task<JsonDocument> DrillAsync(params string[] args)
     {
         var json = Path.Combine(_dir, "drill-" + Guid.NewGuid().ToString("N")[..8] + ".json");
-        var run = await LeveeAsync(["fail", .. args, "--dir", _dir, "--json", json]);
+        var run = await LeveeCli.RunAsync(["fail", .. args, "--dir", _dir, "--json", json]);
         output.WriteLine(run.StdOut);
         Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
         return JsonDocument.Parse(await File.ReadAllTextAsync(json));
     }
-
-    private static Task<Tool.Result> LeveeAsync(params string[] args) =>
-        Tool.RunAsync("dotnet", new[] { Path.Combine(AppContext.BaseDirectory, "levee.dll") }.Concat(args), timeout: TimeSpan.FromSeconds(240));
 }

@@ -30,7 +30,7 @@ public sealed class ToolTests : IDisposable
         var port = FreePort();
         using var serve = Process.Start(new ProcessStartInfo(levee)
         {
-            ArgumentList = { "serve", "--data-dir", Path.Combine(_home, "data"), "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--set", "quorum.port=0" },
+            ArgumentList = { "serve", "--data-dir", Path.Combine(_home, "data"), "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--set", "quorum.port=0", "--set", "admin.listener=127.0.0.1:0" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;

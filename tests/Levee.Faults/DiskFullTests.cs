@@ -45,6 +45,7 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             "--data-dir", node.DataDir,
             "--set", "quorum.port=" + node.QuorumPort.ToString(CultureInfo.InvariantCulture),
             "--set", "auto.create.topics.enable=false",
+            "--set", "admin.listener=127.0.0.1:0",
         };
         try
         {

@@ -6,10 +6,10 @@ namespace Levee.Broker.Capacity;
 
 /// <summary>
 /// Levee's CAPACITY config resource (type 102), read with DescribeConfigs: one broker's capacity model as the
-/// controller computes it from the metadata image (docs/cascades.md). For each resource (<c>partitions</c>,
-/// <c>disk_bytes</c>, <c>bytes_in_per_sec</c>, <c>bytes_out_per_sec</c>, <c>connections</c>): <c>.limit</c>,
-/// <c>.used</c> (reserved now), <c>.bound</c> (the limit less <c>headroom.margin</c>), <c>.worst</c> (after the worst
-/// single failure) and <c>.worst.failure</c> (which one); and <c>headroom.margin</c>.
+/// controller computes it from the metadata image (docs/cascades.md, <see cref="CapacityView"/>). For each resource
+/// (<c>partitions</c>, <c>disk_bytes</c>, <c>bytes_in_per_sec</c>, <c>bytes_out_per_sec</c>, <c>connections</c>):
+/// <c>.limit</c>, <c>.used</c> (reserved now), <c>.bound</c> (the limit less <c>headroom.margin</c>), <c>.worst</c> (after
+/// the worst single failure) and <c>.worst.failure</c> (which one); and <c>headroom.margin</c>.
 /// </summary>
 public static class CapacityConfigs
 {
@@ -23,24 +23,23 @@ public static class CapacityConfigs
             return null;
         }
 
-        var model = CapacityModel.Build(image, limits.Capacity);
-        var b = model.Brokers.IndexOf(id);
-        if (b < 0)
+        var view = CapacityView.Build(image, limits);
+        if (view.Brokers.FirstOrDefault(b => b.Id == id) is not { } broker)
         {
             return null;
         }
 
         var c = CultureInfo.InvariantCulture;
-        var worst = model.Worst()[b];
         var entries = new List<(string, string)> { (HeadroomGuard.MarginKey, limits.HeadroomMargin.ToString(c)) };
         foreach (var resource in BrokerCapacity.Resources)
         {
             var prefix = BrokerCapacity.Name(resource);
-            entries.Add(($"{prefix}.limit", model.Limits[b][resource].ToString(c)));
-            entries.Add(($"{prefix}.used", Math.Round(model.Used[b][(int)resource]).ToString(c)));
-            entries.Add(($"{prefix}.bound", Math.Floor(model.Bound(b, resource, limits.HeadroomMargin)).ToString(c)));
-            entries.Add(($"{prefix}.worst", Math.Round(worst[(int)resource].Value).ToString(c)));
-            entries.Add(($"{prefix}.worst.failure", worst[(int)resource].Failure));
+            var r = broker.Resources[prefix];
+            entries.Add(($"{prefix}.limit", r.Limit.ToString(c)));
+            entries.Add(($"{prefix}.used", r.Used.ToString(c)));
+            entries.Add(($"{prefix}.bound", r.Bound.ToString(c)));
+            entries.Add(($"{prefix}.worst", r.Worst.ToString(c)));
+            entries.Add(($"{prefix}.worst.failure", r.WorstFailure));
         }
 
         return entries;

@@ -1,6 +1,7 @@
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
+using Levee.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Groups;
@@ -108,6 +109,30 @@ public sealed partial class GroupCoordinator
         return (ErrorCode.None, listed);
     }
 
+    /// <summary>
+    /// Every live group this broker coordinates, with its committed offsets: what the admin API and <c>/metrics</c>
+    /// compute consumer lag from.
+    /// </summary>
+    public IReadOnlyList<GroupOffsets> CommittedOffsets()
+    {
+        var result = new List<GroupOffsets>();
+        foreach (var group in _groups.Values)
+        {
+            lock (group.Sync)
+            {
+                if (!group.Owner.IsServing || group.State == GroupState.Dead)
+                {
+                    continue;
+                }
+
+                var offsets = group.Offsets.Select(o => (o.Key, o.Value.Offset)).OrderBy(o => o.Key.Topic, StringComparer.Ordinal).ThenBy(o => o.Key.Partition).ToList();
+                result.Add(new GroupOffsets(group.GroupId, group.State.ToString(), group.ProtocolType ?? "", group.Members.Count, offsets));
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>DeleteGroups: an empty group's offsets and metadata are tombstoned and the group removed.</summary>
     public async ValueTask<ErrorCode> DeleteGroupAsync(string groupId, CancellationToken cancellationToken)
     {
@@ -163,3 +188,11 @@ public sealed partial class GroupCoordinator
     [LoggerMessage(EventName = "GroupDeleted", Level = LogLevel.Information, Message = "Group {GroupId} deleted")]
     private partial void LogGroupDeleted(string groupId);
 }
+
+/// <summary>A group this broker coordinates and the offsets it committed.</summary>
+/// <param name="GroupId">The group id.</param>
+/// <param name="State">Its state (Empty, Stable, PreparingRebalance, ...).</param>
+/// <param name="ProtocolType">Its protocol type (consumer for Kafka consumers).</param>
+/// <param name="Members">How many members it has.</param>
+/// <param name="Offsets">Its committed offset per partition.</param>
+public sealed record GroupOffsets(string GroupId, string State, string ProtocolType, int Members, IReadOnlyList<(TopicPartition Partition, long Offset)> Offsets);

@@ -82,7 +82,7 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
             var remaining = deadline - time.GetUtcNow();
             if (hasError || bytes >= request.MinBytes || remaining <= TimeSpan.Zero || waitOn.Count == 0)
             {
-                return Metered(context, quota, response, bytes);
+                return CountedOut(replicaId, Metered(context, quota, response, bytes));
             }
 
             ReleaseRecords(response);
@@ -96,7 +96,7 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
             {
                 // max.wait.ms elapsed: answer with whatever is there now.
                 var (last, lastBytes, _, _) = ReadOnce(context.ApiVersion, request, maxBytes, readable);
-                return Metered(context, quota, last, lastBytes);
+                return CountedOut(replicaId, Metered(context, quota, last, lastBytes));
             }
         }
     }
@@ -120,6 +120,29 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
         ReleaseRecords(response);
         context.ThrottleTimeMs = Math.Max(context.ThrottleTimeMs, throttle);
         return new FetchResponse { SessionId = 0 };
+    }
+
+    // Bytes out per partition (/metrics) count the records of the response a consumer gets, once it is final (a long
+    // poll reads several times; a throttled consumer gets none). Followers' fetches are replication, not bytes out.
+    private FetchResponse CountedOut(int replicaId, FetchResponse response)
+    {
+        if (replicaId >= 0)
+        {
+            return response;
+        }
+
+        foreach (var topic in response.Responses)
+        {
+            foreach (var data in topic.Partitions)
+            {
+                if (data.Records is { Length: > 0 } records && replicas.TryGetPartition(topic.Topic, data.PartitionIndex, out var partition))
+                {
+                    partition.NoteBytesOut(records.Length);
+                }
+            }
+        }
+
+        return response;
     }
 
     private string TopicName(short version, FetchRequest.FetchTopic fetchTopic) =>

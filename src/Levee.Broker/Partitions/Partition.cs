@@ -21,6 +21,8 @@ public sealed class Partition
     private PartitionImage _state;
     private TaskCompletionSource _appended = NewSignal();
     private TaskCompletionSource _highWatermarkMoved = NewSignal();
+    private long _bytesIn;
+    private long _bytesOut;
 
     /// <summary>Wraps an open log with the partition's state from the metadata image.</summary>
     public Partition(TopicPartition id, PartitionImage state, PartitionLog log, int localBrokerId, TimeProvider time)
@@ -117,6 +119,15 @@ public sealed class Partition
         }
     }
 
+    /// <summary>Bytes appended here as leader since this replica was opened (<c>/metrics</c>: bytes in per topic).</summary>
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+
+    /// <summary>Record bytes sent from here to consumers since this replica was opened (<c>/metrics</c>: bytes out per topic).</summary>
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+
+    /// <summary>Counts <paramref name="bytes"/> of records sent to a consumer (not to a follower).</summary>
+    public void NoteBytesOut(long bytes) => Interlocked.Add(ref _bytesOut, bytes);
+
     /// <summary>Appends validated batches as leader and advances the high watermark as the ISR allows.</summary>
     public LogAppendInfo Append(Span<byte> batches, bool useLogAppendTime)
     {
@@ -126,6 +137,8 @@ public sealed class Partition
             info = Log.AppendAsLeader(batches, LeaderEpoch, useLogAppendTime);
             MaybeAdvanceHighWatermark();
         }
+
+        Interlocked.Add(ref _bytesIn, batches.Length);
 
         Interlocked.Exchange(ref _appended, NewSignal()).TrySetResult();
         return info;

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Reflection;
+using Levee.Broker.Admin;
 using Levee.Broker.Quotas;
 using Levee.Broker.Security;
 using Levee.Broker.Tenants;
@@ -23,17 +25,19 @@ public sealed partial class RequestDispatcher
     private readonly RequestAuthorizer _authorizer;
     private readonly BrokerQuotas _quotas;
     private readonly TenantUsage _usage;
+    private readonly BrokerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
     /// <summary>Creates a dispatcher over <paramref name="handlers"/>, the last one per API key, deciding with <paramref name="authorizer"/>.</summary>
     /// <exception cref="InvalidOperationException">A handler declares no authorization.</exception>
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, BrokerQuotas quotas, TenantUsage usage, TimeProvider time, ILogger<RequestDispatcher> logger)
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, RequestAuthorizer authorizer, BrokerQuotas quotas, TenantUsage usage, BrokerMetrics metrics, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(handlers);
         _authorizer = authorizer;
         _quotas = quotas;
         _usage = usage;
+        _metrics = metrics;
         _logger = logger;
         _time = time;
         // A handler registered later for the same API replaces the earlier one (a test's own, after the broker's).
@@ -62,6 +66,7 @@ public sealed partial class RequestDispatcher
     public async ValueTask<bool> DispatchAsync(RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(context);
+        var started = Stopwatch.GetTimestamp();
         var key = (int)context.ApiKey;
         var handler = key >= 0 && key < _byKey.Length ? _byKey[key] : null;
         if (handler is null)
@@ -125,6 +130,7 @@ public sealed partial class RequestDispatcher
             LogFailed(failure, context.Connection.Remote, context.ApiKey, context.ApiVersion);
         }
 
+        _metrics.RecordRequest(context.ApiKey, started);
         return result.Responded;
     }
 

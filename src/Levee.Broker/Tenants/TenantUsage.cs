@@ -61,16 +61,28 @@ public sealed partial class TenantUsage(ReplicaManager replicas, BrokerQuotas qu
             : $"The storage limit of this account's plan ({limit} bytes, {Plan.StorageBytes}) is reached: {used} bytes stored. Delete records or topics, or lower retention.";
     }
 
+    /// <summary>The usage of <paramref name="tenant"/> on this broker now.</summary>
+    public TenantUsageSnapshot Measure(Tenant tenant)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        return new TenantUsageSnapshot(
+            StorageBytes(tenant),
+            connections.Open(tenant.Name),
+            Math.Round(Rate(quotas.Produce, tenant.Name)),
+            Math.Round(Rate(quotas.Fetch, tenant.Name)),
+            quotas.ThrottledMs(tenant.Name));
+    }
+
     /// <summary>The usage of <paramref name="tenant"/> on this broker, as DescribeConfigs entries.</summary>
     public IEnumerable<(string Name, string Value)> Describe(Tenant tenant)
     {
-        ArgumentNullException.ThrowIfNull(tenant);
+        var usage = Measure(tenant);
         var c = CultureInfo.InvariantCulture;
-        yield return ("usage.storage_bytes", StorageBytes(tenant).ToString(c));
-        yield return ("usage.connections", connections.Open(tenant.Name).ToString(c));
-        yield return ("usage.bytes_in_per_sec", Rate(quotas.Produce, tenant.Name).ToString("F0", c));
-        yield return ("usage.bytes_out_per_sec", Rate(quotas.Fetch, tenant.Name).ToString("F0", c));
-        yield return ("usage.throttled_ms", quotas.ThrottledMs(tenant.Name).ToString(c));
+        yield return ("usage.storage_bytes", usage.StorageBytes.ToString(c));
+        yield return ("usage.connections", usage.Connections.ToString(c));
+        yield return ("usage.bytes_in_per_sec", usage.BytesInPerSec.ToString("F0", c));
+        yield return ("usage.bytes_out_per_sec", usage.BytesOutPerSec.ToString("F0", c));
+        yield return ("usage.throttled_ms", usage.ThrottledMs.ToString(c));
     }
 
     [LoggerMessage(EventName = "Storage", Level = LogLevel.Warning, Message = "Tenant {Tenant} is {State} its plan's storage limit of {Limit} bytes on this broker ({Used} bytes stored): its Produce requests are refused while it is at the limit")]
@@ -79,3 +91,11 @@ public sealed partial class TenantUsage(ReplicaManager replicas, BrokerQuotas qu
     private double Rate(ClientQuotaManager manager, string tenant) =>
         quotas.TenantQuota(manager, tenant) is { } quota ? manager.Rate(quota) : 0;
 }
+
+/// <summary>What a tenant uses on one broker.</summary>
+/// <param name="StorageBytes">Bytes stored by the partitions of the tenant this broker leads (at most a second old).</param>
+/// <param name="Connections">Its connections open to this broker.</param>
+/// <param name="BytesInPerSec">Its produce rate here, measured over the quota windows.</param>
+/// <param name="BytesOutPerSec">Its fetch rate here, measured over the quota windows.</param>
+/// <param name="ThrottledMs">How long its requests have been held back by its plan's rates, in all, since this broker started.</param>
+public sealed record TenantUsageSnapshot(long StorageBytes, int Connections, double BytesInPerSec, double BytesOutPerSec, long ThrottledMs);

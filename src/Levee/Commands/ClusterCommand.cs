@@ -64,7 +64,7 @@ internal static class ClusterCommand
     {
         var brokers = new Option<int>("--brokers") { Description = "Number of brokers (each a voter of the metadata quorum).", DefaultValueFactory = _ => 3 };
         var dir = DirOption();
-        var basePort = new Option<int>("--base-port") { Description = "Broker N listens on P+2(N-1) (Kafka) and P+2(N-1)+1 (quorum); 0 picks free ports.", DefaultValueFactory = _ => 19092 };
+        var basePort = new Option<int>("--base-port") { Description = "Broker N listens on P+2(N-1) (Kafka), P+2(N-1)+1 (quorum) and P+2B+N-1 (admin HTTP, of B brokers); 0 picks free ports.", DefaultValueFactory = _ => 19092 };
         var timeout = TimeoutOption(60);
         var set = new Option<string[]>("--set") { Description = "A setting for every broker, key=value (passed to levee serve).", AllowMultipleArgumentsPerToken = true };
         var logFormat = ServeCommand.LogFormatOption();
@@ -111,7 +111,9 @@ internal static class ClusterCommand
         }
 
         Directory.CreateDirectory(dir);
-        var ports = basePort == 0 ? Processes.FreePorts(2 * count) : Enumerable.Range(basePort, 2 * count).ToArray();
+        // Kafka and quorum ports in pairs, then one admin HTTP port per broker (unless --set admin.listener decides).
+        var ports = basePort == 0 ? Processes.FreePorts(3 * count) : Enumerable.Range(basePort, 3 * count).ToArray();
+        var adminSet = settings.Any(s => s.StartsWith("admin.listener=", StringComparison.Ordinal));
         const string host = "127.0.0.1";
         var clusterId = StoredClusterId(dir) ?? NewClusterId();
         var voters = string.Join(',', Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"{i + 1}@{host}:{ports[(2 * i) + 1]}")));
@@ -123,6 +125,8 @@ internal static class ClusterCommand
             var dataDir = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"node-{id}"));
             var log = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"node-{id}.log"));
             File.WriteAllText(log, "");
+            int? adminPort = adminSet ? null : ports[(2 * count) + i];
+            string[] admin = adminPort is { } a ? ["--set", string.Create(CultureInfo.InvariantCulture, $"admin.listener={host}:{a}")] : [];
             var args = self.Concat(
             [
                 "serve",
@@ -132,9 +136,10 @@ internal static class ClusterCommand
                 "--data-dir", dataDir,
                 "--set", "controller.quorum.voters=" + voters,
                 "--set", "cluster.id=" + clusterId,
+                .. admin,
             ]).Concat(settings.SelectMany(s => new[] { "--set", s })).ToList();
             var pid = await Processes.StartDetachedAsync(args, log, cancellationToken).ConfigureAwait(false);
-            nodes.Add(new ClusterNode(id, pid, host, ports[2 * i], ports[(2 * i) + 1], dataDir, log, args));
+            nodes.Add(new ClusterNode(id, pid, host, ports[2 * i], ports[(2 * i) + 1], dataDir, log, args, adminPort));
         }
 
         var file = new ClusterFile(clusterId, string.Join(',', nodes.Select(n => string.Create(CultureInfo.InvariantCulture, $"{n.Host}:{n.Port}"))), nodes);
@@ -175,10 +180,10 @@ internal static class ClusterCommand
         }
 
         var console = CreateConsole();
-        var table = new Table().AddColumns("node", "Kafka", "quorum", "pid", "log");
+        var table = new Table().AddColumns("node", "Kafka", "quorum", "admin", "pid", "log");
         foreach (var node in nodes)
         {
-            table.AddRow(node.NodeId.ToString(CultureInfo.InvariantCulture), $"{node.Host}:{node.Port}", node.QuorumPort.ToString(CultureInfo.InvariantCulture), node.Pid.ToString(CultureInfo.InvariantCulture), Markup.Escape(node.Log));
+            table.AddRow(node.NodeId.ToString(CultureInfo.InvariantCulture), $"{node.Host}:{node.Port}", node.QuorumPort.ToString(CultureInfo.InvariantCulture), node.AdminPort is { } adminPort ? $"http://{node.Host}:{adminPort}/" : "-", node.Pid.ToString(CultureInfo.InvariantCulture), Markup.Escape(node.Log));
         }
 
         console.Write(table);

@@ -30,6 +30,12 @@ public sealed class LeveeProcess : IAsyncDisposable
 
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
+    /// <summary>
+    /// The admin HTTP listener's address, from the ready line: every test broker has one on a free port
+    /// (admin.listener=127.0.0.1:0; the default 8080 would collide), unless the test turned it off.
+    /// </summary>
+    public Uri? AdminAddress { get; private set; }
+
     public string Output
     {
         get
@@ -176,7 +182,7 @@ public sealed class LeveeProcess : IAsyncDisposable
         string[] listeners = SaslPort is { } sasl
             ? ["--set", $"listeners=PLAINTEXT://127.0.0.1:{Port.ToString(c)},SASL_PLAINTEXT://127.0.0.1:{sasl.ToString(c)}"]
             : ["--port", Port.ToString(c)];
-        string[] args = [levee, "serve", .. listeners, .. dataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArgs];
+        string[] args = [levee, "serve", .. listeners, .. dataDir, "--set", "quorum.port=" + QuorumPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--set", "admin.listener=127.0.0.1:0", .. extraArgs];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -215,6 +221,8 @@ public sealed class LeveeProcess : IAsyncDisposable
 
         if (line.Contains(" ready: Kafka listener", StringComparison.Ordinal))
         {
+            var admin = line.LastIndexOf("; admin ", StringComparison.Ordinal) is var at and >= 0 ? line[(at + "; admin ".Length)..].Trim() : "off";
+            AdminAddress = admin == "off" ? null : new Uri(admin);
             _ready.TrySetResult();
         }
     }

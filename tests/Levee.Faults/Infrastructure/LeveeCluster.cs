@@ -351,6 +351,7 @@ public sealed class LeveeCluster : IAsyncDisposable
             "--set", "controller.quorum.voters=" + Voters,
             "--set", "cluster.id=" + _clusterId,
             "--set", "auto.create.topics.enable=false",
+            "--set", "admin.listener=127.0.0.1:0",
         };
         foreach (var (key, value) in _timeouts.Settings)
         {

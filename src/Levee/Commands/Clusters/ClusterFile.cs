@@ -3,8 +3,11 @@ using System.Text.Json.Serialization;
 
 namespace Levee.Commands.Clusters;
 
-/// <summary>One broker process of a local cluster, as <c>levee cluster up</c> started it (and the command that did, for drills that restart it).</summary>
-internal sealed record ClusterNode(int NodeId, int Pid, string Host, int Port, int QuorumPort, string DataDir, string Log, IReadOnlyList<string>? Command = null);
+/// <summary>
+/// One broker process of a local cluster, as <c>levee cluster up</c> started it (and the command that did, for drills
+/// that restart it); <see cref="AdminPort"/> is its admin HTTP port, null when <c>--set admin.listener</c> chose.
+/// </summary>
+internal sealed record ClusterNode(int NodeId, int Pid, string Host, int Port, int QuorumPort, string DataDir, string Log, IReadOnlyList<string>? Command = null, int? AdminPort = null);
 
 /// <summary>DIR/cluster.json: what <c>levee cluster up</c> started, read by <c>status</c> and <c>down</c>.</summary>
 internal sealed record ClusterFile(string ClusterId, string BootstrapServers, IReadOnlyList<ClusterNode> Nodes)
