@@ -86,6 +86,10 @@ public sealed class LeveeServer : IAsyncDisposable
                 Port = id == 1 ? options.Port : 0,
                 QuorumPort = 0,
                 QuorumVoters = voters,
+
+                // No admin HTTP listener unless asked for: `levee serve` has one on 127.0.0.1:8080, which two servers
+                // in one process (or a developer's own broker) would both want.
+                AdminListener = options.Settings.ContainsKey("admin.listener") ? settings.AdminListener : null,
             },
             Logging,
             cancellationToken: cancellationToken)).ToList();

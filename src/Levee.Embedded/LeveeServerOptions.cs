@@ -22,7 +22,8 @@ public sealed record LeveeServerOptions
     /// <summary>
     /// Broker settings by their Kafka names, as <c>levee serve --set</c> takes them (for example
     /// <c>auto.create.topics.enable</c> = <c>false</c>, <c>num.partitions</c> = <c>3</c>). An unknown or malformed
-    /// one makes <see cref="LeveeServer.StartAsync"/> throw, naming it.
+    /// one makes <see cref="LeveeServer.StartAsync"/> throw, naming it. There is no admin HTTP listener unless
+    /// <c>admin.listener</c> is given (for example <c>127.0.0.1:0</c>).
     /// </summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 

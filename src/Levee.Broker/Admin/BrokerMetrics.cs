@@ -63,6 +63,7 @@ public sealed class BrokerMetrics
         meter.CreateObservableCounter("levee.topic.sent", () => PerTopic(p => p.BytesOut), "By", "Record bytes this broker sent to consumers, by topic and tenant.");
         meter.CreateObservableGauge("levee.log.size", () => PerTopic(p => p.Log.Size), "By", "Bytes of the logs of this broker's replicas, by topic and tenant.");
         meter.CreateObservableGauge("levee.partitions.under_replicated", UnderReplicated, null, "Partitions this broker leads whose ISR is smaller than their replicas.");
+        meter.CreateObservableGauge("levee.replica.lag.max", FollowerLagMax, null, "The most records any partition this broker leads is ahead of a follower, by follower broker (Kafka's MaxLag; a follower that stalls shows here before it leaves the ISR).");
         meter.CreateObservableGauge("levee.partitions.offline", () => controller.IsActive ? Offline(_replicas.Image) : 0, null, "Partitions without a leader (reported by the active controller; 0 elsewhere).");
         meter.CreateObservableCounter("levee.isr.shrinks", () => _events.IsrShrinks, null, "ISR changes that removed replicas, as applied by this broker.");
         meter.CreateObservableCounter("levee.isr.expands", () => _events.IsrExpands, null, "ISR changes that added replicas, as applied by this broker.");
@@ -119,6 +120,12 @@ public sealed class BrokerMetrics
 
     private int UnderReplicated() =>
         _replicas.Partitions.Count(p => p.IsLeader && p.State.Isr.Length < p.State.Replicas.Length);
+
+    private IEnumerable<Measurement<long>> FollowerLagMax() =>
+        _replicas.Partitions.Where(p => p.IsLeader)
+            .SelectMany(p => p.FollowerLag())
+            .GroupBy(l => l.Replica)
+            .Select(g => new Measurement<long>(g.Max(l => l.Records), new KeyValuePair<string, object?>("follower", g.Key)));
 
     private IEnumerable<Measurement<double>> ThrottleSeconds() =>
         _replicas.Image.Tenants.Tenants.Keys.Select(t => new Measurement<double>(_quotas.ThrottledMs(t) / 1000.0, new KeyValuePair<string, object?>("tenant", t)));

@@ -205,6 +205,25 @@ public sealed class Partition
         }
     }
 
+    /// <summary>
+    /// Leader: how many records each follower lacks, its last fetch offset against this log's end (the whole log for
+    /// one that has not fetched since this broker became leader). Empty when this broker does not lead.
+    /// </summary>
+    public IReadOnlyList<(int Replica, long Records)> FollowerLag()
+    {
+        lock (_lock)
+        {
+            if (_state.Leader != _localBrokerId)
+            {
+                return [];
+            }
+
+            var end = Log.LogEndOffset;
+            var start = Log.LogStartOffset;
+            return [.. _followers.Select(f => (f.Key, Math.Max(0, end - Math.Max(f.Value.LogEndOffset, start))))];
+        }
+    }
+
     /// <summary>Waits until the high watermark reaches <paramref name="offset"/> (acks=all).</summary>
     public async Task WaitForHighWatermarkAsync(long offset, CancellationToken cancellationToken)
     {

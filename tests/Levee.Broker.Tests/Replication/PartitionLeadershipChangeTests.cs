@@ -1,5 +1,6 @@
 using Levee.Broker.Partitions;
 using Levee.Cluster.Metadata;
+using Levee.Protocol.Records;
 using Levee.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -53,6 +54,20 @@ public sealed class PartitionLeadershipChangeTests : IDisposable
         partition.ApplyState(_leading with { Isr = [1, 2], PartitionEpoch = 8 });
 
         Assert.False(waiting.IsCompleted);
+    }
+
+    [Fact]
+    public void FollowerLag_IsTheLeadersLogEndLessEachFollowersFetchOffset_AndNothingOnceNotLeading()
+    {
+        var partition = new Partition(new TopicPartition("t", 0), _leading, _log, localBrokerId: 1, TimeProvider.System);
+        partition.Append(RecordBatchBuilder.BuildToArray(new RecordBatchOptions(), [.. Enumerable.Range(0, 10).Select(i => new RecordData(null, new byte[] { (byte)i }, 1_700_000_000_000))]), useLogAppendTime: false);
+        partition.RecordFollowerFetch(2, 10);
+        partition.RecordFollowerFetch(3, 4);
+
+        Assert.Equal([(2, 0L), (3, 6L)], partition.FollowerLag().OrderBy(l => l.Replica));
+
+        partition.ApplyState(_leading with { Leader = 2, Isr = [2, 3], LeaderEpoch = 6, PartitionEpoch = 8 });
+        Assert.Empty(partition.FollowerLag());
     }
 
     public void Dispose()
