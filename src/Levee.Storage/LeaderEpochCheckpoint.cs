@@ -24,6 +24,9 @@ internal sealed class LeaderEpochCheckpoint
     private EpochEntry[] _entries;
     private int _dirty;
 
+    // 1 while the latest entry was begun by a new leader at its log end and holds no record yet (Begin).
+    private int _begun;
+
     private LeaderEpochCheckpoint(string path, EpochEntry[] entries)
     {
         _path = path;
@@ -52,16 +55,47 @@ internal sealed class LeaderEpochCheckpoint
     /// <summary>Records that <paramref name="epoch"/> starts at <paramref name="startOffset"/> if it is newer than the latest.</summary>
     public void Assign(int epoch, long startOffset)
     {
-        if (epoch < 0 || epoch <= LatestEpoch)
+        if (epoch >= 0 && epoch == LatestEpoch && Interlocked.Exchange(ref _begun, 0) == 1)
         {
+            // The first record of an epoch begun empty: now the entry is worth writing.
+            Volatile.Write(ref _dirty, 1);
             return;
         }
 
+        if (Replace(epoch, startOffset))
+        {
+            Volatile.Write(ref _begun, 0);
+            Volatile.Write(ref _dirty, 1);
+        }
+    }
+
+    /// <summary>
+    /// A new leader's epoch, begun at the log end before any record: in the entries at once (a follower asking where
+    /// its own epoch ends is answered from them), but not marked for writing until its first record is assigned. An
+    /// empty epoch needs no fsync: after a restart the leader begins it again from the metadata image; a broker
+    /// elected for thousands of partitions would otherwise write and fsync thousands of files at its next flush.
+    /// </summary>
+    public void Begin(int epoch, long startOffset)
+    {
+        if (Replace(epoch, startOffset))
+        {
+            Volatile.Write(ref _begun, 1);
+        }
+    }
+
+    // Appends the entry if the epoch is newer than the latest; a stale entry whose start offset is not below the new
+    // one can no longer be right (Kafka drops it too).
+    private bool Replace(int epoch, long startOffset)
+    {
+        if (epoch < 0 || epoch <= LatestEpoch)
+        {
+            return false;
+        }
+
         var entries = _entries;
-        // A stale entry whose start offset is not below the new one can no longer be right (Kafka drops it too).
         var kept = entries.Where(e => e.StartOffset < startOffset).Append(new EpochEntry(epoch, startOffset)).ToArray();
         Volatile.Write(ref _entries, kept);
-        Volatile.Write(ref _dirty, 1);
+        return true;
     }
 
     /// <summary>Writes the file if an <see cref="Assign"/> changed the entries since the last write.</summary>
@@ -152,6 +186,8 @@ internal sealed class LeaderEpochCheckpoint
 
     private void Publish(EpochEntry[] entries)
     {
+        // Truncations drop the latest entry first: whatever is latest now holds records.
+        Volatile.Write(ref _begun, 0);
         Volatile.Write(ref _entries, entries);
         Volatile.Write(ref _dirty, 0);
         try

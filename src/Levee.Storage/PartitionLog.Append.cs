@@ -396,7 +396,7 @@ public sealed partial class PartitionLog
             // A log closed under a stopping broker or a deleted replica has no leader any more.
             if (!_disposed)
             {
-                _epochs.Assign(epoch, _logEndOffset);
+                _epochs.Begin(epoch, _logEndOffset);
             }
         }
     }

@@ -292,6 +292,24 @@ public sealed class PartitionLogAppendReadTests : IDisposable
     }
 
     [Fact]
+    public void AnEpochBegunAtTheLogEnd_IsWrittenToTheCheckpointOnlyOnceItHoldsARecord()
+    {
+        using var log = LogExtensions.OpenLog(_dir.Sub("orders-0"));
+        log.Append(TestBatches.Build(2), epoch: 4);
+        log.Flush();
+        var file = Path.Combine(log.Directory, "leader-epoch-checkpoint");
+
+        // No fsync for an empty epoch: a broker elected for thousands of partitions would write thousands of files.
+        log.BeginLeaderEpoch(6);
+        log.Flush();
+        Assert.DoesNotContain("6 2", File.ReadAllLines(file));
+
+        log.Append(TestBatches.Build(1), epoch: 6);
+        log.Flush();
+        Assert.Contains("6 2", File.ReadAllLines(file));
+    }
+
+    [Fact]
     public void LeaderEpochCheckpoint_IsWrittenInKafkaTextFormat_WhenTheLogIsFlushed()
     {
         var dir = _dir.Sub("orders-0");
