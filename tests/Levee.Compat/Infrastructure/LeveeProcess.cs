@@ -222,7 +222,8 @@ public sealed class LeveeProcess : IAsyncDisposable
         if (line.Contains(" ready: Kafka listener", StringComparison.Ordinal))
         {
             var admin = line.LastIndexOf("; admin ", StringComparison.Ordinal) is var at and >= 0 ? line[(at + "; admin ".Length)..].Trim() : "off";
-            AdminAddress = admin == "off" ? null : new Uri(admin);
+            // Never throws: an exception here, on the output reader's thread, would take the whole test host down.
+            AdminAddress = Uri.TryCreate(admin, UriKind.Absolute, out var uri) ? uri : null;
             _ready.TrySetResult();
         }
     }
