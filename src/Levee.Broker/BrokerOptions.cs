@@ -1,5 +1,6 @@
 using System.Globalization;
 using Levee.Broker.Logging;
+using Levee.Broker.Security;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
@@ -220,6 +221,13 @@ public sealed record BrokerOptions
 
     /// <summary>Port of this node's Raft listener when <see cref="QuorumVoters"/> is not given (9093); 0 picks a free port.</summary>
     public int QuorumPort { get; init; } = 9093;
+
+    /// <summary>
+    /// quorum.security.protocol: PLAINTEXT (default) or SSL. SSL runs the metadata quorum's Raft traffic over mutual TLS
+    /// with the broker's keystore and truststore: a voter presents its certificate and takes only peers whose
+    /// certificate chains to the truststore's CAs.
+    /// </summary>
+    public SecurityProtocol QuorumSecurityProtocol { get; init; } = SecurityProtocol.Plaintext;
 
     /// <summary>broker.session.timeout.ms: a broker whose heartbeats stop for this long is fenced.</summary>
     public int BrokerSessionTimeoutMs { get; init; } = 9000;
@@ -499,6 +507,7 @@ public sealed record BrokerOptions
             OffsetMetadataMaxBytes = values.Int("offset.metadata.max.bytes") ?? defaults.OffsetMetadataMaxBytes,
             QuorumVoters = values.Str("controller.quorum.voters"),
             QuorumPort = values.Int("quorum.port") ?? defaults.QuorumPort,
+            QuorumSecurityProtocol = values.Str("quorum.security.protocol") is { } quorumProtocol ? ParseQuorumProtocol(quorumProtocol) : defaults.QuorumSecurityProtocol,
             BrokerSessionTimeoutMs = values.Int("broker.session.timeout.ms") ?? defaults.BrokerSessionTimeoutMs,
             BrokerHeartbeatIntervalMs = values.Int("broker.heartbeat.interval.ms") ?? defaults.BrokerHeartbeatIntervalMs,
             ReplicaLagTimeMaxMs = values.Int("replica.lag.time.max.ms") ?? defaults.ReplicaLagTimeMaxMs,
@@ -555,6 +564,13 @@ public sealed record BrokerOptions
     };
 
     // Kafka's syntax: principals separated by ';', each Type:Name (User:alice).
+    private static SecurityProtocol ParseQuorumProtocol(string value) => value.Trim().ToUpperInvariant() switch
+    {
+        "PLAINTEXT" => SecurityProtocol.Plaintext,
+        "SSL" => SecurityProtocol.Ssl,
+        _ => throw new BrokerConfigurationException($"Setting 'quorum.security.protocol' must be PLAINTEXT or SSL, got '{value}'."),
+    };
+
     private static HashSet<string> ParseSuperUsers(string? text)
     {
         var users = new HashSet<string>(StringComparer.Ordinal);

@@ -89,7 +89,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         var requestMemory = new RequestMemoryBudget(options.ResolveQueuedMaxRequestBytes());
         options.CheckConnectionLimits();
         var admin = AdminEndpoint.Resolve(options);
-        var usesTls = listeners.Any(l => l.IsTls);
+        var usesTls = listeners.Any(l => l.IsTls) || options.QuorumSecurityProtocol == SecurityProtocol.Ssl;
         var clientListener = listeners.FirstOrDefault(l => !l.IsInterBroker) ?? listeners[0];
         var interBrokerListener = listeners.FirstOrDefault(l => l.IsInterBroker) ?? listeners[0];
         var builder = KafkaListenerHost.CreateBuilder();
@@ -107,7 +107,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
 
         // Measured (and its reserve held) before the metadata log opens: partition data stops short of a full disk.
         builder.Services.AddSingleton(sp => new LogDirectorySpace(options.DataDir, sp.GetRequiredService<ILoggerFactory>().CreateLogger<LogDirectorySpace>()));
-        builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options, sp.GetRequiredService<LogDirectorySpace>()), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => new MetadataQuorum(QuorumOptions(options, sp.GetRequiredService<LogDirectorySpace>(), sp.GetService<BrokerTls>()), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ControllerService>();
         builder.Services.AddSingleton<RequestAuthorizer>();
         builder.Services.AddSingleton<ControllerChannel>();
@@ -305,12 +305,13 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     private partial void LogReady(int nodeId, string host, int port, string dataDir, string listeners, string admin);
 
     /// <summary>The metadata quorum of this node: the voters given, or this broker alone.</summary>
-    private static MetadataQuorumOptions QuorumOptions(BrokerOptions options, LogDirectorySpace space)
+    private static MetadataQuorumOptions QuorumOptions(BrokerOptions options, LogDirectorySpace space, BrokerTls? tls)
     {
         var voters = options.QuorumVoters is { Length: > 0 } list
             ? QuorumVoter.ParseList(list)
             : [new QuorumVoter(options.NodeId, new IPEndPoint(IPAddress.TryParse(options.Host, out var ip) ? ip : IPAddress.Loopback, options.QuorumPort == 0 ? FreePort() : options.QuorumPort))];
-        return new MetadataQuorumOptions { NodeId = options.NodeId, Voters = voters, DataDirectory = options.DataDir, Space = space };
+        var quorumTls = options.QuorumSecurityProtocol == SecurityProtocol.Ssl ? tls?.QuorumTransport() : null;
+        return new MetadataQuorumOptions { NodeId = options.NodeId, Voters = voters, DataDirectory = options.DataDir, Space = space, Tls = quorumTls };
     }
 
     private static int FreePort()

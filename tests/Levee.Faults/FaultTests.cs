@@ -1,4 +1,5 @@
 using Levee.Faults.Infrastructure;
+using Levee.Tests.Tls;
 using Xunit.Abstractions;
 
 namespace Levee.Faults;
@@ -21,6 +22,26 @@ public sealed class FaultTests(ITestOutputHelper output)
 
     [Fact]
     public Task KillDashNine_OfBusiestLeader_ThenRestart_FiveBrokers() => KillBusiestLeaderThenRestartAsync(5, ClusterTimeouts.Short);
+
+    /// <summary>
+    /// Issue 10: replication, the controller APIs and the metadata quorum's Raft traffic all over mutual TLS (the
+    /// BROKER listener on SSL with ssl.client.auth=required, quorum.security.protocol=SSL); clients stay on PLAINTEXT.
+    /// The acks=all guarantee must hold through the kill -9 of the busiest leader as it does in the clear.
+    /// </summary>
+    [Fact]
+    public async Task KillDashNine_OfBusiestLeader_ThenRestart_InterBrokerAndQuorumOverMutualTls()
+    {
+        using var certificates = TestCertificates.Create();
+        var settings = new Dictionary<string, string>(ClusterTimeouts.Short.Settings)
+        {
+            ["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,BROKER:SSL",
+            ["ssl.keystore.location"] = certificates.WriteServerKeystore().Path,
+            ["ssl.truststore.location"] = certificates.CaFile,
+            ["ssl.client.auth"] = "required",
+            ["quorum.security.protocol"] = "SSL",
+        };
+        await KillBusiestLeaderThenRestartAsync(3, new ClusterTimeouts("short, brokers and quorum over mutual TLS", settings));
+    }
 
     [Fact]
     public async Task SigStop_OfBusiestLeader_LongerThanSessionTimeout_ThenSigCont()

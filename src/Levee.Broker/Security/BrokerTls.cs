@@ -1,7 +1,9 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using DotNext.Net.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Security;
@@ -35,7 +37,7 @@ public sealed partial class BrokerTls
         _verifyHostName = options.SslEndpointIdentificationAlgorithm.Length > 0;
         _mapper = SslPrincipalMapper.Parse(options.SslPrincipalMappingRules);
         var keyPassword = options.SslKeyPassword;
-        var keystore = options.SslKeystoreLocation ?? throw new BrokerConfigurationException("A TLS listener needs ssl.keystore.location: a PEM file holding the broker's private key and certificate chain.");
+        var keystore = options.SslKeystoreLocation ?? throw new BrokerConfigurationException("A TLS listener (or quorum.security.protocol=SSL) needs ssl.keystore.location: a PEM file holding the broker's private key and certificate chain.");
         _keystore = Open("ssl.keystore.location", keystore, path => LoadKeystore(path, keyPassword));
         _truststore = options.SslTruststoreLocation is { } trust ? Open("ssl.truststore.location", trust, LoadTruststore) : null;
     }
@@ -116,6 +118,13 @@ public sealed partial class BrokerTls
     };
 
     /// <summary>
+    /// Mutual TLS for the metadata quorum's Raft transport (quorum.security.protocol=SSL): each voter serves this
+    /// broker's current certificate and takes only a peer presenting one that chains to the truststore's CAs; as a
+    /// client it presents the same certificate and checks the voter's as <see cref="ClientOptions"/> does.
+    /// </summary>
+    public SslOptions QuorumTransport() => new QuorumTls(this);
+
+    /// <summary>
     /// The principal of a TLS connection: <c>User:</c> and the name <c>ssl.principal.mapping.rules</c> make of the client
     /// certificate's subject, <c>User:ANONYMOUS</c> without a certificate, or null when no rule matches the subject
     /// (the connection is refused, as in Kafka).
@@ -157,6 +166,39 @@ public sealed partial class BrokerTls
 
         refused($"certificate '{leaf.Subject}' is not trusted: {string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()))}");
         return false;
+    }
+
+    /// <summary>The quorum's TLS options: a client side made per connection, so a rotated certificate is presented at once.</summary>
+    private sealed class QuorumTls : SslOptions
+    {
+        private readonly BrokerTls _tls;
+
+        public QuorumTls(BrokerTls tls)
+        {
+            _tls = tls;
+            ServerOptions.ServerCertificateSelectionCallback = (_, _) => tls._keystore.Current.TargetCertificate;
+            ServerOptions.EnabledSslProtocols = Protocols;
+            ServerOptions.CertificateRevocationCheckMode = X509RevocationMode.NoCheck;
+            ServerOptions.ClientCertificateRequired = true;
+            ServerOptions.RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
+            {
+                void Refused(string reason) => tls.LogQuorumPeerRefused(reason);
+                if (certificate is null)
+                {
+                    Refused("no certificate (the quorum is mutual TLS)");
+                    return false;
+                }
+
+                return tls.Verify(certificate, chain, Refused);
+            };
+        }
+
+        public override SslClientAuthenticationOptions CreateClientOptions(EndPoint serverAddress) => _tls.ClientOptions(serverAddress switch
+        {
+            DnsEndPoint dns => dns.Host,
+            IPEndPoint ip => ip.Address.ToString(),
+            _ => serverAddress.ToString() ?? "",
+        });
     }
 
     private ReloadingPemFile<T> Open<T>(string key, string path, Func<string, T> load)
@@ -203,4 +245,7 @@ public sealed partial class BrokerTls
 
     [LoggerMessage(EventName = "BrokerCertificateRefused", Level = LogLevel.Warning, Message = "Refused the TLS certificate of broker {Host}: {Reason}")]
     private partial void LogBrokerCertificateRefused(string host, string reason);
+
+    [LoggerMessage(EventName = "QuorumPeerRefused", Level = LogLevel.Warning, Message = "Refused a metadata quorum peer's TLS connection: {Reason}")]
+    private partial void LogQuorumPeerRefused(string reason);
 }

@@ -130,6 +130,7 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
             UpperElectionTimeout = (int)_options.ElectionTimeoutUpper.TotalMilliseconds,
             RequestTimeout = _options.RequestTimeout ?? _options.ElectionTimeoutLower,
             ColdStart = false,
+            SslOptions = _options.Tls,
             ConfigurationStorage = null, // in-memory, filled below with the static voter list
             LoggerFactory = _raftLoggerFactory = new RaftLoggerFactory(_loggerFactory, () => Volatile.Read(ref _state) == 2, TimeProvider.System),
         };

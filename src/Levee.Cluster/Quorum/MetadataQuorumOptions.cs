@@ -50,6 +50,9 @@ public sealed class MetadataQuorumOptions
     /// </summary>
     public LogDirectorySpace? Space { get; init; }
 
+    /// <summary>TLS of the Raft transport between voters (mutual: both ends present a certificate); null: plain TCP.</summary>
+    public DotNext.Net.Security.SslOptions? Tls { get; init; }
+
     /// <summary>Take a snapshot of the image after this many applied log entries, so the log does not grow without bound.</summary>
     public int SnapshotIntervalEntries { get; init; } = 1000;
 

@@ -186,6 +186,70 @@ public sealed class TlsTests : IDisposable
         await ProduceAndConsumeAsync(cluster.BootstrapServers, new ClientConfig(), "replicated-over-tls");
     }
 
+    [Fact]
+    public async Task AQuorumOverMutualTls_ElectsAndCommits_AndTakesNoPeerWithoutATrustedCertificate()
+    {
+        var keystore = _certificates.WriteServerKeystore().Path;
+        var voters = "";
+        await using var cluster = await TestCluster.StartAsync(3, o =>
+        {
+            voters = o.QuorumVoters!;
+            return o with
+            {
+                Listeners = "PLAINTEXT://127.0.0.1:0,BROKER://127.0.0.1:0",
+                ListenerSecurityProtocolMap = "PLAINTEXT:PLAINTEXT,BROKER:SSL",
+                SslKeystoreLocation = keystore,
+                SslTruststoreLocation = _certificates.CaFile,
+                SslClientAuth = SslClientAuth.Required,
+                QuorumSecurityProtocol = Levee.Broker.Security.SecurityProtocol.Ssl,
+            };
+        });
+
+        // Every metadata change (the topic, its partitions, the ISR) is committed by the quorum over TLS.
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = "quorum-over-tls", NumPartitions = 3, ReplicationFactor = 3 }]);
+        }
+
+        await ProduceAndConsumeAsync(cluster.BootstrapServers, new ClientConfig(), "quorum-over-tls");
+
+        var port = int.Parse(voters.Split(',')[0].Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        using var stranger = TestCertificates.Create("Another CA");
+        Assert.True(await QuorumTakesAsync(port, X509Certificate2.CreateFromPemFile(_certificates.WriteClientKeystore("CN=levee-broker-4", "peer.pem").Path)));
+        Assert.False(await QuorumTakesAsync(port, null));
+        Assert.False(await QuorumTakesAsync(port, X509Certificate2.CreateFromPemFile(stranger.WriteClientKeystore("CN=levee-broker-1").Path)));
+    }
+
+    /// <summary>
+    /// Whether a voter's Raft port completes a TLS handshake with a client presenting <paramref name="certificate"/> and
+    /// keeps the connection: a refused peer's handshake fails, or (TLS 1.3 checks the client's certificate after the
+    /// client has finished) the connection is closed at the first read.
+    /// </summary>
+    private async Task<bool> QuorumTakesAsync(int port, X509Certificate2? certificate)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
+        await using var tls = new SslStream(tcp.GetStream());
+        var options = ClientTls(certificate);
+        options.TargetHost = "127.0.0.1";
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options);
+            using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            var read = await tls.ReadAsync(new byte[1], quiet.Token);
+            return read > 0;
+        }
+        catch (OperationCanceledException)
+        {
+            // Still open and waiting for a Raft request: taken.
+            return true;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException)
+        {
+            return false;
+        }
+    }
+
     private Task<TestBroker> StartAsync(Func<BrokerOptions, BrokerOptions>? configure = null, Action<IServiceCollection>? configureServices = null)
     {
         var keystore = _certificates.WriteServerKeystore().Path;
