@@ -8,17 +8,17 @@ namespace Levee.Broker.Groups;
 
 public sealed partial class GroupCoordinator
 {
-    // READ (3), DELETE (6) and DESCRIBE (8) are the operations a group supports; without ACLs all are allowed.
-    private const int GroupAuthorizedOperations = (1 << 3) | (1 << 6) | (1 << 8);
-
-    /// <summary>DescribeGroups: state, protocol and members; member metadata and assignments only when Stable, as Kafka.</summary>
-    public DescribeGroupsResponse.DescribedGroup Describe(string groupId, bool includeAuthorizedOperations)
+    /// <summary>
+    /// DescribeGroups: state, protocol and members; member metadata and assignments only when Stable, as Kafka.
+    /// <paramref name="authorizedOperations"/> is the sender's bit field, when asked for (else Kafka's INT32_MIN).
+    /// </summary>
+    public DescribeGroupsResponse.DescribedGroup Describe(string groupId, int authorizedOperations)
     {
         var described = new DescribeGroupsResponse.DescribedGroup
         {
             GroupId = groupId,
             GroupState = nameof(GroupState.Dead),
-            AuthorizedOperations = includeAuthorizedOperations ? GroupAuthorizedOperations : int.MinValue,
+            AuthorizedOperations = authorizedOperations,
         };
         var coordinatorError = CheckCoordinator(groupId, out _);
         if (coordinatorError != ErrorCode.None)

@@ -11,6 +11,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>CreateTopics (v2-v7): partitions, replication factor, configs, validate-only; v5+ returns the resulting configs.</summary>
 [AuthorizePerResource(AclOperation.Create, AclResourceType.Topic)]
+[AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
 public sealed class CreateTopicsHandler(ControllerMutationQuota mutations, ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
     /// <inheritdoc />
@@ -119,6 +120,15 @@ public sealed class CreateTopicsHandler(ControllerMutationQuota mutations, Repli
             }
 
             result.TopicId = request.ValidateOnly ? Guid.Empty : created.TopicId;
+
+            // Kafka's rule: the partition count, replication factor and configs of a created topic only for a principal
+            // allowed DESCRIBE_CONFIGS on it; otherwise TOPIC_AUTHORIZATION_FAILED as the config error.
+            if (!authorizer.Authorize(context, AclOperation.DescribeConfigs, AclResourceType.Topic, topic.Name))
+            {
+                result.TopicConfigErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                continue;
+            }
+
             result.NumPartitions = created.PartitionCount;
             result.ReplicationFactor = replicationFactor > 0 ? replicationFactor : (short)(replicas.Image.GetPartition(topic.Name, 0)?.Replicas.Length ?? -1);
             result.Configs = [];

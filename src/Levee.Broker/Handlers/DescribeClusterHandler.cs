@@ -9,7 +9,7 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>DescribeCluster (v0-v1): the live brokers and the active controller, from the metadata image.</summary>
 [NoAuthorization]
-public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerService controller) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>
+public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerService controller, RequestAuthorizer authorizer) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>
 {
     private const sbyte BrokerEndpoints = 1;
 
@@ -50,6 +50,11 @@ public sealed class DescribeClusterHandler(ReplicaManager replicas, ControllerSe
         response.ControllerId = controller.ActiveControllerId is { } active && response.Brokers.Any(b => b.BrokerId == active)
             ? active
             : response.Brokers.Count > 0 ? response.Brokers[0].BrokerId : -1;
+        if (request.IncludeClusterAuthorizedOperations)
+        {
+            response.ClusterAuthorizedOperations = authorizer.ClusterAuthorizedOperations(context);
+        }
+
         return ValueTask.FromResult<DescribeClusterResponse?>(response);
     }
 

@@ -33,7 +33,7 @@ public sealed class DescribeGroupsHandler(GroupCoordinator coordinator, RequestA
         foreach (var groupId in request.Groups)
         {
             response.Groups.Add(authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId)
-                ? coordinator.Describe(groupId, request.IncludeAuthorizedOperations)
+                ? coordinator.Describe(groupId, request.IncludeAuthorizedOperations ? authorizer.AuthorizedOperations(context, AclResourceType.Group, groupId) : int.MinValue)
                 : new DescribeGroupsResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed });
         }
 

@@ -107,16 +107,37 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
             ? active
             : response.Brokers.Count > 0 ? response.Brokers[0].NodeId : -1;
 
+        if (request.IncludeClusterAuthorizedOperations)
+        {
+            response.ClusterAuthorizedOperations = authorizer.ClusterAuthorizedOperations(context);
+        }
+
         if (all)
         {
             foreach (var topic in image.TopicsByName.Values.Where(t => authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t.Name)))
             {
                 response.Topics.Add(Describe(image, topic));
             }
-
-            return response;
+        }
+        else
+        {
+            AddRequested(request, image, results, response);
         }
 
+        if (request.IncludeTopicAuthorizedOperations)
+        {
+            foreach (var topic in response.Topics.Where(t => t.Name is not null && t.ErrorCode != (short)ErrorCode.TopicAuthorizationFailed))
+            {
+                topic.TopicAuthorizedOperations = authorizer.AuthorizedOperations(context, AclResourceType.Topic, topic.Name!);
+            }
+        }
+
+        return response;
+    }
+
+    /// <summary>The topics named in the request, in its order: each described, or the error found for it.</summary>
+    private static void AddRequested(MetadataRequest request, MetadataImage image, List<MetadataResponse.MetadataResponseTopic> results, MetadataResponse response)
+    {
         foreach (var requested in request.Topics!)
         {
             var found = requested.Name is null
@@ -136,8 +157,6 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
                 response.Topics.Add(new MetadataResponse.MetadataResponseTopic { Name = requested.Name, TopicId = requested.TopicId, ErrorCode = (short)ErrorCode.UnknownTopicOrPartition });
             }
         }
-
-        return response;
     }
 
     private static MetadataResponse.MetadataResponseTopic Describe(MetadataImage image, TopicImage topic)

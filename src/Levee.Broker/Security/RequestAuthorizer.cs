@@ -78,6 +78,39 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
     }
 
     /// <summary>
+    /// Kafka's authorized-operations field of Metadata, DescribeCluster and DescribeGroups: a bit (1 &lt;&lt; code) for each
+    /// operation Kafka supports on a resource of <paramref name="resource"/> (AclEntry.supportedOperations) that the
+    /// sender may perform on the resource named <paramref name="name"/>, decided as its requests are. Unlike Kafka
+    /// without an authorizer, CLUSTER_ACTION is reported only to brokers: Levee serves it to no one else.
+    /// </summary>
+    public int AuthorizedOperations(RequestContext context, AclResourceType resource, string name)
+    {
+        var bits = 0;
+        foreach (var operation in SupportedOperations(resource))
+        {
+            if (Authorize(context, operation, resource, name))
+            {
+                bits |= 1 << (int)operation;
+            }
+        }
+
+        return bits;
+    }
+
+    /// <summary>The authorized operations on the cluster, or 0 without DESCRIBE on it (as Kafka answers).</summary>
+    public int ClusterAuthorizedOperations(RequestContext context) =>
+        AuthorizeCluster(context, AclOperation.Describe) ? AuthorizedOperations(context, AclResourceType.Cluster, AclAuthorizer.ClusterResourceName) : 0;
+
+    private static AclOperation[] SupportedOperations(AclResourceType resource) => resource switch
+    {
+        AclResourceType.Topic => [AclOperation.Read, AclOperation.Write, AclOperation.Create, AclOperation.Describe, AclOperation.Delete, AclOperation.Alter, AclOperation.DescribeConfigs, AclOperation.AlterConfigs],
+        AclResourceType.Group => [AclOperation.Read, AclOperation.Describe, AclOperation.Delete],
+        AclResourceType.Cluster => [AclOperation.Create, AclOperation.ClusterAction, AclOperation.DescribeConfigs, AclOperation.AlterConfigs, AclOperation.IdempotentWrite, AclOperation.Alter, AclOperation.Describe],
+        AclResourceType.TransactionalId => [AclOperation.Describe, AclOperation.Write],
+        _ => [],
+    };
+
+    /// <summary>
     /// What a tenant's principal may do, whatever the ACLs: anything on the topics, groups and transactional ids of
     /// its namespace (it owns them) and nothing on anyone else's; on the cluster only what its own clients need.
     /// </summary>

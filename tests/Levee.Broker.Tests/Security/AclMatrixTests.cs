@@ -1,5 +1,7 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Levee.Broker.Tests.Groups;
+using Levee.Broker.Tests.Infrastructure;
 using static Levee.Broker.Tests.Security.SecuredBroker;
 
 namespace Levee.Broker.Tests.Security;
@@ -131,6 +133,74 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         Assert.Contains("orders-listed", groups);
         Assert.DoesNotContain("payments-hidden", groups);
     }
+
+    [Fact]
+    public async Task AuthorizedOperations_OfTopicsGroupsAndTheCluster_AreThoseTheAclsAllow()
+    {
+        using (var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = Broker.SetupBootstrap, GroupId = "orders-described" }).Build())
+        {
+            consumer.Commit([new TopicPartitionOffset(AclMatrixBroker.Orders, 0, 1)]);
+        }
+
+        var p = Identity.Principal;
+        await Broker.SetAclsAsync([
+            .. ReadOrdersPrefix(p),
+            Acl(ResourceType.Topic, "orders-", ResourcePatternType.Prefixed, p, AclOperation.DescribeConfigs),
+            Acl(ResourceType.Broker, "kafka-cluster", ResourcePatternType.Literal, p, AclOperation.Describe),
+            Acl(ResourceType.Broker, "kafka-cluster", ResourcePatternType.Literal, p, AclOperation.IdempotentWrite),
+        ]);
+        using var admin = Broker.Admin(Identity);
+
+        // Metadata v10+ with include_topic_authorized_operations; READ implies DESCRIBE.
+        var topics = await admin.DescribeTopicsAsync(TopicCollection.OfTopicNames([AclMatrixBroker.Orders]), new DescribeTopicsOptions { IncludeAuthorizedOperations = true });
+        Assert.Equal([AclOperation.Read, AclOperation.Describe, AclOperation.DescribeConfigs], Sorted(topics.TopicDescriptions.Single().AuthorizedOperations));
+
+        // DescribeCluster with include_cluster_authorized_operations.
+        var cluster = await admin.DescribeClusterAsync(new DescribeClusterOptions { IncludeAuthorizedOperations = true });
+        Assert.Equal([AclOperation.Describe, AclOperation.IdempotentWrite], Sorted(cluster.AuthorizedOperations));
+
+        // DescribeGroups with include_authorized_operations: READ (and so DESCRIBE) on the orders- groups, not DELETE.
+        var groups = await admin.DescribeConsumerGroupsAsync(["orders-described"], new DescribeConsumerGroupsOptions { IncludeAuthorizedOperations = true });
+        Assert.Equal([AclOperation.Read, AclOperation.Describe], Sorted(groups.ConsumerGroupDescriptions.Single().AuthorizedOperations));
+
+        // Without DESCRIBE on the cluster, Kafka answers no operation at all.
+        await Broker.SetAclsAsync(ReadOrdersPrefix(p));
+        var hidden = await admin.DescribeClusterAsync(new DescribeClusterOptions { IncludeAuthorizedOperations = true });
+        Assert.Empty(hidden.AuthorizedOperations ?? []);
+    }
+
+    [Fact]
+    public async Task CreateTopics_WithoutDescribeConfigs_CreatesTheTopic_ButWithholdsItsConfigs()
+    {
+        var p = Identity.Principal;
+        await Broker.SetAclsAsync([Acl(ResourceType.Topic, "orders-", ResourcePatternType.Prefixed, p, AclOperation.Create)]);
+        var withheld = await CreateRawAsync("orders-withheld-" + Guid.NewGuid().ToString("N"));
+        Assert.Equal(ErrorCode.NoError, (ErrorCode)withheld.ErrorCode);
+        Assert.NotEqual(Guid.Empty, withheld.TopicId);
+        Assert.Equal(ErrorCode.TopicAuthorizationFailed, (ErrorCode)withheld.TopicConfigErrorCode);
+        Assert.Equal(-1, withheld.NumPartitions);
+        Assert.Empty(withheld.Configs ?? []);
+
+        await Broker.SetAclsAsync([
+            Acl(ResourceType.Topic, "orders-", ResourcePatternType.Prefixed, p, AclOperation.Create),
+            Acl(ResourceType.Topic, "orders-", ResourcePatternType.Prefixed, p, AclOperation.DescribeConfigs),
+        ]);
+        var shown = await CreateRawAsync("orders-shown-" + Guid.NewGuid().ToString("N"));
+        Assert.Equal(ErrorCode.NoError, (ErrorCode)shown.TopicConfigErrorCode);
+        Assert.Equal(2, shown.NumPartitions);
+        Assert.Contains(shown.Configs!, c => c.Name == "cleanup.policy");
+    }
+
+    private async Task<Levee.Protocol.Messages.CreateTopicsResponse.CreatableTopicResult> CreateRawAsync(string topic)
+    {
+        using var client = await RawKafkaClient.ConnectAsync(Broker.ClientBootstrap);
+        var create = new Levee.Protocol.Messages.CreateTopicsRequest { TimeoutMs = 30_000 };
+        create.Topics.Add(new() { Name = topic, NumPartitions = 2, ReplicationFactor = 1 });
+        var created = await client.CallAsync<Levee.Protocol.Messages.CreateTopicsResponse>(Levee.Protocol.Messages.ApiKey.CreateTopics, 7, create);
+        return created.Topics.Single();
+    }
+
+    private static AclOperation[] Sorted(IEnumerable<AclOperation>? operations) => [.. (operations ?? []).Order()];
 
     private static AclBinding[] AllButWriteOrders(string p) =>
     [
