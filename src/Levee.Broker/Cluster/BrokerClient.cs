@@ -21,7 +21,7 @@ public sealed class BrokerClient : IAsyncDisposable
     private readonly int _port;
     private readonly string _clientId;
     private readonly TimeSpan? _requestTimeout;
-    private readonly BrokerTls? _tls;
+    private readonly ClientSecurity? _security;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private TcpClient? _tcp;
     private Stream? _stream;
@@ -30,9 +30,9 @@ public sealed class BrokerClient : IAsyncDisposable
     /// <summary>
     /// A client for the broker at <paramref name="host"/>:<paramref name="port"/>. With
     /// <paramref name="requestTimeout"/>, no call takes longer than that, waiting for the connection included. With
-    /// <paramref name="tls"/>, the connection is TLS, this broker's certificate presented as client certificate.
+    /// <paramref name="security"/>, the connection is TLS and/or logs in with SASL before its first request.
     /// </summary>
-    public BrokerClient(string host, int port, string clientId, TimeSpan? requestTimeout = null, BrokerTls? tls = null)
+    public BrokerClient(string host, int port, string clientId, TimeSpan? requestTimeout = null, ClientSecurity? security = null)
     {
         if (requestTimeout is { } timeout)
         {
@@ -43,7 +43,7 @@ public sealed class BrokerClient : IAsyncDisposable
         _port = port;
         _clientId = clientId;
         _requestTimeout = requestTimeout;
-        _tls = tls;
+        _security = security;
     }
 
     /// <summary>
@@ -54,7 +54,7 @@ public sealed class BrokerClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         var secure = (SecurityProtocol)endpoint.SecurityProtocol is SecurityProtocol.Ssl or SecurityProtocol.SaslSsl;
-        return new BrokerClient(endpoint.Host, endpoint.Port, clientId, requestTimeout, secure ? tls : null);
+        return new BrokerClient(endpoint.Host, endpoint.Port, clientId, requestTimeout, secure && tls is not null ? new ClientSecurity { Tls = tls.ClientOptions } : null);
     }
 
     /// <summary>host:port of the remote broker.</summary>
@@ -97,23 +97,10 @@ public sealed class BrokerClient : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var stream = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-            var correlationId = ++_correlationId;
-            var frame = Encode(key, version, correlationId, request);
             try
             {
-                await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                var prefix = new byte[4];
-                await stream.ReadExactlyAsync(prefix, cancellationToken).ConfigureAwait(false);
-                var length = BinaryPrimitives.ReadInt32BigEndian(prefix);
-                if (length < 0 || length > 256 * 1024 * 1024)
-                {
-                    throw new IOException($"Broker {Address} sent a response frame of {length} bytes.");
-                }
-
-                var body = new byte[length];
-                await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
-                return Decode<TResponse>(body, key, version, correlationId);
+                var stream = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+                return await ExchangeAsync<TRequest, TResponse>(stream, key, version, request, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or SocketException or KafkaProtocolException or OperationCanceledException)
             {
@@ -129,6 +116,65 @@ public sealed class BrokerClient : IAsyncDisposable
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private async Task<TResponse> ExchangeAsync<TRequest, TResponse>(Stream stream, ApiKey key, short version, TRequest request, CancellationToken cancellationToken)
+        where TRequest : IKafkaMessage
+        where TResponse : IKafkaMessage<TResponse>
+    {
+        var correlationId = ++_correlationId;
+        await stream.WriteAsync(Encode(key, version, correlationId, request), cancellationToken).ConfigureAwait(false);
+        var prefix = new byte[4];
+        await stream.ReadExactlyAsync(prefix, cancellationToken).ConfigureAwait(false);
+        var length = BinaryPrimitives.ReadInt32BigEndian(prefix);
+        if (length < 0 || length > 256 * 1024 * 1024)
+        {
+            throw new IOException($"Broker {Address} sent a response frame of {length} bytes.");
+        }
+
+        var body = new byte[length];
+        await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
+        return Decode<TResponse>(body, key, version, correlationId);
+    }
+
+    /// <summary>
+    /// SaslHandshake v1 and SaslAuthenticate v2, as Kafka's clients log in: PLAIN in one token, SCRAM in two rounds with
+    /// the server's signature checked. A refusal is a failed connection to callers (an <see cref="IOException"/>).
+    /// </summary>
+    private async Task LogInAsync(Stream stream, SaslLogin login, CancellationToken cancellationToken)
+    {
+        var handshake = await ExchangeAsync<SaslHandshakeRequest, SaslHandshakeResponse>(stream, ApiKey.SaslHandshake, 1, new SaslHandshakeRequest { Mechanism = login.Mechanism }, cancellationToken).ConfigureAwait(false);
+        if (handshake.ErrorCode != 0)
+        {
+            throw new IOException($"Broker {Address} does not offer SASL mechanism {login.Mechanism} (it offers {string.Join(", ", handshake.Mechanisms)}).");
+        }
+
+        async Task<byte[]> RoundAsync(byte[] token)
+        {
+            var answer = await ExchangeAsync<SaslAuthenticateRequest, SaslAuthenticateResponse>(stream, ApiKey.SaslAuthenticate, 2, new SaslAuthenticateRequest { AuthBytes = token }, cancellationToken).ConfigureAwait(false);
+            return answer.ErrorCode == 0
+                ? answer.AuthBytes
+                : throw new IOException($"SASL authentication with broker {Address} failed: {answer.ErrorMessage ?? ((ErrorCode)answer.ErrorCode).ToString()}");
+        }
+
+        var scram = ScramFormatter.Parse(login.Mechanism);
+        if (scram == Levee.Cluster.Metadata.ScramMechanism.Unknown)
+        {
+            await RoundAsync(System.Text.Encoding.UTF8.GetBytes($"\0{login.Username}\0{login.Password}")).ConfigureAwait(false);
+            return;
+        }
+
+        var client = new ScramClient(scram, login.Username, login.Password);
+        try
+        {
+            var serverFirst = await RoundAsync(client.ClientFirst()).ConfigureAwait(false);
+            var serverFinal = await RoundAsync(client.ClientFinal(serverFirst)).ConfigureAwait(false);
+            client.VerifyServerFinal(serverFinal);
+        }
+        catch (AuthenticationFailedException ex)
+        {
+            throw new IOException($"SASL authentication with broker {Address} failed: {ex.Message}", ex);
         }
     }
 
@@ -166,12 +212,12 @@ public sealed class BrokerClient : IAsyncDisposable
         }
 
         Stream stream = tcp.GetStream();
-        if (_tls is not null)
+        if (_security?.Tls is { } tls)
         {
             var secure = new SslStream(stream, leaveInnerStreamOpen: false);
             try
             {
-                await secure.AuthenticateAsClientAsync(_tls.ClientOptions(_host), cancellationToken).ConfigureAwait(false);
+                await secure.AuthenticateAsClientAsync(tls(_host), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
             {
@@ -191,6 +237,11 @@ public sealed class BrokerClient : IAsyncDisposable
 
         _tcp = tcp;
         _stream = stream;
+        if (_security?.Sasl is { } login)
+        {
+            await LogInAsync(stream, login, cancellationToken).ConfigureAwait(false);
+        }
+
         return stream;
     }
 

@@ -86,4 +86,26 @@ public static class ScramFormatter
         mechanism == ScramMechanism.ScramSha512 ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256;
 
     private static int HashSize(ScramMechanism mechanism) => mechanism == ScramMechanism.ScramSha512 ? 64 : 32;
+
+    /// <summary>The attributes (a=value) of a SCRAM message, extensions with longer keys skipped; null when a part is not an attribute.</summary>
+    public static Dictionary<char, string>? Attributes(string text)
+    {
+        var result = new Dictionary<char, string>();
+        foreach (var part in text.Split(','))
+        {
+            if (part.Length < 2 || part[1] != '=')
+            {
+                if (part.Contains('=', StringComparison.Ordinal))
+                {
+                    continue; // An extension (key=value with a longer key).
+                }
+
+                return null;
+            }
+
+            result.TryAdd(part[0], part[2..]);
+        }
+
+        return result;
+    }
 }

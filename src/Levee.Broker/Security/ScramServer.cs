@@ -86,7 +86,7 @@ public sealed class ScramServer
 
         _gs2Header = text[..(authzEnd + 1)];
         _clientFirstBare = text[(authzEnd + 1)..];
-        var attributes = Attributes(_clientFirstBare);
+        var attributes = ScramFormatter.Attributes(_clientFirstBare);
         if (attributes is null || !attributes.TryGetValue('n', out var saslName) || !attributes.TryGetValue('r', out var clientNonce) || clientNonce.Length == 0 || attributes.ContainsKey('m'))
         {
             return Fail("the client-first message lacks a user name or nonce");
@@ -122,7 +122,7 @@ public sealed class ScramServer
     {
         _state = State.Done;
         var proofAt = text.LastIndexOf(",p=", StringComparison.Ordinal);
-        var attributes = Attributes(text);
+        var attributes = ScramFormatter.Attributes(text);
         if (proofAt < 0 || attributes is null || !attributes.TryGetValue('c', out var binding) || !attributes.TryGetValue('r', out var nonce) || !attributes.TryGetValue('p', out var proofText))
         {
             return Fail("the client-final message lacks channel binding, nonce or proof");
@@ -186,27 +186,6 @@ public sealed class ScramServer
         var salt = ScramFormatter.Hmac(ScramMechanism.ScramSha256, UnknownUserSecret, Encoding.UTF8.GetBytes(user));
         var key = RandomNumberGenerator.GetBytes(_mechanism == ScramMechanism.ScramSha512 ? 64 : 32);
         return new UserScramCredentialRecord(user, _mechanism, salt, key, key, ScramFormatter.MinIterations);
-    }
-
-    private static Dictionary<char, string>? Attributes(string text)
-    {
-        var result = new Dictionary<char, string>();
-        foreach (var part in text.Split(','))
-        {
-            if (part.Length < 2 || part[1] != '=')
-            {
-                if (part.Contains('=', StringComparison.Ordinal))
-                {
-                    continue; // An extension (key=value with a longer key).
-                }
-
-                return null;
-            }
-
-            result.TryAdd(part[0], part[2..]);
-        }
-
-        return result;
     }
 
     private static string? DecodeSaslName(string name)

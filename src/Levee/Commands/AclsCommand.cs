@@ -3,6 +3,7 @@ using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Commands.Acls;
+using Levee.Commands.Clusters;
 
 namespace Levee.Commands;
 
@@ -74,13 +75,13 @@ internal static class AclsCommand
         {
             var spec = options.Read(parse);
             var timeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(options.Timeout)));
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = parse.GetValue(options.Bootstrap), ClientId = "levee-acls" })
+            using var admin = new AdminClientBuilder(ClientProperties.Apply(new AdminClientConfig { BootstrapServers = parse.GetValue(options.Bootstrap), ClientId = "levee-acls" }, parse.GetValue(options.CommandConfig)))
                 .SetLogHandler((_, _) => { })
                 .Build();
             await action(admin, spec, timeout).ConfigureAwait(false);
             return 0;
         }
-        catch (AclUsageException e)
+        catch (Exception e) when (e is AclUsageException or ClusterCommandException)
         {
             await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
@@ -113,6 +114,8 @@ internal static class AclsCommand
     private sealed class SpecOptions
     {
         public Option<string> Bootstrap { get; } = new("--bootstrap") { Description = "Bootstrap servers.", DefaultValueFactory = _ => "127.0.0.1:9092" };
+
+        public Option<string?> CommandConfig { get; } = ClientProperties.Option();
 
         public Option<int> Timeout { get; } = new("--timeout-s") { Description = "Timeout of each request, in seconds.", DefaultValueFactory = _ => 30 };
 
@@ -153,6 +156,7 @@ internal static class AclsCommand
             command.Options.Add(TransactionalId);
             command.Options.Add(PatternType);
             command.Options.Add(Bootstrap);
+            command.Options.Add(CommandConfig);
             command.Options.Add(Timeout);
         }
 

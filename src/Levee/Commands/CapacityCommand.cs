@@ -24,10 +24,11 @@ internal static class CapacityCommand
     {
         var json = new Option<bool>("--json") { Description = "Print one JSON object: headroom_margin, and brokers, one object per broker." };
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("capacity", "Each broker's limits, reserved load, and worst load after any single failure (the headroom guard's view).") { json, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("capacity", "Each broker's limits, reserved load, and worst load after any single failure (the headroom guard's view).") { json, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
-            var cluster = await ClusterAdmin.DescribeAsync(admin.Bootstrap, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            var cluster = await ClusterAdmin.DescribeAsync(admin.Bootstrap, admin.Security, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             var brokers = new List<(int Id, Dictionary<string, string?> Configs)>();
             foreach (var broker in cluster.Brokers)
             {

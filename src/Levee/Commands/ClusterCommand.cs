@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Levee.Broker.Cluster;
 using Levee.Commands.Clusters;
 using Spectre.Console;
 
@@ -84,8 +85,9 @@ internal static class ClusterCommand
         var dir = DirOption();
         var bootstrap = BootstrapOption();
         var timeout = TimeoutOption(10);
-        var command = new Command("status", "Brokers, controller, under-replicated and offline partitions, over the Kafka protocol.") { dir, bootstrap, timeout };
-        command.SetAction((parse, _) => RunAsync(() => StatusAsync(Path.GetFullPath(parse.GetValue(dir)!), parse.GetValue(bootstrap), TimeSpan.FromSeconds(parse.GetValue(timeout)))));
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("status", "Brokers, controller, under-replicated and offline partitions, over the Kafka protocol.") { dir, bootstrap, commandConfig, timeout };
+        command.SetAction((parse, _) => RunAsync(() => StatusAsync(Path.GetFullPath(parse.GetValue(dir)!), parse.GetValue(bootstrap), ClientProperties.Security(parse.GetValue(commandConfig)), TimeSpan.FromSeconds(parse.GetValue(timeout)))));
         return command;
     }
 
@@ -193,10 +195,10 @@ internal static class ClusterCommand
         return 0;
     }
 
-    private static async Task<int> StatusAsync(string dir, string? bootstrap, TimeSpan timeout)
+    private static async Task<int> StatusAsync(string dir, string? bootstrap, ClientSecurity? security, TimeSpan timeout)
     {
         var file = ClusterFile.TryRead(dir);
-        var view = await ClusterAdmin.DescribeAsync(ClusterFile.ResolveBootstrap(bootstrap, dir), timeout).ConfigureAwait(false);
+        var view = await ClusterAdmin.DescribeAsync(ClusterFile.ResolveBootstrap(bootstrap, dir), security, timeout).ConfigureAwait(false);
         var console = CreateConsole();
 
         var alive = view.Brokers.ToDictionary(b => b.Id);

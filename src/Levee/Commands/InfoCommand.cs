@@ -38,7 +38,7 @@ internal static class InfoCommand
             + "Rates come from two samples --sample-s apart: messages/s from the partitions' log end offsets (ListOffsets), bytes in/s "
             + "from the size of the leaders' logs (DescribeLogDirs), bytes out/s estimated from the consumer groups' committed offsets "
             + "times the average record size. Data size is every replica's log (DescribeLogDirs) against the brokers' "
-            + "broker.capacity.disk.bytes. Log sizes and limits are read over a PLAINTEXT listener only (null otherwise).")
+            + "broker.capacity.disk.bytes.")
         {
             sample, json, dir, bootstrap, commandConfig, timeout,
         };
@@ -55,17 +55,17 @@ internal static class InfoCommand
             var topics = metadata.Topics.Where(t => !t.Error.IsError && !t.Topic.StartsWith("__", StringComparison.Ordinal)).ToList();
             var partitions = topics.SelectMany(t => t.Partitions.Select(p => (t.Topic, Partition: p))).ToList();
 
-            // Log sizes and limits come from each broker's own answer, over the broker's client; it speaks PLAINTEXT only.
-            var plaintext = commandConfigFile is null;
-            var first = await SampleAsync(admin, cluster, partitions, plaintext, wait, cancellation).ConfigureAwait(false);
+            // Log sizes and limits come from each broker's own answer, over Levee's protocol client, secured as the admin client.
+            var security = ClientProperties.Security(commandConfigFile);
+            var first = await SampleAsync(admin, cluster, partitions, security, wait, cancellation).ConfigureAwait(false);
             var clock = Stopwatch.StartNew();
             await Task.Delay(TimeSpan.FromSeconds(parse.GetValue(sample)), cancellation).ConfigureAwait(false);
-            var second = await SampleAsync(admin, cluster, partitions, plaintext, wait, cancellation).ConfigureAwait(false);
+            var second = await SampleAsync(admin, cluster, partitions, security, wait, cancellation).ConfigureAwait(false);
             var seconds = clock.Elapsed.TotalSeconds;
 
             var offline = partitions.Count(p => p.Partition.Leader < 0);
             var underReplicated = partitions.Count(p => p.Partition.InSyncReplicas.Length < p.Partition.Replicas.Length);
-            var averageRecordBytes = second.LeaderBytes is { } bytes && second.RetainedRecords > 0 ? (double)bytes / second.RetainedRecords : (double?)null;
+            var averageRecordBytes = second.RetainedRecords > 0 ? (double)second.LeaderBytes / second.RetainedRecords : (double?)null;
             var info = new Info(
                 Version: Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
                 ClusterId: cluster.ClusterId,
@@ -77,7 +77,7 @@ internal static class InfoCommand
                 UnderReplicatedPartitions: underReplicated,
                 OfflinePartitions: offline,
                 MessagesPerSec: Math.Max(0, second.EndOffsets - first.EndOffsets) / seconds,
-                BytesInPerSec: second.LeaderBytes - first.LeaderBytes is { } grown ? Math.Max(0, grown) / seconds : null,
+                BytesInPerSec: Math.Max(0, second.LeaderBytes - first.LeaderBytes) / seconds,
                 BytesOutPerSec: averageRecordBytes is { } average ? Math.Max(0, second.Committed - first.Committed) * average / seconds : null,
                 DataBytes: second.ReplicaBytes,
                 DataLimitBytes: second.DiskLimitBytes,
@@ -114,7 +114,7 @@ internal static class InfoCommand
         ClusterCommand.CreateConsole().Write(grid);
     }
 
-    private static async Task<Sample> SampleAsync(IAdminClient admin, DescribeClusterResult cluster, List<(string Topic, PartitionMetadata Partition)> partitions, bool plaintext, TimeSpan wait, CancellationToken cancellation)
+    private static async Task<Sample> SampleAsync(IAdminClient admin, DescribeClusterResult cluster, List<(string Topic, PartitionMetadata Partition)> partitions, ClientSecurity? security, TimeSpan wait, CancellationToken cancellation)
     {
         var led = partitions.Where(p => p.Partition.Leader >= 0).Select(p => new TopicPartition(p.Topic, p.Partition.PartitionId)).ToList();
         var ends = await OffsetsAsync(admin, led, OffsetSpec.Latest(), wait).ConfigureAwait(false);
@@ -127,34 +127,28 @@ internal static class InfoCommand
             committed += offsets.SelectMany(g => g.Partitions).Where(p => !p.Error.IsError && p.Offset.Value >= 0 && !p.Topic.StartsWith("__", StringComparison.Ordinal)).Sum(p => p.Offset.Value);
         }
 
-        long? leaderBytes = null, replicaBytes = null, limit = null;
-        if (plaintext)
+        var leaders = partitions.ToDictionary(p => (p.Topic, p.Partition.PartitionId), p => p.Partition.Leader);
+        long leaderSum = 0, replicaSum = 0, limitSum = 0;
+        foreach (var broker in cluster.Nodes)
         {
-            var leaders = partitions.ToDictionary(p => (p.Topic, p.Partition.PartitionId), p => p.Partition.Leader);
-            long leaderSum = 0, replicaSum = 0, limitSum = 0;
-            foreach (var broker in cluster.Nodes)
+            await using var client = new BrokerClient(broker.Host, broker.Port, "levee-info", wait, security);
+            var dirs = await client.SendAsync<DescribeLogDirsRequest, DescribeLogDirsResponse>(ApiKey.DescribeLogDirs, DescribeLogDirsVersion, new DescribeLogDirsRequest { Topics = null }, cancellation).ConfigureAwait(false);
+            foreach (var topic in dirs.Results.SelectMany(r => r.Topics))
             {
-                await using var client = new BrokerClient(broker.Host, broker.Port, "levee-info", wait);
-                var dirs = await client.SendAsync<DescribeLogDirsRequest, DescribeLogDirsResponse>(ApiKey.DescribeLogDirs, DescribeLogDirsVersion, new DescribeLogDirsRequest { Topics = null }, cancellation).ConfigureAwait(false);
-                foreach (var topic in dirs.Results.SelectMany(r => r.Topics))
+                foreach (var partition in topic.Partitions)
                 {
-                    foreach (var partition in topic.Partitions)
+                    replicaSum += partition.PartitionSize;
+                    if (leaders.TryGetValue((topic.Name, partition.PartitionIndex), out var leader) && leader == broker.Id)
                     {
-                        replicaSum += partition.PartitionSize;
-                        if (leaders.TryGetValue((topic.Name, partition.PartitionIndex), out var leader) && leader == broker.Id)
-                        {
-                            leaderSum += partition.PartitionSize;
-                        }
+                        leaderSum += partition.PartitionSize;
                     }
                 }
-
-                limitSum += await DiskLimitAsync(client, broker.Id, cancellation).ConfigureAwait(false);
             }
 
-            (leaderBytes, replicaBytes, limit) = (leaderSum, replicaSum, limitSum);
+            limitSum += await DiskLimitAsync(client, broker.Id, cancellation).ConfigureAwait(false);
         }
 
-        return new Sample(ends.Values.Sum(), ends.Sum(e => e.Value - starts.GetValueOrDefault(e.Key)), committed, leaderBytes, replicaBytes, limit);
+        return new Sample(ends.Values.Sum(), ends.Sum(e => e.Value - starts.GetValueOrDefault(e.Key)), committed, leaderSum, replicaSum, limitSum);
     }
 
     private static async Task<Dictionary<TopicPartition, long>> OffsetsAsync(IAdminClient admin, List<TopicPartition> partitions, OffsetSpec spec, TimeSpan wait)
@@ -179,7 +173,7 @@ internal static class InfoCommand
         return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) ? limit : 0;
     }
 
-    private sealed record Sample(long EndOffsets, long RetainedRecords, long Committed, long? LeaderBytes, long? ReplicaBytes, long? DiskLimitBytes);
+    private sealed record Sample(long EndOffsets, long RetainedRecords, long Committed, long LeaderBytes, long ReplicaBytes, long DiskLimitBytes);
 
     private sealed record InfoBroker(
         [property: System.Text.Json.Serialization.JsonPropertyName("id")] int Id,

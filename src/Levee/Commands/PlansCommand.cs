@@ -27,8 +27,9 @@ internal static class PlansCommand
         var config = new Option<string[]>("--config") { Description = "A setting as key=value, the value a positive integer. Repeatable.", AllowMultipleArgumentsPerToken = true };
         var deleteConfig = new Option<string[]>("--delete-config") { Description = "A key to remove from the plan. Repeatable.", AllowMultipleArgumentsPerToken = true };
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("set", "Set (--config key=value) or remove (--delete-config key) settings of one plan.") { name, config, deleteConfig, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("set", "Set (--config key=value) or remove (--delete-config key) settings of one plan.") { name, config, deleteConfig, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var plan = TenantNames.Check(parse.GetValue(name)!, "plan");
             var settings = (parse.GetValue(config) ?? []).Select(Setting).ToList();
@@ -48,8 +49,9 @@ internal static class PlansCommand
     {
         var file = new Argument<string>("FILE") { Description = "A JSON file: {\"plans\": {\"NAME\": {\"producer_byte_rate\": 65536, ...}, ...}}." };
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("apply", "Set the plans of a file, each key it names; the whole file is checked before anything is sent.") { file, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("apply", "Set the plans of a file, each key it names; the whole file is checked before anything is sent.") { file, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var path = parse.GetValue(file)!;
             string text;

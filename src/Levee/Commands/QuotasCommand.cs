@@ -107,7 +107,7 @@ internal static class QuotasCommand
         try
         {
             var server = ClusterFile.ResolveBootstrap(parse.GetValue(entity.Bootstrap), ".").Split(',')[0].Trim();
-            await using var client = ClusterAdmin.Connect(server, "levee-quotas");
+            await using var client = ClusterAdmin.Connect(server, "levee-quotas", ClientProperties.Security(parse.GetValue(entity.CommandConfig)));
             using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await action(client, cancel.Token).ConfigureAwait(false);
             return 0;
@@ -129,6 +129,8 @@ internal static class QuotasCommand
     {
         public Option<string?> Bootstrap { get; } = ClusterCommand.BootstrapOption();
 
+        public Option<string?> CommandConfig { get; } = ClientProperties.Option();
+
         public Option<string?> User { get; } = new("--user") { Description = "A user (principal name)." };
 
         public Option<bool> UserDefault { get; } = new("--user-defaults") { Description = "The default user entity." };
@@ -144,6 +146,7 @@ internal static class QuotasCommand
         public void AddTo(Command command)
         {
             command.Options.Add(Bootstrap);
+            command.Options.Add(CommandConfig);
             command.Options.Add(User);
             command.Options.Add(UserDefault);
             command.Options.Add(ClientId);

@@ -30,10 +30,11 @@ internal static class TenantsCommand
         var name = NameArgument();
         var plan = new Option<string>("--plan") { Description = "The tenant's plan.", Required = true };
         var bootstrap = ClusterCommand.BootstrapOption();
+        var commandConfig = ClientProperties.Option();
         var client = new ClientSettingsOptions();
-        var command = new Command("create", "Create a tenant on a plan with one SCRAM-SHA-512 user for its clients, and print the client settings, password included, once.") { name, plan, bootstrap };
+        var command = new Command("create", "Create a tenant on a plan with one SCRAM-SHA-512 user for its clients, and print the client settings, password included, once.") { name, plan, bootstrap, commandConfig };
         client.AddTo(command);
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var tenant = TenantNames.Check(parse.GetValue(name)!, "tenant");
             var planName = TenantNames.Check(parse.GetValue(plan)!, "plan");
@@ -67,8 +68,9 @@ internal static class TenantsCommand
         var name = NameArgument();
         var plan = new Argument<string>("PLAN") { Description = "The tenant's new plan." };
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("set-plan", "Move a tenant to another plan.") { name, plan, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("set-plan", "Move a tenant to another plan.") { name, plan, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var tenant = TenantNames.Check(parse.GetValue(name)!, "tenant");
             var planName = TenantNames.Check(parse.GetValue(plan)!, "plan");
@@ -90,10 +92,11 @@ internal static class TenantsCommand
     {
         var name = NameArgument();
         var bootstrap = ClusterCommand.BootstrapOption();
+        var commandConfig = ClientProperties.Option();
         var client = new ClientSettingsOptions();
-        var command = new Command("rotate", "Make a new SCRAM-SHA-512 user for a tenant and print its client settings once; the tenant's other users keep working until revoked.") { name, bootstrap };
+        var command = new Command("rotate", "Make a new SCRAM-SHA-512 user for a tenant and print its client settings once; the tenant's other users keep working until revoked.") { name, bootstrap, commandConfig };
         client.AddTo(command);
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var tenant = TenantNames.Check(parse.GetValue(name)!, "tenant");
             var settings = await admin.AddUserAsync(tenant, client.Read(parse, admin.Bootstrap)).ConfigureAwait(false);
@@ -107,8 +110,9 @@ internal static class TenantsCommand
         var name = NameArgument();
         var user = new Argument<string>("USER") { Description = "One of the tenant's users." };
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("revoke", "Unbind a user from its tenant and delete its SCRAM-SHA-512 credential.") { name, user, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("revoke", "Unbind a user from its tenant and delete its SCRAM-SHA-512 credential.") { name, user, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var tenant = TenantNames.Check(parse.GetValue(name)!, "tenant");
             var revoked = parse.GetValue(user)!;
@@ -130,8 +134,9 @@ internal static class TenantsCommand
     {
         var name = NameArgument();
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("delete", "Delete a tenant with all it has: the topics and groups under its prefix, its users and their credentials.") { name, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("delete", "Delete a tenant with all it has: the topics and groups under its prefix, its users and their credentials.") { name, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var tenant = TenantNames.Check(parse.GetValue(name)!, "tenant");
             var configs = await admin.DescribeAsync(TenantAdmin.TenantResource, tenant).ConfigureAwait(false);

@@ -99,10 +99,14 @@ internal static partial class TopicsCommand
         var bootstrap = ClusterCommand.BootstrapOption();
         var timeout = ClusterCommand.TimeoutOption(10);
         var json = JsonOption("Print one JSON object: topics, one object per topic (name, partitions, replication_factor, under_replicated, offline).");
-        var command = new Command("list", "List topics with their partition count and replication factor.") { dir, bootstrap, timeout, json };
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("list", "List topics with their partition count and replication factor.") { dir, bootstrap, commandConfig, timeout, json };
         command.SetAction((parse, _) => ClusterCommand.RunAsync(async () =>
         {
-            var view = await ClusterAdmin.DescribeAsync(ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!)), TimeSpan.FromSeconds(parse.GetValue(timeout))).ConfigureAwait(false);
+            var view = await ClusterAdmin.DescribeAsync(
+                ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!)),
+                ClientProperties.Security(parse.GetValue(commandConfig)),
+                TimeSpan.FromSeconds(parse.GetValue(timeout))).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(
@@ -135,12 +139,14 @@ internal static partial class TopicsCommand
         var bootstrap = ClusterCommand.BootstrapOption();
         var timeout = ClusterCommand.TimeoutOption(10);
         var json = JsonOption("Print one JSON object: partitions, one object per partition (topic, partition, leader, replicas, isr, offline_replicas).");
-        var command = new Command("describe", "Partitions of topics: leader, replicas, ISR, offline replicas.") { names, dir, bootstrap, timeout, json };
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("describe", "Partitions of topics: leader, replicas, ISR, offline replicas.") { names, dir, bootstrap, commandConfig, timeout, json };
         command.SetAction((parse, _) => ClusterCommand.RunAsync(async () =>
         {
             var topics = parse.GetValue(names) ?? [];
             var view = await ClusterAdmin.DescribeAsync(
                 ClusterFile.ResolveBootstrap(parse.GetValue(bootstrap), Path.GetFullPath(parse.GetValue(dir)!)),
+                ClientProperties.Security(parse.GetValue(commandConfig)),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 topics.Length == 0 ? null : topics).ConfigureAwait(false);
             if (parse.GetValue(json))

@@ -28,12 +28,12 @@ internal static class ClusterAdmin
     private const short MetadataVersion = 12;
     private const short DescribeClusterVersion = 0;
 
-    public static async Task<ClusterView> DescribeAsync(string bootstrap, TimeSpan timeout, IReadOnlyCollection<string>? topics = null)
+    public static async Task<ClusterView> DescribeAsync(string bootstrap, ClientSecurity? security, TimeSpan timeout, IReadOnlyCollection<string>? topics = null)
     {
         var problems = new List<string>();
         foreach (var server in bootstrap.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            await using var client = Connect(server, "levee-cli");
+            await using var client = Connect(server, "levee-cli", security);
             using var cancel = new CancellationTokenSource(timeout);
             try
             {
@@ -72,9 +72,9 @@ internal static class ClusterAdmin
         throw new ClusterCommandException("No broker answered: " + string.Join("; ", problems));
     }
 
-    /// <summary>A client for <paramref name="server"/> (host:port); it connects on its first request.</summary>
+    /// <summary>A client for <paramref name="server"/> (host:port), secured as --command-config says; it connects on its first request.</summary>
     /// <exception cref="ClusterCommandException"><paramref name="server"/> is not host:port.</exception>
-    public static BrokerClient Connect(string server, string clientId, TimeSpan? requestTimeout = null)
+    public static BrokerClient Connect(string server, string clientId, ClientSecurity? security, TimeSpan? requestTimeout = null)
     {
         var colon = server.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
@@ -82,6 +82,6 @@ internal static class ClusterAdmin
             throw new ClusterCommandException($"'{server}' is not host:port.");
         }
 
-        return new BrokerClient(server[..colon], port, clientId, requestTimeout);
+        return new BrokerClient(server[..colon], port, clientId, requestTimeout, security);
     }
 }

@@ -52,14 +52,16 @@ internal sealed class Drill(string dir, ClusterFile file, ClusterNode victim, Dr
 
         // The warm-up is part of the drill's design (the probe's group creates its offsets topic), not a wait on state.
         await Task.Delay(WarmUp, cancellationToken).ConfigureAwait(false);
-        var leaders = (await ClusterAdmin.DescribeAsync(file.BootstrapServers, TimeSpan.FromSeconds(10)).ConfigureAwait(false)).Partitions.ToDictionary(p => (p.Topic, p.Partition), p => p.Leader);
+
+        // The cluster is one `levee cluster up` started: its listeners are PLAINTEXT (security: null).
+        var leaders = (await ClusterAdmin.DescribeAsync(file.BootstrapServers, security: null, TimeSpan.FromSeconds(10)).ConfigureAwait(false)).Partitions.ToDictionary(p => (p.Topic, p.Partition), p => p.Leader);
         var led = leaders.Count(l => l.Value == victim.NodeId);
 
         Console.WriteLine($"Broker {victim.NodeId} (pid {victim.Pid}) leads {led} of {leaders.Count} partitions; {Describe(fault)} it now.");
         var faultAt = clock.Elapsed;
         var active = true;
         await InjectAsync().ConfigureAwait(false);
-        await using var capacity = ClusterAdmin.Connect(survivorBootstrap.Split(',')[0], "levee-drill", TimeSpan.FromSeconds(5));
+        await using var capacity = ClusterAdmin.Connect(survivorBootstrap.Split(',')[0], "levee-drill", security: null, TimeSpan.FromSeconds(5));
         while (clock.Elapsed - faultAt < duration || (!active && fullIsr is null && clock.Elapsed - faultAt < duration + FullIsrWait))
         {
             var t = (clock.Elapsed - faultAt).TotalSeconds;
@@ -73,7 +75,7 @@ internal sealed class Drill(string dir, ClusterFile file, ClusterNode victim, Dr
             ClusterView? view = null;
             try
             {
-                view = await ClusterAdmin.DescribeAsync(active ? survivorBootstrap : file.BootstrapServers, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                view = await ClusterAdmin.DescribeAsync(active ? survivorBootstrap : file.BootstrapServers, security: null, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
             catch (ClusterCommandException)
             {

@@ -17,8 +17,9 @@ internal static class ConfigView
     {
         var json = JsonOption();
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("list", description) { json, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("list", description) { json, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var all = await admin.DescribeAsync(type, "").ConfigureAwait(false);
             Print([.. all.OrderBy(c => c.Key, StringComparer.Ordinal)], nameColumn, valueColumn, parse.GetValue(json), none);
@@ -35,8 +36,9 @@ internal static class ConfigView
         var name = new Argument<string>("NAME") { Description = $"The {what}." };
         var json = JsonOption();
         var bootstrap = ClusterCommand.BootstrapOption();
-        var command = new Command("describe", description) { name, json, bootstrap };
-        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), async admin =>
+        var commandConfig = ClientProperties.Option();
+        var command = new Command("describe", description) { name, json, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var resource = TenantNames.Check(parse.GetValue(name)!, what);
             var configs = await admin.DescribeAsync(type, resource).ConfigureAwait(false);

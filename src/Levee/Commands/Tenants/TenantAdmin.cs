@@ -41,26 +41,31 @@ internal sealed class TenantAdmin : IAsyncDisposable
     private readonly BrokerClient _client;
     private readonly Lazy<IAdminClient> _scram;
 
-    private TenantAdmin(string bootstrap)
+    private TenantAdmin(string bootstrap, string? commandConfig)
     {
         Bootstrap = bootstrap;
-        _client = ClusterAdmin.Connect(bootstrap.Split(',')[0].Trim(), "levee-tenants", TimeSpan.FromSeconds(TimeoutSeconds));
-        _scram = new(() => ScramAdmin.Create(bootstrap, commandConfig: null, TimeoutSeconds));
+        Security = ClientProperties.Security(commandConfig);
+        _client = ClusterAdmin.Connect(bootstrap.Split(',')[0].Trim(), "levee-tenants", Security, TimeSpan.FromSeconds(TimeoutSeconds));
+        _scram = new(() => ScramAdmin.Create(bootstrap, commandConfig, TimeoutSeconds));
     }
 
     /// <summary>The bootstrap servers the command talks to.</summary>
     public string Bootstrap { get; }
 
+    /// <summary>How the command's connections are secured (--command-config).</summary>
+    public ClientSecurity? Security { get; }
+
     /// <summary>
     /// Runs <paramref name="action"/> with an admin for <paramref name="bootstrap"/> (default: the local cluster's,
-    /// else 127.0.0.1:9092): a refusal is one line on stderr and exit code 2, no answer from the broker exit code 1.
+    /// else 127.0.0.1:9092), its connections secured by the <paramref name="commandConfig"/> file: a refusal is one line
+    /// on stderr and exit code 2, no answer from the broker exit code 1.
     /// </summary>
-    public static async Task<int> RunAsync(string? bootstrap, Func<TenantAdmin, Task> action)
+    public static async Task<int> RunAsync(string? bootstrap, string? commandConfig, Func<TenantAdmin, Task> action)
     {
         ArgumentNullException.ThrowIfNull(action);
         try
         {
-            await using var admin = new TenantAdmin(ClusterFile.ResolveBootstrap(bootstrap, ClusterCommand.DefaultDir));
+            await using var admin = new TenantAdmin(ClusterFile.ResolveBootstrap(bootstrap, ClusterCommand.DefaultDir), commandConfig);
             await action(admin).ConfigureAwait(false);
             return 0;
         }
@@ -179,7 +184,7 @@ internal sealed class TenantAdmin : IAsyncDisposable
     /// <returns>The topics deleted.</returns>
     public async Task<IReadOnlyList<string>> DeleteTopicsAsync(string prefix)
     {
-        var cluster = await ClusterAdmin.DescribeAsync(Bootstrap, TimeSpan.FromSeconds(TimeoutSeconds)).ConfigureAwait(false);
+        var cluster = await ClusterAdmin.DescribeAsync(Bootstrap, Security, TimeSpan.FromSeconds(TimeoutSeconds)).ConfigureAwait(false);
         var topics = cluster.Partitions.Select(p => p.Topic).Where(t => t.StartsWith(prefix, StringComparison.Ordinal)).Distinct().ToList();
         if (topics.Count == 0)
         {
