@@ -9,7 +9,7 @@ namespace Levee.Compat;
 /// Issue 10, item 5: every `levee` command that talks to a broker takes `--command-config`. A broker whose only
 /// listener is SASL_SSL (the operator's SCRAM-SHA-512 user made before its first start); the commands that speak the
 /// Kafka protocol with Levee's own client (topics list and describe, cluster status, quotas, capacity, tenants, plans,
-/// info's log sizes) log in over TLS, and those on Confluent.Kafka (acls) pass the file to librdkafka; with the file's settings, and a wrong password is refused with one line.
+/// info's log sizes) log in over TLS, with the file's settings and those on Confluent.Kafka (acls, bench) pass the file to librdkafka; a wrong password is refused with one line.
 /// </summary>
 public sealed class CommandConfigCliTests : IAsyncLifetime
 {
@@ -87,6 +87,8 @@ public sealed class CommandConfigCliTests : IAsyncLifetime
         // Through Confluent.Kafka (the authorizer is off: no ACLs to list, as librdkafka reads SECURITY_DISABLED).
         var acls = await Levee(["acls", "list", .. Secured()]);
         Assert.True(acls.ExitCode == 0, acls.StdErr + acls.StdOut);
+        var bench = await Levee(["bench", "produce", "--topic", "benched", "--records", "200", "--size", "100", "--no-progress", .. Secured()]);
+        Assert.True(bench.ExitCode == 0, bench.StdErr + bench.StdOut);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Levee.Commands.Bench;
+using Levee.Commands.Clusters;
 
 namespace Levee.Commands;
 
@@ -35,7 +36,8 @@ internal static class BenchCommand
         var timeout = new Option<int>("--timeout-s") { Description = "Give up after this many seconds.", DefaultValueFactory = _ => 300 };
         var json = new Option<string?>("--json") { Description = "Write the result as JSON to this file." };
         var quiet = new Option<bool>("--no-progress") { Description = "No live progress bar." };
-        var command = new Command(name, description) { bootstrap, topic, records, size, partitions, producers, acks, compression, rate, linger, timeout, json, quiet };
+        var commandConfig = ClientProperties.Option();
+        var command = new Command(name, description) { bootstrap, commandConfig, topic, records, size, partitions, producers, acks, compression, rate, linger, timeout, json, quiet };
         command.SetAction(async (parse, cancellation) =>
         {
             var settings = new BenchSettings
@@ -53,10 +55,21 @@ internal static class BenchCommand
                 LingerMs = parse.GetValue(linger),
                 TimeoutSeconds = parse.GetValue(timeout),
                 Progress = !parse.GetValue(quiet),
+                CommandConfig = parse.GetValue(commandConfig),
             };
             if (settings.Validate() is { } problem)
             {
                 await Console.Error.WriteLineAsync(problem).ConfigureAwait(false);
+                return 2;
+            }
+
+            try
+            {
+                ClientProperties.Apply(new Confluent.Kafka.ClientConfig(), settings.CommandConfig);
+            }
+            catch (ClusterCommandException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
                 return 2;
             }
 

@@ -40,6 +40,9 @@ internal sealed record BenchSettings
 
     public bool Progress { get; init; } = true;
 
+    /// <summary>--command-config: client settings (security) applied to every client of the run.</summary>
+    public string? CommandConfig { get; init; }
+
     public string ModeName => Mode switch
     {
         BenchMode.Produce => "produce",

@@ -39,7 +39,7 @@ internal static class ClientBench
 
     private static async Task EnsureTopicAsync(BenchSettings settings)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = settings.Bootstrap }).Build();
+        using var admin = new AdminClientBuilder(ClientProperties.Apply(new AdminClientConfig { BootstrapServers = settings.Bootstrap }, settings.CommandConfig)).Build();
         try
         {
             await admin.CreateTopicsAsync(
@@ -166,7 +166,7 @@ internal static class ClientBench
         private bool ProduceLoop(int index, LongHistogram histogram, bool recordLatency)
         {
             var count = settings.Records / settings.Producers + (index < settings.Records % settings.Producers ? 1 : 0);
-            using var producer = new ProducerBuilder<Null, byte[]>(ProducerConfig(index)).SetLogHandler((_, _) => { }).Build();
+            using var producer = new ProducerBuilder<Null, byte[]>(ClientProperties.Apply(ProducerConfig(index), settings.CommandConfig)).SetLogHandler((_, _) => { }).Build();
 
             // librdkafka copies the value inside Produce, so one buffer per producer is enough.
             var payload = Payload(settings.Size, index);
@@ -255,7 +255,7 @@ internal static class ClientBench
             // librdkafka stops fetching for fetch.queue.backoff.ms (default 1 s) whenever its prefetch queue is full;
             // against a fast broker that pause, not the broker, sets the rate. 10 ms measures the broker (both of them).
             config.Set("fetch.queue.backoff.ms", "10");
-            using var consumer = new ConsumerBuilder<Ignore, long>(config)
+            using var consumer = new ConsumerBuilder<Ignore, long>(ClientProperties.Apply(config, settings.CommandConfig))
                 .SetValueDeserializer(endToEnd ? SendTime.Instance : NoValue.Instance)
                 .SetLogHandler((_, _) => { })
                 .Build();
