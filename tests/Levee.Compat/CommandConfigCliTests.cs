@@ -9,7 +9,8 @@ namespace Levee.Compat;
 /// Issue 10, item 5: every `levee` command that talks to a broker takes `--command-config`. A broker whose only
 /// listener is SASL_SSL (the operator's SCRAM-SHA-512 user made before its first start); the commands that speak the
 /// Kafka protocol with Levee's own client (topics list and describe, cluster status, quotas, capacity, tenants, plans,
-/// info's log sizes) log in over TLS, with the file's settings and those on Confluent.Kafka (acls, bench) pass the file to librdkafka; a wrong password is refused with one line.
+/// info's log sizes) log in over TLS with the file's settings, those on Confluent.Kafka (acls, bench) pass the file
+/// to librdkafka, and a wrong password is refused with one line.
 /// </summary>
 public sealed class CommandConfigCliTests : IAsyncLifetime
 {
