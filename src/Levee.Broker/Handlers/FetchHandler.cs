@@ -90,7 +90,10 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
             timeout.CancelAfter(remaining);
             try
             {
-                await Task.WhenAny(waitOn).WaitAsync(timeout.Token).ConfigureAwait(false);
+                using (context.Waiting())
+                {
+                    await Task.WhenAny(waitOn).WaitAsync(timeout.Token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)
             {

@@ -34,7 +34,12 @@ public sealed class JoinGroupHandler(GroupCoordinator coordinator, RequestAuthor
             return ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null);
         }
 
-        var response = await coordinator.JoinGroupAsync(request, context.ApiVersion, context.ClientId ?? "", GroupHandlers.ClientHost(context), context.Aborted).ConfigureAwait(false);
+        // A join waits for the rebalance, on the group's other members: not this request's own time.
+        JoinGroupResponse response;
+        using (context.Waiting())
+        {
+            response = await coordinator.JoinGroupAsync(request, context.ApiVersion, context.ClientId ?? "", GroupHandlers.ClientHost(context), context.Aborted).ConfigureAwait(false);
+        }
 
         // Protocol name and type are nullable only from v7 (KIP-559).
         if (context.ApiVersion < 7)

@@ -91,7 +91,10 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
         {
             // The records are in the log: nothing of the request's bytes is needed while the ISR catches up.
             context.ReleaseRequestBytes();
-            await WaitForIsrAsync(waits, request.TimeoutMs, context.Aborted).ConfigureAwait(false);
+            using (context.Waiting())
+            {
+                await WaitForIsrAsync(waits, request.TimeoutMs, context.Aborted).ConfigureAwait(false);
+            }
         }
 
         AddLeaderHints(response, context.Connection.Listener.Name);

@@ -29,9 +29,16 @@ public sealed class SyncGroupHandler(GroupCoordinator coordinator, RequestAuthor
     protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId)
-            ? await coordinator.SyncGroupAsync(request, context.Aborted).ConfigureAwait(false)
-            : ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null);
+        if (!authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ErrorResponse(request, ErrorCode.GroupAuthorizationFailed, null);
+        }
+
+        // A follower's sync waits for the leader's assignment: not this request's own time.
+        using (context.Waiting())
+        {
+            return await coordinator.SyncGroupAsync(request, context.Aborted).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />

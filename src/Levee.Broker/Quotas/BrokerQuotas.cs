@@ -33,6 +33,7 @@ public sealed class BrokerQuotas
         Fetch = new ClientQuotaManager(ClientQuotaControl.ConsumerByteRate, settings, time);
         ControllerMutation = new ClientQuotaManager(ClientQuotaControl.ControllerMutationRate, settings, time);
         ConnectionCreation = new ClientQuotaManager(Plan.ConnectionCreationRate, settings, time);
+        Request = new ClientQuotaManager(ClientQuotaControl.RequestPercentage, settings, time);
         Settings = settings;
     }
 
@@ -50,6 +51,12 @@ public sealed class BrokerQuotas
     /// token bucket, not with this manager's windows).
     /// </summary>
     public ClientQuotaManager ControllerMutation { get; }
+
+    /// <summary>
+    /// Request time as a percentage of one thread (Kafka's <c>request_percentage</c>, KIP-124): 100 is one second of
+    /// request handling per second. A tenant's plan sets it for the tenant, on each broker (as Kafka's, per broker).
+    /// </summary>
+    public ClientQuotaManager Request { get; }
 
     /// <summary>Connections a tenant opens per second (its plan's <c>connection_creation_rate</c>, KIP-612's rate per tenant).</summary>
     public ClientQuotaManager ConnectionCreation { get; }
@@ -146,6 +153,34 @@ public sealed class BrokerQuotas
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The recorder of the request-time quota for the sender of <paramref name="context"/>: given the time the request
+    /// took (its waits on others left out), it counts it as a percentage of one thread and returns the throttle time.
+    /// Null when no <c>request_percentage</c> applies, for brokers, and for the requests Kafka exempts (ApiVersions and
+    /// the SASL exchange, served before a client is known).
+    /// </summary>
+    public Func<TimeSpan, int>? RequestTime(RequestContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.ApiKey is Protocol.Messages.ApiKey.ApiVersions or Protocol.Messages.ApiKey.SaslHandshake or Protocol.Messages.ApiKey.SaslAuthenticate
+            || Find(Request, context) is not { } quota)
+        {
+            return null;
+        }
+
+        var tenant = context.Connection.Tenant?.Tenant.Name;
+        return took =>
+        {
+            var throttle = (int)Request.Record(quota, Math.Max(0, took.TotalSeconds) * 100);
+            if (tenant is not null)
+            {
+                NoteThrottled(tenant, throttle);
+            }
+
+            return throttle;
+        };
     }
 
     /// <summary>How long <paramref name="tenant"/>'s requests and connections were held back or throttled on this broker, in ms.</summary>

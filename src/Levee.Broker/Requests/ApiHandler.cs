@@ -86,6 +86,13 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
             }
         }
 
+        // KIP-124: the time the request took, less its waits on others, counts against the sender's request-time quota;
+        // the response carries the longer of that throttle and any other (acks=0 has no response: it is still counted).
+        if (context.RequestTimeQuota is { } requestTime)
+        {
+            context.ThrottleTimeMs = Math.Max(context.ThrottleTimeMs, requestTime(context.WorkTime));
+        }
+
         if (response is null)
         {
             return new HandlerResult(false, failure);

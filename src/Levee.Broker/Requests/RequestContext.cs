@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Levee.Protocol.Messages;
 
@@ -31,6 +32,26 @@ public sealed class RequestContext
     /// </summary>
     public int ThrottleTimeMs { get; set; }
 
+    /// <summary>The stopwatch timestamp at which the request's own work began: after any wait for admission.</summary>
+    public long WorkStarted { get; set; }
+
+    /// <summary>
+    /// The request-time quota (<c>request_percentage</c>) that applies to the sender, as a recorder of the time the
+    /// request took that returns the throttle time in ms; null when none applies.
+    /// </summary>
+    public Func<TimeSpan, int>? RequestTimeQuota { get; set; }
+
+    /// <summary>How long the handler waited on others (a long poll, followers, a rebalance): left out of the request's time.</summary>
+    public TimeSpan Waited => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _waitedTicks));
+
+    /// <summary>The time the request took itself: since <see cref="WorkStarted"/>, less <see cref="Waited"/>.</summary>
+    public TimeSpan WorkTime => Stopwatch.GetElapsedTime(WorkStarted) - Waited;
+
+    private long _waitedTicks;
+
+    /// <summary>Counts the time until the scope is disposed as waiting on others, not as the request's own work.</summary>
+    public WaitScope Waiting() => new(this, Stopwatch.GetTimestamp());
+
     /// <summary>Cancelled when the connection closes or the broker stops.</summary>
     public CancellationToken Aborted { get; init; }
 
@@ -44,4 +65,11 @@ public sealed class RequestContext
     /// it a Produce waiting for followers would hold budget that those followers' own fetches may need.
     /// </summary>
     public void ReleaseRequestBytes() => FrameRelease?.Invoke();
+
+    /// <summary>A span of waiting (see <see cref="Waiting"/>).</summary>
+    public readonly struct WaitScope(RequestContext context, long started) : IDisposable
+    {
+        /// <inheritdoc />
+        public void Dispose() => Interlocked.Add(ref context._waitedTicks, Stopwatch.GetTimestamp() - started);
+    }
 }

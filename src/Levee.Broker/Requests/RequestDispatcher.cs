@@ -119,6 +119,14 @@ public sealed partial class RequestDispatcher
             context.ThrottleTimeMs = await _quotas.AdmitProduceAsync(context, body.Length, context.Aborted).ConfigureAwait(false);
         }
 
+        // The request's own time is measured from here (a wait for admission is not its work) for the request-time
+        // quota, recorded by the handler's pipeline once it has its response (ApiHandler).
+        context.WorkStarted = Stopwatch.GetTimestamp();
+        if (refusal is null)
+        {
+            context.RequestTimeQuota = _quotas.RequestTime(context);
+        }
+
         var result = await handler.HandleAsync(context, body, output, refusal).ConfigureAwait(false);
         if (refusal is { } refused && refused.Error != Protocol.ErrorCode.PolicyViolation)
         {
