@@ -9,7 +9,7 @@ using Levee.Tests.Tls;
 namespace Levee.Compat;
 
 /// <summary>How a client of the matrix connects.</summary>
-public enum Security
+public enum MatrixSecurity
 {
     /// <summary>SASL_SSL with SCRAM-SHA-512, the broker verified with the test's CA.</summary>
     SaslSslScramSha512,
@@ -22,12 +22,21 @@ public enum Security
 }
 
 /// <summary>The clients of the matrix.</summary>
-public enum Client
+public enum MatrixClient
 {
+    /// <summary>kcat (Debian's, on librdkafka), run as a program.</summary>
     Kcat,
+
+    /// <summary>kafka-python (Debian's, run by /usr/bin/python3): SaslHandshake v0 and bare tokens.</summary>
     KafkaPython,
+
+    /// <summary>confluent-kafka-python (Debian's, run by /usr/bin/python3, on librdkafka).</summary>
     ConfluentKafkaPython,
+
+    /// <summary>kafkajs (npm, js/package.json), run by node: js/produce-consume.js.</summary>
     KafkaJs,
+
+    /// <summary>Confluent.Kafka (NuGet), in the test's own process.</summary>
     ConfluentKafka,
 }
 
@@ -54,7 +63,7 @@ public sealed class ClientMatrixBroker : IAsyncLifetime
     public string SslBootstrap => Levee.BootstrapServers;
 
     /// <summary>The client settings of each way of connecting.</summary>
-    public IReadOnlyDictionary<Security, string> Properties { get; private set; } = null!;
+    public IReadOnlyDictionary<MatrixSecurity, string> Properties { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -76,11 +85,11 @@ public sealed class ClientMatrixBroker : IAsyncLifetime
             "--set", "super.users=User:alice;" + CertificatePrincipal);
 
         var (certificate, key) = Certificates.WriteClientFiles("CN=matrix-client,O=Levee Matrix");
-        Properties = new Dictionary<Security, string>
+        Properties = new Dictionary<MatrixSecurity, string>
         {
-            [Security.SaslSslScramSha512] = await WritePropertiesAsync("scram.properties", Sasl("SCRAM-SHA-512")),
-            [Security.SaslSslPlain] = await WritePropertiesAsync("plain.properties", Sasl("PLAIN")),
-            [Security.SslClientCertificate] = await WritePropertiesAsync("ssl.properties", SslWithCertificate(certificate, key)),
+            [MatrixSecurity.SaslSslScramSha512] = await WritePropertiesAsync("scram.properties", Sasl("SCRAM-SHA-512")),
+            [MatrixSecurity.SaslSslPlain] = await WritePropertiesAsync("plain.properties", Sasl("PLAIN")),
+            [MatrixSecurity.SslClientCertificate] = await WritePropertiesAsync("ssl.properties", SslWithCertificate(certificate, key)),
         };
     }
 
@@ -128,7 +137,6 @@ public sealed class ClientMatrixBroker : IAsyncLifetime
 /// </summary>
 public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixture<ClientMatrixBroker>
 {
-    private const string Python = "/usr/bin/python3";
     private const int Records = 10;
 
     private const string KafkaPythonScript = """
@@ -182,12 +190,12 @@ public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixtur
     private static readonly string Count = Records.ToString(CultureInfo.InvariantCulture);
     private static readonly string[] Expected = [.. Enumerable.Range(0, Records).Select(i => $"k{i}=v{i}")];
 
-    public static TheoryData<Client, Security> Matrix()
+    public static TheoryData<MatrixClient, MatrixSecurity> Matrix()
     {
-        var data = new TheoryData<Client, Security>();
-        foreach (var client in Enum.GetValues<Client>())
+        var data = new TheoryData<MatrixClient, MatrixSecurity>();
+        foreach (var client in Enum.GetValues<MatrixClient>())
         {
-            foreach (var security in Enum.GetValues<Security>())
+            foreach (var security in Enum.GetValues<MatrixSecurity>())
             {
                 data.Add(client, security);
             }
@@ -198,18 +206,18 @@ public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixtur
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public async Task ProducesAndConsumes(Client client, Security security)
+    public async Task ProducesAndConsumes(MatrixClient client, MatrixSecurity security)
     {
         var topic = $"{client}-{security}".ToLowerInvariant();
         var properties = fixture.Properties[security];
 
         var consumed = client switch
         {
-            Client.Kcat => await KcatAsync(properties, topic),
-            Client.KafkaPython => await RunAsync(Python, ["-c", KafkaPythonScript, properties, topic, Count]),
-            Client.ConfluentKafkaPython => await RunAsync(Python, ["-c", ConfluentKafkaPythonScript, properties, topic, Count]),
-            Client.KafkaJs => await RunAsync("node", [Path.Combine(GroupsCli.JsDirectory(), "produce-consume.js"), properties, topic, Count]),
-            Client.ConfluentKafka => await ConfluentKafkaAsync(security, topic),
+            MatrixClient.Kcat => await KcatAsync(properties, topic),
+            MatrixClient.KafkaPython => await RunAsync(Tool.Python, ["-c", KafkaPythonScript, properties, topic, Count]),
+            MatrixClient.ConfluentKafkaPython => await RunAsync(Tool.Python, ["-c", ConfluentKafkaPythonScript, properties, topic, Count]),
+            MatrixClient.KafkaJs => await RunAsync("node", [Path.Combine(GroupsCli.JsDirectory(), "produce-consume.js"), properties, topic, Count]),
+            MatrixClient.ConfluentKafka => await ConfluentKafkaAsync(security, topic),
             _ => throw new ArgumentOutOfRangeException(nameof(client)),
         };
 
@@ -238,15 +246,15 @@ public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixtur
 
         Assert.NotEqual(0, plaintext.ExitCode);
         await fixture.Levee.WaitForLinesAsync("the plaintext client's handshake failure", Failed, before + 1, TimeSpan.FromSeconds(15));
-        await AssertServedAsync(Security.SaslSslScramSha512);
+        await AssertServedAsync(MatrixSecurity.SaslSslScramSha512);
     }
 
     [Theory]
-    [InlineData(Security.SaslSslPlain)]
-    [InlineData(Security.SslClientCertificate)]
-    public async Task TlsGarbage_IsClosedWithALogLine_AndOthersAreStillServed(Security listener)
+    [InlineData(MatrixSecurity.SaslSslPlain)]
+    [InlineData(MatrixSecurity.SslClientCertificate)]
+    public async Task TlsGarbage_IsClosedWithALogLine_AndOthersAreStillServed(MatrixSecurity listener)
     {
-        var bootstrap = listener == Security.SslClientCertificate ? fixture.SslBootstrap : fixture.SaslSslBootstrap;
+        var bootstrap = listener == MatrixSecurity.SslClientCertificate ? fixture.SslBootstrap : fixture.SaslSslBootstrap;
         var colon = bootstrap.LastIndexOf(':');
         IPEndPoint local;
         using (var socket = new TcpClient(AddressFamily.InterNetwork))
@@ -267,8 +275,8 @@ public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixtur
             l => l.Contains($"Closing connection from {local} on TLS listener", StringComparison.Ordinal) && l.Contains("the TLS handshake failed", StringComparison.Ordinal),
             1,
             TimeSpan.FromSeconds(15));
-        await AssertServedAsync(Security.SslClientCertificate);
-        await AssertServedAsync(Security.SaslSslPlain);
+        await AssertServedAsync(MatrixSecurity.SslClientCertificate);
+        await AssertServedAsync(MatrixSecurity.SaslSslPlain);
     }
 
     /// <summary>Reads (a TLS alert, perhaps) until the broker closes the connection; throws if it does not in time.</summary>
@@ -287,7 +295,7 @@ public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixtur
         }
     }
 
-    private async Task AssertServedAsync(Security security)
+    private async Task AssertServedAsync(MatrixSecurity security)
     {
         var listed = await Tool.RunAsync("kcat", ["-F", fixture.Properties[security], "-L"]);
         Assert.True(listed.ExitCode == 0, listed.StdErr);
@@ -309,7 +317,7 @@ public sealed class ClientMatrixTests(ClientMatrixBroker fixture) : IClassFixtur
         return result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    private async Task<string[]> ConfluentKafkaAsync(Security security, string topic)
+    private async Task<string[]> ConfluentKafkaAsync(MatrixSecurity security, string topic)
     {
         var settings = File.ReadAllLines(fixture.Properties[security]).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         using (var producer = new ProducerBuilder<string, string>(new ProducerConfig(settings) { Acks = Acks.All }).Build())
