@@ -50,7 +50,7 @@ public enum MatrixClient
 public sealed class ClientMatrixBroker : IAsyncLifetime
 {
     /// <summary>The principal the broker maps the client certificate's subject to.</summary>
-    public const string CertificatePrincipal = "User:matrix-client";
+    private const string CertificatePrincipal = "User:matrix-client";
 
     private readonly string _password = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
 
@@ -100,7 +100,7 @@ public sealed class ClientMatrixBroker : IAsyncLifetime
     }
 
     /// <summary>SASL_SSL settings for alice with <paramref name="mechanism"/>.</summary>
-    public Dictionary<string, string> Sasl(string mechanism) => new()
+    private Dictionary<string, string> Sasl(string mechanism) => new()
     {
         ["bootstrap.servers"] = SaslSslBootstrap,
         ["security.protocol"] = "SASL_SSL",
