@@ -6,7 +6,6 @@ namespace Levee.Compat;
 public sealed class ConfluentPythonTests : IAsyncLifetime
 {
     // Debian's python3-confluent-kafka belongs to the system interpreter, not whatever python3 is first on PATH.
-    private const string Python = "/usr/bin/python3";
     private LeveeProcess _levee = null!;
 
     public async Task InitializeAsync() => _levee = await LeveeProcess.StartAsync();
@@ -56,7 +55,7 @@ public sealed class ConfluentPythonTests : IAsyncLifetime
             consumer.close()
             print('ok', len(seen), 'committed', len(committed))
             """;
-        var result = await Tool.RunAsync(Python, ["-c", script, _levee.BootstrapServers, "cpy-topic", "cpy-group", "800"]);
+        var result = await Tool.RunAsync(Tool.Python, ["-c", script, _levee.BootstrapServers, "cpy-topic", "cpy-group", "800"]);
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
         Assert.Contains("ok 800 committed 4", result.StdOut, StringComparison.Ordinal);
 

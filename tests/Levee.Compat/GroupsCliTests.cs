@@ -9,7 +9,6 @@ namespace Levee.Compat;
 /// </summary>
 public sealed class GroupsCliTests : IAsyncLifetime
 {
-    private const string Python = "/usr/bin/python3";
     private LeveeProcess _levee = null!;
 
     public async Task InitializeAsync() => _levee = await LeveeProcess.StartAsync();
@@ -42,7 +41,7 @@ public sealed class GroupsCliTests : IAsyncLifetime
             consumer.close()
             print('ok', len(seen))
             """;
-        var result = await Tool.RunAsync(Python, ["-c", script, _levee.BootstrapServers, "kp-topic", "kp-group", "300"]);
+        var result = await Tool.RunAsync(Tool.Python, ["-c", script, _levee.BootstrapServers, "kp-topic", "kp-group", "300"]);
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
         Assert.Contains("ok 300", result.StdOut, StringComparison.Ordinal);
 

@@ -4,8 +4,6 @@ namespace Levee.Compat;
 
 public sealed class KafkaPythonTests : IAsyncLifetime
 {
-    // Debian's python3-kafka belongs to the system interpreter, not whatever python3 is first on PATH.
-    private const string Python = "/usr/bin/python3";
     private LeveeProcess _levee = null!;
 
     public async Task InitializeAsync() => _levee = await LeveeProcess.StartAsync();
@@ -36,7 +34,7 @@ public sealed class KafkaPythonTests : IAsyncLifetime
             assert seen == [(i, b'k%d' % i, b'v%d' % i) for i in range(500)], seen[:5]
             print('ok', len(seen))
             """;
-        var result = await Tool.RunAsync(Python, ["-c", script, _levee.BootstrapServers]);
+        var result = await Tool.RunAsync(Tool.Python, ["-c", script, _levee.BootstrapServers]);
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
         Assert.Contains("ok 500", result.StdOut, StringComparison.Ordinal);
     }

@@ -11,7 +11,6 @@ namespace Levee.Compat;
 /// </summary>
 public sealed class SaslCompatTests : IAsyncLifetime
 {
-    private const string Python = "/usr/bin/python3";
     private readonly string _password = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "levee-sasl-" + Guid.NewGuid().ToString("N"));
     private LeveeProcess _levee = null!;
@@ -85,7 +84,7 @@ public sealed class SaslCompatTests : IAsyncLifetime
             assert seen == [b'v%d' % i for i in range(50)], seen[:5]
             print('ok', len(seen))
             """;
-        var result = await Tool.RunAsync(Python, ["-c", script, _levee.BootstrapServers, mechanism, _password, "py-" + mechanism.ToLowerInvariant()]);
+        var result = await Tool.RunAsync(Tool.Python, ["-c", script, _levee.BootstrapServers, mechanism, _password, "py-" + mechanism.ToLowerInvariant()]);
 
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
         Assert.Contains("ok 50", result.StdOut, StringComparison.Ordinal);
@@ -117,7 +116,7 @@ public sealed class SaslCompatTests : IAsyncLifetime
             assert seen == [b'v%d' % i for i in range(20)], seen[:5]
             print('ok', len(seen))
             """;
-        var result = await Tool.RunAsync(Python, ["-c", script, _levee.BootstrapServers, mechanism, _password, "cpy-" + mechanism.ToLowerInvariant()]);
+        var result = await Tool.RunAsync(Tool.Python, ["-c", script, _levee.BootstrapServers, mechanism, _password, "cpy-" + mechanism.ToLowerInvariant()]);
 
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
         Assert.Contains("ok 20", result.StdOut, StringComparison.Ordinal);

@@ -12,7 +12,6 @@ namespace Levee.Compat;
 /// </summary>
 public sealed class TenantsCliTests : IAsyncLifetime
 {
-    private const string Python = "/usr/bin/python3";
     private LeveeProcess _levee = null!;
 
     public async Task InitializeAsync() => _levee = await LeveeProcess.StartWithSaslListenerAsync();
@@ -34,7 +33,7 @@ public sealed class TenantsCliTests : IAsyncLifetime
         // acme writes with kcat, globex with confluent-kafka-python, both to "orders".
         var kcat = await Tool.RunAsync("kcat", [.. Kcat(acme), "-P", "-t", "orders"], stdin: "from-acme\n");
         Assert.True(kcat.ExitCode == 0, kcat.StdErr);
-        var python = await Tool.RunAsync(Python, ["-c", """
+        var python = await Tool.RunAsync(Tool.Python, ["-c", """
             import sys
             from confluent_kafka import Producer
             from confluent_kafka.admin import AdminClient, NewTopic

@@ -6,7 +6,6 @@ namespace Levee.Compat;
 /// <summary>kcat and confluent-kafka-python against `levee serve` with an SSL listener, certificates made by the test.</summary>
 public sealed class TlsTests : IAsyncLifetime
 {
-    private const string Python = "/usr/bin/python3";
     private readonly TestCertificates _certificates = TestCertificates.Create();
     private LeveeProcess _levee = null!;
 
@@ -98,7 +97,7 @@ public sealed class TlsTests : IAsyncLifetime
             print('ok', len(seen))
             """;
         var (certificate, key) = _certificates.WriteClientFiles("CN=python-user");
-        var result = await Tool.RunAsync(Python, ["-c", script, _levee.BootstrapServers, _certificates.CaFile, certificate, key, "300"]);
+        var result = await Tool.RunAsync(Tool.Python, ["-c", script, _levee.BootstrapServers, _certificates.CaFile, certificate, key, "300"]);
         Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
         Assert.Contains("ok 300", result.StdOut, StringComparison.Ordinal);
     }

@@ -42,7 +42,7 @@ public static partial class TlsTransport
             OnConnection = context =>
             {
                 var connection = context.Connection;
-                return ValueTask.FromResult(tls.ServerOptions(reason => connection.Items[Refusal] = reason));
+                return ValueTask.FromResult(tls.ServerOptions(listener, reason => connection.Items[Refusal] = reason));
             },
         });
         listen.Use(next => connection =>

@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using DotNext.Net.Security;
+using Levee.Broker.Network;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Security;
@@ -64,35 +65,45 @@ public sealed partial class BrokerTls
     }
 
     /// <summary>
-    /// The server side of one TLS handshake: the keystore's current certificate and chain, a client certificate asked
-    /// for per ssl.client.auth and checked against the truststore. A refused certificate's reason is passed to
-    /// <paramref name="refused"/>, for the connection's log line.
+    /// The server side of one TLS handshake on <paramref name="listener"/>: the keystore's current certificate and
+    /// chain, a client certificate asked for per ssl.client.auth and checked against the truststore. A refused
+    /// certificate's reason is passed to <paramref name="refused"/>, for the connection's log line.
     /// </summary>
-    public SslServerAuthenticationOptions ServerOptions(Action<string> refused) => new()
+    /// <remarks>
+    /// A SASL_SSL listener asks for no client certificate whatever ssl.client.auth says, as in Kafka (its clients
+    /// authenticate with SASL; KIP-684 leaves the broker-wide ssl.client.auth ignored there, and Levee has no
+    /// listener-prefixed override).
+    /// </remarks>
+    public SslServerAuthenticationOptions ServerOptions(KafkaListener listener, Action<string> refused)
     {
-        ServerCertificateContext = _keystore.Current,
-        EnabledSslProtocols = Protocols,
-        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        ClientCertificateRequired = _clientAuth != SslClientAuth.None,
-        RemoteCertificateValidationCallback = _clientAuth == SslClientAuth.None ? null : (_, certificate, chain, _) =>
+        ArgumentNullException.ThrowIfNull(listener);
+        var clientAuth = listener.RequiresSasl ? SslClientAuth.None : _clientAuth;
+        return new()
         {
-            if (certificate is null)
+            ServerCertificateContext = _keystore.Current,
+            EnabledSslProtocols = Protocols,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            ClientCertificateRequired = clientAuth != SslClientAuth.None,
+            RemoteCertificateValidationCallback = clientAuth == SslClientAuth.None ? null : (_, certificate, chain, _) =>
             {
-                if (_clientAuth == SslClientAuth.Required)
+                if (certificate is null)
                 {
-                    refused("no client certificate (ssl.client.auth=required)");
-                    return false;
+                    if (clientAuth == SslClientAuth.Required)
+                    {
+                        refused("no client certificate (ssl.client.auth=required)");
+                        return false;
+                    }
+
+                    return true;
                 }
 
-                return true;
-            }
+                return Verify(certificate, chain, refused);
+            },
 
-            return Verify(certificate, chain, refused);
-        },
-
-        // Not HTTP: no ALPN protocol is offered.
-        ApplicationProtocols = [],
-    };
+            // Not HTTP: no ALPN protocol is offered.
+            ApplicationProtocols = [],
+        };
+    }
 
     /// <summary>
     /// The client side of a TLS connection to another broker at <paramref name="host"/>: this broker's certificate as

@@ -12,6 +12,7 @@ namespace Levee.Compat.Infrastructure;
 public sealed class LeveeProcess : IAsyncDisposable
 {
     private readonly StringBuilder _output = new();
+    private readonly List<LineWaiter> _waiters = [];
     private Process _process = null!;
     private TaskCompletionSource _ready = null!;
 
@@ -52,6 +53,50 @@ public sealed class LeveeProcess : IAsyncDisposable
     /// <summary>The broker's process id (the `dotnet` host running levee.dll).</summary>
     public int Pid => _process.Id;
 
+    /// <summary>How many lines the broker has printed that <paramref name="matches"/> accepts.</summary>
+    public int CountLines(Func<string, bool> matches)
+    {
+        lock (_output)
+        {
+            return _output.ToString().Split(Environment.NewLine).Count(matches);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the broker has printed <paramref name="count"/> lines that <paramref name="matches"/> accepts (as
+    /// they are read, no polling); fails with the broker's output after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task WaitForLinesAsync(string what, Func<string, bool> matches, int count, TimeSpan timeout)
+    {
+        var waiter = new LineWaiter(matches, count);
+        lock (_output)
+        {
+            waiter.Seen = _output.ToString().Split(Environment.NewLine).Count(matches);
+            if (waiter.Seen >= count)
+            {
+                return;
+            }
+
+            _waiters.Add(waiter);
+        }
+
+        try
+        {
+            await waiter.Done.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{what}: not logged within {timeout.TotalSeconds:0} s. The broker's output:\n{Output}");
+        }
+        finally
+        {
+            lock (_output)
+            {
+                _waiters.Remove(waiter);
+            }
+        }
+    }
+
     /// <summary>Set when the broker runs in a directory of its own, with the default data directory (./data).</summary>
     private string? WorkingDirectory { get; init; }
 
@@ -67,9 +112,15 @@ public sealed class LeveeProcess : IAsyncDisposable
     /// Starts `levee serve` with two listeners: PLAINTEXT on <see cref="Port"/> (the operator's, for the CLI) and
     /// SASL_PLAINTEXT on <see cref="SaslPort"/> (the tenants' clients').
     /// </summary>
-    public static async Task<LeveeProcess> StartWithSaslListenerAsync(params string[] extraArgs)
+    public static Task<LeveeProcess> StartWithSaslListenerAsync(params string[] extraArgs) =>
+        StartWithSaslListenerInAsync(Path.Combine(Path.GetTempPath(), "levee-compat-" + Guid.NewGuid().ToString("N")), extraArgs);
+
+    /// <summary>
+    /// As <see cref="StartWithSaslListenerAsync"/>, on <paramref name="dataDir"/>: one prepared before the first start
+    /// (`levee users set --data-dir`).
+    /// </summary>
+    public static async Task<LeveeProcess> StartWithSaslListenerInAsync(string dataDir, params string[] extraArgs)
     {
-        var dataDir = Path.Combine(Path.GetTempPath(), "levee-compat-" + Guid.NewGuid().ToString("N"));
         var process = new LeveeProcess(dataDir, FreePort()) { SaslPort = FreePort() };
         await process.FirstLaunchAsync(extraArgs, portChosen: false);
         return process;
@@ -217,6 +268,13 @@ public sealed class LeveeProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            foreach (var waiter in _waiters)
+            {
+                if (waiter.Matches(line) && ++waiter.Seen >= waiter.Count)
+                {
+                    waiter.Done.TrySetResult();
+                }
+            }
         }
 
         if (line.Contains(" ready: Kafka listener", StringComparison.Ordinal))
@@ -226,6 +284,17 @@ public sealed class LeveeProcess : IAsyncDisposable
             AdminAddress = Uri.TryCreate(admin, UriKind.Absolute, out var uri) ? uri : null;
             _ready.TrySetResult();
         }
+    }
+
+    private sealed class LineWaiter(Func<string, bool> matches, int count)
+    {
+        public Func<string, bool> Matches { get; } = matches;
+
+        public int Count { get; } = count;
+
+        public int Seen { get; set; }
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private static int FreePort()

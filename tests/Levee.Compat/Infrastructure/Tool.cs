@@ -5,6 +5,9 @@ namespace Levee.Compat.Infrastructure;
 /// <summary>Runs a third-party client program to completion and captures what it printed.</summary>
 public static class Tool
 {
+    /// <summary>The Python that has Debian's kafka-python and confluent-kafka-python (the python3 first on PATH may not).</summary>
+    public const string Python = "/usr/bin/python3";
+
     public sealed record Result(int ExitCode, string StdOut, string StdErr);
 
     public static async Task<Result> RunAsync(string file, IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null)
