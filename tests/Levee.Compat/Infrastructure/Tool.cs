@@ -41,7 +41,8 @@ public static class Tool
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in time; stderr: {await stderr}");
+            // Only the command's first argument: later ones may carry a test's generated password.
+            throw new TimeoutException($"{file} {args.FirstOrDefault()} ... did not finish in time; stderr: {await stderr}");
         }
 
         return new Result(process.ExitCode, await stdout, await stderr);
