@@ -109,12 +109,46 @@ public sealed class ClusterCliTests : IAsyncLifetime
         }
 
         Assert.Equal(count, seen.Count);
+        await TenantUsageIsSummedOverTheBrokersAsync(bootstrap);
 
         var down = await LeveeAsync("cluster", "down", "--dir", _dir);
         Assert.True(down.ExitCode == 0, down.StdOut + down.StdErr);
         Assert.False(File.Exists(Path.Combine(_dir, "cluster.json")));
         Assert.All(pids, pid => Assert.False(IsAlive(pid), $"pid {pid} still running after cluster down"));
         Assert.Equal(3, down.StdOut.Split('\n').Count(l => l.Contains("stopped.", StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// A tenant's usage across the cluster: each broker measures the storage of the tenant's partitions it leads, and
+    /// `levee tenants describe` asks every broker and sums their parts (shown one by one with --per-broker).
+    /// </summary>
+    private async Task TenantUsageIsSummedOverTheBrokersAsync(string bootstrap)
+    {
+        var tenant = await LeveeAsync("tenants", "create", "acme", "--plan", "basic-0", "--bootstrap", bootstrap);
+        Assert.True(tenant.ExitCode == 0, tenant.StdOut + tenant.StdErr);
+        var topic = await LeveeAsync("topics", "create", "acme.orders", "--partitions", "3", "--replication-factor", "1", "--dir", _dir);
+        Assert.True(topic.ExitCode == 0, topic.StdOut + topic.StdErr);
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All }).Build())
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                producer.Produce(new TopicPartition("acme.orders", i % 3), new Message<Null, string> { Value = new string('x', 1000) });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        }
+
+        static Dictionary<string, string?> Usage(Tool.Result r) => JsonSerializer.Deserialize<Dictionary<string, string?>>(r.StdOut)!;
+        static double Number(Dictionary<string, string?> usage, string key) => double.Parse(usage[key]!, CultureInfo.InvariantCulture);
+        var described = await UntilAsync(
+            () => LeveeAsync("tenants", "describe", "acme", "--json", "--per-broker", "--bootstrap", bootstrap),
+            r => r.ExitCode == 0 && Usage(r).Count(u => u.Key.EndsWith(".usage.storage_bytes", StringComparison.Ordinal) && double.Parse(u.Value!, CultureInfo.InvariantCulture) > 0) >= 2,
+            TimeSpan.FromSeconds(30));
+        var usage = Usage(described);
+        Assert.Equal("3", usage["usage.brokers"]);
+        var parts = Enumerable.Range(1, 3).Select(id => Number(usage, $"broker.{id}.usage.storage_bytes")).ToList();
+        Assert.Equal(parts.Sum(), Number(usage, "usage.storage_bytes"));
+        Assert.True(Number(usage, "usage.storage_bytes") >= 300_000, $"{usage["usage.storage_bytes"]} bytes stored for 300 KB of values");
     }
 
     [Fact]

@@ -16,7 +16,7 @@ internal static class TenantsCommand
         var tenants = new Command("tenants", "Create, list, describe and delete tenants, move them between plans, and make or revoke their clients' credentials.");
         tenants.Subcommands.Add(CreateCommand());
         tenants.Subcommands.Add(ConfigView.ListCommand(TenantAdmin.TenantResource, "List the tenants and their plans.", "tenant", "plan", "No tenants."));
-        tenants.Subcommands.Add(ConfigView.DescribeCommand(TenantAdmin.TenantResource, "tenant", "A tenant's plan, users, prefix, usage and limits, as the broker reports them."));
+        tenants.Subcommands.Add(ConfigView.DescribeCommand(TenantAdmin.TenantResource, "tenant", "A tenant's plan, users, prefix, limits and usage across the cluster (each broker's part summed)."));
         tenants.Subcommands.Add(SetPlanCommand());
         tenants.Subcommands.Add(CredentialsCommand());
         tenants.Subcommands.Add(DeleteCommand());

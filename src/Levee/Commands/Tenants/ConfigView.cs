@@ -37,11 +37,19 @@ internal static class ConfigView
         var json = JsonOption();
         var bootstrap = ClusterCommand.BootstrapOption();
         var commandConfig = ClientProperties.Option();
+        var perBroker = new Option<bool>("--per-broker") { Description = "Also each broker's part of the usage (broker.ID.usage.KEY)." };
         var command = new Command("describe", description) { name, json, bootstrap, commandConfig };
+        if (type == TenantAdmin.TenantResource)
+        {
+            command.Options.Add(perBroker);
+        }
+
         command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
         {
             var resource = TenantNames.Check(parse.GetValue(name)!, what);
-            var configs = await admin.DescribeAsync(type, resource).ConfigureAwait(false);
+            var configs = type == TenantAdmin.TenantResource
+                ? await admin.DescribeTenantAsync(resource, parse.GetValue(perBroker)).ConfigureAwait(false)
+                : await admin.DescribeAsync(type, resource).ConfigureAwait(false);
             Print(configs, "key", "value", parse.GetValue(json), $"The broker reports nothing of {what} {resource}.");
         }));
         return command;

@@ -128,11 +128,64 @@ internal sealed class TenantAdmin : IAsyncDisposable
 
     /// <summary>The configs DescribeConfigs returns for <paramref name="type"/> named <paramref name="name"/>, in its order.</summary>
     /// <exception cref="ClusterCommandException">The broker refused: its error code and message.</exception>
-    public async Task<IReadOnlyList<KeyValuePair<string, string?>>> DescribeAsync(sbyte type, string name)
+    public Task<IReadOnlyList<KeyValuePair<string, string?>>> DescribeAsync(sbyte type, string name) => DescribeAsync(_client, type, name);
+
+    /// <summary>
+    /// A tenant as the whole cluster sees it: DescribeConfigs of the tenant on every live broker, the usage each broker
+    /// measures of its own part (storage of the partitions it leads, connections, bytes in and out per second, time
+    /// throttled) summed over them, the rest (plan, users, topics, partitions, limits) as the first broker answers;
+    /// with <paramref name="perBroker"/>, each broker's part too, as <c>broker.ID.usage.KEY</c>.
+    /// </summary>
+    /// <exception cref="ClusterCommandException">A broker refused: its error code and message.</exception>
+    public async Task<IReadOnlyList<KeyValuePair<string, string?>>> DescribeTenantAsync(string tenant, bool perBroker)
+    {
+        var cluster = await ClusterAdmin.DescribeAsync(Bootstrap, Security, TimeSpan.FromSeconds(TimeoutSeconds)).ConfigureAwait(false);
+        var parts = new List<(int Broker, IReadOnlyList<KeyValuePair<string, string?>> Configs)>();
+        foreach (var broker in cluster.Brokers)
+        {
+            await using var client = ClusterAdmin.Connect(string.Create(CultureInfo.InvariantCulture, $"{broker.Host}:{broker.Port}"), "levee-tenants", Security, TimeSpan.FromSeconds(TimeoutSeconds));
+            parts.Add((broker.Id, await DescribeAsync(client, TenantResource, tenant).ConfigureAwait(false)));
+        }
+
+        if (parts.Count == 0)
+        {
+            return await DescribeAsync(TenantResource, tenant).ConfigureAwait(false);
+        }
+
+        var result = new List<KeyValuePair<string, string?>>();
+        foreach (var (key, value) in parts[0].Configs)
+        {
+            result.Add(PerBrokerUsage.Contains(key)
+                ? KeyValuePair.Create(key, (string?)parts.Sum(p => Number(p.Configs, key)).ToString(CultureInfo.InvariantCulture))
+                : KeyValuePair.Create(key, value));
+        }
+
+        result.Add(KeyValuePair.Create("usage.brokers", (string?)parts.Count.ToString(CultureInfo.InvariantCulture)));
+        if (perBroker)
+        {
+            foreach (var (id, configs) in parts)
+            {
+                result.AddRange(configs.Where(c => PerBrokerUsage.Contains(c.Key)).Select(c => KeyValuePair.Create(string.Create(CultureInfo.InvariantCulture, $"broker.{id}.{c.Key}"), c.Value)));
+            }
+        }
+
+        return result;
+    }
+
+    // What each broker measures of a tenant for itself (TenantUsage); topics and partitions are the cluster's already.
+    private static readonly HashSet<string> PerBrokerUsage = new(StringComparer.Ordinal)
+    {
+        "usage.storage_bytes", "usage.connections", "usage.bytes_in_per_sec", "usage.bytes_out_per_sec", "usage.throttled_ms",
+    };
+
+    private static double Number(IReadOnlyList<KeyValuePair<string, string?>> configs, string key) =>
+        double.TryParse(configs.FirstOrDefault(c => c.Key == key).Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : 0;
+
+    private static async Task<IReadOnlyList<KeyValuePair<string, string?>>> DescribeAsync(BrokerClient client, sbyte type, string name)
     {
         var request = new DescribeConfigsRequest();
         request.Resources.Add(new DescribeConfigsRequest.DescribeConfigsResource { ResourceType = type, ResourceName = name, ConfigurationKeys = null });
-        var response = await _client.SendAsync<DescribeConfigsRequest, DescribeConfigsResponse>(
+        var response = await client.SendAsync<DescribeConfigsRequest, DescribeConfigsResponse>(
             ApiKey.DescribeConfigs, DescribeConfigsVersion, request, CancellationToken.None).ConfigureAwait(false);
         var result = response.Results.FirstOrDefault() ?? throw new ClusterCommandException("The broker answered DescribeConfigs without a result.");
         if (result.ErrorCode != 0)
