@@ -48,6 +48,12 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var prefixBytes = 0L;
         try
         {
+            // A client certificate of a tenant's user puts the connection in the tenant's namespace, as SCRAM does.
+            if (!await authenticator.BindCertificateAsync(state, aborted).ConfigureAwait(false))
+            {
+                return;
+            }
+
             while (true)
             {
                 var result = await input.ReadAsync(aborted).ConfigureAwait(false);

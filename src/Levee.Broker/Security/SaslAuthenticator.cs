@@ -111,6 +111,33 @@ public sealed partial class SaslAuthenticator(MetadataQuorum quorum, BrokerOptio
     }
 
     // Waits for the tenant's connection_creation_rate and counts the connection; returns the tenant (null: none).
+    /// <summary>
+    /// On an SSL listener, binds a connection whose client certificate maps to a tenant's user (the mapped name is in
+    /// the tenant's users) to that tenant, as a SASL login binds a SCRAM user: admitted at its plan's
+    /// connection_creation_rate and within its connections on this broker. False when the tenant's connection limit is
+    /// reached: the connection is to be closed (logged as a failed authentication). On SASL_SSL, SASL names the principal.
+    /// </summary>
+    public async ValueTask<bool> BindCertificateAsync(ConnectionState connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (connection.Listener.Protocol != SecurityProtocol.Ssl || quorum.Current.Tenants.OfUser(connection.Principal.Name) is not { } tenant)
+        {
+            return true;
+        }
+
+        await AdmitConnectionAsync(tenant, cancellationToken).ConfigureAwait(false);
+        var limit = quorum.Current.Plans.GetValueOrDefault(tenant.Plan)?.Limit(Plan.Connections);
+        if (!tenantConnections.TryOpen(tenant.Name, limit))
+        {
+            LogFailed(connection.Remote, connection.Listener.Name, "SSL", Interlocked.Increment(ref _failures), $"tenant {tenant.Name} already has the {limit} connections its plan allows");
+            return false;
+        }
+
+        connection.Authenticate(connection.Principal, null, tenant);
+        LogAuthenticated(connection.Remote, connection.Listener.Name, connection.Principal.ToString(), "SSL");
+        return true;
+    }
+
     private async ValueTask<Tenant?> AdmitConnectionAsync(Tenant? tenant, CancellationToken cancellationToken)
     {
         if (tenant is not null)

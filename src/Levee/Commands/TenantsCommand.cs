@@ -85,7 +85,28 @@ internal static class TenantsCommand
         var credentials = new Command("credentials", "Make a new user for a tenant's clients, or revoke one.");
         credentials.Subcommands.Add(RotateCommand());
         credentials.Subcommands.Add(RevokeCommand());
+        credentials.Subcommands.Add(CertificateCommand(unbind: false));
+        credentials.Subcommands.Add(CertificateCommand(unbind: true));
         return credentials;
+    }
+
+    private static Command CertificateCommand(bool unbind)
+    {
+        var name = NameArgument();
+        var principal = new Argument<string>("NAME") { Description = "The name ssl.principal.mapping.rules makes of the client certificate's subject." };
+        var bootstrap = ClusterCommand.BootstrapOption();
+        var commandConfig = ClientProperties.Option();
+        var command = unbind
+            ? new Command("unbind-certificate", "Unbind a client certificate's name from its tenant.") { name, principal, bootstrap, commandConfig }
+            : new Command("bind-certificate", "Bind a client certificate's name to a tenant: a client presenting it on an SSL listener is the tenant's, in its namespace and on its plan.") { name, principal, bootstrap, commandConfig };
+        command.SetAction((parse, _) => TenantAdmin.RunAsync(parse.GetValue(bootstrap), parse.GetValue(commandConfig), async admin =>
+        {
+            var tenant = TenantNames.Check(parse.GetValue(name)!, "tenant");
+            var bound = parse.GetValue(principal)!;
+            await admin.BindCertificateAsync(tenant, bound, unbind).ConfigureAwait(false);
+            Console.WriteLine(unbind ? $"Unbound certificate name {bound} from tenant {tenant}." : $"Bound certificate name {bound} to tenant {tenant}.");
+        }));
+        return command;
     }
 
     private static Command RotateCommand()

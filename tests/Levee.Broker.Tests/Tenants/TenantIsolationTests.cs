@@ -348,18 +348,8 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         Assert.True(error == LeveeError.None, $"{error}: {message}");
     }
 
-    private async Task<(LeveeError Error, string? Message)> TryAlterAsync(sbyte type, string name, params (string Key, sbyte Op, string? Value)[] changes)
-    {
-        var colon = Operator.LastIndexOf(':');
-        await using var client = new BrokerClient(Operator[..colon], int.Parse(Operator[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), "tenant-tests");
-        var resource = new IncrementalAlterConfigsRequest.AlterConfigsResource { ResourceType = type, ResourceName = name };
-        resource.Configs.AddRange(changes.Select(c => new IncrementalAlterConfigsRequest.AlterableConfig { Name = c.Key, ConfigOperation = c.Op, Value = c.Value }));
-        var request = new IncrementalAlterConfigsRequest();
-        request.Resources.Add(resource);
-        var response = await client.SendAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Levee.Protocol.Messages.ApiKey.IncrementalAlterConfigs, 1, request, CancellationToken.None);
-        var result = response.Responses.Single();
-        return ((LeveeError)result.ErrorCode, result.ErrorMessage);
-    }
+    private Task<(LeveeError Error, string? Message)> TryAlterAsync(sbyte type, string name, params (string Key, sbyte Op, string? Value)[] changes) =>
+        TenantTestExtensions.TryAlterAsync(Operator, type, name, changes);
 
     private async Task<Dictionary<string, string>> DescribeTenantAsync(string name)
     {
@@ -406,9 +396,23 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
     };
 }
 
-/// <summary>Changes a client config in an expression.</summary>
+/// <summary>What the tenant tests share: a client config changed in an expression, tenants altered over the operator's listener.</summary>
 internal static class TenantTestExtensions
 {
+    /// <summary>IncrementalAlterConfigs of one resource (a TENANT or PLAN) sent to <paramref name="bootstrap"/>; the resource's error.</summary>
+    public static async Task<(LeveeError Error, string? Message)> TryAlterAsync(string bootstrap, sbyte type, string name, params (string Key, sbyte Op, string? Value)[] changes)
+    {
+        var colon = bootstrap.LastIndexOf(':');
+        await using var client = new BrokerClient(bootstrap[..colon], int.Parse(bootstrap[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), "tenant-tests");
+        var resource = new IncrementalAlterConfigsRequest.AlterConfigsResource { ResourceType = type, ResourceName = name };
+        resource.Configs.AddRange(changes.Select(c => new IncrementalAlterConfigsRequest.AlterableConfig { Name = c.Key, ConfigOperation = c.Op, Value = c.Value }));
+        var request = new IncrementalAlterConfigsRequest();
+        request.Resources.Add(resource);
+        var response = await client.SendAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Levee.Protocol.Messages.ApiKey.IncrementalAlterConfigs, 1, request, CancellationToken.None);
+        var result = response.Responses.Single();
+        return ((LeveeError)result.ErrorCode, result.ErrorMessage);
+    }
+
     public static ClientConfig Also(this ClientConfig config, Action<ClientConfig> change)
     {
         change(config);

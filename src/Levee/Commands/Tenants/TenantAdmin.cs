@@ -233,6 +233,15 @@ internal sealed class TenantAdmin : IAsyncDisposable
         await ScramAdmin.DeleteAsync(_scram.Value, user, Mechanism).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Binds <paramref name="name"/>, the name ssl.principal.mapping.rules makes of a client certificate's subject, to
+    /// <paramref name="tenant"/>: a client presenting that certificate on an SSL listener is the tenant's (APPEND users).
+    /// With <paramref name="unbind"/>, removes it again (SUBTRACT users).
+    /// </summary>
+    /// <exception cref="ClusterCommandException">The broker refused: its error code and message.</exception>
+    public Task BindCertificateAsync(string tenant, string name, bool unbind) =>
+        AlterTenantAsync(tenant, unbind ? Subtract : Append, "users", name);
+
     /// <summary>Deletes every topic whose name starts with <paramref name="prefix"/> (Metadata of all topics, then DeleteTopics).</summary>
     /// <returns>The topics deleted.</returns>
     public async Task<IReadOnlyList<string>> DeleteTopicsAsync(string prefix)
