@@ -67,7 +67,15 @@ public sealed class DrillCliTests(ITestOutputHelper output) : IAsyncLifetime
         var json = Path.Combine(_dir, "drill-" + Guid.NewGuid().ToString("N")[..8] + ".json");
         var run = await LeveeCli.RunAsync(["fail", .. args, "--dir", _dir, "--json", json]);
         output.WriteLine(run.StdOut);
-        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        if (run.ExitCode != 0)
+        {
+            Assert.Fail(run.StdOut + run.StdErr + LogTails());
+        }
+
         return JsonDocument.Parse(await File.ReadAllTextAsync(json));
     }
+
+    // Each broker's last lines: the cluster's directory (and its logs) is gone once the test ends.
+    private string LogTails() => string.Concat(Directory.GetFiles(_dir, "node-*.log").Order(StringComparer.Ordinal).Select(log =>
+        $"{Environment.NewLine}--- {Path.GetFileName(log)}:{Environment.NewLine}{string.Join(Environment.NewLine, File.ReadLines(log).TakeLast(25))}"));
 }
