@@ -105,25 +105,31 @@ internal static class Processes
         return true;
     }
 
-    /// <summary><paramref name="count"/> distinct TCP ports free on the loopback interface right now.</summary>
+    /// <summary>
+    /// <paramref name="count"/> distinct TCP ports free on the loopback interface right now, chosen at random below the
+    /// kernel's ephemeral range (32768 and up). A node's ports are fixed for its life (the others know it by them), and
+    /// a port of that range may be taken by any outgoing connection while the node is down, so that a broker a drill
+    /// restarts could not bind it again.
+    /// </summary>
     public static int[] FreePorts(int count)
     {
-        var listeners = Enumerable.Range(0, count).Select(_ => new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)).ToArray();
-        try
+        var ports = new HashSet<int>();
+        while (ports.Count < count)
         {
-            foreach (var listener in listeners)
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
             {
+                using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
                 listener.Start();
             }
-
-            return listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var listener in listeners)
+            catch (System.Net.Sockets.SocketException)
             {
-                listener.Dispose();
+                continue;
             }
+
+            ports.Add(port);
         }
+
+        return [.. ports];
     }
 }
