@@ -53,7 +53,10 @@ public sealed class CapacityLedger
     private readonly double[] _maxMoved;
     private readonly PriorityQueue<int, (double Fill, int Broker)>?[] _queues;
     private readonly List<(Slot Slot, int Index, double Old)> _journal = [];
-    private readonly Dictionary<int, double> _worstBefore = [];
+    private readonly List<int> _touched = [];
+    private readonly double[] _worstBefore;
+    private readonly int[] _touchedIn;
+    private int _generation = 1;
     private bool _journaling;
 
     /// <summary>A ledger of <paramref name="brokers"/> (the live ones, in the order failures are considered) holding no partition yet.</summary>
@@ -86,6 +89,8 @@ public sealed class CapacityLedger
         }
 
         _used = new double[_n * R];
+        _worstBefore = new double[_n * R];
+        _touchedIn = new int[_n * R];
         _maxMoved = new double[_n * R];
         _moved = new double[_failures.Count * _n * R];
         _movedReplicas = new double[_failures.Count * _n];
@@ -212,21 +217,30 @@ public sealed class CapacityLedger
     /// <summary>Starts journaling a change: what <see cref="Add"/> touches from now on can be listed and undone.</summary>
     public void Begin()
     {
-        _journal.Clear();
-        _worstBefore.Clear();
+        Forget();
         _journaling = true;
     }
 
     /// <summary>Each broker and resource whose worst value the change touched, by broker then resource, with its worst value before.</summary>
-    public IReadOnlyList<LedgerChange> Changes() =>
-        [.. _worstBefore.OrderBy(c => c.Key).Select(c => new LedgerChange(c.Key / R, (CapacityResource)(c.Key % R), c.Value))];
+    public IReadOnlyList<LedgerChange> Changes()
+    {
+        _touched.Sort();
+        return [.. _touched.Select(i => new LedgerChange(i / R, (CapacityResource)(i % R), _worstBefore[i]))];
+    }
 
     /// <summary>Keeps the change.</summary>
     public void Commit()
     {
-        _journal.Clear();
-        _worstBefore.Clear();
+        Forget();
         _journaling = false;
+    }
+
+    // Empties the journal; a new generation marks nothing as touched, without clearing the marks one by one.
+    private void Forget()
+    {
+        _journal.Clear();
+        _touched.Clear();
+        _generation++;
     }
 
     /// <summary>Undoes the change exactly, as if it had never been added.</summary>
@@ -370,9 +384,11 @@ public sealed class CapacityLedger
         if (_journaling)
         {
             _journal.Add((slot, index, array[index]));
-            if (slot is Slot.Used or Slot.MaxMoved)
+            if (slot is Slot.Used or Slot.MaxMoved && _touchedIn[index] != _generation)
             {
-                _worstBefore.TryAdd(index, _used[index] + _maxMoved[index]);
+                _touchedIn[index] = _generation;
+                _worstBefore[index] = _used[index] + _maxMoved[index];
+                _touched.Add(index);
             }
         }
 

@@ -183,6 +183,18 @@ public sealed class CapacityModel
     /// <summary>The most each broker may be at after a failure: its limit less the margin; with one broker, its limit.</summary>
     public double Bound(int brokerIndex, CapacityResource resource, double margin) => Ledger.Bound(brokerIndex, resource, margin);
 
+    /// <summary>
+    /// What one of a tenant's <paramref name="partitions"/> partitions reserves of its <paramref name="plan"/>: an even
+    /// share of its storage (or the topic's <paramref name="retentionBytes"/>, if larger), produce and consume rates and
+    /// connections.
+    /// </summary>
+    public static PartitionLoad Share(Plan plan, double partitions, double retentionBytes = 0)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        double Of(string key) => (plan.Limit(key) ?? 0) / partitions;
+        return new PartitionLoad(Math.Max(retentionBytes, Of(Plan.StorageBytes)), Of(Plan.ProducerByteRate), Of(Plan.ConsumerByteRate), Of(Plan.Connections));
+    }
+
     /// <summary>What one partition of each topic reserves, from tenants' plans and topics' <c>retention.bytes</c>.</summary>
     public static Dictionary<string, PartitionLoad> Loads(MetadataImage image)
     {
@@ -223,11 +235,9 @@ public sealed class CapacityModel
                 continue;
             }
 
-            double Share(string key) => (plan.Limit(key) ?? 0) / count;
             foreach (var topic in topics)
             {
-                var retention = loads.GetValueOrDefault(topic.Name).DiskBytes;
-                loads[topic.Name] = new PartitionLoad(Math.Max(retention, Share(Plan.StorageBytes)), Share(Plan.ProducerByteRate), Share(Plan.ConsumerByteRate), Share(Plan.Connections));
+                loads[topic.Name] = Share(plan, count, loads.GetValueOrDefault(topic.Name).DiskBytes);
             }
         }
 

@@ -28,11 +28,11 @@ public static class HeadroomGuard
         ArgumentNullException.ThrowIfNull(limits);
         var model = CapacityModel.Build(after, limits.Capacity).Ledger;
         CapacityLedger? previous = null;
-        var every = Enumerable.Range(0, model.Brokers.Length).SelectMany(b => BrokerCapacity.Resources.Select(r => (b, r)));
-        return Check(model, every, (b, r) =>
+        var every = Enumerable.Range(0, model.Brokers.Length).SelectMany(b => BrokerCapacity.Resources.Select(r => new LedgerChange(b, r, double.NaN)));
+        return Check(model, every, c =>
         {
             previous ??= CapacityModel.Build(before, limits.Capacity).Ledger;
-            return previous.IndexOf(model.Brokers[b]) is var p and >= 0 ? previous.WorstValue(p, r) : 0;
+            return previous.IndexOf(model.Brokers[c.Broker]) is var p and >= 0 ? previous.WorstValue(p, c.Resource) : 0;
         }, limits.HeadroomMargin, what);
     }
 
@@ -44,19 +44,18 @@ public static class HeadroomGuard
     public static Decision? Check(CapacityLedger ledger, double margin, string what)
     {
         ArgumentNullException.ThrowIfNull(ledger);
-        var changes = ledger.Changes();
-        var before = changes.ToDictionary(c => (c.Broker, c.Resource), c => c.WorstBefore);
-        return Check(ledger, changes.Select(c => (c.Broker, c.Resource)), (b, r) => before[(b, r)], margin, what);
+        return Check(ledger, ledger.Changes(), c => c.WorstBefore, margin, what);
     }
 
     // The first broker and resource, in order, whose worst value is over its bound and higher than it was.
-    private static Decision? Check(CapacityLedger model, IEnumerable<(int Broker, CapacityResource Resource)> candidates, Func<int, CapacityResource, double> was, double margin, string what)
+    private static Decision? Check(CapacityLedger model, IEnumerable<LedgerChange> candidates, Func<LedgerChange, double> was, double margin, string what)
     {
-        foreach (var (b, resource) in candidates)
+        foreach (var candidate in candidates)
         {
+            var (b, resource, _) = candidate;
             var bound = model.Bound(b, resource, margin);
             var value = model.WorstValue(b, resource);
-            if (value <= bound + 1e-6 || value <= was(b, resource) + 1e-6)
+            if (value <= bound + 1e-6 || value <= was(candidate) + 1e-6)
             {
                 continue;
             }

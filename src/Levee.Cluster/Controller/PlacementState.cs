@@ -13,15 +13,20 @@ namespace Levee.Cluster.Controller;
 /// set. Ties go to the first broker of an order drawn from the random source. The controller builds one from its image
 /// for each request; the fleet simulator keeps one for the whole fleet.
 /// </summary>
+/// <remarks>
+/// Brokers are held in the random order (index = place in it), so that a tie goes to the lowest index and each choice is
+/// one pass over contiguous arrays of counts.
+/// </remarks>
 public sealed class PlacementState
 {
+    private readonly int _n;
     private readonly int[] _ids;
     private readonly Dictionary<int, int> _index;
     private readonly int[] _racks;
-    private readonly int[] _order;
+    private readonly int _rackCount;
     private readonly int[] _leaders;
     private readonly int[] _replicas;
-    private readonly int[,] _takeovers;
+    private readonly int[] _takeovers;
     private readonly int[] _maxTakeover;
 
     /// <summary>A placement over <paramref name="brokers"/> (each with its rack, or null) holding no partition yet.</summary>
@@ -30,16 +35,18 @@ public sealed class PlacementState
         ArgumentNullException.ThrowIfNull(brokers);
         ArgumentNullException.ThrowIfNull(random);
         var sorted = brokers.OrderBy(b => b.Id).ToList();
-        _ids = [.. sorted.Select(b => b.Id)];
-        var n = _ids.Length;
-        _index = _ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
+        _n = sorted.Count;
         var rackIds = new Dictionary<string, int>(StringComparer.Ordinal);
-        _racks = [.. sorted.Select(b => string.IsNullOrEmpty(b.Rack) ? -1 : rackIds.TryGetValue(b.Rack, out var r) ? r : rackIds[b.Rack] = rackIds.Count)];
-        _order = [.. Enumerable.Range(0, n).OrderBy(_ => random.Next())];
-        _leaders = new int[n];
-        _replicas = new int[n];
-        _takeovers = new int[n, n];
-        _maxTakeover = new int[n];
+        var racks = sorted.Select(b => string.IsNullOrEmpty(b.Rack) ? -1 : rackIds.TryGetValue(b.Rack, out var r) ? r : rackIds[b.Rack] = rackIds.Count).ToArray();
+        _rackCount = rackIds.Count;
+        var order = Enumerable.Range(0, _n).OrderBy(_ => random.Next()).ToArray();
+        _ids = [.. order.Select(i => sorted[i].Id)];
+        _racks = [.. order.Select(i => racks[i])];
+        _index = _ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
+        _leaders = new int[_n];
+        _replicas = new int[_n];
+        _takeovers = new int[_n * _n];
+        _maxTakeover = new int[_n];
     }
 
     /// <summary>The placement over <paramref name="brokers"/> of <paramref name="image"/>, counting every partition it holds.</summary>
@@ -57,27 +64,10 @@ public sealed class PlacementState
     }
 
     /// <summary>Counts a partition placed on <paramref name="replicas"/> (preferred leader first), wherever it was placed.</summary>
-    public void Count(ImmutableArray<int> replicas)
-    {
-        foreach (var replica in replicas)
-        {
-            if (_index.TryGetValue(replica, out var b))
-            {
-                _replicas[b]++;
-            }
-        }
+    public void Count(ImmutableArray<int> replicas) => Change(replicas, +1);
 
-        if (replicas.IsEmpty || !_index.TryGetValue(replicas[0], out var leader))
-        {
-            return;
-        }
-
-        _leaders[leader]++;
-        if (replicas.Length > 1 && _index.TryGetValue(replicas[1], out var first))
-        {
-            Takeover(leader, first);
-        }
-    }
+    /// <summary>Forgets a partition counted on <paramref name="replicas"/>: one the headroom guard refused once placed.</summary>
+    public void Uncount(ImmutableArray<int> replicas) => Change(replicas, -1);
 
     /// <summary>Places one partition of <paramref name="replicationFactor"/> replicas and counts it: its replica list, preferred leader first.</summary>
     public ImmutableArray<int> Place(int replicationFactor)
@@ -85,24 +75,10 @@ public sealed class PlacementState
         Span<int> chosen = stackalloc int[replicationFactor];
 
         // A broker's leaderships after its worst single failure: its own, and those of the broker it takes most from.
-        var leader = Best(new LeaderScore(this), chosen[..0]);
-        chosen[0] = leader;
+        chosen[0] = Leader();
         for (var j = 1; j < replicationFactor; j++)
         {
-            chosen[j] = j == 1
-                ? Best(new FirstFollowerScore(this, leader, chosen[..1]), chosen[..1])
-                : Best(new FollowerScore(this, chosen[..j]), chosen[..j]);
-        }
-
-        _leaders[leader]++;
-        foreach (var b in chosen)
-        {
-            _replicas[b]++;
-        }
-
-        if (chosen.Length > 1)
-        {
-            Takeover(leader, chosen[1]);
+            chosen[j] = j == 1 ? FirstFollower(chosen[0]) : Follower(chosen[..j]);
         }
 
         var result = ImmutableArray.CreateBuilder<int>(chosen.Length);
@@ -111,82 +87,126 @@ public sealed class PlacementState
             result.Add(_ids[b]);
         }
 
-        return result.MoveToImmutable();
+        var placed = result.MoveToImmutable();
+        Count(placed);
+        return placed;
     }
 
-    private void Takeover(int leader, int first)
+    private void Change(ImmutableArray<int> replicas, int sign)
     {
-        _takeovers[leader, first]++;
-        _maxTakeover[first] = Math.Max(_maxTakeover[first], _takeovers[leader, first]);
-    }
-
-    // The broker not yet chosen with the smallest score, ties broken by the random order. Scores are two longs compared
-    // in turn, each two counters of 32 bits, so the scan over a thousand brokers stays a tight loop.
-    private int Best<TScore>(TScore score, ReadOnlySpan<int> chosen)
-        where TScore : IScore, allows ref struct
-    {
-        var best = -1;
-        (long High, long Low) bestScore = default;
-        foreach (var b in _order)
+        foreach (var replica in replicas)
         {
-            if (chosen.Contains(b))
+            if (_index.TryGetValue(replica, out var b))
+            {
+                _replicas[b] += sign;
+            }
+        }
+
+        if (!replicas.IsEmpty && _index.TryGetValue(replicas[0], out var leader))
+        {
+            _leaders[leader] += sign;
+            if (replicas.Length > 1 && _index.TryGetValue(replicas[1], out var first))
+            {
+                var taken = _takeovers[(leader * _n) + first] += sign;
+                if (sign > 0)
+                {
+                    _maxTakeover[first] = Math.Max(_maxTakeover[first], taken);
+                }
+                else
+                {
+                    var most = 0;
+                    for (var l = 0; l < _n; l++)
+                    {
+                        most = Math.Max(most, _takeovers[(l * _n) + first]);
+                    }
+
+                    _maxTakeover[first] = most;
+                }
+            }
+        }
+    }
+
+    // The leader: fewest leaderships after its worst single failure (its own, and those of the broker it takes most
+    // from), then fewest leaderships, fewest replicas, first in the order.
+    private int Leader()
+    {
+        var leaders = _leaders.AsSpan(0, _n);
+        var most = _maxTakeover.AsSpan(0, _n);
+        var replicas = _replicas.AsSpan(0, _n);
+        var best = -1;
+        long bestHigh = long.MaxValue, bestLow = long.MaxValue;
+        for (var b = 0; b < leaders.Length; b++)
+        {
+            var high = leaders[b] + 1L + most[b];
+            if (high > bestHigh)
             {
                 continue;
             }
 
-            var s = score.Of(b);
-            if (best < 0 || s.High < bestScore.High || (s.High == bestScore.High && s.Low < bestScore.Low))
+            var low = ((long)leaders[b] << 32) | (uint)replicas[b];
+            if (high < bestHigh || low < bestLow)
             {
-                best = b;
-                bestScore = s;
+                (best, bestHigh, bestLow) = (b, high, low);
             }
         }
 
         return best;
     }
 
-    // How many replicas already chosen share this broker's rack (none without racks).
-    private long RackUse(int b, ReadOnlySpan<int> chosen)
+    // The first follower: not on the leader's rack, fewest of the leader's partitions taken over, fewest leaderships
+    // after the worst failure it takes part in, fewest replicas, first in the order.
+    private int FirstFollower(int leader)
     {
-        var rack = _racks[b];
-        if (rack < 0)
+        var row = _takeovers.AsSpan(leader * _n, _n);
+        var leaderRack = _racks[leader];
+        var racks = _racks.AsSpan(0, _n);
+        var leaders = _leaders.AsSpan(0, _n);
+        var most = _maxTakeover.AsSpan(0, _n);
+        var replicas = _replicas.AsSpan(0, _n);
+        var best = -1;
+        long bestHigh = long.MaxValue, bestLow = long.MaxValue;
+        for (var b = 0; b < row.Length; b++)
         {
-            return 0;
+            long taken = row[b];
+            var high = ((leaderRack >= 0 && racks[b] == leaderRack ? 1L : 0L) << 32) | taken;
+            if (high > bestHigh || b == leader)
+            {
+                continue;
+            }
+
+            var low = ((leaders[b] + Math.Max(most[b], taken + 1)) << 32) | (uint)replicas[b];
+            if (high < bestHigh || low < bestLow)
+            {
+                (best, bestHigh, bestLow) = (b, high, low);
+            }
         }
 
-        var count = 0L;
+        return best;
+    }
+
+    // Another follower: fewest replicas already chosen on its rack, then fewest replicas hosted, first in the order.
+    private int Follower(ReadOnlySpan<int> chosen)
+    {
+        // How many chosen replicas each rack holds, by rack id (brokers without a rack share none).
+        Span<int> use = stackalloc int[_rackCount + 1];
         foreach (var c in chosen)
         {
-            count += _racks[c] == rack ? 1 : 0;
+            use[_racks[c] + 1] += _racks[c] < 0 ? 0 : 1;
         }
 
-        return count;
-    }
+        var racks = _racks.AsSpan(0, _n);
+        var replicas = _replicas.AsSpan(0, _n);
+        var best = -1;
+        long bestKey = long.MaxValue;
+        for (var b = 0; b < racks.Length; b++)
+        {
+            var key = ((long)use[racks[b] + 1] << 32) | (uint)replicas[b];
+            if (key < bestKey && !chosen.Contains(b))
+            {
+                (best, bestKey) = (b, key);
+            }
+        }
 
-    private static long Pack(long high, long low) => (high << 32) | low;
-
-    private interface IScore
-    {
-        (long High, long Low) Of(int b);
-    }
-
-    private readonly struct LeaderScore(PlacementState s) : IScore
-    {
-        public (long High, long Low) Of(int b) => (s._leaders[b] + 1L + s._maxTakeover[b], Pack(s._leaders[b], s._replicas[b]));
-    }
-
-    private readonly ref struct FirstFollowerScore(PlacementState s, int leader, ReadOnlySpan<int> chosen) : IScore
-    {
-        private readonly ReadOnlySpan<int> _chosen = chosen;
-
-        public (long High, long Low) Of(int b) =>
-            (Pack(s.RackUse(b, _chosen), s._takeovers[leader, b]), Pack(s._leaders[b] + Math.Max(s._maxTakeover[b], s._takeovers[leader, b] + 1L), s._replicas[b]));
-    }
-
-    private readonly ref struct FollowerScore(PlacementState s, ReadOnlySpan<int> chosen) : IScore
-    {
-        private readonly ReadOnlySpan<int> _chosen = chosen;
-
-        public (long High, long Low) Of(int b) => (s.RackUse(b, _chosen), s._replicas[b]);
+        return best;
     }
 }
