@@ -186,6 +186,23 @@ public sealed record SimulationReport(SimulationOptions Options, BrokerCapacity 
         json.WriteEndObject();
     }
 
+    /// <summary>The comparison as a Markdown table, one row per policy (docs/simulation.md shows it).</summary>
+    public string ToMarkdown()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.AppendLine("| policy | cascade probability | brokers lost, mean / max | partition-hours unavailable | peak survivor load: partitions / disk / in / out / connections | utilisation sold | sold when the guard first refused | tenants admitted |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var p in Policies)
+        {
+            var peaks = string.Join(" / ", p.PeakSurvivorLoad.Select(v => v.ToString("0.00", c)));
+            var refused = p.Fleet.FirstRefusalFill is { } fill ? fill.ToString("0.00", c) : "never refused";
+            text.AppendLine(string.Create(c, $"| {p.Policy.Name} | {p.CascadeProbability:0.00} | {p.MeanBrokersLost:0.0} / {p.MaxBrokersLost} | {p.PartitionHoursUnavailable:0} | {peaks} | {p.Utilisation:0.00} | {refused} | {p.Fleet.Accepted} of {Options.Tenants} |"));
+        }
+
+        return text.ToString();
+    }
+
     /// <summary>The name of <paramref name="kind"/> in reports: <c>broker</c>, <c>rack</c>, <c>pair</c>, <c>slow</c>, <c>rolling_restart</c>.</summary>
     public static string Name(FailureKind kind) => kind switch
     {

@@ -5,7 +5,7 @@ namespace Levee.Cluster.Simulation;
 
 /// <summary>What one injected failure did under one policy.</summary>
 /// <param name="BrokersLost">Brokers that went down: those injected and those overload took down after them.</param>
-/// <param name="OverloadFailures">Brokers that failed because they were pushed over a limit (a cascade when above 0).</param>
+/// <param name="OverloadFailures">Failures of brokers pushed over a limit (a cascade when above 0), other than a slow broker failing of its own slowness.</param>
 /// <param name="PartitionHoursUnavailable">Partitions without a live in-sync replica, times the hours they had none.</param>
 /// <param name="PeakFill">Each resource's highest load on any live broker for its limit, from the failure on.</param>
 public sealed record ScenarioResult(int BrokersLost, int OverloadFailures, double PartitionHoursUnavailable, ImmutableArray<double> PeakFill);
@@ -176,7 +176,8 @@ public sealed class ScenarioRun
                     Schedule(t + Tick, Kind.Tick);
                     break;
                 case Kind.OverloadFail when _alive[e.Broker] && _pending[e.Broker] && _version[e.Broker] == e.Version:
-                    _overloads++;
+                    // A slow broker that fails of its own slowness is the failure injected, not a cascade.
+                    _overloads += _scenario.Kind == FailureKind.Slow && e.Broker == _scenario.Brokers[0] ? 0 : 1;
                     Fail(e.Broker, t, OverloadRestart);
                     break;
                 case Kind.Heal:

@@ -28,7 +28,7 @@ internal static class SimulateCommand
         var failures = new Option<int>("--failures") { Description = "Failures injected per policy, the five kinds in turn.", DefaultValueFactory = _ => defaults.Failures };
         var margin = new Option<double>("--headroom-margin") { Description = "headroom.margin of the guarded policies.", DefaultValueFactory = _ => defaults.HeadroomMargin };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
-        var plots = new Option<string?>("--plots") { Description = "Write the plots (SVG) into this directory." };
+        var plots = new Option<string?>("--plots") { Description = "Write the plots (PNG) and the comparison table (table.md) into this directory." };
         var command = new Command("simulate", "Simulate a fleet driven by Levee's own controller code under failures, and compare placement, guard and healing policies.")
         {
             brokers, racks, tenants, partitions, days, seed, failures, margin, json, plots,

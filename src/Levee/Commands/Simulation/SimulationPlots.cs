@@ -4,21 +4,22 @@ using ScottPlot;
 
 namespace Levee.Commands.Simulation;
 
-/// <summary>The plots of a simulation report, drawn with ScottPlot as SVG files (docs/simulation.md shows them).</summary>
+/// <summary>The plots of a simulation report, drawn with ScottPlot as PNG files (docs/simulation.md shows them).</summary>
 internal static class SimulationPlots
 {
     private const int Width = 800;
     private const int Height = 450;
 
-    /// <summary>Writes <c>cascades.svg</c>, <c>unavailable.svg</c>, <c>peak-load.svg</c> and <c>sold.svg</c> into <paramref name="dir"/>.</summary>
+    /// <summary>Writes <c>cascades.png</c>, <c>unavailable.png</c>, <c>peak-load.png</c>, <c>sold.png</c> and the comparison as <c>table.md</c> into <paramref name="dir"/>.</summary>
     public static void Write(SimulationReport report, string dir)
     {
         Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "table.md"), report.ToMarkdown());
         var names = report.Policies.Select(p => p.Policy.Name).ToArray();
-        Bars(Path.Combine(dir, "cascades.svg"), "Probability that a failure cascades", "probability", names, report.Policies.Select(p => p.CascadeProbability).ToArray());
-        Bars(Path.Combine(dir, "unavailable.svg"), "Partition-hours unavailable, all injected failures", "partition-hours", names, report.Policies.Select(p => p.PartitionHoursUnavailable).ToArray());
-        PeakLoad(Path.Combine(dir, "peak-load.svg"), report);
-        Sold(Path.Combine(dir, "sold.svg"), report);
+        Bars(Path.Combine(dir, "cascades.png"), "Probability that a failure cascades", "probability", names, report.Policies.Select(p => p.CascadeProbability).ToArray());
+        Bars(Path.Combine(dir, "unavailable.png"), "Partition-hours unavailable, all injected failures", "partition-hours", names, report.Policies.Select(p => p.PartitionHoursUnavailable).ToArray());
+        PeakLoad(Path.Combine(dir, "peak-load.png"), report);
+        Sold(Path.Combine(dir, "sold.png"), report);
     }
 
     private static void Bars(string path, string title, string axis, string[] names, double[] values)
@@ -31,7 +32,7 @@ internal static class SimulationPlots
         plot.Axes.Margins(bottom: 0);
         plot.Title(title);
         plot.YLabel(axis);
-        plot.SaveSvg(path, Width, Height);
+        plot.SavePng(path, Width, Height);
     }
 
     private static void PeakLoad(string path, SimulationReport report)
@@ -55,7 +56,7 @@ internal static class SimulationPlots
         plot.ShowLegend(Alignment.UpperRight);
         plot.Title("Peak load on any live broker, for its limit, over all failures");
         plot.YLabel("load / limit");
-        plot.SaveSvg(path, Width, Height);
+        plot.SavePng(path, Width, Height);
     }
 
     private static void Sold(string path, SimulationReport report)
@@ -80,6 +81,6 @@ internal static class SimulationPlots
         plot.Title("How full the fleet is sold as tenants arrive (busiest resource)");
         plot.XLabel("hours");
         plot.YLabel("reserved / fleet limit");
-        plot.SaveSvg(path, Width, Height);
+        plot.SavePng(path, Width, Height);
     }
 }
