@@ -133,9 +133,6 @@ public sealed class CapacityLedger
     public double After(int failure, int broker, CapacityResource resource) =>
         In(failure, broker) ? 0 : Used(broker, resource) + _moved[Slot3(failure, broker, resource)];
 
-    /// <summary>What failure <paramref name="failure"/> would move onto broker <paramref name="broker"/> of <paramref name="resource"/>.</summary>
-    public double Moved(int failure, int broker, CapacityResource resource) => In(failure, broker) ? 0 : _moved[Slot3(failure, broker, resource)];
-
     /// <summary>Broker <paramref name="broker"/>'s worst value of <paramref name="resource"/> over every failure it survives (now, when it survives none).</summary>
     public double WorstValue(int broker, CapacityResource resource) => Used(broker, resource) + _maxMoved[(broker * R) + (int)resource];
 

@@ -14,8 +14,9 @@ namespace Levee.Cluster.Controller;
 /// for each request; the fleet simulator keeps one for the whole fleet.
 /// </summary>
 /// <remarks>
-/// Brokers are held in the random order (index = place in it), so that a tie goes to the lowest index and each choice is
-/// one pass over contiguous arrays of counts.
+/// Brokers are held in the random order (index = place in it), so that a tie goes to the lowest index. The leader and
+/// the other followers, whose scores are the broker's own counts, come from priority queues; the first follower, whose
+/// score depends on the leader, from one pass over contiguous arrays of counts.
 /// </remarks>
 public sealed class PlacementState
 {
@@ -28,6 +29,8 @@ public sealed class PlacementState
     private readonly int[] _replicas;
     private readonly int[] _takeovers;
     private readonly int[] _maxTakeover;
+    private readonly PriorityQueue<int, (long Leaderships, long Then, int Broker)> _leaderQueue = new();
+    private readonly PriorityQueue<int, (int Replicas, int Broker)>[] _rackQueues;
 
     /// <summary>A placement over <paramref name="brokers"/> (each with its rack, or null) holding no partition yet.</summary>
     public PlacementState(IReadOnlyList<(int Id, string? Rack)> brokers, Random random)
@@ -47,6 +50,13 @@ public sealed class PlacementState
         _replicas = new int[_n];
         _takeovers = new int[_n * _n];
         _maxTakeover = new int[_n];
+
+        // One queue per rack, and the last for brokers without one.
+        _rackQueues = [.. Enumerable.Range(0, _rackCount + 1).Select(_ => new PriorityQueue<int, (int, int)>())];
+        for (var b = 0; b < _n; b++)
+        {
+            Requeue(b);
+        }
     }
 
     /// <summary>The placement over <paramref name="brokers"/> of <paramref name="image"/>, counting every partition it holds.</summary>
@@ -124,33 +134,36 @@ public sealed class PlacementState
                 }
             }
         }
+
+        foreach (var replica in replicas)
+        {
+            if (_index.TryGetValue(replica, out var b))
+            {
+                Requeue(b);
+            }
+        }
     }
+
+    // The queues keep every key a broker has had; only the one matching its counts now is valid, the rest are dropped
+    // when they come to the top.
+    private void Requeue(int b)
+    {
+        _leaderQueue.Enqueue(b, LeaderKey(b));
+        _rackQueues[_racks[b] < 0 ? ^1 : _racks[b]].Enqueue(b, (_replicas[b], b));
+    }
+
+    private (long, long, int) LeaderKey(int b) => (_leaders[b] + 1L + _maxTakeover[b], ((long)_leaders[b] << 32) | (uint)_replicas[b], b);
 
     // The leader: fewest leaderships after its worst single failure (its own, and those of the broker it takes most
     // from), then fewest leaderships, fewest replicas, first in the order.
     private int Leader()
     {
-        var leaders = _leaders.AsSpan(0, _n);
-        var most = _maxTakeover.AsSpan(0, _n);
-        var replicas = _replicas.AsSpan(0, _n);
-        var best = -1;
-        long bestHigh = long.MaxValue, bestLow = long.MaxValue;
-        for (var b = 0; b < leaders.Length; b++)
+        while (_leaderQueue.TryPeek(out var b, out var key) && key != LeaderKey(b))
         {
-            var high = leaders[b] + 1L + most[b];
-            if (high > bestHigh)
-            {
-                continue;
-            }
-
-            var low = ((long)leaders[b] << 32) | (uint)replicas[b];
-            if (high < bestHigh || low < bestLow)
-            {
-                (best, bestHigh, bestLow) = (b, high, low);
-            }
+            _leaderQueue.Dequeue();
         }
 
-        return best;
+        return _leaderQueue.Peek();
     }
 
     // The first follower: not on the leader's rack, fewest of the leader's partitions taken over, fewest leaderships
@@ -184,26 +197,56 @@ public sealed class PlacementState
         return best;
     }
 
-    // Another follower: fewest replicas already chosen on its rack, then fewest replicas hosted, first in the order.
+    // Another follower: fewest replicas already chosen on its rack, then fewest replicas hosted, first in the order;
+    // each rack's least loaded broker not chosen yet is its candidate.
     private int Follower(ReadOnlySpan<int> chosen)
     {
-        // How many chosen replicas each rack holds, by rack id (brokers without a rack share none).
-        Span<int> use = stackalloc int[_rackCount + 1];
-        foreach (var c in chosen)
-        {
-            use[_racks[c] + 1] += _racks[c] < 0 ? 0 : 1;
-        }
-
-        var racks = _racks.AsSpan(0, _n);
-        var replicas = _replicas.AsSpan(0, _n);
         var best = -1;
-        long bestKey = long.MaxValue;
-        for (var b = 0; b < racks.Length; b++)
+        (long Use, int Replicas, int Broker) bestKey = default;
+        Span<int> held = stackalloc int[chosen.Length];
+        for (var g = 0; g < _rackQueues.Length; g++)
         {
-            var key = ((long)use[racks[b] + 1] << 32) | (uint)replicas[b];
-            if (key < bestKey && !chosen.Contains(b))
+            var queue = _rackQueues[g];
+            var rack = g == _rackQueues.Length - 1 ? -1 : g;
+            long use = 0;
+            foreach (var c in chosen)
             {
-                (best, bestKey) = (b, key);
+                use += rack >= 0 && _racks[c] == rack ? 1 : 0;
+            }
+
+            // Chosen brokers are set aside (and put back) to reach the least loaded one not chosen.
+            var heldCount = 0;
+            var candidate = -1;
+            while (queue.TryPeek(out var b, out var key))
+            {
+                if (key.Replicas != _replicas[b])
+                {
+                    queue.Dequeue();
+                }
+                else if (chosen.Contains(b))
+                {
+                    // A chosen broker may be queued twice with its current key: it is put back once.
+                    queue.Dequeue();
+                    if (!held[..heldCount].Contains(b))
+                    {
+                        held[heldCount++] = b;
+                    }
+                }
+                else
+                {
+                    candidate = b;
+                    break;
+                }
+            }
+
+            foreach (var b in held[..heldCount])
+            {
+                queue.Enqueue(b, (_replicas[b], b));
+            }
+
+            if (candidate >= 0 && (best < 0 || (use, _replicas[candidate], candidate).CompareTo(bestKey) < 0))
+            {
+                (best, bestKey) = (candidate, (use, _replicas[candidate], candidate));
             }
         }
 
