@@ -70,7 +70,7 @@ public sealed class ScenarioRun
     private double _checkAt = -1;
     private double _healAt = -1;
 
-    /// <summary>A run of <paramref name="scenario"/> on <paramref name="fleet"/> under <paramref name="policy"/>.</summary>
+    /// <summary>A run of <paramref name="scenario"/> on <paramref name="fleet"/> under <paramref name="policy"/>: call <see cref="Run"/> or <see cref="Failover"/> once.</summary>
     public ScenarioRun(Fleet fleet, SimulationPolicy policy, FailureScenario scenario, Demand demand, double margin)
     {
         ArgumentNullException.ThrowIfNull(fleet);
