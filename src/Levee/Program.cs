@@ -15,4 +15,5 @@ root.Subcommands.Add(TenantsCommand.Create());
 root.Subcommands.Add(PlansCommand.Create());
 root.Subcommands.Add(CapacityCommand.Create());
 root.Subcommands.Add(FailCommand.Create());
+root.Subcommands.Add(SimulateCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

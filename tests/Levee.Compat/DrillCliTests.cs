@@ -9,13 +9,7 @@ public sealed class DrillCliTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "levee-drill-cli-" + Guid.NewGuid().ToString("N"));
 
-    public async Task InitializeAsync()
-    {
-        var up = await LeveeCli.RunAsync(
-            "cluster", "up", "--brokers", "3", "--dir", _dir, "--base-port", "0", "--timeout-s", "90",
-            "--set", "broker.session.timeout.ms=3000", "--set", "broker.heartbeat.interval.ms=500", "--set", "leader.imbalance.check.interval.seconds=1");
-        Assert.True(up.ExitCode == 0, up.StdOut + up.StdErr);
-    }
+    public Task InitializeAsync() => LeveeCli.UpForDrillsAsync(_dir, 3);
 
     public Task DisposeAsync() => LeveeCli.DownAndDeleteAsync(_dir);
 

@@ -109,160 +109,91 @@ public readonly record struct PartitionLoad(double DiskBytes, double BytesInPerS
 public readonly record struct WorstCase(double Value, string Failure);
 
 /// <summary>
-/// The controller's capacity model: what each live broker has reserved of every <see cref="CapacityResource"/>, from
-/// what the cluster has promised (the replicas placed; a tenant's plan rates, storage and connections spread over its
-/// partitions; a topic's <c>retention.bytes</c> per replica), and what the loss of any one broker, or rack, would put on
-/// each survivor: its leaderships go to the replica election would pick (the first surviving in-sync replica in
-/// preferred order) and, once it is replaced, its replicas to the survivors placement would pick (the least loaded
-/// not already holding the partition). Pure: built from a metadata image.
+/// The controller's capacity model of a metadata image: what each live broker has reserved of every
+/// <see cref="CapacityResource"/>, from what the cluster has promised (the replicas placed; a tenant's plan rates,
+/// storage and connections spread over its partitions; a topic's <c>retention.bytes</c> per replica), and what the loss
+/// of any one broker, or rack, would put on each survivor: a <see cref="CapacityLedger"/> of the live brokers holding
+/// every partition of the image, in the image's order. Pure: built from a metadata image.
 /// </summary>
 public sealed class CapacityModel
 {
-    private static readonly int ResourceCount = BrokerCapacity.Resources.Length;
-    private readonly Dictionary<int, int> _index;
-    private readonly List<Reserved> _partitions;
-    private readonly ImmutableArray<(string Name, ImmutableArray<int> Brokers)> _failures;
     private ImmutableArray<ImmutableArray<WorstCase>>? _worst;
 
-    private CapacityModel(ImmutableArray<int> brokers, ImmutableArray<BrokerCapacity> limits, double[][] used, List<Reserved> partitions, ImmutableArray<(string, ImmutableArray<int>)> failures)
+    private CapacityModel(CapacityLedger ledger)
     {
-        Brokers = brokers;
-        Limits = limits;
-        _index = brokers.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
-        Used = used;
-        _partitions = partitions;
-        _failures = failures;
+        Ledger = ledger;
+        Used = [.. Enumerable.Range(0, ledger.Brokers.Length).Select(b => BrokerCapacity.Resources.Select(r => ledger.Used(b, r)).ToArray())];
     }
 
+    /// <summary>The ledger the model reads: every partition of the image added in turn.</summary>
+    public CapacityLedger Ledger { get; }
+
     /// <summary>The live (unfenced) brokers, by id.</summary>
-    public ImmutableArray<int> Brokers { get; }
+    public ImmutableArray<int> Brokers => Ledger.Brokers;
 
     /// <summary>Each broker's limits, in the order of <see cref="Brokers"/>.</summary>
-    public ImmutableArray<BrokerCapacity> Limits { get; }
+    public ImmutableArray<BrokerCapacity> Limits => Ledger.Limits;
 
     /// <summary>What each broker has reserved now, by broker (order of <see cref="Brokers"/>) and resource.</summary>
     public IReadOnlyList<double[]> Used { get; }
 
     /// <summary>The failures considered: each live broker, and each rack when brokers have racks.</summary>
-    public IEnumerable<string> Failures => _failures.Select(f => f.Name);
+    public IEnumerable<string> Failures => Enumerable.Range(0, Ledger.FailureCount).Select(Ledger.FailureName);
 
     /// <summary>The model of <paramref name="image"/>, with <paramref name="defaults"/> as every broker's limits unless its configs override them.</summary>
     public static CapacityModel Build(MetadataImage image, BrokerCapacity defaults)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(defaults);
-        var live = image.Brokers.Values.Where(b => !b.Fenced).ToList();
-        var brokers = live.Select(b => b.Id).ToImmutableArray();
-        var limits = brokers.Select(id => defaults.For(image, id)).ToImmutableArray();
-        var index = brokers.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
-        var used = brokers.Select(_ => new double[ResourceCount]).ToArray();
+        var ledger = new CapacityLedger([.. image.Brokers.Values.Where(b => !b.Fenced).Select(b => new LedgerBroker(b.Id, b.Rack, defaults.For(image, b.Id)))]);
         var loads = Loads(image);
-        var partitions = new List<Reserved>();
         foreach (var topic in image.TopicsById.Values)
         {
             var load = loads.GetValueOrDefault(topic.Name);
             foreach (var partition in topic.Partitions.Values)
             {
-                var reserved = new Reserved(partition.Replicas, partition.Isr, partition.Leader, load);
-                partitions.Add(reserved);
-                foreach (var replica in partition.Replicas)
-                {
-                    if (index.TryGetValue(replica, out var i))
-                    {
-                        AddReplica(used[i], load);
-                    }
-                }
-
-                if (index.TryGetValue(partition.Leader, out var leader))
-                {
-                    AddLeadership(used[leader], reserved);
-                }
+                ledger.Add(new LedgerPartition(partition.Replicas, partition.Isr, partition.Leader, load));
             }
         }
 
-        var failures = brokers.Select(id => ($"broker {id}", ImmutableArray.Create(id))).ToList();
-        failures.AddRange(live.Where(b => !string.IsNullOrEmpty(b.Rack)).GroupBy(b => b.Rack!, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Where(g => g.Count() < live.Count)
-            .Select(g => ($"rack {g.Key}", g.Select(b => b.Id).ToImmutableArray())));
-        return new CapacityModel(brokers, limits, used, partitions, [.. failures]);
+        return new CapacityModel(ledger);
     }
 
-    /// <summary>Each broker's value of each resource after <paramref name="failed"/> fail and their replicas are replaced; failed brokers read 0.</summary>
+    /// <summary>
+    /// Each broker's value of each resource after <paramref name="failed"/> (one of the <see cref="Failures"/>: a broker,
+    /// or every broker of a rack) fail and their replicas are replaced; failed brokers read 0.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="failed"/> is not a failure the model plans for.</exception>
     public double[][] After(IReadOnlyCollection<int> failed)
     {
         ArgumentNullException.ThrowIfNull(failed);
-        var after = Used.Select(u => (double[])u.Clone()).ToArray();
-        var down = new bool[Brokers.Length];
-        foreach (var id in failed)
+        var failure = Enumerable.Range(0, Ledger.FailureCount).FirstOrDefault(f => Ledger.FailureMembers(f).Select(i => Brokers[i]).Order().SequenceEqual(failed.Order()), -1);
+        if (failure < 0)
         {
-            if (_index.TryGetValue(id, out var i))
-            {
-                down[i] = true;
-                Array.Clear(after[i]);
-            }
+            throw new ArgumentException($"The capacity model plans for single failures ({string.Join(", ", Failures)}), not for [{string.Join(", ", failed)}].", nameof(failed));
         }
 
-        foreach (var partition in _partitions)
-        {
-            if (failed.Contains(partition.Leader) && NewLeader(partition, down) is { } leader)
-            {
-                AddLeadership(after[leader], partition);
-            }
-
-            foreach (var replica in partition.Replicas)
-            {
-                if (failed.Contains(replica) && Replacement(partition, down, after) is { } target)
-                {
-                    AddReplica(after[target], partition.Load);
-                }
-            }
-        }
-
-        return after;
+        return [.. Enumerable.Range(0, Brokers.Length).Select(b => BrokerCapacity.Resources.Select(r => Ledger.After(failure, b, r)).ToArray())];
     }
 
     /// <summary>For each broker and resource, the worst value over every failure (over none with a single broker), and which failure.</summary>
-    public ImmutableArray<ImmutableArray<WorstCase>> Worst()
-    {
-        if (_worst is { } known)
-        {
-            return known;
-        }
-
-        var worst = Used.Select(u => u.Select(v => new WorstCase(v, "none")).ToArray()).ToArray();
-        foreach (var (name, failed) in _failures)
-        {
-            if (failed.Length >= Brokers.Length)
-            {
-                continue;
-            }
-
-            var after = After(failed);
-            for (var b = 0; b < Brokers.Length; b++)
-            {
-                if (failed.Contains(Brokers[b]))
-                {
-                    continue;
-                }
-
-                for (var r = 0; r < ResourceCount; r++)
-                {
-                    if (after[b][r] > worst[b][r].Value || worst[b][r].Failure == "none")
-                    {
-                        worst[b][r] = new WorstCase(Math.Max(after[b][r], worst[b][r].Value), name);
-                    }
-                }
-            }
-        }
-
-        var result = worst.Select(w => w.ToImmutableArray()).ToImmutableArray();
-        _worst = result;
-        return result;
-    }
+    public ImmutableArray<ImmutableArray<WorstCase>> Worst() =>
+        _worst ??= [.. Enumerable.Range(0, Brokers.Length).Select(b => BrokerCapacity.Resources.Select(r => Ledger.Worst(b, r)).ToImmutableArray())];
 
     /// <summary>The most each broker may be at after a failure: its limit less the margin; with one broker, its limit.</summary>
-    public double Bound(int brokerIndex, CapacityResource resource, double margin) =>
-        Limits[brokerIndex][resource] * (Brokers.Length > 1 ? 1 - margin : 1);
+    public double Bound(int brokerIndex, CapacityResource resource, double margin) => Ledger.Bound(brokerIndex, resource, margin);
+
+    /// <summary>
+    /// What one of a tenant's <paramref name="partitions"/> partitions reserves of its <paramref name="plan"/>: an even
+    /// share of its storage (or the topic's <paramref name="retentionBytes"/>, if larger), produce and consume rates and
+    /// connections.
+    /// </summary>
+    public static PartitionLoad Share(Plan plan, double partitions, double retentionBytes = 0)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        double Of(string key) => (plan.Limit(key) ?? 0) / partitions;
+        return new PartitionLoad(Math.Max(retentionBytes, Of(Plan.StorageBytes)), Of(Plan.ProducerByteRate), Of(Plan.ConsumerByteRate), Of(Plan.Connections));
+    }
 
     /// <summary>What one partition of each topic reserves, from tenants' plans and topics' <c>retention.bytes</c>.</summary>
     public static Dictionary<string, PartitionLoad> Loads(MetadataImage image)
@@ -304,66 +235,12 @@ public sealed class CapacityModel
                 continue;
             }
 
-            double Share(string key) => (plan.Limit(key) ?? 0) / count;
             foreach (var topic in topics)
             {
-                var retention = loads.GetValueOrDefault(topic.Name).DiskBytes;
-                loads[topic.Name] = new PartitionLoad(Math.Max(retention, Share(Plan.StorageBytes)), Share(Plan.ProducerByteRate), Share(Plan.ConsumerByteRate), Share(Plan.Connections));
+                loads[topic.Name] = Share(plan, count, loads.GetValueOrDefault(topic.Name).DiskBytes);
             }
         }
 
         return loads;
     }
-
-    private static void AddReplica(double[] used, PartitionLoad load)
-    {
-        used[(int)CapacityResource.Partitions] += 1;
-        used[(int)CapacityResource.DiskBytes] += load.DiskBytes;
-        used[(int)CapacityResource.BytesInPerSec] += load.BytesInPerSec;
-    }
-
-    private static void AddLeadership(double[] used, Reserved partition)
-    {
-        used[(int)CapacityResource.BytesOutPerSec] += partition.Load.ConsumeBytesPerSec + (partition.Load.BytesInPerSec * (partition.Replicas.Length - 1));
-        used[(int)CapacityResource.Connections] += partition.Load.Connections;
-    }
-
-    // The replica an election picks: the first in preferred order that is in the ISR and alive.
-    private int? NewLeader(Reserved partition, bool[] down)
-    {
-        foreach (var replica in partition.Replicas)
-        {
-            if (partition.Isr.Contains(replica) && _index.TryGetValue(replica, out var i) && !down[i])
-            {
-                return i;
-            }
-        }
-
-        return null;
-    }
-
-    // The survivor that takes a failed replica: the one with the fewest replicas for its limit, not holding the partition.
-    private int? Replacement(Reserved partition, bool[] down, double[][] after)
-    {
-        int? best = null;
-        var bestFill = double.MaxValue;
-        for (var i = 0; i < Brokers.Length; i++)
-        {
-            if (down[i] || partition.Replicas.Contains(Brokers[i]))
-            {
-                continue;
-            }
-
-            var fill = after[i][(int)CapacityResource.Partitions] / Limits[i].Partitions;
-            if (fill < bestFill)
-            {
-                bestFill = fill;
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
-    private sealed record Reserved(ImmutableArray<int> Replicas, ImmutableArray<int> Isr, int Leader, PartitionLoad Load);
 }

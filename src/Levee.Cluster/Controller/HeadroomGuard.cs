@@ -26,36 +26,49 @@ public static class HeadroomGuard
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
         ArgumentNullException.ThrowIfNull(limits);
-        var model = CapacityModel.Build(after, limits.Capacity);
-        var worst = model.Worst();
-        CapacityModel? previous = null;
-        for (var b = 0; b < model.Brokers.Length; b++)
+        var model = CapacityModel.Build(after, limits.Capacity).Ledger;
+        CapacityLedger? previous = null;
+        var every = Enumerable.Range(0, model.Brokers.Length).SelectMany(b => BrokerCapacity.Resources.Select(r => new LedgerChange(b, r, double.NaN)));
+        return Check(model, every, c =>
         {
-            foreach (var resource in BrokerCapacity.Resources)
+            previous ??= CapacityModel.Build(before, limits.Capacity).Ledger;
+            return previous.IndexOf(model.Brokers[c.Broker]) is var p and >= 0 ? previous.WorstValue(p, c.Resource) : 0;
+        }, limits.HeadroomMargin, what);
+    }
+
+    /// <summary>
+    /// Refuses the change just added to <paramref name="ledger"/> (between <see cref="CapacityLedger.Begin"/> and now),
+    /// or null: the same rule, on the values the change touched only, which is what lets the fleet simulator guard a
+    /// million partitions.
+    /// </summary>
+    public static Decision? Check(CapacityLedger ledger, double margin, string what)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        return Check(ledger, ledger.Changes(), c => c.WorstBefore, margin, what);
+    }
+
+    // The first broker and resource, in order, whose worst value is over its bound and higher than it was.
+    private static Decision? Check(CapacityLedger model, IEnumerable<LedgerChange> candidates, Func<LedgerChange, double> was, double margin, string what)
+    {
+        foreach (var candidate in candidates)
+        {
+            var (b, resource, _) = candidate;
+            var bound = model.Bound(b, resource, margin);
+            var value = model.WorstValue(b, resource);
+            if (value <= bound + 1e-6 || value <= was(candidate) + 1e-6)
             {
-                var bound = model.Bound(b, resource, limits.HeadroomMargin);
-                var (value, failure) = worst[b][(int)resource];
-                if (value <= bound + 1e-6)
-                {
-                    continue;
-                }
-
-                previous ??= CapacityModel.Build(before, limits.Capacity);
-                var was = previous.Brokers.IndexOf(model.Brokers[b]) is var p and >= 0 ? previous.Worst()[p][(int)resource].Value : 0;
-                if (value <= was + 1e-6)
-                {
-                    continue;
-                }
-
-                return Decision.Fail(ErrorCode.PolicyViolation, Message(what, model, b, resource, value, failure, bound, limits.HeadroomMargin));
+                continue;
             }
+
+            return Decision.Fail(ErrorCode.PolicyViolation, Message(what, model, b, resource, model.Worst(b, resource), bound, margin));
         }
 
         return null;
     }
 
-    private static string Message(string what, CapacityModel model, int b, CapacityResource resource, double value, string failure, double bound, double margin)
+    private static string Message(string what, CapacityLedger model, int b, CapacityResource resource, WorstCase worst, double bound, double margin)
     {
+        var (value, failure) = worst;
         var broker = model.Brokers[b];
         var limit = model.Limits[b][resource];
         var key = BrokerCapacity.Key(resource);

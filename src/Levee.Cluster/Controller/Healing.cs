@@ -39,9 +39,9 @@ public static class Healing
             return new HealingStep(empty, 0, null);
         }
 
-        if (down.Count > 1)
+        if (Paused(down) is { } paused)
         {
-            return new HealingStep(empty, 0, $"healing is paused: {down.Count} brokers are down ({string.Join(", ", down)}); with more than one down, moving their replicas is left to an operator");
+            return new HealingStep(empty, 0, paused);
         }
 
         var live = image.Brokers.Values.Where(b => !b.Fenced && !b.InControlledShutdown).ToDictionary(b => b.Id);
@@ -81,15 +81,8 @@ public static class Healing
                     continue;
                 }
 
-                var racks = replicas.Where(r => r != replicas[i] && live.TryGetValue(r, out var b) && !string.IsNullOrEmpty(b.Rack)).Select(r => live[r].Rack).ToHashSet(StringComparer.Ordinal);
-                var target = live.Values
-                    .Where(b => !replicas.Contains(b.Id))
-                    .OrderBy(b => !string.IsNullOrEmpty(b.Rack) && racks.Contains(b.Rack) ? 1 : 0)
-                    .ThenBy(b => hosted[b.Id] / capacity[b.Id])
-                    .ThenBy(b => b.Id)
-                    .Select(b => (int?)b.Id)
-                    .FirstOrDefault();
-                if (target is not { } id)
+                var id = Target(replicas.ToImmutable(), replicas[i], live.Keys, b => live.TryGetValue(b, out var r) ? r.Rack : null, b => hosted[b] / capacity[b]);
+                if (id < 0)
                 {
                     continue;
                 }
@@ -128,5 +121,45 @@ public static class Healing
         }
 
         return new HealingStep(Decision.Commit(records), records.Count, null);
+    }
+
+    /// <summary>Why healing pauses with the brokers <paramref name="down"/> (more than one is a mass failure), or null when it may go on.</summary>
+    public static string? Paused(IReadOnlyList<int> down)
+    {
+        ArgumentNullException.ThrowIfNull(down);
+        return down.Count > 1
+            ? $"healing is paused: {down.Count} brokers are down ({string.Join(", ", down)}); with more than one down, moving their replicas is left to an operator"
+            : null;
+    }
+
+    /// <summary>
+    /// Where the replica on <paramref name="replacing"/> of a partition on <paramref name="replicas"/> is re-created: among
+    /// <paramref name="survivors"/> not holding the partition, one on a rack its other replicas do not use (when racks are
+    /// set), with the lowest <paramref name="fill"/> (replicas hosted for its limit), then the lowest id; -1 when none is left.
+    /// </summary>
+    public static int Target(ImmutableArray<int> replicas, int replacing, IEnumerable<int> survivors, Func<int, string?> rackOf, Func<int, double> fill)
+    {
+        ArgumentNullException.ThrowIfNull(survivors);
+        ArgumentNullException.ThrowIfNull(rackOf);
+        ArgumentNullException.ThrowIfNull(fill);
+        var racks = replicas.Where(r => r != replacing).Select(rackOf).Where(r => !string.IsNullOrEmpty(r)).ToHashSet(StringComparer.Ordinal);
+        var best = -1;
+        (int RackUsed, double Fill, int Id) bestKey = default;
+        foreach (var id in survivors)
+        {
+            if (replicas.Contains(id))
+            {
+                continue;
+            }
+
+            var rack = rackOf(id);
+            var key = (!string.IsNullOrEmpty(rack) && racks.Contains(rack) ? 1 : 0, fill(id), id);
+            if (best < 0 || key.CompareTo(bestKey) < 0)
+            {
+                (best, bestKey) = (id, key);
+            }
+        }
+
+        return best;
     }
 }

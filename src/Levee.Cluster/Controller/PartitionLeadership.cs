@@ -95,9 +95,19 @@ public static class PartitionLeadership
     public static int ChooseLeader(MetadataImage image, ImmutableArray<int> replicas, ImmutableArray<int> isr, int exclude)
     {
         ArgumentNullException.ThrowIfNull(image);
+        return FirstInSync(replicas.AsSpan(), isr.AsSpan(), replica => replica != exclude && IsAvailable(image, replica));
+    }
+
+    /// <summary>
+    /// Kafka's election rule, the one every leader choice of the controller, its capacity model and the fleet simulator
+    /// makes: the first replica, in preferred order, that is in the ISR and <paramref name="canLead"/>; -1 when none is.
+    /// </summary>
+    public static int FirstInSync(ReadOnlySpan<int> replicas, ReadOnlySpan<int> isr, Func<int, bool> canLead)
+    {
+        ArgumentNullException.ThrowIfNull(canLead);
         foreach (var replica in replicas)
         {
-            if (replica != exclude && isr.Contains(replica) && IsAvailable(image, replica))
+            if (isr.Contains(replica) && canLead(replica))
             {
                 return replica;
             }

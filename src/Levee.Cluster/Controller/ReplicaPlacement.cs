@@ -42,7 +42,7 @@ public static class ReplicaPlacement
         ArgumentNullException.ThrowIfNull(random);
         StripedPlacement.CheckArguments(brokers, partitions, replicationFactor);
 
-        var state = new State(image, brokers, random);
+        var state = PlacementState.Of(image, brokers, random);
         var aware = new List<ImmutableArray<int>>(partitions);
         for (var i = 0; i < partitions; i++)
         {
@@ -160,119 +160,5 @@ public static class ReplicaPlacement
         }
 
         return (total == 0 ? 0 : most / (double)total, shortfall);
-    }
-
-    private sealed class State
-    {
-        private readonly int[] _ids;
-        private readonly string?[] _racks;
-        private readonly int[] _order;
-        private readonly int[] _leaders;
-        private readonly int[] _replicas;
-        private readonly int[,] _takeovers;
-        private readonly int[] _maxTakeover;
-
-        public State(MetadataImage image, IReadOnlyList<int> brokers, Random random)
-        {
-            _ids = [.. brokers.Order()];
-            var n = _ids.Length;
-            var index = _ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
-            _racks = [.. _ids.Select(id => image.Brokers.TryGetValue(id, out var b) && !string.IsNullOrEmpty(b.Rack) ? b.Rack : null)];
-            _order = [.. Enumerable.Range(0, n).OrderBy(_ => random.Next())];
-            _leaders = new int[n];
-            _replicas = new int[n];
-            _takeovers = new int[n, n];
-            _maxTakeover = new int[n];
-            foreach (var partition in image.TopicsById.Values.SelectMany(t => t.Partitions.Values))
-            {
-                var replicas = partition.Replicas;
-                foreach (var replica in replicas)
-                {
-                    if (index.TryGetValue(replica, out var b))
-                    {
-                        _replicas[b]++;
-                    }
-                }
-
-                if (replicas.IsEmpty || !index.TryGetValue(replicas[0], out var leader))
-                {
-                    continue;
-                }
-
-                _leaders[leader]++;
-                if (replicas.Length > 1 && index.TryGetValue(replicas[1], out var first))
-                {
-                    Takeover(leader, first);
-                }
-            }
-        }
-
-        public ImmutableArray<int> Place(int replicationFactor)
-        {
-            var chosen = new List<int>(replicationFactor);
-
-            // A broker's leaderships after its worst single failure: its own, and those of the broker it takes most from.
-            var leader = Best(b => (0L, _leaders[b] + 1L + _maxTakeover[b], (long)_leaders[b], (long)_replicas[b]), chosen);
-            chosen.Add(leader);
-            for (var j = 1; j < replicationFactor; j++)
-            {
-                var follower = j == 1
-                    ? Best(b => (RackUse(b, chosen), (long)_takeovers[leader, b], _leaders[b] + Math.Max(_maxTakeover[b], _takeovers[leader, b] + 1L), (long)_replicas[b]), chosen)
-                    : Best(b => (RackUse(b, chosen), (long)_replicas[b], 0L, 0L), chosen);
-                chosen.Add(follower);
-            }
-
-            _leaders[leader]++;
-            foreach (var b in chosen)
-            {
-                _replicas[b]++;
-            }
-
-            if (chosen.Count > 1)
-            {
-                Takeover(leader, chosen[1]);
-            }
-
-            var result = ImmutableArray.CreateBuilder<int>(chosen.Count);
-            foreach (var b in chosen)
-            {
-                result.Add(_ids[b]);
-            }
-
-            return result.MoveToImmutable();
-        }
-
-        private void Takeover(int leader, int first)
-        {
-            _takeovers[leader, first]++;
-            _maxTakeover[first] = Math.Max(_maxTakeover[first], _takeovers[leader, first]);
-        }
-
-        // The broker not yet chosen with the smallest score, ties broken by the random order.
-        private int Best(Func<int, (long, long, long, long)> score, List<int> chosen)
-        {
-            var best = -1;
-            (long, long, long, long) bestScore = default;
-            foreach (var b in _order)
-            {
-                if (chosen.Contains(b))
-                {
-                    continue;
-                }
-
-                var s = score(b);
-                if (best < 0 || s.CompareTo(bestScore) < 0)
-                {
-                    best = b;
-                    bestScore = s;
-                }
-            }
-
-            return best;
-        }
-
-        // How many replicas already chosen share this broker's rack (none without racks).
-        private long RackUse(int b, List<int> chosen) =>
-            _racks[b] is { } rack ? chosen.Count(c => string.Equals(_racks[c], rack, StringComparison.Ordinal)) : 0;
     }
 }
