@@ -26,6 +26,7 @@ public sealed class MetadataRecordCodecTests
         new UserScramCredentialRecord("alice", ScramMechanism.ScramSha512, [1, 2, 3], new byte[64], new byte[64], 8192),
         new RemoveUserScramCredentialRecord("alice", ScramMechanism.ScramSha256),
         new AccessControlEntryRecord(TopicId, 2, "orders-", 4, "User:alice", "*", 3, 3),
+        new AccessControlEntryRecord(TopicId, 2, "acme.orders", 3, "User:*", "*", 3, 2, "acme"),
         new RemoveAccessControlEntryRecord(TopicId),
     ];
 

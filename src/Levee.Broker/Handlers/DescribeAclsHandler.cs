@@ -1,6 +1,7 @@
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Tenants;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -9,9 +10,10 @@ namespace Levee.Broker.Handlers;
 /// <summary>
 /// DescribeAcls (v1-v3; v0 was removed in Kafka 4.0, KIP-896): DESCRIBE on the cluster, then the ACLs of this
 /// broker's metadata image the filter matches, grouped by resource pattern, as Kafka answers from its local
-/// authorizer. Without <c>authorizer.enabled</c>: SECURITY_DISABLED.
+/// authorizer. Without <c>authorizer.enabled</c>: SECURITY_DISABLED. A tenant describes its own ACLs, in its own names,
+/// as far as its ACLs allow DESCRIBE on the cluster.
 /// </summary>
-[AuthorizeRequest(AclOperation.Describe, AclResourceType.Cluster)]
+[AuthorizeRequest(AclOperation.Describe, AclResourceType.Cluster, TenantScoped = true)]
 public sealed class DescribeAclsHandler(ReplicaManager replicas, RequestAuthorizer authorizer) : ApiHandler<DescribeAclsRequest, DescribeAclsResponse>
 {
     /// <inheritdoc />
@@ -32,8 +34,10 @@ public sealed class DescribeAclsHandler(ReplicaManager replicas, RequestAuthoriz
     /// <inheritdoc />
     protected override ValueTask<DescribeAclsResponse?> HandleAsync(RequestContext context, DescribeAclsRequest request)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(request);
-        if (!authorizer.Enabled)
+        var tenant = context.Connection.Tenant;
+        if (!authorizer.Enabled && tenant is null)
         {
             return ValueTask.FromResult(ErrorResponse(request, ErrorCode.SecurityDisabled, AclRequests.SecurityDisabledMessage));
         }
@@ -41,11 +45,23 @@ public sealed class DescribeAclsHandler(ReplicaManager replicas, RequestAuthoriz
         var filter = AclRequests.Filter(request.ResourceTypeFilter, request.ResourceNameFilter, request.PatternTypeFilter, request.PrincipalFilter, request.HostFilter, request.Operation, request.PermissionType);
         if (!filter.IsKnown)
         {
-            return ValueTask.FromResult(ErrorResponse(request, ErrorCode.InvalidRequest, "The filter contains an unknown resource type, pattern type, operation or permission type."));
+            return ValueTask.FromResult(ErrorResponse(request, ErrorCode.InvalidRequest, AclFilter.UnknownMessage));
         }
 
         var response = new DescribeAclsResponse { ErrorMessage = null };
-        foreach (var resource in AclDecisions.Describe(replicas.Image, filter).GroupBy(a => (a.ResourceType, a.ResourceName, a.PatternType)))
+        var image = replicas.Image;
+        if (tenant is not null)
+        {
+            // A principal not the tenant's names none of its ACLs.
+            if (AclRequests.TenantPrincipal(image, tenant, filter.Principal, out var principal) is not null)
+            {
+                return ValueTask.FromResult<DescribeAclsResponse?>(response);
+            }
+
+            filter = filter with { Principal = principal };
+        }
+
+        foreach (var resource in AclDecisions.Describe(image, filter, tenant?.Tenant.Name).GroupBy(a => (a.ResourceType, a.ResourceName, a.PatternType)))
         {
             response.Resources.Add(new DescribeAclsResponse.DescribeAclsResource
             {
@@ -57,6 +73,29 @@ public sealed class DescribeAclsHandler(ReplicaManager replicas, RequestAuthoriz
         }
 
         return ValueTask.FromResult<DescribeAclsResponse?>(response);
+    }
+
+    /// <inheritdoc />
+    protected override void MapRequestNames(DescribeAclsRequest request, TenantNamespace tenant)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(tenant);
+        (request.ResourceNameFilter, request.PatternTypeFilter) = tenant.ToStoredAcl(request.ResourceTypeFilter, request.ResourceNameFilter, request.PatternTypeFilter);
+    }
+
+    /// <inheritdoc />
+    protected override void MapResponseNames(DescribeAclsResponse response, TenantNamespace tenant)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        ArgumentNullException.ThrowIfNull(tenant);
+        foreach (var resource in response.Resources)
+        {
+            (resource.ResourceName, resource.PatternType) = tenant.ToTenantAcl(resource.ResourceType, resource.ResourceName, resource.PatternType);
+            foreach (var acl in resource.Acls)
+            {
+                acl.Principal = tenant.ToTenantPrincipal(acl.Principal);
+            }
+        }
     }
 
     /// <inheritdoc />

@@ -143,7 +143,7 @@ public sealed partial class RequestDispatcher
     }
 
     private RequestRefusal? Authorize(RequestContext context, ApiAuthorizationAttribute declared) =>
-        declared is AuthorizeRequestAttribute required && !_authorizer.Authorize(context, required.Operation, required.Resource, AclAuthorizer.ClusterResourceName)
+        declared is AuthorizeRequestAttribute required && !_authorizer.Authorize(context, required.Operation, required.Resource, AclAuthorizer.ClusterResourceName, required.TenantScoped)
             ? new RequestRefusal(RequestAuthorizer.DeniedError(required.Resource), $"{context.Connection.Principal} is not authorized for {required.Operation} on {required.Resource}.")
             : null;
 

@@ -108,12 +108,33 @@ public enum AclPermissionType : sbyte
 /// DESCRIBE; ALTER_CONFIGS implies DESCRIBE_CONFIGS; ALL is every operation); a resource no ACL names at all
 /// follows <c>allow.everyone.if.no.acl.found</c>. An ACL applies to a resource when its type matches and its
 /// name is the resource's, the literal wildcard "*", or a prefix of it (prefixed pattern); to a principal
-/// when it names it or "User:*"; to a host when it names it or "*".
+/// when it names it or "User:*"; to a host when it names it or "*". One authorizer decides over one set of ACLs:
+/// the operators' (<paramref name="tenant"/> null), or one tenant's own, which apply to its principals only and which
+/// the operators' never see (<see cref="ForTenant"/>).
 /// </summary>
-public sealed class AclAuthorizer(IReadOnlySet<string> superUsers, bool allowEveryoneIfNoAclFound)
+public sealed class AclAuthorizer(IReadOnlySet<string> superUsers, bool allowEveryoneIfNoAclFound, string? tenant = null)
 {
     /// <summary>The cluster resource's name, as Kafka names it.</summary>
     public const string ClusterResourceName = "kafka-cluster";
+
+    /// <summary>
+    /// The authorizer of <paramref name="tenantName"/>'s own ACLs: no super users, and a resource none of them names is
+    /// allowed to every principal of the tenant (its namespace is its own until it restricts it).
+    /// </summary>
+    public static AclAuthorizer ForTenant(string tenantName) => new(new HashSet<string>(), allowEveryoneIfNoAclFound: true, tenantName);
+
+    /// <summary>
+    /// The principal that stands for every principal of <paramref name="tenantName"/> in its ACLs (a tenant writes
+    /// <c>User:*</c>): a type no connection's principal has, so it means the same to operators reading the ACL.
+    /// </summary>
+    public static string TenantWildcardPrincipal(string tenantName) => "Tenant:" + tenantName;
+
+    /// <summary>The ACLs this authorizer decides over: the operators' or its tenant's.</summary>
+    public IEnumerable<AccessControlEntryRecord> Scope(MetadataImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Acls.Values.Where(acl => acl.Tenant == tenant);
+    }
 
     /// <summary>Whether <paramref name="principal"/> connecting from <paramref name="host"/> may perform <paramref name="operation"/> on the resource.</summary>
     public bool Authorize(MetadataImage image, string principal, string host, AclOperation operation, AclResourceType resourceType, string resourceName)
@@ -126,7 +147,7 @@ public sealed class AclAuthorizer(IReadOnlySet<string> superUsers, bool allowEve
 
         var anyAclOnResource = false;
         var allowed = false;
-        foreach (var acl in image.Acls.Values)
+        foreach (var acl in Scope(image))
         {
             if (acl.ResourceType != (sbyte)resourceType || !NameMatches(acl, resourceName))
             {
@@ -159,12 +180,12 @@ public sealed class AclAuthorizer(IReadOnlySet<string> superUsers, bool allowEve
     public bool AuthorizeByResourceType(MetadataImage image, string principal, string host, AclOperation operation, AclResourceType resourceType)
     {
         // A name no one would give a resource: whoever may act on it may act on something (super users included).
-        if (Authorize(image, principal, host, operation, resourceType, "hardcode"))
+        if (Authorize(image, principal, host, operation, resourceType, tenant is null ? "hardcode" : TenantPrefix + "hardcode"))
         {
             return true;
         }
 
-        var applicable = image.Acls.Values.Where(acl => acl.ResourceType == (sbyte)resourceType
+        var applicable = Scope(image).Where(acl => acl.ResourceType == (sbyte)resourceType
             && PrincipalMatches(acl.Principal, principal) && (acl.Host == "*" || acl.Host == host)
             && (acl.Operation == (sbyte)operation || acl.Operation == (sbyte)AclOperation.All)).ToList();
         var denies = applicable.Where(a => a.PermissionType == (sbyte)AclPermissionType.Deny).ToList();
@@ -189,8 +210,14 @@ public sealed class AclAuthorizer(IReadOnlySet<string> superUsers, bool allowEve
             : acl.ResourceName == "*" || acl.ResourceName == resourceName;
     }
 
-    private static bool PrincipalMatches(string aclPrincipal, string principal) =>
-        aclPrincipal == principal || (aclPrincipal == "User:*" && principal.StartsWith("User:", StringComparison.Ordinal));
+    // Within a tenant's scope every principal is the tenant's, so its wildcard principal matches them all.
+    private string TenantPrefix => tenant + Tenant.Separator;
+
+    private bool PrincipalMatches(string aclPrincipal, string principal) =>
+        aclPrincipal == principal
+        || (tenant is null
+            ? aclPrincipal == "User:*" && principal.StartsWith("User:", StringComparison.Ordinal)
+            : aclPrincipal == TenantWildcardPrincipal(tenant));
 
     // Kafka's implications apply to ALLOW only: a DENY of READ does not deny DESCRIBE.
     private static bool OperationMatches(AclOperation aclOperation, AclOperation wanted, AclPermissionType permission) =>

@@ -37,14 +37,15 @@ public static class AclDecisions
         var existing = image.Acls.Values.Select(WithoutId).ToHashSet();
         var records = new List<MetadataRecord>();
         var results = new List<AclResult>(acls.Count);
-        foreach (var acl in acls)
+        foreach (var requested in acls)
         {
-            if (Invalid(acl) is { } problem)
+            if ((Invalid(requested) ?? InvalidForTenant(image, requested)) is { } problem)
             {
                 results.Add(AclResult.Fail(ErrorCode.InvalidRequest, problem));
                 continue;
             }
 
+            var acl = requested with { Tenant = TenantOf(image, requested.Principal)?.Name };
             if (existing.Add(WithoutId(acl)))
             {
                 records.Add(acl);
@@ -66,7 +67,7 @@ public static class AclDecisions
     /// listed in that filter's result; a filter with an unknown code is answered INVALID_REQUEST. More records than
     /// <see cref="AdminLimits.MaxRecordsPerUserOp"/> refuse the whole request with POLICY_VIOLATION.
     /// </summary>
-    public static (Decision Decision, IReadOnlyList<AclResult> Results) Delete(MetadataImage image, IReadOnlyList<AclFilter> filters, AdminLimits limits)
+    public static (Decision Decision, IReadOnlyList<AclResult> Results) Delete(MetadataImage image, IReadOnlyList<AclFilter> filters, AdminLimits limits, string? tenant = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(filters);
@@ -78,11 +79,11 @@ public static class AclDecisions
         {
             if (!filter.IsKnown)
             {
-                results.Add(AclResult.Fail(ErrorCode.InvalidRequest, "The filter contains an unknown resource type, pattern type, operation or permission type."));
+                results.Add(AclResult.Fail(ErrorCode.InvalidRequest, AclFilter.UnknownMessage));
                 continue;
             }
 
-            var matched = Describe(image, filter);
+            var matched = Describe(image, filter, tenant);
             records.AddRange(matched.Where(acl => removed.Add(acl.Id)).Select(acl => new RemoveAccessControlEntryRecord(acl.Id)));
             results.Add(new AclResult(ErrorCode.None, null, matched));
         }
@@ -95,12 +96,15 @@ public static class AclDecisions
         return (Decision.Commit(records), results);
     }
 
-    /// <summary>The ACLs of the image <paramref name="filter"/> names, in a stable order (by resource, then principal).</summary>
-    public static IReadOnlyList<AccessControlEntryRecord> Describe(MetadataImage image, AclFilter filter)
+    /// <summary>
+    /// The ACLs of the image <paramref name="filter"/> names, in a stable order (by resource, then principal): among
+    /// all of them for an operator (<paramref name="tenant"/> null), among its own for a tenant.
+    /// </summary>
+    public static IReadOnlyList<AccessControlEntryRecord> Describe(MetadataImage image, AclFilter filter, string? tenant = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(filter);
-        return [.. image.Acls.Values.Where(filter.Matches)
+        return [.. image.Acls.Values.Where(acl => (tenant is null || acl.Tenant == tenant) && filter.Matches(acl))
             .OrderBy(a => a.ResourceType).ThenBy(a => a.ResourceName, StringComparer.Ordinal).ThenBy(a => a.PatternType)
             .ThenBy(a => a.Principal, StringComparer.Ordinal).ThenBy(a => a.Host, StringComparer.Ordinal).ThenBy(a => a.Operation).ThenBy(a => a.PermissionType)];
     }
@@ -119,6 +123,45 @@ public static class AclDecisions
             : acl.Principal.IndexOf(':', StringComparison.Ordinal) <= 0 ? $"Could not parse principal from `{acl.Principal}` (no colon is present separating the principal type from the principal name)"
             : string.IsNullOrEmpty(acl.Host) ? "Invalid empty host specified."
             : null;
+    }
+
+    /// <summary>
+    /// The tenant whose ACL one naming <paramref name="principal"/> is: the tenant of a user bound to one, or the tenant
+    /// its wildcard principal (<c>Tenant:NAME</c>) names. Such an ACL applies to that tenant's principals only.
+    /// </summary>
+    public static Tenant? TenantOf(MetadataImage image, string principal)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(principal);
+        var colon = principal.IndexOf(':', StringComparison.Ordinal);
+        var (type, name) = colon < 0 ? ("", principal) : (principal[..colon], principal[(colon + 1)..]);
+        return type switch
+        {
+            TenantPrincipalType => image.Tenants.Tenants.GetValueOrDefault(name),
+            "User" => image.Tenants.OfUser(name),
+            _ => null,
+        };
+    }
+
+    private const string TenantPrincipalType = "Tenant";
+
+    // An ACL of a tenant's principal names the tenant's own topics, groups or transactional ids, or the cluster.
+    private static string? InvalidForTenant(MetadataImage image, AccessControlEntryRecord acl)
+    {
+        var tenant = TenantOf(image, acl.Principal);
+        if (tenant is null)
+        {
+            return acl.Principal.StartsWith(TenantPrincipalType + ":", StringComparison.Ordinal) ? $"Principal {acl.Principal} names no tenant." : null;
+        }
+
+        return (AclResourceType)acl.ResourceType switch
+        {
+            AclResourceType.Cluster => null,
+            AclResourceType.Topic or AclResourceType.Group or AclResourceType.TransactionalId =>
+                acl.ResourceName.StartsWith(tenant.Prefix, StringComparison.Ordinal) ? null
+                    : $"{acl.Principal} is a principal of tenant {tenant.Name}: its ACLs name only the tenant's resources, whose names start with {tenant.Prefix}",
+            _ => $"{acl.Principal} is a principal of tenant {tenant.Name}: its ACLs name topics, groups, transactional ids or the cluster.",
+        };
     }
 
     private static AccessControlEntryRecord WithoutId(AccessControlEntryRecord acl) => acl with { Id = Guid.Empty };

@@ -17,6 +17,16 @@ namespace Levee.Broker.Security;
 /// <param name="PermissionType">The permission, or <see cref="AclPermissionType.Any"/>.</param>
 public sealed record AclFilter(AclResourceType ResourceType, string? ResourceName, AclPatternType PatternType, string? Principal, string? Host, AclOperation Operation, AclPermissionType PermissionType)
 {
+    /// <summary>The message of the INVALID_REQUEST a filter that is not <see cref="IsKnown"/> is answered.</summary>
+    public const string UnknownMessage = "The filter contains an unknown resource type, pattern type, operation or permission type.";
+
+    /// <summary>The filter that names exactly <paramref name="acl"/> (and any ACL equal to it but for its id).</summary>
+    public static AclFilter Exact(AccessControlEntryRecord acl)
+    {
+        ArgumentNullException.ThrowIfNull(acl);
+        return new((AclResourceType)acl.ResourceType, acl.ResourceName, (AclPatternType)acl.PatternType, acl.Principal, acl.Host, (AclOperation)acl.Operation, (AclPermissionType)acl.PermissionType);
+    }
+
     /// <summary>Whether every field holds one of Kafka's codes (Kafka refuses a filter with an UNKNOWN element).</summary>
     public bool IsKnown =>
         Enum.IsDefined(ResourceType) && Enum.IsDefined(PatternType) && Enum.IsDefined(Operation) && Enum.IsDefined(PermissionType);

@@ -19,6 +19,12 @@ public sealed class AuthorizeRequestAttribute(AclOperation operation, AclResourc
 
     /// <summary>The resource it is needed on (the cluster resource for <see cref="AclResourceType.Cluster"/>).</summary>
     public AclResourceType Resource { get; } = resource;
+
+    /// <summary>
+    /// Whether a tenant's principal may use the API on its own part of the resource (the ACL APIs: its own ACLs), as
+    /// far as its tenant's ACLs allow it, instead of being refused a cluster operation its clients do not need.
+    /// </summary>
+    public bool TenantScoped { get; set; }
 }
 
 /// <summary>

@@ -14,7 +14,8 @@ namespace Levee.Broker.Security;
 /// a broker may do anything (it forwards admin requests it has authorized itself, as Kafka's brokers, which run as
 /// super users). For everyone else: with <c>authorizer.enabled</c> off every operation is allowed, as in Kafka
 /// without an authorizer; with it on, <see cref="AclAuthorizer"/> decides over the ACLs of the current metadata image.
-/// A tenant's principal is decided by its namespace instead, authorizer or not (<see cref="TenantMay"/>).
+/// A tenant's principal is decided by its namespace and its tenant's own ACLs instead, authorizer or not
+/// (<see cref="TenantMay"/>).
 /// </summary>
 public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quorum)
 {
@@ -23,8 +24,12 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
     /// <summary>Whether ACLs are checked (<c>authorizer.enabled</c>).</summary>
     public bool Enabled => options.AuthorizerEnabled;
 
-    /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on the resource named <paramref name="name"/>.</summary>
-    public bool Authorize(RequestContext context, AclOperation operation, AclResourceType resource, string name)
+    /// <summary>
+    /// Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on the resource named
+    /// <paramref name="name"/>. With <paramref name="tenantScoped"/> (the ACL APIs), a tenant's principal acts on its
+    /// own part of the cluster resource, its ACLs, as far as they allow it, instead of being refused.
+    /// </summary>
+    public bool Authorize(RequestContext context, AclOperation operation, AclResourceType resource, string name, bool tenantScoped = false)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (context.Connection.IsBroker)
@@ -37,27 +42,36 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
             return false;
         }
 
+        var principal = context.Connection.Principal.ToString();
+        var host = Host(context.Connection.RemoteEndPoint);
         if (context.Connection.Tenant is { } tenant)
         {
-            return TenantMay(tenant, operation, resource, name);
+            return (tenantScoped || TenantMay(tenant, operation, resource, name))
+                && tenant.Acls.Authorize(quorum.Current, principal, host, operation, resource, name);
         }
 
-        return !options.AuthorizerEnabled
-            || _acls.Authorize(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource, name);
+        return !options.AuthorizerEnabled || _acls.Authorize(quorum.Current, principal, host, operation, resource, name);
     }
 
     /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on at least one resource of <paramref name="resource"/> (Kafka's authorizeByResourceType).</summary>
     public bool AuthorizeAny(RequestContext context, AclOperation operation, AclResourceType resource)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!context.Connection.IsBroker && context.Connection.Tenant is not null)
+        if (context.Connection.IsBroker)
         {
-            return resource is AclResourceType.Topic or AclResourceType.Group or AclResourceType.TransactionalId
-                || (resource == AclResourceType.Cluster && TenantMayOnCluster(operation));
+            return true;
         }
 
-        return context.Connection.IsBroker || !options.AuthorizerEnabled
-            || _acls.AuthorizeByResourceType(quorum.Current, context.Connection.Principal.ToString(), Host(context.Connection.RemoteEndPoint), operation, resource);
+        var principal = context.Connection.Principal.ToString();
+        var host = Host(context.Connection.RemoteEndPoint);
+        if (context.Connection.Tenant is { } tenant)
+        {
+            return resource is AclResourceType.Topic or AclResourceType.Group or AclResourceType.TransactionalId
+                ? tenant.Acls.AuthorizeByResourceType(quorum.Current, principal, host, operation, resource)
+                : resource == AclResourceType.Cluster && Authorize(context, operation, resource, AclAuthorizer.ClusterResourceName);
+        }
+
+        return !options.AuthorizerEnabled || _acls.AuthorizeByResourceType(quorum.Current, principal, host, operation, resource);
     }
 
     /// <summary>Whether the sender of <paramref name="context"/> may perform <paramref name="operation"/> on the cluster.</summary>
@@ -111,8 +125,10 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
     };
 
     /// <summary>
-    /// What a tenant's principal may do, whatever the ACLs: anything on the topics, groups and transactional ids of
-    /// its namespace (it owns them) and nothing on anyone else's; on the cluster only what its own clients need.
+    /// What a tenant's principal may do at most, whatever anyone's ACLs: anything on the topics, groups and
+    /// transactional ids of its namespace (it owns them) and nothing on anyone else's; on the cluster only what its own
+    /// clients need. Within that, the tenant's own ACLs decide (<see cref="TenantNamespace.Acls"/>); the operators'
+    /// never apply to it.
     /// </summary>
     private static bool TenantMay(TenantNamespace tenant, AclOperation operation, AclResourceType resource, string name) => resource switch
     {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Levee.Broker.Security;
 using Levee.Cluster.Metadata;
 using Levee.Protocol.Messages;
 
@@ -24,7 +25,15 @@ public sealed partial class TenantNamespace
         _prefixInText = new Regex("(?<![A-Za-z0-9._-])" + Regex.Escape(Prefix), RegexOptions.CultureInvariant);
         Inbound = new InboundMap(this);
         Outbound = new OutboundMap(this);
+        Acls = AclAuthorizer.ForTenant(tenant.Name);
+        WildcardPrincipal = AclAuthorizer.TenantWildcardPrincipal(tenant.Name);
     }
+
+    /// <summary>The authorizer of the tenant's own ACLs, which decide within its namespace.</summary>
+    public AclAuthorizer Acls { get; }
+
+    /// <summary>How the tenant's <c>User:*</c> is stored in its ACLs.</summary>
+    public string WildcardPrincipal { get; }
 
     /// <summary>The tenant.</summary>
     public Tenant Tenant { get; }
@@ -46,6 +55,28 @@ public sealed partial class TenantNamespace
 
     /// <summary>The name the tenant uses for <paramref name="stored"/> (unchanged when it is not in the namespace).</summary>
     public string ToTenant(string stored) => Owns(stored) ? stored[Prefix.Length..] : stored;
+
+    /// <summary>
+    /// The stored form of a resource pattern the tenant names in an ACL or an ACL filter: a topic, group or
+    /// transactional id (or any type) is named in the namespace, and the literal wildcard <c>*</c>, every such
+    /// resource of the tenant, becomes the prefixed pattern of the namespace itself; the cluster is the cluster.
+    /// </summary>
+    public (string? Name, sbyte PatternType) ToStoredAcl(sbyte resourceType, string? name, sbyte patternType) =>
+        name is null || !NamesAResource(resourceType) ? (name, patternType)
+        : name == "*" && patternType != (sbyte)AclPatternType.Prefixed ? (Prefix, patternType == (sbyte)AclPatternType.Literal ? (sbyte)AclPatternType.Prefixed : patternType)
+        : (ToStored(name), patternType);
+
+    /// <summary>The form the tenant sees of a stored ACL's resource pattern (the inverse of <see cref="ToStoredAcl"/>).</summary>
+    public (string Name, sbyte PatternType) ToTenantAcl(sbyte resourceType, string name, sbyte patternType) =>
+        !NamesAResource(resourceType) ? (name, patternType)
+        : name == Prefix && patternType == (sbyte)AclPatternType.Prefixed ? ("*", (sbyte)AclPatternType.Literal)
+        : (ToTenant(name), patternType);
+
+    /// <summary>The principal the tenant sees for a stored ACL's: its wildcard is <c>User:*</c> again.</summary>
+    public string ToTenantPrincipal(string stored) => stored == WildcardPrincipal ? "User:*" : stored;
+
+    private static bool NamesAResource(sbyte resourceType) =>
+        (AclResourceType)resourceType is AclResourceType.Any or AclResourceType.Topic or AclResourceType.Group or AclResourceType.TransactionalId;
 
     private sealed class InboundMap(TenantNamespace owner) : IEntityNameMap
     {

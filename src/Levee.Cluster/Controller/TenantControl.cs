@@ -109,7 +109,10 @@ public static partial class TenantControl
                 return Decision.Fail(ErrorCode.PolicyViolation, $"Tenant '{name}' still has {topics} topics; delete them first.");
             }
 
-            return Decision.Commit([.. current.Keys.Select(k => new ConfigRecord(ConfigResourceType.Tenant, name, k, null))]);
+            // Its ACLs go with it (a tenant's ACLs apply to its principals only: they would never apply again).
+            return Decision.Commit([
+                .. current.Keys.Select(k => new ConfigRecord(ConfigResourceType.Tenant, name, k, null)),
+                .. image.Acls.Values.Where(acl => acl.Tenant == name).Select(acl => new RemoveAccessControlEntryRecord(acl.Id))]);
         }
 
         foreach (var user in users)
@@ -142,6 +145,9 @@ public static partial class TenantControl
         if (joined != current.GetValueOrDefault(TenantDirectory.UsersKey))
         {
             records.Add(new ConfigRecord(ConfigResourceType.Tenant, name, TenantDirectory.UsersKey, joined));
+            // A user no longer the tenant's takes the tenant's ACLs naming it along.
+            var removed = TenantDirectory.SplitList(current.GetValueOrDefault(TenantDirectory.UsersKey)).Except(users).Select(u => "User:" + u).ToHashSet(StringComparer.Ordinal);
+            records.AddRange(image.Acls.Values.Where(acl => acl.Tenant == name && removed.Contains(acl.Principal)).Select(acl => new RemoveAccessControlEntryRecord(acl.Id)));
         }
 
         return Decision.Commit(records);

@@ -98,7 +98,7 @@ public static class MetadataRecordCodec
             throw new MetadataFormatException($"Metadata record body of {length} bytes with {reader.Remaining} left.");
         }
 
-        if (version != 0)
+        if (version != 0 && !(type == MetadataRecordType.AccessControlEntry && version <= AccessControlEntryRecord.MaxVersion))
         {
             throw new MetadataFormatException($"Unsupported version {version} of metadata record {type}.");
         }
@@ -120,7 +120,7 @@ public static class MetadataRecordCodec
             MetadataRecordType.UserScramCredential => UserScramCredentialRecord.Read(ref body),
             MetadataRecordType.RemoveUserScramCredential => RemoveUserScramCredentialRecord.Read(ref body),
             MetadataRecordType.ClientQuota => ClientQuotaRecord.Read(ref body),
-            MetadataRecordType.AccessControlEntry => AccessControlEntryRecord.Read(ref body),
+            MetadataRecordType.AccessControlEntry => AccessControlEntryRecord.Read(ref body, version),
             MetadataRecordType.RemoveAccessControlEntry => RemoveAccessControlEntryRecord.Read(ref body),
             MetadataRecordType.BrokerRegistrationChange => BrokerRegistrationChangeRecord.Read(ref body),
             _ => throw new MetadataFormatException($"Unknown metadata record type {(short)type}."),

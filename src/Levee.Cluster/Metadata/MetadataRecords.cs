@@ -399,10 +399,20 @@ public enum ScramMechanism : sbyte
 /// <param name="Host">The host, or "*".</param>
 /// <param name="Operation">Kafka's operation code (2 all, 3 read, 4 write, ...).</param>
 /// <param name="PermissionType">Kafka's permission code (2 deny, 3 allow).</param>
-public sealed record AccessControlEntryRecord(Guid Id, sbyte ResourceType, string ResourceName, sbyte PatternType, string Principal, string Host, sbyte Operation, sbyte PermissionType) : MetadataRecord
+/// <param name="Tenant">
+/// The tenant whose ACL this is (its resource names are stored names of the tenant's namespace, and it applies only to
+/// the tenant's own principals), or null for the operators' ACLs. Written from version 1 of the record.
+/// </param>
+public sealed record AccessControlEntryRecord(Guid Id, sbyte ResourceType, string ResourceName, sbyte PatternType, string Principal, string Host, sbyte Operation, sbyte PermissionType, string? Tenant = null) : MetadataRecord
 {
+    /// <summary>The newest body layout this build reads: version 1 adds <see cref="Tenant"/>.</summary>
+    internal const short MaxVersion = 1;
+
     /// <inheritdoc/>
     public override MetadataRecordType Type => MetadataRecordType.AccessControlEntry;
+
+    /// <inheritdoc/>
+    public override short Version => Tenant is null ? (short)0 : MaxVersion;
 
     internal override void WriteBody(ref KafkaWriter writer)
     {
@@ -414,10 +424,15 @@ public sealed record AccessControlEntryRecord(Guid Id, sbyte ResourceType, strin
         writer.WriteString(Host, compact: true);
         writer.WriteInt8(Operation);
         writer.WriteInt8(PermissionType);
+        if (Tenant is not null)
+        {
+            writer.WriteString(Tenant, compact: true);
+        }
     }
 
-    internal static AccessControlEntryRecord Read(ref KafkaReader reader) => new(
-        reader.ReadUuid(), reader.ReadInt8(), reader.ReadCompactString(), reader.ReadInt8(), reader.ReadCompactString(), reader.ReadCompactString(), reader.ReadInt8(), reader.ReadInt8());
+    internal static AccessControlEntryRecord Read(ref KafkaReader reader, short version) => new(
+        reader.ReadUuid(), reader.ReadInt8(), reader.ReadCompactString(), reader.ReadInt8(), reader.ReadCompactString(), reader.ReadCompactString(), reader.ReadInt8(), reader.ReadInt8(),
+        version >= 1 ? reader.ReadCompactString() : null);
 }
 
 /// <summary>An ACL was deleted (Kafka's RemoveAccessControlEntryRecord).</summary>

@@ -137,6 +137,26 @@ public sealed class AclAuthorizerTests
         Assert.Empty(image.Apply(decision.Records).Acls);
     }
 
+    [Fact]
+    public void ATenantsAcls_ApplyToItsOwnPrincipalsOnly_AndTheOperatorsNeverToATenant()
+    {
+        var image = Image(
+            Acl("*", AclPatternType.Literal, "User:*", AclOperation.All, AclPermissionType.Allow),
+            Acl("acme.", AclPatternType.Prefixed, "Tenant:acme", AclOperation.Read, AclPermissionType.Allow) with { Tenant = "acme" },
+            Acl("acme.orders", AclPatternType.Literal, "User:acme-2", AclOperation.Write, AclPermissionType.Deny) with { Tenant = "acme" });
+        var acme = AclAuthorizer.ForTenant("acme");
+
+        // The operators' wildcard ALLOW does not let acme-2 write; acme's DENY does not stop an operator's principal.
+        Assert.False(acme.Authorize(image, "User:acme-2", "h", AclOperation.Write, AclResourceType.Topic, "acme.orders"));
+        Assert.True(Strict.Authorize(image, "User:ops", "h", AclOperation.Write, AclResourceType.Topic, "acme.orders"));
+        // acme's wildcard principal is every principal of acme's; a resource none of its ACLs names is open to them.
+        Assert.True(acme.Authorize(image, "User:acme-2", "h", AclOperation.Read, AclResourceType.Topic, "acme.orders"));
+        Assert.False(acme.Authorize(image, "User:acme-1", "h", AclOperation.Write, AclResourceType.Topic, "acme.orders"));
+        Assert.True(acme.Authorize(image, "User:acme-1", "h", AclOperation.Read, AclResourceType.Group, "acme.billing"));
+        // Another tenant's scope holds none of acme's ACLs (nor the operators').
+        Assert.True(AclAuthorizer.ForTenant("globex").Authorize(image, "User:globex-1", "h", AclOperation.Write, AclResourceType.Topic, "globex.orders"));
+    }
+
     private static AclFilter Filter(string? name, AclPatternType pattern) =>
         new(AclResourceType.Topic, name, pattern, null, null, AclOperation.Any, AclPermissionType.Any);
 

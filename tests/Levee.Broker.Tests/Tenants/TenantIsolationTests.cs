@@ -363,25 +363,7 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         return result.Configs.ToDictionary(c => c.Name, c => c.Value ?? "");
     }
 
-    private List<string> Consume(string user, string group, int count)
-    {
-        var config = new ConsumerConfig(Config(user)) { GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false };
-        using var consumer = new ConsumerBuilder<Null, string>(config).Build();
-        consumer.Subscribe("orders");
-        var values = new List<string>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (values.Count < count && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: not null } result)
-            {
-                values.Add(result.Message.Value);
-                consumer.Commit(result);
-            }
-        }
-
-        consumer.Close();
-        return values;
-    }
+    private List<string> Consume(string user, string group, int count) => TenantTestExtensions.ConsumeAndCommit(Config(user), "orders", group, count);
 
     private string Address(string listener) =>
         _broker.Broker.Identity.Endpoints.Single(e => e.Name == listener) is var e ? $"{e.Host}:{e.Port}" : "";
@@ -411,6 +393,27 @@ internal static class TenantTestExtensions
         var response = await client.SendAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Levee.Protocol.Messages.ApiKey.IncrementalAlterConfigs, 1, request, CancellationToken.None);
         var result = response.Responses.Single();
         return ((LeveeError)result.ErrorCode, result.ErrorMessage);
+    }
+
+    /// <summary>Up to <paramref name="count"/> values read from the start of <paramref name="topic"/> in <paramref name="group"/>, each committed (30 s at most).</summary>
+    public static List<string> ConsumeAndCommit(ClientConfig client, string topic, string group, int count)
+    {
+        var config = new ConsumerConfig(client) { GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false };
+        using var consumer = new ConsumerBuilder<Null, string>(config).Build();
+        consumer.Subscribe(topic);
+        var values = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (values.Count < count && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: not null } result)
+            {
+                values.Add(result.Message.Value);
+                consumer.Commit(result);
+            }
+        }
+
+        consumer.Close();
+        return values;
     }
 
     public static ClientConfig Also(this ClientConfig config, Action<ClientConfig> change)

@@ -34,7 +34,7 @@ public sealed class TenantNamespaceSeamTests
 
             checkedAny = true;
             var maps = handler.GetType().GetMethod("MapRequestNames", BindingFlags.Instance | BindingFlags.NonPublic, [request, typeof(TenantNamespace)])?.DeclaringType == handler.GetType();
-            var refused = RequestDispatcher.DeclaredAuthorization(handler) is AuthorizeRequestAttribute { Resource: AclResourceType.Cluster } declared
+            var refused = RequestDispatcher.DeclaredAuthorization(handler) is AuthorizeRequestAttribute { Resource: AclResourceType.Cluster, TenantScoped: false } declared
                 && declared.Operation is not (AclOperation.Create or AclOperation.IdempotentWrite);
             Assert.True(maps || refused, $"{handler.GetType().Name}: its request names {string.Join(", ", Untyped(request, []))} without an entityType, and it neither maps them (MapRequestNames) nor is refused to tenants.");
         }
