@@ -8,13 +8,15 @@ namespace Levee.Compat;
 /// Tenants made with `levee tenants create` and used with kcat, confluent-kafka-python and Confluent.Kafka over
 /// SASL/SCRAM-SHA-512 with the credentials it printed: two tenants with the same topic and group names each see,
 /// read and list only their own; a credential rotated while producing fails no request; `tenants delete` removes
-/// the tenant's topics and users.
+/// the tenant's topics and users; a tenant's own ACLs (set with kafka-python) hold its users to what it allows. ACLs are on, as in a hosted
+/// deployment, with the operator's PLAINTEXT listener a super user (they never apply to tenants).
 /// </summary>
 public sealed class TenantsCliTests : IAsyncLifetime
 {
     private LeveeProcess _levee = null!;
 
-    public async Task InitializeAsync() => _levee = await LeveeProcess.StartWithSaslListenerAsync();
+    public async Task InitializeAsync() =>
+        _levee = await LeveeProcess.StartWithSaslListenerAsync("--set", "authorizer.enabled=true", "--set", "super.users=User:ANONYMOUS");
 
     public async Task DisposeAsync() => await _levee.DisposeAsync();
 
@@ -113,6 +115,53 @@ public sealed class TenantsCliTests : IAsyncLifetime
         // A new connection with the revoked credential is refused.
         var refused = await Tool.RunAsync("kcat", [.. Kcat(first), "-L", "-m", "5"]);
         Assert.NotEqual(0, refused.ExitCode);
+    }
+
+    [Fact]
+    public async Task ATenantsAclsSetWithKafkaPython_HoldItsOtherUserToReading_WithKcat_AndGoWithTheTenant()
+    {
+        var owner = await CreateAsync("acme", "basic-0");
+        var rotated = await Tool.RunAsync("dotnet", [Levee, "tenants", "credentials", "rotate", "acme", "--json", "--client-bootstrap", SaslBootstrap, .. Operator]);
+        Assert.True(rotated.ExitCode == 0, rotated.StdErr);
+        var reader = Parse(rotated.StdOut);
+
+        // The owner: a topic, then ACLs in the tenant's names: it may do anything on orders, every acme user may read.
+        var python = await Tool.RunAsync(Tool.Python, ["-c", """
+            import sys
+            from kafka.admin import (KafkaAdminClient, NewTopic, ACL, ACLFilter, ResourcePattern, ResourcePatternFilter,
+                                     ResourceType, ACLOperation, ACLPermissionType, ACLResourcePatternType)
+            admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT', sasl_mechanism='SCRAM-SHA-512',
+                                     sasl_plain_username=sys.argv[2], sasl_plain_password=sys.argv[3])
+            admin.create_topics([NewTopic('orders', num_partitions=1, replication_factor=1)])
+            def acl(principal, operation):
+                return ACL(principal=principal, host='*', operation=operation, permission_type=ACLPermissionType.ALLOW,
+                           resource_pattern=ResourcePattern(ResourceType.TOPIC, 'orders', ACLResourcePatternType.LITERAL))
+            created = admin.create_acls([acl('User:' + sys.argv[2], ACLOperation.ALL), acl('User:*', ACLOperation.READ)])
+            assert not created['failed'], created['failed']
+            found, error = admin.describe_acls(ACLFilter(principal=None, host=None, operation=ACLOperation.ANY, permission_type=ACLPermissionType.ANY,
+                                                         resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY)))
+            print(sorted(f'{a.resource_pattern.resource_name} {a.principal} {a.operation.name}' for a in found))
+            """, owner.BootstrapServers, owner.Username, owner.Password]);
+        Assert.True(python.ExitCode == 0, python.StdErr);
+        Assert.Equal($"['orders User:* READ', 'orders User:{owner.Username} ALL']", python.StdOut.Trim());
+
+        var written = await Tool.RunAsync("kcat", [.. Kcat(owner), "-P", "-t", "orders"], stdin: "by-owner\n");
+        Assert.True(written.ExitCode == 0, written.StdErr);
+        var denied = await Tool.RunAsync("kcat", [.. Kcat(reader), "-P", "-t", "orders", "-X", "message.timeout.ms=5000"], stdin: "by-reader\n");
+        Assert.Contains("authorization failed", denied.StdErr, StringComparison.OrdinalIgnoreCase);
+        var read = await Tool.RunAsync("kcat", [.. Kcat(reader), "-C", "-t", "orders", "-o", "beginning", "-e", "-q"]);
+        Assert.True(read.ExitCode == 0, read.StdErr);
+        Assert.Equal("by-owner", read.StdOut.Trim());
+
+        // The operators see them under the stored names; deleting the tenant removes them.
+        var listed = await Tool.RunAsync("dotnet", [Levee, "acls", "list", .. Operator]);
+        Assert.Contains("acme.orders", listed.StdOut, StringComparison.Ordinal);
+        Assert.Contains("Tenant:acme", listed.StdOut, StringComparison.Ordinal);
+        var deleted = await Tool.RunAsync("dotnet", [Levee, "tenants", "delete", "acme", .. Operator]);
+        Assert.True(deleted.ExitCode == 0, deleted.StdErr + deleted.StdOut);
+        var after = await Tool.RunAsync("dotnet", [Levee, "acls", "list", .. Operator]);
+        Assert.True(after.ExitCode == 0, after.StdErr);
+        Assert.DoesNotContain("acme", after.StdOut, StringComparison.Ordinal);
     }
 
     [Fact]
