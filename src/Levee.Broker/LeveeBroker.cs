@@ -148,6 +148,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, AllocateProducerIdsHandler>();
         builder.Services.AddSingleton<IApiHandler, InitProducerIdHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeProducersHandler>();
+        builder.Services.AddSingleton<IApiHandler, DescribeTopicPartitionsHandler>();
         builder.Services.AddSingleton<IApiHandler, BrokerRegistrationHandler>();
         builder.Services.AddSingleton<IApiHandler, BrokerHeartbeatHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterPartitionHandler>();
