@@ -2,8 +2,8 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Levee.Broker.Tests.Groups;
 using Levee.Broker.Tests.Infrastructure;
-using ErrorCode = Levee.Protocol.ErrorCode;
 using Levee.Protocol.Messages;
+using ErrorCode = Levee.Protocol.ErrorCode;
 
 namespace Levee.Broker.Tests;
 
