@@ -149,6 +149,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, InitProducerIdHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeProducersHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeTopicPartitionsHandler>();
+        builder.Services.AddSingleton<IApiHandler, DescribeQuorumHandler>();
         builder.Services.AddSingleton<IApiHandler, BrokerRegistrationHandler>();
         builder.Services.AddSingleton<IApiHandler, BrokerHeartbeatHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterPartitionHandler>();

@@ -86,6 +86,15 @@ public sealed partial class MetadataQuorum : IAsyncDisposable
     public int? LeaderId =>
         _cluster?.Leader is { } leader && _voterIds.TryGetValue(leader.EndPoint, out var id) && (id != NodeId || IsLeader) ? id : null;
 
+    /// <summary>The Raft term this node knows of (Kafka's leader epoch of the metadata partition); 0 before it starts.</summary>
+    public long Term => _cluster?.Term ?? 0;
+
+    /// <summary>The index of the last committed entry of this node's log (the metadata partition's high watermark).</summary>
+    public long CommittedIndex => _log?.LastCommittedEntryIndex ?? 0;
+
+    /// <summary>The index of the last entry of this node's log, committed or not (its log end).</summary>
+    public long LastIndex => _log?.LastEntryIndex ?? 0;
+
     /// <summary>
     /// Raised after each applied entry with the new image, on DotNext's applier thread: handlers
     /// must be quick and must not block; an exception from a handler is logged and ignored.
