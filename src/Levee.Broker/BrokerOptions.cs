@@ -215,6 +215,9 @@ public sealed record BrokerOptions
     /// <summary>offsets.topic.num.partitions: partitions of __consumer_offsets when it is created.</summary>
     public int OffsetsTopicPartitions { get; init; } = 50;
 
+    /// <summary>offsets.topic.segment.bytes: segment size of __consumer_offsets, small so that it compacts early (Kafka: 100 MiB).</summary>
+    public int OffsetsTopicSegmentBytes { get; init; } = 104_857_600;
+
     /// <summary>offsets.retention.minutes: how long the offsets of an empty group are kept.</summary>
     public long OffsetsRetentionMinutes { get; init; } = 10_080;
 
@@ -526,6 +529,7 @@ public sealed record BrokerOptions
             GroupMaxSessionTimeoutMs = values.Int("group.max.session.timeout.ms") ?? defaults.GroupMaxSessionTimeoutMs,
             GroupMaxSize = values.Int("group.max.size") ?? defaults.GroupMaxSize,
             OffsetsTopicPartitions = values.Int("offsets.topic.num.partitions") ?? defaults.OffsetsTopicPartitions,
+            OffsetsTopicSegmentBytes = Positive(values.Int("offsets.topic.segment.bytes"), "offsets.topic.segment.bytes") ?? defaults.OffsetsTopicSegmentBytes,
             OffsetsRetentionMinutes = values.Long("offsets.retention.minutes") ?? defaults.OffsetsRetentionMinutes,
             OffsetsRetentionCheckIntervalMs = values.Long("offsets.retention.check.interval.ms") ?? defaults.OffsetsRetentionCheckIntervalMs,
             OffsetMetadataMaxBytes = values.Int("offset.metadata.max.bytes") ?? defaults.OffsetMetadataMaxBytes,

@@ -134,6 +134,44 @@ public sealed class CompactionTests
         Assert.Equal("compact", described[0].Entries["cleanup.policy"].Value);
     }
 
+    [Fact]
+    public async Task OffsetsTopic_AfterCompaction_ReloadsTheLastCommitOfEachPartition_AndDeletedGroupsStayDeleted()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { OffsetsTopicPartitions = 1, OffsetsTopicSegmentBytes = 16_384, LogCleanerBackoffMs = 50 });
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = "t", NumPartitions = 4, ReplicationFactor = 1 }]);
+        var partitions = Enumerable.Range(0, 4).Select(p => new TopicPartition("t", p)).ToList();
+        using (var gone = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "gone" }).Build())
+        {
+            gone.Commit(partitions.Select(p => new TopicPartitionOffset(p, 7)));
+        }
+
+        await admin.DeleteGroupsAsync(["gone"]);
+        using (var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "g" }).Build())
+        {
+            for (var i = 1; i <= 1_000; i++)
+            {
+                consumer.Commit(partitions.Select(p => new TopicPartitionOffset(p, i + p.Partition)));
+            }
+        }
+
+        // Some 400 KB of commits in 16 KiB segments: cleaned, the inactive part holds one record per key.
+        Assert.True(broker.Broker.Replicas.Logs.TryGet(new Levee.Storage.TopicPartition("__consumer_offsets", 0), out var log));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (log.Size > 3 * 16_384 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(log.Size <= 3 * 16_384, $"__consumer_offsets-0 is still {log.Size} bytes");
+        await broker.RestartAsync();
+
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "g" }).Build();
+        Assert.Equal(partitions.Select(p => 1_000L + p.Partition), reader.Committed(partitions, TimeSpan.FromSeconds(10)).Select(c => c.Offset.Value));
+        using var goneReader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "gone" }).Build();
+        Assert.All(goneReader.Committed(partitions, TimeSpan.FromSeconds(10)), c => Assert.Equal(Offset.Unset, c.Offset));
+    }
+
     private static Dictionary<ConfigResource, List<ConfigEntry>> Set(ConfigResource resource, string name, string value) =>
         new() { [resource] = [new ConfigEntry { Name = name, Value = value, IncrementalOperation = AlterConfigOpType.Set }] };
 

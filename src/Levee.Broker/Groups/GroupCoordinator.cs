@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Globalization;
 using Levee.Broker.Partitions;
 using Levee.Protocol;
 using Microsoft.Extensions.Hosting;
@@ -153,7 +154,7 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
                 // deleted by retention (see docs/groups.md).
                 var configs = ImmutableDictionary<string, string?>.Empty
                     .Add("cleanup.policy", "compact")
-                    .Add("segment.bytes", "104857600");
+                    .Add("segment.bytes", _options.OffsetsTopicSegmentBytes.ToString(CultureInfo.InvariantCulture));
                 // offsets.topic.replication.factor: Kafka's default is 3; Levee takes min(3, available brokers) so that
                 // a single broker (or two) can still create it. An explicit factor is needed: -1 would mean
                 // default.replication.factor, which is for client topics.
