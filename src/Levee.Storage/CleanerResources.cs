@@ -12,8 +12,11 @@ internal sealed class CleanerResources : IDisposable
     /// <summary>Cleaned bytes are written to the <c>.cleaned</c> file in chunks of about this size.</summary>
     public const int WriteChunkBytes = 1024 * 1024;
 
-    /// <summary>Bytes Kafka counts per offset map entry (a 16-byte digest and an 8-byte offset).</summary>
-    public const int BytesPerEntry = 24;
+    /// <summary>
+    /// Bytes an offset map entry takes: a 16-byte digest and an 8-byte offset (Kafka's 24), plus the dictionary's hash
+    /// code, chain link and bucket, so the maps stay within <c>log.cleaner.dedupe.buffer.size</c>.
+    /// </summary>
+    public const int BytesPerEntry = 36;
 
     private readonly CleanerThrottler _throttler;
     private byte[] _batch = new byte[64 * 1024];

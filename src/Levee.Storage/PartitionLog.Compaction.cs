@@ -24,7 +24,7 @@ internal sealed record CleanableLog(PartitionLog Log, long FirstDirtyOffset, lon
 /// <param name="BytesWritten">Bytes of the cleaned segments.</param>
 /// <param name="SegmentsCleaned">Segments replaced.</param>
 /// <param name="RecordsRemoved">Records dropped (superseded, keyless, or tombstones past their horizon).</param>
-public readonly record struct CleanerStats(long BytesRead, long BytesWritten, int SegmentsCleaned, long RecordsRemoved);
+internal readonly record struct CleanerStats(long BytesRead, long BytesWritten, int SegmentsCleaned, long RecordsRemoved);
 
 public sealed partial class PartitionLog
 {
@@ -281,8 +281,8 @@ public sealed partial class PartitionLog
                         var retainEmpty = header.ProducerId >= 0
                             && producerLastOffsets.TryGetValue(header.ProducerId, out var last)
                             && last == header.LastOffset;
-                        var result = RecordBatchFilter.Filter(batch.Span, keep, nowMs, config.DeleteRetentionMs, retainEmpty, resources.Decompressed, resources.Plain, output);
-                        removed += header.RecordCount - result.RecordsKept;
+                        var kept = RecordBatchFilter.Filter(batch.Span, keep, nowMs, config.DeleteRetentionMs, retainEmpty, resources.Decompressed, resources.Plain, output);
+                        removed += header.RecordCount - kept;
                         if (output.WrittenCount >= CleanerResources.WriteChunkBytes)
                         {
                             written += Flush(file, output, written);

@@ -8,12 +8,6 @@ namespace Levee.Protocol.Records;
 /// <param name="batchDeleteHorizonPassed">True when the batch carries a delete horizon (KIP-534) that has passed: its tombstones may go.</param>
 public delegate bool RecordRetention(in Record record, bool batchDeleteHorizonPassed);
 
-/// <summary>What <see cref="RecordBatchFilter.Filter"/> wrote.</summary>
-/// <param name="Written">Bytes written to the output (0 when the batch was dropped whole).</param>
-/// <param name="RecordsKept">Records in the written batch.</param>
-/// <param name="Rewritten">False when the batch was copied unchanged.</param>
-public readonly record struct FilterResult(int Written, int RecordsKept, bool Rewritten);
-
 /// <summary>
 /// Rewrites one RecordBatch v2 keeping some of its records, as Kafka's log cleaner does: the base offset, last offset
 /// delta, partition leader epoch and producer fields (id, epoch, base sequence) stay as they were, so offsets are
@@ -25,7 +19,8 @@ public readonly record struct FilterResult(int Written, int RecordsKept, bool Re
 public static class RecordBatchFilter
 {
     /// <summary>
-    /// Filters <paramref name="batch"/> (one whole, valid, non-control batch) into <paramref name="output"/>.
+    /// Filters <paramref name="batch"/> (one whole, valid, non-control batch) into <paramref name="output"/>. Returns
+    /// the number of records kept; nothing is written when none is and <paramref name="retainEmpty"/> is false.
     /// </summary>
     /// <param name="batch">The batch.</param>
     /// <param name="keep">Which records stay.</param>
@@ -35,7 +30,7 @@ public static class RecordBatchFilter
     /// <param name="decompressed">Scratch for the decompressed records (reused across calls).</param>
     /// <param name="plain">Scratch for the kept records before compression (reused across calls).</param>
     /// <param name="output">Receives the batch.</param>
-    public static FilterResult Filter(
+    public static int Filter(
         ReadOnlySpan<byte> batch,
         RecordRetention keep,
         long nowMs,
@@ -75,12 +70,12 @@ public static class RecordBatchFilter
         if (kept == header.RecordCount && !needsHorizon)
         {
             output.Write(batch);
-            return new FilterResult(batch.Length, kept, Rewritten: false);
+            return kept;
         }
 
         if (kept == 0 && !retainEmpty)
         {
-            return new FilterResult(0, 0, Rewritten: true);
+            return 0;
         }
 
         var attributes = header.Attributes;
@@ -133,7 +128,7 @@ public static class RecordBatchFilter
         body.CopyTo(target[RecordBatchHeader.Size..]);
         RecordBatchHeader.WriteCrc(target);
         output.Advance(total);
-        return new FilterResult(total, kept, Rewritten: true);
+        return kept;
     }
 
     /// <summary>Writes <paramref name="record"/> as it was but for its timestamp delta.</summary>
