@@ -120,9 +120,9 @@ public sealed class CompactionTests
     }
 
     [Fact]
-    public async Task OffsetsTopic_IsCreatedCompacted()
+    public async Task OffsetsTopic_IsCreatedCompacted_AndTheCleanerSettingsAreDescribed()
     {
-        await using var broker = await TestBroker.StartAsync();
+        await using var broker = await TestBroker.StartAsync(o => o with { LogCleanerThreads = 2 });
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
         await admin.CreateTopicsAsync([new TopicSpecification { Name = "any", NumPartitions = 1, ReplicationFactor = 1 }]);
         using (var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "g" }).Build())
@@ -132,6 +132,9 @@ public sealed class CompactionTests
 
         var described = await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Topic, Name = "__consumer_offsets" }]);
         Assert.Equal("compact", described[0].Entries["cleanup.policy"].Value);
+
+        var brokerConfigs = (await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Broker, Name = "1" }]))[0].Entries;
+        Assert.Equal(("true", "2", "0.5"), (brokerConfigs["log.cleaner.enable"].Value, brokerConfigs["log.cleaner.threads"].Value, brokerConfigs["log.cleaner.min.cleanable.ratio"].Value));
     }
 
     [Fact]
