@@ -176,6 +176,24 @@ public sealed record BrokerOptions
     /// <summary>log.retention.check.interval.ms.</summary>
     public long RetentionCheckIntervalMs { get; init; } = 300_000;
 
+    /// <summary>log.cleaner.enable: run the log cleaner for compacted topics (Kafka: true).</summary>
+    public bool LogCleanerEnable { get; init; } = true;
+
+    /// <summary>log.cleaner.threads (Kafka: 1).</summary>
+    public int LogCleanerThreads { get; init; } = 1;
+
+    /// <summary>log.cleaner.io.max.bytes.per.second: the cleaner threads' I/O, together (Kafka: unlimited).</summary>
+    public double LogCleanerIoMaxBytesPerSecond { get; init; } = double.MaxValue;
+
+    /// <summary>log.cleaner.backoff.ms: an idle cleaner thread's sleep (Kafka: 15 s).</summary>
+    public long LogCleanerBackoffMs { get; init; } = 15_000;
+
+    /// <summary>log.cleaner.dedupe.buffer.size: memory of all cleaner threads' offset maps (Kafka: 128 MiB).</summary>
+    public long LogCleanerDedupeBufferSize { get; init; } = 128L * 1024 * 1024;
+
+    /// <summary>log.cleaner.io.buffer.load.factor: how full an offset map may get (Kafka: 0.9).</summary>
+    public double LogCleanerIoBufferLoadFactor { get; init; } = 0.9;
+
     /// <summary>producer.id.expiration.ms: the state of an idempotent producer idle this long is dropped (Kafka: 1 day).</summary>
     public long ProducerIdExpirationMs { get; init; } = 86_400_000;
 
@@ -196,6 +214,9 @@ public sealed record BrokerOptions
 
     /// <summary>offsets.topic.num.partitions: partitions of __consumer_offsets when it is created.</summary>
     public int OffsetsTopicPartitions { get; init; } = 50;
+
+    /// <summary>offsets.topic.segment.bytes: segment size of __consumer_offsets, small so that it compacts early (Kafka: 100 MiB).</summary>
+    public int OffsetsTopicSegmentBytes { get; init; } = 104_857_600;
 
     /// <summary>offsets.retention.minutes: how long the offsets of an empty group are kept.</summary>
     public long OffsetsRetentionMinutes { get; init; } = 10_080;
@@ -495,6 +516,12 @@ public sealed record BrokerOptions
             RequestArrivalTimeoutMs = values.Long("request.arrival.timeout.ms") ?? defaults.RequestArrivalTimeoutMs,
             MaxConnections = values.Int("max.connections") ?? defaults.MaxConnections,
             RetentionCheckIntervalMs = values.Long("log.retention.check.interval.ms") ?? defaults.RetentionCheckIntervalMs,
+            LogCleanerEnable = values.Bool("log.cleaner.enable") ?? defaults.LogCleanerEnable,
+            LogCleanerThreads = Positive(values.Int("log.cleaner.threads"), "log.cleaner.threads") ?? defaults.LogCleanerThreads,
+            LogCleanerIoMaxBytesPerSecond = Positive(values.Double("log.cleaner.io.max.bytes.per.second"), "log.cleaner.io.max.bytes.per.second") ?? defaults.LogCleanerIoMaxBytesPerSecond,
+            LogCleanerBackoffMs = Positive(values.Long("log.cleaner.backoff.ms"), "log.cleaner.backoff.ms") ?? defaults.LogCleanerBackoffMs,
+            LogCleanerDedupeBufferSize = Positive(values.Long("log.cleaner.dedupe.buffer.size"), "log.cleaner.dedupe.buffer.size") ?? defaults.LogCleanerDedupeBufferSize,
+            LogCleanerIoBufferLoadFactor = Positive(values.Double("log.cleaner.io.buffer.load.factor"), "log.cleaner.io.buffer.load.factor") ?? defaults.LogCleanerIoBufferLoadFactor,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,
             GroupInitialRebalanceDelayMs = values.Int("group.initial.rebalance.delay.ms") ?? defaults.GroupInitialRebalanceDelayMs,
@@ -502,6 +529,7 @@ public sealed record BrokerOptions
             GroupMaxSessionTimeoutMs = values.Int("group.max.session.timeout.ms") ?? defaults.GroupMaxSessionTimeoutMs,
             GroupMaxSize = values.Int("group.max.size") ?? defaults.GroupMaxSize,
             OffsetsTopicPartitions = values.Int("offsets.topic.num.partitions") ?? defaults.OffsetsTopicPartitions,
+            OffsetsTopicSegmentBytes = Positive(values.Int("offsets.topic.segment.bytes"), "offsets.topic.segment.bytes") ?? defaults.OffsetsTopicSegmentBytes,
             OffsetsRetentionMinutes = values.Long("offsets.retention.minutes") ?? defaults.OffsetsRetentionMinutes,
             OffsetsRetentionCheckIntervalMs = values.Long("offsets.retention.check.interval.ms") ?? defaults.OffsetsRetentionCheckIntervalMs,
             OffsetMetadataMaxBytes = values.Int("offset.metadata.max.bytes") ?? defaults.OffsetMetadataMaxBytes,
@@ -596,6 +624,10 @@ public sealed record BrokerOptions
         ("message.max.bytes", "max.message.bytes"),
         ("log.message.timestamp.type", "message.timestamp.type"),
         ("log.cleanup.policy", "cleanup.policy"),
+        ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+        ("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio"),
+        ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+        ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
         ("log.index.interval.bytes", "index.interval.bytes"),
         ("log.flush.interval.messages", "flush.messages"),
         ("log.flush.interval.ms", "flush.ms"),

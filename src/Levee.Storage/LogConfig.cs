@@ -42,6 +42,27 @@ public sealed record LogConfig
     /// </summary>
     public long ProducerIdExpirationMs { get; init; } = 86_400_000;
 
+    /// <summary><c>cleanup.policy</c> holds <c>compact</c>: the log cleaner keeps the latest record of each key.</summary>
+    public bool Compact { get; init; }
+
+    /// <summary>
+    /// <c>cleanup.policy</c> holds <c>delete</c> (the default): <c>retention.ms</c> and <c>retention.bytes</c> delete old
+    /// segments. A topic with only <c>compact</c> keeps its segments for ever (compaction bounds it by keys).
+    /// </summary>
+    public bool Delete { get; init; } = true;
+
+    /// <summary><c>delete.retention.ms</c>: how long a tombstone stays after the cleaner first kept it. Default 1 day.</summary>
+    public long DeleteRetentionMs { get; init; } = 86_400_000;
+
+    /// <summary><c>min.cleanable.dirty.ratio</c>: the share of the log not yet cleaned above which the cleaner takes it. Default 0.5.</summary>
+    public double MinCleanableDirtyRatio { get; init; } = 0.5;
+
+    /// <summary><c>min.compaction.lag.ms</c>: a record stays uncompacted at least this long after it was written. Default 0.</summary>
+    public long MinCompactionLagMs { get; init; }
+
+    /// <summary><c>max.compaction.lag.ms</c> (KIP-354): a record is compacted at most this long after it was written, whatever the dirty ratio.</summary>
+    public long MaxCompactionLagMs { get; init; } = long.MaxValue;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for values Kafka would refuse.</summary>
     public void Validate()
     {
@@ -56,5 +77,10 @@ public sealed record LogConfig
         ArgumentOutOfRangeException.ThrowIfLessThan(FlushMessages, 1, nameof(FlushMessages));
         ArgumentOutOfRangeException.ThrowIfNegative(FlushMs, nameof(FlushMs));
         ArgumentOutOfRangeException.ThrowIfLessThan(ProducerIdExpirationMs, 1, nameof(ProducerIdExpirationMs));
+        ArgumentOutOfRangeException.ThrowIfNegative(DeleteRetentionMs, nameof(DeleteRetentionMs));
+        ArgumentOutOfRangeException.ThrowIfNegative(MinCleanableDirtyRatio, nameof(MinCleanableDirtyRatio));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MinCleanableDirtyRatio, 1, nameof(MinCleanableDirtyRatio));
+        ArgumentOutOfRangeException.ThrowIfNegative(MinCompactionLagMs, nameof(MinCompactionLagMs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxCompactionLagMs, 1, nameof(MaxCompactionLagMs));
     }
 }

@@ -24,6 +24,9 @@ public sealed partial class LogManager : IAsyncDisposable
     /// <summary>Log start offsets of all logs.</summary>
     public const string LogStartOffsetCheckpointFileName = "log-start-offset-checkpoint";
 
+    /// <summary>Kafka's file of every compacted log's first dirty offset (where the cleaner resumes).</summary>
+    public const string CleanerOffsetCheckpointFileName = "cleaner-offset-checkpoint";
+
     /// <summary>Node and cluster identity of the directory.</summary>
     public const string MetaPropertiesFileName = "meta.properties";
 
@@ -48,6 +51,7 @@ public sealed partial class LogManager : IAsyncDisposable
     private readonly FailureRun _backgroundWriteFailures = new(FailureRun.DefaultSummaryInterval);
     private Task _loop = Task.CompletedTask;
     private Task _remover = Task.CompletedTask;
+    private LogCleaner? _cleaner;
     private long _lastRetentionMs;
     private long _lastRecoveryCheckpointMs;
     private long _lastStartOffsetCheckpointMs;
@@ -106,6 +110,7 @@ public sealed partial class LogManager : IAsyncDisposable
         var manager = new LogManager(options, clusterId, hadCleanShutdown, loggerFactory, time);
         var recoveryPoints = manager.ReadCheckpoint(RecoveryPointCheckpointFileName);
         var startOffsets = manager.ReadCheckpoint(LogStartOffsetCheckpointFileName);
+        var cleanerOffsets = manager.ReadCheckpoint(CleanerOffsetCheckpointFileName);
 
         var partitionDirs = new List<(string Path, TopicPartition TopicPartition)>();
         foreach (var sub in Directory.EnumerateDirectories(dir))
@@ -147,6 +152,7 @@ public sealed partial class LogManager : IAsyncDisposable
                         startOffsets.GetValueOrDefault(entry.TopicPartition),
                         manager._fileCache,
                         options.Space);
+                    log.FirstDirtyOffset = cleanerOffsets.GetValueOrDefault(entry.TopicPartition);
                     manager._logs[entry.TopicPartition] = log;
                 });
         }
@@ -178,6 +184,12 @@ public sealed partial class LogManager : IAsyncDisposable
         LogStarted(manager._logger, dir, manager._logs.Count, hadCleanShutdown);
         manager._loop = manager.RunAsync(manager._stop.Token);
         manager._remover = manager.RemoveDeletedAsync(manager._stop.Token);
+        if (options.CleanerEnable)
+        {
+            manager._cleaner = new LogCleaner(() => manager.All, options, time, loggerFactory.CreateLogger<LogCleaner>());
+            manager._cleaner.Start();
+        }
+
         return manager;
     }
 
@@ -357,6 +369,13 @@ public sealed partial class LogManager : IAsyncDisposable
     public void CheckpointLogStartOffsets() =>
         WriteCheckpoint(LogStartOffsetCheckpointFileName, log => log.LogStartOffset);
 
+    /// <summary>Writes <c>cleaner-offset-checkpoint</c> from every compacted log's first dirty offset.</summary>
+    public void CheckpointCleanerOffsets() =>
+        WriteCheckpoint(CleanerOffsetCheckpointFileName, log => log.FirstDirtyOffset, log => log.Config.Compact);
+
+    /// <summary>Cleanings by the background cleaner that replaced segments since the start (0 when it is disabled).</summary>
+    public long CleanerPasses => _cleaner?.Passes ?? 0;
+
     /// <summary>
     /// One pass of the background work, whichever parts are due at <paramref name="nowMs"/>: retention, flush.ms,
     /// checkpoints, producer id expiration. The timer calls it; tests may too. A write that fails (a full disk) is
@@ -424,6 +443,7 @@ public sealed partial class LogManager : IAsyncDisposable
         {
             CheckpointRecoveryPoints();
             CheckpointLogStartOffsets();
+            CheckpointCleanerOffsets();
         });
         ReportBackgroundWrites(nowMs, pass);
     }
@@ -483,6 +503,7 @@ public sealed partial class LogManager : IAsyncDisposable
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+        _cleaner?.Dispose();
         await _loop.ConfigureAwait(false);
         await _remover.ConfigureAwait(false);
         _stop.Dispose();
@@ -510,6 +531,7 @@ public sealed partial class LogManager : IAsyncDisposable
         {
             CheckpointRecoveryPoints();
             CheckpointLogStartOffsets();
+            CheckpointCleanerOffsets();
         });
         failure ??= checkpoints.Failure;
         foreach (var log in logs)
@@ -586,11 +608,11 @@ public sealed partial class LogManager : IAsyncDisposable
         }
     }
 
-    private void WriteCheckpoint(string fileName, Func<PartitionLog, long> offset)
+    private void WriteCheckpoint(string fileName, Func<PartitionLog, long> offset, Func<PartitionLog, bool>? include = null)
     {
         lock (_checkpointLock)
         {
-            var entries = _logs.Select(kv => new KeyValuePair<TopicPartition, long>(kv.Key, offset(kv.Value))).ToList();
+            var entries = _logs.Where(kv => include?.Invoke(kv.Value) ?? true).Select(kv => new KeyValuePair<TopicPartition, long>(kv.Key, offset(kv.Value))).ToList();
             CheckpointFile.WriteOffsets(Path.Combine(DataDirectory, fileName), entries);
         }
     }

@@ -58,4 +58,22 @@ public sealed class LogManagerOptions
     /// the descriptors of the logs whatever the number of partitions. Default <see cref="DefaultMaxOpenSegmentFiles"/>.
     /// </summary>
     public int MaxOpenSegmentFiles { get; init; } = DefaultMaxOpenSegmentFiles;
+
+    /// <summary><c>log.cleaner.enable</c>: run the log cleaner for compacted topics. Default true.</summary>
+    public bool CleanerEnable { get; init; } = true;
+
+    /// <summary><c>log.cleaner.threads</c>: cleaner threads. Default 1.</summary>
+    public int CleanerThreads { get; init; } = 1;
+
+    /// <summary><c>log.cleaner.io.max.bytes.per.second</c>: bytes the cleaner threads read and write per second, together. Default unlimited.</summary>
+    public double CleanerIoMaxBytesPerSecond { get; init; } = double.MaxValue;
+
+    /// <summary><c>log.cleaner.backoff.ms</c>: how long an idle cleaner thread sleeps before looking again. Default 15 s.</summary>
+    public long CleanerBackoffMs { get; init; } = 15_000;
+
+    /// <summary><c>log.cleaner.dedupe.buffer.size</c>: memory of the offset maps of all cleaner threads. Default 128 MiB.</summary>
+    public long CleanerDedupeBufferSize { get; init; } = 128L * 1024 * 1024;
+
+    /// <summary><c>log.cleaner.io.buffer.load.factor</c>: how full an offset map may get. Default 0.9.</summary>
+    public double CleanerIoBufferLoadFactor { get; init; } = 0.9;
 }

@@ -55,6 +55,7 @@ public sealed partial class PartitionLog
         config.Validate();
         System.IO.Directory.CreateDirectory(directory);
 
+        CompleteSwaps(directory, logger, topicPartition);
         RemoveLeftovers(directory);
         var epochs = LeaderEpochCheckpoint.Load(directory);
         var segments = LoadSegments(directory, config, recoveryPoint, hadCleanShutdown, logger, topicPartition, fileCache, epochs);
@@ -120,12 +121,10 @@ public sealed partial class PartitionLog
         foreach (var path in System.IO.Directory.EnumerateFiles(directory))
         {
             var name = Path.GetFileName(path);
-            // .deleted: segments awaiting deletion when we stopped. .tmp: a checkpoint write cut short.
-            // .swap/.cleaned: compaction output (not produced by this version).
+            // .deleted: segments awaiting deletion when we stopped. .tmp: a checkpoint write cut short. (Compaction's
+            // .cleaned and .swap files were dealt with by CompleteSwaps.)
             if (name.EndsWith(LogSegment.DeletedSuffix, StringComparison.Ordinal)
-                || name.EndsWith(".tmp", StringComparison.Ordinal)
-                || name.EndsWith(".swap", StringComparison.Ordinal)
-                || name.EndsWith(".cleaned", StringComparison.Ordinal))
+                || name.EndsWith(".tmp", StringComparison.Ordinal))
             {
                 File.Delete(path);
                 continue;

@@ -32,8 +32,8 @@ public sealed partial class PartitionLog
     }
 
     /// <summary>
-    /// Applies retention.ms (segments whose newest timestamp is older), retention.bytes (oldest segments while the
-    /// log is larger) and the log start offset (segments wholly below it), as Kafka's deleteOldSegments does.
+    /// Applies retention.ms (segments whose newest timestamp is older) and retention.bytes (oldest segments while the
+    /// log is larger) when <c>cleanup.policy</c> holds <c>delete</c>, and the log start offset (segments wholly below it), as Kafka's deleteOldSegments does.
     /// Only segments wholly below the high watermark go. The active segment is deleted only when it qualifies
     /// and everything in it is committed: a new empty segment is rolled first, so the log always has one.
     /// Returns the number of segments deleted.
@@ -51,12 +51,12 @@ public sealed partial class PartitionLog
             var deleted = 0;
             var start = _logStartOffset;
             deleted += DeleteOldSegments((_, next) => next is not null && next.BaseOffset <= start, "log start offset");
-            if (config.RetentionMs >= 0)
+            if (config.Delete && config.RetentionMs >= 0)
             {
                 deleted += DeleteOldSegments((segment, _) => nowMs - LargestTimestamp(segment) > config.RetentionMs, "retention.ms");
             }
 
-            if (config.RetentionBytes >= 0)
+            if (config.Delete && config.RetentionBytes >= 0)
             {
                 var excess = Size - config.RetentionBytes;
                 deleted += DeleteOldSegments(

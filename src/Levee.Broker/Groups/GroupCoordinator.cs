@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Globalization;
 using Levee.Broker.Partitions;
 using Levee.Protocol;
 using Microsoft.Extensions.Hosting;
@@ -148,12 +149,12 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
 
             if (!_replicas.Topics.TryGet(OffsetsTopic, out var topic))
             {
-                // No compaction yet, so the log must never be deleted by retention: offsets live until tombstoned
-                // in memory and the log keeps every record (see docs/groups.md).
+                // Compacted, as Kafka creates it: the last record of each key (offset commit, group metadata) stays
+                // and tombstones go after delete.retention.ms, so the log is bounded by the groups' keys, never
+                // deleted by retention (see docs/groups.md).
                 var configs = ImmutableDictionary<string, string?>.Empty
-                    .Add("retention.ms", "-1")
-                    .Add("retention.bytes", "-1")
-                    .Add("segment.bytes", "104857600");
+                    .Add("cleanup.policy", "compact")
+                    .Add("segment.bytes", _options.OffsetsTopicSegmentBytes.ToString(CultureInfo.InvariantCulture));
                 // offsets.topic.replication.factor: Kafka's default is 3; Levee takes min(3, available brokers) so that
                 // a single broker (or two) can still create it. An explicit factor is needed: -1 would mean
                 // default.replication.factor, which is for client topics.

@@ -176,6 +176,13 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
         yield return ("request.arrival.timeout.ms", options.RequestArrivalTimeoutMs.ToString(c));
         yield return ("max.connections", options.MaxConnections.ToString(c));
         yield return ("log.retention.check.interval.ms", options.RetentionCheckIntervalMs.ToString(c));
+        yield return ("log.cleaner.enable", options.LogCleanerEnable ? "true" : "false");
+        yield return ("log.cleaner.threads", options.LogCleanerThreads.ToString(c));
+        yield return ("log.cleaner.io.max.bytes.per.second", options.LogCleanerIoMaxBytesPerSecond.ToString(c));
+        yield return ("log.cleaner.backoff.ms", options.LogCleanerBackoffMs.ToString(c));
+        yield return ("log.cleaner.dedupe.buffer.size", options.LogCleanerDedupeBufferSize.ToString(c));
+        yield return ("log.cleaner.io.buffer.load.factor", options.LogCleanerIoBufferLoadFactor.ToString(c));
+        yield return ("offsets.topic.segment.bytes", options.OffsetsTopicSegmentBytes.ToString(c));
         var capacity = replicas.Limits;
         foreach (var resource in Levee.Cluster.Controller.BrokerCapacity.Resources)
         {

@@ -182,6 +182,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
             NowMs = now,
             MaxTimestampBeforeMs = policy.MaxTimestampBeforeMs,
             MaxTimestampAfterMs = policy.MaxTimestampAfterMs,
+            RequireKeys = policy.RequireKeys,
         };
 
         // The request frame is a pooled buffer owned by this connection: patching offsets in place is safe.

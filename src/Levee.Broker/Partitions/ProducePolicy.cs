@@ -9,4 +9,5 @@ namespace Levee.Broker.Partitions;
 /// <param name="MaxTimestampBeforeMs">message.timestamp.before.max.ms.</param>
 /// <param name="MaxTimestampAfterMs">message.timestamp.after.max.ms.</param>
 /// <param name="MinInsyncReplicas">min.insync.replicas.</param>
-public sealed record ProducePolicy(int MaxMessageBytes, bool LogAppendTime, long MaxTimestampBeforeMs, long MaxTimestampAfterMs, int MinInsyncReplicas);
+/// <param name="RequireKeys">cleanup.policy holds compact: a record without a key is refused with INVALID_RECORD, as Kafka does.</param>
+public sealed record ProducePolicy(int MaxMessageBytes, bool LogAppendTime, long MaxTimestampBeforeMs, long MaxTimestampAfterMs, int MinInsyncReplicas, bool RequireKeys = false);

@@ -94,6 +94,12 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 NodeId = options.NodeId,
                 ClusterId = options.ResolveClusterId(),
                 RetentionCheckIntervalMs = options.RetentionCheckIntervalMs,
+                CleanerEnable = options.LogCleanerEnable,
+                CleanerThreads = options.LogCleanerThreads,
+                CleanerIoMaxBytesPerSecond = options.LogCleanerIoMaxBytesPerSecond,
+                CleanerBackoffMs = options.LogCleanerBackoffMs,
+                CleanerDedupeBufferSize = options.LogCleanerDedupeBufferSize,
+                CleanerIoBufferLoadFactor = options.LogCleanerIoBufferLoadFactor,
                 Space = space,
                 TopicConfig = name => quorum.Current.TopicsByName.TryGetValue(name, out var topic)
                     ? LogConfigFor(options, TopicCatalog.Describe(quorum.Current, topic))
@@ -429,7 +435,8 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         ConfigValue(topic, "message.timestamp.type") == "LogAppendTime",
         long.Parse(ConfigValue(topic, "message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
         long.Parse(ConfigValue(topic, "message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
-        int.Parse(ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture));
+        int.Parse(ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture),
+        TopicConfigDefinitions.CleanupPolicies(ConfigValue(topic, "cleanup.policy")).Contains("compact"));
 
     private static string ConfigValue(BrokerOptions options, TopicInfo topic, string name)
     {
@@ -445,8 +452,15 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     private static LogConfig LogConfigFor(BrokerOptions options, TopicInfo topic)
     {
         long L(string name) => long.Parse(ConfigValue(options, topic, name), CultureInfo.InvariantCulture);
+        var policy = TopicConfigDefinitions.CleanupPolicies(ConfigValue(options, topic, "cleanup.policy"));
         return new LogConfig
         {
+            Compact = policy.Contains("compact"),
+            Delete = policy.Contains("delete"),
+            DeleteRetentionMs = L("delete.retention.ms"),
+            MinCleanableDirtyRatio = double.Parse(ConfigValue(options, topic, "min.cleanable.dirty.ratio"), CultureInfo.InvariantCulture),
+            MinCompactionLagMs = L("min.compaction.lag.ms"),
+            MaxCompactionLagMs = L("max.compaction.lag.ms"),
             SegmentBytes = (int)L("segment.bytes"),
             SegmentMs = L("segment.ms"),
             RetentionMs = L("retention.ms"),

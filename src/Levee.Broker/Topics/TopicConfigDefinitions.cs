@@ -59,20 +59,20 @@ public static class TopicConfigDefinitions
     {
         TopicConfigDefinition[] defs =
         [
-            new("cleanup.policy", ConfigType.List, "delete", "Retention policy: delete (compact is not available yet).", v => v == "delete" ? null : "only cleanup.policy=delete is supported by this broker so far (compaction is not implemented)", "log.cleanup.policy"),
+            new("cleanup.policy", ConfigType.List, "delete", "Retention policy: delete, compact, or both.", v => CleanupPolicies(v) is { Length: > 0 } p && p.All(x => x is "delete" or "compact") ? null : "must be a list of delete and compact", "log.cleanup.policy"),
             new("compression.type", ConfigType.String, "producer", "Final compression of the topic; only 'producer' (keep the producer's codec) is supported.", v => v == "producer" ? null : "only compression.type=producer is supported (batches are stored as produced)", "compression.type"),
-            new("delete.retention.ms", ConfigType.Long, "86400000", "Time to keep delete tombstones for compacted topics.", NonNegativeLong),
+            new("delete.retention.ms", ConfigType.Long, "86400000", "Time to keep delete tombstones for compacted topics.", NonNegativeLong, "log.cleaner.delete.retention.ms"),
             new("file.delete.delay.ms", ConfigType.Long, "60000", "Time before a deleted segment file is removed.", NonNegativeLong, "log.segment.delete.delay.ms"),
             new("flush.messages", ConfigType.Long, LongMax, "Force an fsync after this many messages.", PositiveLong, "log.flush.interval.messages"),
             new("flush.ms", ConfigType.Long, LongMax, "Force an fsync after this much time.", NonNegativeLong, "log.flush.interval.ms"),
             new("index.interval.bytes", ConfigType.Int, "4096", "Bytes between offset index entries.", NonNegativeInt, "log.index.interval.bytes"),
-            new("max.compaction.lag.ms", ConfigType.Long, LongMax, "Maximum time a message stays uncompacted.", PositiveLong),
+            new("max.compaction.lag.ms", ConfigType.Long, LongMax, "Maximum time a message stays uncompacted.", PositiveLong, "log.cleaner.max.compaction.lag.ms"),
             new("max.message.bytes", ConfigType.Int, "1048588", "Largest record batch size allowed.", NonNegativeInt, "message.max.bytes"),
             new("message.timestamp.after.max.ms", ConfigType.Long, "3600000", "Largest allowed gap of a CreateTime timestamp ahead of the broker's time.", NonNegativeLong, "log.message.timestamp.after.max.ms"),
             new("message.timestamp.before.max.ms", ConfigType.Long, LongMax, "Largest allowed gap of a CreateTime timestamp behind the broker's time.", NonNegativeLong, "log.message.timestamp.before.max.ms"),
             new("message.timestamp.type", ConfigType.String, "CreateTime", "CreateTime or LogAppendTime.", v => v is "CreateTime" or "LogAppendTime" ? null : "must be CreateTime or LogAppendTime", "log.message.timestamp.type"),
-            new("min.cleanable.dirty.ratio", ConfigType.Double, "0.5", "Compaction trigger ratio.", v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d is >= 0 and <= 1 ? null : "must be between 0 and 1"),
-            new("min.compaction.lag.ms", ConfigType.Long, "0", "Minimum time a message stays uncompacted.", NonNegativeLong),
+            new("min.cleanable.dirty.ratio", ConfigType.Double, "0.5", "Compaction trigger ratio.", v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d is >= 0 and <= 1 ? null : "must be between 0 and 1", "log.cleaner.min.cleanable.ratio"),
+            new("min.compaction.lag.ms", ConfigType.Long, "0", "Minimum time a message stays uncompacted.", NonNegativeLong, "log.cleaner.min.compaction.lag.ms"),
             new("min.insync.replicas", ConfigType.Int, "1", "Minimum ISR size for acks=all writes.", v => int.TryParse(v, CultureInfo.InvariantCulture, out var i) && i >= 1 ? null : "must be at least 1", "min.insync.replicas"),
             new("preallocate", ConfigType.Boolean, "false", "Preallocate segment files.", IsBool),
             new("retention.bytes", ConfigType.Long, "-1", "Largest size of the partition log before old segments are deleted; -1 for no limit.", AnyLong, "log.retention.bytes"),
@@ -90,6 +90,10 @@ public static class TopicConfigDefinitions
         ];
         return defs.ToDictionary(d => d.Name, StringComparer.Ordinal);
     }
+
+    /// <summary>The policies of a <c>cleanup.policy</c> value (<c>compact,delete</c>), trimmed; an empty list for an empty value.</summary>
+    public static string[] CleanupPolicies(string value) =>
+        (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>Checks a name/value pair; returns null when valid, else a message for INVALID_CONFIG.</summary>
     public static string? Validate(string name, string? value)

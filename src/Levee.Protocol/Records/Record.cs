@@ -71,6 +71,9 @@ public readonly ref struct Record
 
     /// <summary>Iterates the headers in place.</summary>
     public RecordHeaderEnumerator Headers => new(_headers, HeaderCount);
+
+    /// <summary>The headers as encoded (after the header count), for copying a record unchanged.</summary>
+    internal ReadOnlySpan<byte> HeaderBytes => _headers;
 }
 
 /// <summary>One record header, viewed in place.</summary>

@@ -93,6 +93,15 @@ public readonly ref struct RecordBatchHeader
     /// <summary>True for a control batch (attributes bit 5).</summary>
     public bool IsControl => (Attributes & 0x20) != 0;
 
+    /// <summary>
+    /// True when the base timestamp holds the batch's delete horizon (attributes bit 6, KIP-534): set by log compaction
+    /// on a batch that kept tombstones; they may be removed once the horizon has passed.
+    /// </summary>
+    public bool HasDeleteHorizon => (Attributes & DeleteHorizonFlag) != 0;
+
+    /// <summary>The attribute bit of <see cref="HasDeleteHorizon"/>.</summary>
+    public const short DeleteHorizonFlag = 0x40;
+
     /// <summary>Offset delta of the last record.</summary>
     public int LastOffsetDelta => BinaryPrimitives.ReadInt32BigEndian(_bytes[LastOffsetDeltaPosition..]);
 
