@@ -166,6 +166,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<ControllerMutationQuota>();
         builder.Services.AddSingleton<IApiHandler, DescribeClientQuotasHandler>();
         builder.Services.AddSingleton<IApiHandler, AlterClientQuotasHandler>();
+        builder.Services.AddSingleton<IApiHandler, AlterPartitionReassignmentsHandler>();
+        builder.Services.AddSingleton<IApiHandler, ListPartitionReassignmentsHandler>();
+        builder.Services.AddSingleton<IApiHandler, ElectLeadersHandler>();
         builder.Services.AddSingleton<IApiHandler>(sp => new ApiVersionsHandler(() => sp.GetRequiredService<RequestDispatcher>().Handlers));
         configureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<RequestDispatcher>();

@@ -14,6 +14,7 @@ root.Subcommands.Add(QuotasCommand.Create());
 root.Subcommands.Add(TenantsCommand.Create());
 root.Subcommands.Add(PlansCommand.Create());
 root.Subcommands.Add(CapacityCommand.Create());
+root.Subcommands.Add(RebalanceCommand.Create());
 root.Subcommands.Add(FailCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

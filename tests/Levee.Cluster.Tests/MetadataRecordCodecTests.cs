@@ -19,6 +19,8 @@ public sealed class MetadataRecordCodecTests
         new PartitionRecord(TopicId, 5, [1, 2, 3], [1, 3], 3, 9, 12),
         new PartitionChangeRecord(TopicId, 5, [2], 2, [2, 3]),
         new PartitionChangeRecord(TopicId, 5),
+        new PartitionRecord(TopicId, 5, [2, 3, 1], [1, 2], 1, 9, 12, [3], [1]),
+        new PartitionChangeRecord(TopicId, 5, null, 2, [2, 3], [], []),
         new ConfigRecord(ConfigResourceType.Topic, "orders", "retention.ms", "1000"),
         new ConfigRecord(ConfigResourceType.Broker, "", "log.retention.ms", null),
         new RemoveTopicRecord(TopicId),

@@ -354,6 +354,13 @@ public sealed partial class ControllerService : IAsyncDisposable
             await DecideAsync(image => Decision.Commit(PartitionLeadership.ElectOffline(image)), cancellationToken).ConfigureAwait(false);
         }
 
+        // Reassignments complete with the ISR change that brings their last target replica in; one left complete by
+        // any other change (its target reordered into the ISR it already had) completes here.
+        if (PartitionReassignment.CompleteAll(_quorum.Current).Count > 0)
+        {
+            await DecideAsync(image => Decision.Commit(PartitionReassignment.CompleteAll(image)), cancellationToken).ConfigureAwait(false);
+        }
+
         if (now - _lastHealingCheckMs >= 1000)
         {
             _lastHealingCheckMs = now;

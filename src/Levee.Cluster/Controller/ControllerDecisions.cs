@@ -151,10 +151,13 @@ public static class ControllerDecisions
             [.. placed.Select((r, i) => new PartitionRecord(topic.Id, current + i, r, r, PartitionLeadership.ChooseLeader(image, r, r, exclude: -1)))];
     }
 
-    // Kafka's checks of a manual assignment (CreateTopics and CreatePartitions): every list non-empty, no broker twice,
-    // every broker registered, not every replica of a partition fenced, and for new partitions of an existing topic
-    // as many replicas as its other partitions have.
-    private static Decision? CheckAssignment(MetadataImage image, IReadOnlyList<ImmutableArray<int>> assignment, int? replicationFactor)
+    /// <summary>
+    /// Kafka's checks of a manual assignment (CreateTopics, CreatePartitions and a reassignment's target): every list
+    /// non-empty, no broker twice, every broker registered, not every replica of a partition fenced, and with
+    /// <paramref name="replicationFactor"/> (new partitions of an existing topic) as many replicas as its other
+    /// partitions have. Null when it passes, else INVALID_REPLICA_ASSIGNMENT with Kafka's message.
+    /// </summary>
+    internal static Decision? CheckAssignment(MetadataImage image, IReadOnlyList<ImmutableArray<int>> assignment, int? replicationFactor)
     {
         foreach (var replicas in assignment)
         {
@@ -237,6 +240,11 @@ public static class ControllerDecisions
             return Decision.Fail(ErrorCode.IneligibleReplica, $"Replica {added} is fenced or shutting down and cannot join the ISR.");
         }
 
-        return Decision.Commit([new PartitionChangeRecord(topicId, partitionId, Isr: newIsr)]);
+        // A reassignment whose target replicas are now all in sync completes with the same commit (KIP-455).
+        var change = new PartitionChangeRecord(topicId, partitionId, Isr: newIsr);
+        var after = image.Apply(change);
+        return PartitionReassignment.Completion(after.TopicsById[topicId].Partitions[partitionId], after) is { } completed
+            ? Decision.Commit([change, completed])
+            : Decision.Commit([change]);
     }
 }

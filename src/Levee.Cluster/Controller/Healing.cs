@@ -61,7 +61,7 @@ public static class Healing
 
         var capacity = live.Keys.ToDictionary(id => id, id => (double)limits.Capacity.For(image, id).Partitions);
         var records = new List<MetadataRecord>();
-        foreach (var partition in partitions.Where(p => p.Replicas.Any(overdue.Contains)).OrderBy(p => p.TopicId).ThenBy(p => p.PartitionId))
+        foreach (var partition in partitions.Where(p => p.Replicas.Any(overdue.Contains) && !p.IsReassigning).OrderBy(p => p.TopicId).ThenBy(p => p.PartitionId))
         {
             if (records.Count >= room)
             {

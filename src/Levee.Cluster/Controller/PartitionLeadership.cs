@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Levee.Cluster.Metadata;
+using Levee.Protocol;
 
 namespace Levee.Cluster.Controller;
 
@@ -89,6 +90,48 @@ public static class PartitionLeadership
         }
 
         return records;
+    }
+
+    /// <summary>
+    /// An election asked for by an operator (ElectLeaders, KIP-460) of one partition: <paramref name="unclean"/> false
+    /// moves leadership to the preferred replica (ELECTION_NOT_NEEDED when it leads already,
+    /// PREFERRED_LEADER_NOT_AVAILABLE when it is not in the ISR or not available); true gives a partition without a
+    /// leader one, from the ISR if a member is available, else from any available replica, which becomes the ISR on
+    /// its own and may have lost acknowledged records (ELECTION_NOT_NEEDED when it has a leader,
+    /// ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is available).
+    /// </summary>
+    public static (ErrorCode Error, string? Message, PartitionChangeRecord? Record) Elect(MetadataImage image, PartitionImage partition, bool unclean)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(partition);
+        if (!unclean)
+        {
+            var preferred = partition.Replicas[0];
+            if (partition.Leader == preferred)
+            {
+                return (ErrorCode.ElectionNotNeeded, "Leader election not needed for topic partition.", null);
+            }
+
+            return partition.Isr.Contains(preferred) && IsAvailable(image, preferred)
+                ? (ErrorCode.None, null, new PartitionChangeRecord(partition.TopicId, partition.PartitionId, Leader: preferred))
+                : (ErrorCode.PreferredLeaderNotAvailable, $"Failed to elect leader for partition: the preferred replica {preferred} is not in the ISR or not available.", null);
+        }
+
+        if (partition.Leader >= 0 && IsAvailable(image, partition.Leader))
+        {
+            return (ErrorCode.ElectionNotNeeded, "Leader election not needed for topic partition.", null);
+        }
+
+        var clean = ChooseLeader(image, partition.Replicas, partition.Isr, exclude: -1);
+        if (clean >= 0)
+        {
+            return (ErrorCode.None, null, new PartitionChangeRecord(partition.TopicId, partition.PartitionId, Leader: clean));
+        }
+
+        var any = FirstInSync(partition.Replicas.AsSpan(), partition.Replicas.AsSpan(), replica => IsAvailable(image, replica));
+        return any >= 0
+            ? (ErrorCode.None, null, new PartitionChangeRecord(partition.TopicId, partition.PartitionId, Isr: [any], Leader: any))
+            : (ErrorCode.EligibleLeadersNotAvailable, "Failed to elect leader for partition: no replica is available.", null);
     }
 
     /// <summary>The first replica, in preferred order, that is in the ISR and available; -1 when none is.</summary>

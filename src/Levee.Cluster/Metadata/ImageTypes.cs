@@ -49,7 +49,20 @@ public sealed record PartitionImage(
     ImmutableArray<int> Isr,
     int Leader,
     int LeaderEpoch,
-    int PartitionEpoch);
+    int PartitionEpoch)
+{
+    /// <summary>
+    /// Replicas a reassignment in progress adds (KIP-455): in <see cref="Replicas"/>, catching up; empty when none is
+    /// in progress.
+    /// </summary>
+    public ImmutableArray<int> AddingReplicas { get; init; } = [];
+
+    /// <summary>Replicas a reassignment in progress removes once every target replica is in the ISR (KIP-455).</summary>
+    public ImmutableArray<int> RemovingReplicas { get; init; } = [];
+
+    /// <summary>Whether a reassignment is in progress.</summary>
+    public bool IsReassigning => !AddingReplicas.IsEmpty || !RemovingReplicas.IsEmpty;
+}
 
 /// <summary>A topic and its partitions by index.</summary>
 /// <param name="Name">The topic name.</param>

@@ -30,7 +30,8 @@ public sealed partial class MetadataImage
             records.Add(new TopicRecord(topic.Name, topic.Id));
             foreach (var p in topic.Partitions.Values)
             {
-                records.Add(new PartitionRecord(p.TopicId, p.PartitionId, p.Replicas, p.Isr, p.Leader, p.LeaderEpoch, p.PartitionEpoch));
+                records.Add(new PartitionRecord(
+                    p.TopicId, p.PartitionId, p.Replicas, p.Isr, p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.IsReassigning ? p.AddingReplicas : null, p.IsReassigning ? p.RemovingReplicas : null));
             }
         }
 

@@ -238,7 +238,11 @@ public sealed partial class MetadataImage
         }
 
         var partition = new PartitionImage(
-            r.TopicId, r.PartitionId, Normalize(r.Replicas), Normalize(r.Isr), r.Leader, r.LeaderEpoch, r.PartitionEpoch);
+            r.TopicId, r.PartitionId, Normalize(r.Replicas), Normalize(r.Isr), r.Leader, r.LeaderEpoch, r.PartitionEpoch)
+        {
+            AddingReplicas = r.AddingReplicas is { } adding ? Normalize(adding) : [],
+            RemovingReplicas = r.RemovingReplicas is { } removing ? Normalize(removing) : [],
+        };
         CheckPartition(topic, partition);
         return WithTopic(topic with { Partitions = topic.Partitions.SetItem(r.PartitionId, partition) });
     }
@@ -257,6 +261,8 @@ public sealed partial class MetadataImage
             Replicas = r.Replicas is { } replicas ? Normalize(replicas) : current.Replicas,
             Isr = r.Isr is { } isr ? Normalize(isr) : current.Isr,
             Leader = leader,
+            AddingReplicas = r.AddingReplicas is { } adding ? Normalize(adding) : current.AddingReplicas,
+            RemovingReplicas = r.RemovingReplicas is { } removing ? Normalize(removing) : current.RemovingReplicas,
 
             // As in KRaft: a new leader starts a new leader epoch; any change is a new partition epoch.
             LeaderEpoch = leader != current.Leader ? current.LeaderEpoch + 1 : current.LeaderEpoch,
@@ -320,6 +326,11 @@ public sealed partial class MetadataImage
         if (p.Leader != -1 && !p.Replicas.Contains(p.Leader))
         {
             throw Invalid($"Leader {p.Leader} of partition {name} is not one of its replicas.");
+        }
+
+        if (p.AddingReplicas.Concat(p.RemovingReplicas).Any(r => !p.Replicas.Contains(r)) || p.AddingReplicas.Any(p.RemovingReplicas.Contains))
+        {
+            throw Invalid($"The reassignment of partition {name} (adding [{string.Join(',', p.AddingReplicas)}], removing [{string.Join(',', p.RemovingReplicas)}]) is not within its replicas [{string.Join(',', p.Replicas)}].");
         }
     }
 

@@ -98,7 +98,9 @@ public static class MetadataRecordCodec
             throw new MetadataFormatException($"Metadata record body of {length} bytes with {reader.Remaining} left.");
         }
 
-        if (version != 0 && !(type == MetadataRecordType.AccessControlEntry && version <= AccessControlEntryRecord.MaxVersion))
+        // Version 1 of Partition and PartitionChange records adds a reassignment's adding and removing replicas; of
+        // AccessControlEntry records, the tenant whose ACL it is.
+        if (version != 0 && !(version == 1 && type is MetadataRecordType.Partition or MetadataRecordType.PartitionChange or MetadataRecordType.AccessControlEntry))
         {
             throw new MetadataFormatException($"Unsupported version {version} of metadata record {type}.");
         }
@@ -110,9 +112,9 @@ public static class MetadataRecordCodec
             MetadataRecordType.RegisterBroker => RegisterBrokerRecord.Read(ref body),
             MetadataRecordType.UnregisterBroker => UnregisterBrokerRecord.Read(ref body),
             MetadataRecordType.Topic => TopicRecord.Read(ref body),
-            MetadataRecordType.Partition => PartitionRecord.Read(ref body),
+            MetadataRecordType.Partition => PartitionRecord.Read(ref body, version),
             MetadataRecordType.Config => ConfigRecord.Read(ref body),
-            MetadataRecordType.PartitionChange => PartitionChangeRecord.Read(ref body),
+            MetadataRecordType.PartitionChange => PartitionChangeRecord.Read(ref body, version),
             MetadataRecordType.FenceBroker => FenceBrokerRecord.Read(ref body),
             MetadataRecordType.UnfenceBroker => UnfenceBrokerRecord.Read(ref body),
             MetadataRecordType.RemoveTopic => RemoveTopicRecord.Read(ref body),

@@ -199,6 +199,8 @@ public sealed record TopicRecord(string Name, Guid TopicId) : MetadataRecord
 /// <param name="Leader">The leader, or -1 when the partition has none (offline).</param>
 /// <param name="LeaderEpoch">The leader epoch, bumped on every leader change.</param>
 /// <param name="PartitionEpoch">The partition epoch, bumped on every change.</param>
+/// <param name="AddingReplicas">Replicas a reassignment in progress adds (KIP-455), or null for none.</param>
+/// <param name="RemovingReplicas">Replicas a reassignment in progress removes, or null for none.</param>
 public sealed record PartitionRecord(
     Guid TopicId,
     int PartitionId,
@@ -206,10 +208,15 @@ public sealed record PartitionRecord(
     ImmutableArray<int> Isr,
     int Leader,
     int LeaderEpoch = 0,
-    int PartitionEpoch = 0) : MetadataRecord
+    int PartitionEpoch = 0,
+    ImmutableArray<int>? AddingReplicas = null,
+    ImmutableArray<int>? RemovingReplicas = null) : MetadataRecord
 {
     /// <inheritdoc/>
     public override MetadataRecordType Type => MetadataRecordType.Partition;
+
+    /// <summary>Version 1 adds the reassignment's adding and removing replicas; version 0 is written without one.</summary>
+    public override short Version => AddingReplicas is null && RemovingReplicas is null ? (short)0 : (short)1;
 
     internal override void WriteBody(ref KafkaWriter writer)
     {
@@ -220,16 +227,23 @@ public sealed record PartitionRecord(
         writer.WriteInt32(Leader);
         writer.WriteInt32(LeaderEpoch);
         writer.WriteInt32(PartitionEpoch);
+        if (Version > 0)
+        {
+            MetadataRecordCodec.WriteInt32Array(ref writer, AddingReplicas);
+            MetadataRecordCodec.WriteInt32Array(ref writer, RemovingReplicas);
+        }
     }
 
-    internal static PartitionRecord Read(ref KafkaReader reader) => new(
+    internal static PartitionRecord Read(ref KafkaReader reader, short version) => new(
         reader.ReadUuid(),
         reader.ReadInt32(),
         MetadataRecordCodec.ReadInt32Array(ref reader) ?? [],
         MetadataRecordCodec.ReadInt32Array(ref reader) ?? [],
         reader.ReadInt32(),
         reader.ReadInt32(),
-        reader.ReadInt32());
+        reader.ReadInt32(),
+        version > 0 ? MetadataRecordCodec.ReadInt32Array(ref reader) : null,
+        version > 0 ? MetadataRecordCodec.ReadInt32Array(ref reader) : null);
 }
 
 /// <summary>
@@ -242,18 +256,25 @@ public sealed record PartitionRecord(
 /// <param name="Isr">The new ISR, or null.</param>
 /// <param name="Leader">The new leader, -1 for none, or <see cref="NoLeaderChange"/>.</param>
 /// <param name="Replicas">The new replicas, or null.</param>
+/// <param name="AddingReplicas">The replicas a reassignment adds (empty: none), or null for unchanged.</param>
+/// <param name="RemovingReplicas">The replicas a reassignment removes (empty: none), or null for unchanged.</param>
 public sealed record PartitionChangeRecord(
     Guid TopicId,
     int PartitionId,
     ImmutableArray<int>? Isr = null,
     int Leader = PartitionChangeRecord.NoLeaderChange,
-    ImmutableArray<int>? Replicas = null) : MetadataRecord
+    ImmutableArray<int>? Replicas = null,
+    ImmutableArray<int>? AddingReplicas = null,
+    ImmutableArray<int>? RemovingReplicas = null) : MetadataRecord
 {
     /// <summary>The <see cref="Leader"/> value meaning "the leader is unchanged" (Kafka's -2).</summary>
     public const int NoLeaderChange = -2;
 
     /// <inheritdoc/>
     public override MetadataRecordType Type => MetadataRecordType.PartitionChange;
+
+    /// <summary>Version 1 adds the reassignment's adding and removing replicas; version 0 is written when neither changes.</summary>
+    public override short Version => AddingReplicas is null && RemovingReplicas is null ? (short)0 : (short)1;
 
     internal override void WriteBody(ref KafkaWriter writer)
     {
@@ -262,14 +283,21 @@ public sealed record PartitionChangeRecord(
         MetadataRecordCodec.WriteInt32Array(ref writer, Isr);
         writer.WriteInt32(Leader);
         MetadataRecordCodec.WriteInt32Array(ref writer, Replicas);
+        if (Version > 0)
+        {
+            MetadataRecordCodec.WriteInt32Array(ref writer, AddingReplicas);
+            MetadataRecordCodec.WriteInt32Array(ref writer, RemovingReplicas);
+        }
     }
 
-    internal static PartitionChangeRecord Read(ref KafkaReader reader) => new(
+    internal static PartitionChangeRecord Read(ref KafkaReader reader, short version) => new(
         reader.ReadUuid(),
         reader.ReadInt32(),
         MetadataRecordCodec.ReadInt32Array(ref reader),
         reader.ReadInt32(),
-        MetadataRecordCodec.ReadInt32Array(ref reader));
+        MetadataRecordCodec.ReadInt32Array(ref reader),
+        version > 0 ? MetadataRecordCodec.ReadInt32Array(ref reader) : null,
+        version > 0 ? MetadataRecordCodec.ReadInt32Array(ref reader) : null);
 }
 
 /// <summary>A config was set, or deleted when <see cref="Value"/> is null (Kafka's ConfigRecord).</summary>
@@ -405,14 +433,11 @@ public enum ScramMechanism : sbyte
 /// </param>
 public sealed record AccessControlEntryRecord(Guid Id, sbyte ResourceType, string ResourceName, sbyte PatternType, string Principal, string Host, sbyte Operation, sbyte PermissionType, string? Tenant = null) : MetadataRecord
 {
-    /// <summary>The newest body layout this build reads: version 1 adds <see cref="Tenant"/>.</summary>
-    internal const short MaxVersion = 1;
-
     /// <inheritdoc/>
     public override MetadataRecordType Type => MetadataRecordType.AccessControlEntry;
 
     /// <inheritdoc/>
-    public override short Version => Tenant is null ? (short)0 : MaxVersion;
+    public override short Version => Tenant is null ? (short)0 : (short)1;
 
     internal override void WriteBody(ref KafkaWriter writer)
     {

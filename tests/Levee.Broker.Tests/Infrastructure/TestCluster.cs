@@ -18,6 +18,7 @@ public sealed class TestCluster : IAsyncDisposable
     private static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(90);
 
     private readonly List<string> _dirs;
+    private readonly Dictionary<int, BrokerOptions> _stopped = [];
 
     private TestCluster(LeveeBroker?[] brokers, List<string> dirs)
     {
@@ -49,11 +50,24 @@ public sealed class TestCluster : IAsyncDisposable
         return new TestCluster(brokers, dirs);
     }
 
+    /// <summary>Starts a broker stopped by <see cref="StopAsync"/> again on its data directory, with its options.</summary>
+    public async Task RestartAsync(int nodeId)
+    {
+        if (Brokers[nodeId - 1] is not null || !_stopped.Remove(nodeId, out var options))
+        {
+            throw new InvalidOperationException($"broker {nodeId} was not stopped");
+        }
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Brokers[nodeId - 1] = await LeveeBroker.StartAsync(options, cancellationToken: deadline.Token);
+    }
+
     /// <summary>Stops one broker cleanly (controlled shutdown).</summary>
     public async Task StopAsync(int nodeId)
     {
         var broker = Brokers[nodeId - 1] ?? throw new InvalidOperationException($"broker {nodeId} is not running");
         Brokers[nodeId - 1] = null;
+        _stopped[nodeId] = broker.Options;
         await StopBoundedAsync(broker);
     }
 

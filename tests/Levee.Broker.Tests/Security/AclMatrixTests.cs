@@ -83,6 +83,8 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         ["describe group *: delete group x"] = (p => [Acl(ResourceType.Group, "*", ResourcePatternType.Literal, p, AclOperation.Describe)], t => t.DeleteGroupAsync("x"), ErrorCode.GroupAuthorizationFailed),
         ["delete group *: delete group x (passes authorization, unknown group)"] = (p => [Acl(ResourceType.Group, "*", ResourcePatternType.Literal, p, AclOperation.Delete)], t => t.DeleteGroupAsync("x"), ErrorCode.GroupIdNotFound),
         ["alter on the cluster: create an ACL"] = (p => [Acl(ResourceType.Broker, "kafka-cluster", ResourcePatternType.Literal, p, AclOperation.Alter)], t => t.CreateAclAsync(), ErrorCode.NoError),
+        ["read orders-*: elect leaders"] = (ReadOrdersPrefix, t => t.ElectLeadersAsync(), ErrorCode.ClusterAuthorizationFailed),
+        ["alter on the cluster: elect the preferred leader, already leading"] = (p => [Acl(ResourceType.Broker, "kafka-cluster", ResourcePatternType.Literal, p, AclOperation.Alter)], t => t.ElectLeadersAsync(), ErrorCode.ElectionNotNeeded),
 
         // An idempotent producer's InitProducerId needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
         ["write payments: produce idempotently to payments"] = (p => [Acl(ResourceType.Topic, AclMatrixBroker.Payments, ResourcePatternType.Literal, p, AclOperation.Write)], t => t.ProduceAsync(AclMatrixBroker.Payments, idempotent: true), ErrorCode.NoError),
@@ -373,6 +375,24 @@ public sealed class AclMatrixTests(AclMatrixBroker fixture) : IClassFixture<AclM
         catch (CreateAclsException ex)
         {
             return Assert.Single(ex.Results).Error.Code;
+        }
+    }
+
+    private async Task<ErrorCode> ElectLeadersAsync()
+    {
+        using var admin = Broker.Admin(Identity);
+        try
+        {
+            var result = await admin.ElectLeadersAsync(ElectionType.Preferred, [new TopicPartition(AclMatrixBroker.Orders, 0)]);
+            return Assert.Single(result.TopicPartitions).Error.Code;
+        }
+        catch (ElectLeadersException ex)
+        {
+            return Assert.Single(ex.Results.TopicPartitions).Error.Code;
+        }
+        catch (KafkaException ex)
+        {
+            return ex.Error.Code;
         }
     }
 
