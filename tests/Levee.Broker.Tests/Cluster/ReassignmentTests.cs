@@ -132,8 +132,12 @@ public sealed class ReassignmentTests
         await WaitForAsync(() => Task.FromResult(cluster.Brokers[1]!.Replicas.Image.GetPartition("elected", 0)!.Leader == 2), "leadership to move to broker 2");
         await using (var client = Client(cluster, 2))
         {
+            // NOT_CONTROLLER (retriable, as clients treat it) while the quorum elects a successor to broker 1: asked again.
             var request = new ElectLeadersRequest { ElectionType = 0, TopicPartitions = [new ElectLeadersRequest.TopicPartitionsData { Topic = "elected", Partitions = [0] }] };
-            var response = await client.SendAsync<ElectLeadersRequest, ElectLeadersResponse>(ApiKey.ElectLeaders, 2, request, CancellationToken.None);
+            ElectLeadersResponse response = null!;
+            await WaitForAsync(
+                async () => (response = await client.SendAsync<ElectLeadersRequest, ElectLeadersResponse>(ApiKey.ElectLeaders, 2, request, CancellationToken.None)).ErrorCode != (short)Levee.Protocol.ErrorCode.NotController,
+                "a controller to answer ElectLeaders");
             Assert.Equal(0, response.ErrorCode);
             Assert.Equal((short)Levee.Protocol.ErrorCode.PreferredLeaderNotAvailable, Assert.Single(Assert.Single(response.ReplicaElectionResults).PartitionResult).ErrorCode);
         }
