@@ -39,8 +39,11 @@ public sealed class RebalancePlanTests
         }, iter: 60);
     }
 
+    // The greedy planner can stop on a plateau where no single move lowers the fullest survivor (7 brokers, 12
+    // partitions on brokers 1 and 2: 1.0 before and after, seed 70XUWWxgZOR1), so only the spreading is asserted for
+    // every such cluster (docs/cascades.md, "levee rebalance").
     [Fact]
-    public void Plan_OnAClusterWhosePartitionsAllSitOnTwoBrokers_LowersTheWorstLoad()
+    public void Plan_OnAClusterWhosePartitionsAllSitOnTwoBrokers_SpreadsThemOntoOthers_WithoutRaisingTheWorstLoad()
     {
         Gen.Select(Gen.Int[4, 7], Gen.Int[2, 12]).Sample((n, partitions) =>
         {
@@ -48,7 +51,7 @@ public sealed class RebalancePlanTests
             var plan = RebalancePlan.Propose(image, AdminLimits.Default, maxMoves: partitions);
 
             Assert.NotEmpty(plan.Moves);
-            Assert.True(plan.WorstAfter < plan.WorstBefore - 1e-9, $"n={n} p={partitions}: worst {plan.WorstBefore:F4} -> {plan.WorstAfter:F4}");
+            Assert.True(plan.WorstAfter <= plan.WorstBefore + 1e-9, $"n={n} p={partitions}: worst {plan.WorstBefore:F4} -> {plan.WorstAfter:F4}");
             Assert.Contains(plan.Moves.SelectMany(m => m.To), b => b > 2);
         }, iter: 20);
     }
