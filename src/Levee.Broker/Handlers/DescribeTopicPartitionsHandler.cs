@@ -108,7 +108,7 @@ public sealed class DescribeTopicPartitionsHandler(ReplicaManager replicas, Requ
                 ErrorCode = (short)(state.Leader < 0 ? ErrorCode.LeaderNotAvailable : ErrorCode.None),
                 ReplicaNodes = [.. state.Replicas],
                 IsrNodes = [.. state.Isr],
-                OfflineReplicas = [.. state.Replicas.Where(r => !image.Brokers.TryGetValue(r, out var b) || b.Fenced)],
+                OfflineReplicas = [.. MetadataHandler.OfflineReplicas(image, state)],
                 EligibleLeaderReplicas = null,
                 LastKnownElr = null,
             });

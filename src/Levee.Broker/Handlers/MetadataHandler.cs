@@ -178,12 +178,16 @@ public sealed class MetadataHandler(ReplicaManager replicas, ControllerService c
             };
             partition.ReplicaNodes.AddRange(state.Replicas);
             partition.IsrNodes.AddRange(state.Isr);
-            partition.OfflineReplicas.AddRange(state.Replicas.Where(r => !image.Brokers.TryGetValue(r, out var b) || b.Fenced));
+            partition.OfflineReplicas.AddRange(OfflineReplicas(image, state));
             result.Partitions.Add(partition);
         }
 
         return result;
     }
+
+    /// <summary>The replicas of <paramref name="partition"/> on brokers that are fenced or no longer registered (Kafka's offline replicas).</summary>
+    internal static IEnumerable<int> OfflineReplicas(MetadataImage image, PartitionImage partition) =>
+        partition.Replicas.Where(r => !image.Brokers.TryGetValue(r, out var b) || b.Fenced);
 
     /// <inheritdoc />
     protected override MetadataResponse? ErrorResponse(MetadataRequest request, ErrorCode error, string? message) =>
