@@ -218,6 +218,24 @@ public sealed record BrokerOptions
     /// <summary>offsets.topic.segment.bytes: segment size of __consumer_offsets, small so that it compacts early (Kafka: 100 MiB).</summary>
     public int OffsetsTopicSegmentBytes { get; init; } = 104_857_600;
 
+    /// <summary>transaction.state.log.num.partitions: partitions of __transaction_state when it is created.</summary>
+    public int TransactionStateLogPartitions { get; init; } = 50;
+
+    /// <summary>transaction.state.log.replication.factor: its replication factor (taken down to the brokers available, as for __consumer_offsets).</summary>
+    public int TransactionStateLogReplicationFactor { get; init; } = 3;
+
+    /// <summary>transaction.state.log.min.isr: its min.insync.replicas (at most its replication factor).</summary>
+    public int TransactionStateLogMinIsr { get; init; } = 2;
+
+    /// <summary>transaction.state.log.segment.bytes: its segment size.</summary>
+    public int TransactionStateLogSegmentBytes { get; init; } = 104_857_600;
+
+    /// <summary>transaction.max.timeout.ms: the longest transaction.timeout.ms a producer may ask for (INVALID_TRANSACTION_TIMEOUT above).</summary>
+    public int TransactionMaxTimeoutMs { get; init; } = 900_000;
+
+    /// <summary>transaction.abort.timed.out.transaction.cleanup.interval.ms: how often transactions past their timeout are looked for and aborted.</summary>
+    public int TransactionAbortTimedOutCleanupIntervalMs { get; init; } = 10_000;
+
     /// <summary>offsets.retention.minutes: how long the offsets of an empty group are kept.</summary>
     public long OffsetsRetentionMinutes { get; init; } = 10_080;
 
@@ -531,6 +549,12 @@ public sealed record BrokerOptions
             OffsetsTopicPartitions = values.Int("offsets.topic.num.partitions") ?? defaults.OffsetsTopicPartitions,
             OffsetsTopicSegmentBytes = Positive(values.Int("offsets.topic.segment.bytes"), "offsets.topic.segment.bytes") ?? defaults.OffsetsTopicSegmentBytes,
             OffsetsRetentionMinutes = values.Long("offsets.retention.minutes") ?? defaults.OffsetsRetentionMinutes,
+            TransactionStateLogPartitions = Positive(values.Int("transaction.state.log.num.partitions"), "transaction.state.log.num.partitions") ?? defaults.TransactionStateLogPartitions,
+            TransactionStateLogReplicationFactor = Positive(values.Int("transaction.state.log.replication.factor"), "transaction.state.log.replication.factor") ?? defaults.TransactionStateLogReplicationFactor,
+            TransactionStateLogMinIsr = Positive(values.Int("transaction.state.log.min.isr"), "transaction.state.log.min.isr") ?? defaults.TransactionStateLogMinIsr,
+            TransactionStateLogSegmentBytes = Positive(values.Int("transaction.state.log.segment.bytes"), "transaction.state.log.segment.bytes") ?? defaults.TransactionStateLogSegmentBytes,
+            TransactionMaxTimeoutMs = Positive(values.Int("transaction.max.timeout.ms"), "transaction.max.timeout.ms") ?? defaults.TransactionMaxTimeoutMs,
+            TransactionAbortTimedOutCleanupIntervalMs = Positive(values.Int("transaction.abort.timed.out.transaction.cleanup.interval.ms"), "transaction.abort.timed.out.transaction.cleanup.interval.ms") ?? defaults.TransactionAbortTimedOutCleanupIntervalMs,
             OffsetsRetentionCheckIntervalMs = values.Long("offsets.retention.check.interval.ms") ?? defaults.OffsetsRetentionCheckIntervalMs,
             OffsetMetadataMaxBytes = values.Int("offset.metadata.max.bytes") ?? defaults.OffsetMetadataMaxBytes,
             QuorumVoters = values.Str("controller.quorum.voters"),

@@ -2,6 +2,7 @@ using Levee.Broker.Groups;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
 using Levee.Broker.Tenants;
+using Levee.Broker.Transactions;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -10,12 +11,13 @@ namespace Levee.Broker.Handlers;
 /// <summary>
 /// FindCoordinator (v0-v6): a group's coordinator is the broker leading its __consumer_offsets partition, named
 /// with its advertised endpoint from the metadata image (COORDINATOR_NOT_AVAILABLE while that partition has no
-/// leader). v4+ answers a batch of keys (KIP-699). Asking for a group coordinator creates __consumer_offsets on
-/// first use, as Kafka does. Transactions are not served yet.
+/// leader); a transactional id's is the broker leading its __transaction_state partition. v4+ answers a batch of
+/// keys (KIP-699). Asking for a coordinator creates __consumer_offsets or __transaction_state on first use, as Kafka
+/// does.
 /// </summary>
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.Group)]
 [AuthorizePerResource(AclOperation.Describe, AclResourceType.TransactionalId)]
-public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
+public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, TransactionCoordinator transactions, RequestAuthorizer authorizer) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
     private const sbyte GroupKeyType = 0;
     private const sbyte TransactionKeyType = 1;
@@ -81,11 +83,12 @@ public sealed class FindCoordinatorHandler(GroupCoordinator coordinator, Request
                 return await coordinator.TryEnsureOffsetsTopicAsync(context.Aborted).ConfigureAwait(false)
                     ? coordinator.FindCoordinator(key, context.Connection.Listener.Name)
                     : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString(), -1, "", -1);
+            case TransactionKeyType when key.Length == 0:
+                return (ErrorCode.InvalidRequest, "Transactional id must not be empty.", -1, "", -1);
             case TransactionKeyType:
-                // Transactions are not served yet: Kafka's answer while its transaction log is unavailable.
-                return key.Length == 0
-                    ? (ErrorCode.InvalidRequest, "Transactional id must not be empty.", -1, "", -1)
-                    : (ErrorCode.CoordinatorNotAvailable, "Transactions are not supported by this broker yet.", -1, "", -1);
+                return await transactions.TryEnsureStateTopicAsync(context.Aborted).ConfigureAwait(false)
+                    ? transactions.FindCoordinator(key, context.Connection.Listener.Name)
+                    : (ErrorCode.CoordinatorNotAvailable, ErrorCode.CoordinatorNotAvailable.ToString(), -1, "", -1);
             default:
                 return (ErrorCode.InvalidRequest, $"Unsupported coordinator key type {keyType}.", -1, "", -1);
         }

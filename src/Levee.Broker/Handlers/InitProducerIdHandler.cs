@@ -1,25 +1,22 @@
 using Levee.Broker.Producers;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Transactions;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
 namespace Levee.Broker.Handlers;
 
 /// <summary>
-/// InitProducerId (v0-v5, what Kafka 4.0 advertises) for idempotent producers: a producer id from
-/// <see cref="ProducerIdManager"/> (blocks allocated by the controller, unique cluster-wide) with epoch 0, or, when a v3+ request names the id and epoch the producer holds,
-/// the same id with the epoch bumped (KIP-360).
+/// InitProducerId (v0-v5, what Kafka 4.0 advertises). For idempotent producers: a producer id from
+/// <see cref="ProducerIdManager"/> (blocks allocated by the controller, unique cluster-wide) with epoch 0, or, when a
+/// v3+ request names the id and epoch the producer holds, the same id with the epoch bumped (KIP-360). With a
+/// transactional id: the <see cref="TransactionCoordinator"/> of that id answers (NOT_COORDINATOR elsewhere), and
+/// PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v4, as Kafka answers older clients.
 /// </summary>
-/// <remarks>
-/// Transactions are not available yet. A request with a transactional id gets COORDINATOR_NOT_AVAILABLE, which is
-/// what Kafka answers when its transaction coordinator cannot serve (the <c>__transaction_state</c> log is not
-/// available). It is retriable: a transactional client keeps looking for a coordinator and fails its
-/// initTransactions() with a timeout (max.block.ms), as it would against such a Kafka cluster.
-/// </remarks>
 [AuthorizePerResource(AclOperation.IdempotentWrite, AclResourceType.Cluster)]
 [AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
-public sealed class InitProducerIdHandler(ProducerIdManager producerIds, RequestAuthorizer authorizer) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
+public sealed class InitProducerIdHandler(ProducerIdManager producerIds, TransactionCoordinator transactions, RequestAuthorizer authorizer) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.InitProducerId;
@@ -53,14 +50,15 @@ public sealed class InitProducerIdHandler(ProducerIdManager producerIds, Request
             return ErrorResponse(request, ErrorCode.ClusterAuthorizationFailed, null);
         }
 
-        if (request.TransactionalId is not null)
+        if (request.TransactionalId is { } id)
         {
-            return new InitProducerIdResponse
+            var (txnError, txnProducerId, txnEpoch) = await transactions.InitProducerIdAsync(id, request.TransactionTimeoutMs, request.ProducerId, request.ProducerEpoch, context.Aborted).ConfigureAwait(false);
+            if (txnError == ErrorCode.ProducerFenced && context.ApiVersion < 4)
             {
-                ErrorCode = (short)ErrorCode.CoordinatorNotAvailable,
-                ProducerId = -1,
-                ProducerEpoch = -1,
-            };
+                txnError = ErrorCode.InvalidProducerEpoch;
+            }
+
+            return new InitProducerIdResponse { ErrorCode = (short)txnError, ProducerId = txnProducerId, ProducerEpoch = txnEpoch };
         }
 
         var (error, producerId, epoch) = await producerIds.InitProducerAsync(request.ProducerId, request.ProducerEpoch, context.Aborted).ConfigureAwait(false);
