@@ -5,7 +5,17 @@ using Levee.Storage;
 namespace Levee.Broker.Groups;
 
 /// <summary>A committed offset as stored in __consumer_offsets (OffsetCommitValue).</summary>
-internal sealed record CommittedOffset(long Offset, int LeaderEpoch, string Metadata, long CommitTimestampMs, long? ExpireTimestampMs);
+internal sealed record CommittedOffset(long Offset, int LeaderEpoch, string Metadata, long CommitTimestampMs, long? ExpireTimestampMs)
+{
+    /// <summary>
+    /// The base offset of the __consumer_offsets batch that holds this commit (-1 until written): when a transaction
+    /// commits, its offset replaces a committed one only if it was written later in the log, as Kafka orders them.
+    /// </summary>
+    public long RecordOffset { get; init; } = -1;
+
+    /// <summary>Whether this commit was written to the log before <paramref name="other"/> (Kafka's olderThan).</summary>
+    public bool IsOlderThan(CommittedOffset other) => RecordOffset < other.RecordOffset;
+}
 
 /// <summary>
 /// One classic group: membership, generation, the join and sync phases, and its committed offsets. Every field
@@ -71,6 +81,67 @@ internal sealed class Group
 
     /// <summary>Committed offsets.</summary>
     public Dictionary<TopicPartition, CommittedOffset> Offsets { get; } = [];
+
+    /// <summary>
+    /// Transactional offsets (TxnOffsetCommit) written to the log but not yet committed or aborted, by producer id:
+    /// invisible to OffsetFetch until the producer's COMMIT marker, dropped at its ABORT marker (KIP-98).
+    /// </summary>
+    public Dictionary<long, Dictionary<TopicPartition, CommittedOffset>> PendingTransactionalOffsets { get; } = [];
+
+    /// <summary>Whether some open transaction holds an offset of <paramref name="partition"/> (OffsetFetch require_stable, KIP-447).</summary>
+    public bool HasPendingTransactionalOffset(TopicPartition partition) =>
+        PendingTransactionalOffsets.Values.Any(pending => pending.ContainsKey(partition));
+
+    /// <summary>Committed offsets or offsets of an open transaction: a group with either is not removed as empty.</summary>
+    public bool HasOffsets => Offsets.Count > 0 || PendingTransactionalOffsets.Count > 0;
+
+    /// <summary>
+    /// The producer's transaction ended: on commit its offsets replace the committed ones they were written after
+    /// (a commit written later in the log stays, as Kafka decides by log order); on abort they are dropped. False when
+    /// the producer had no offsets pending in this group.
+    /// </summary>
+    public bool CompletePendingTransaction(long producerId, bool commit)
+    {
+        if (!PendingTransactionalOffsets.Remove(producerId, out var pending))
+        {
+            return false;
+        }
+
+        if (commit)
+        {
+            ApplyCommittedTransaction(Offsets, pending);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A committed transaction's offsets become the committed ones, except where a commit written later in the log
+    /// holds the partition (Kafka orders commits by their place in the log, not by when the transaction ended).
+    /// </summary>
+    public static void ApplyCommittedTransaction(Dictionary<TopicPartition, CommittedOffset> committed, Dictionary<TopicPartition, CommittedOffset> transaction)
+    {
+        foreach (var (partition, offset) in transaction)
+        {
+            if (!committed.TryGetValue(partition, out var current) || current.IsOlderThan(offset))
+            {
+                committed[partition] = offset;
+            }
+        }
+    }
+
+    /// <summary>Forgets the offsets of <paramref name="partition"/>, committed and pending, as Kafka's removeOffsets does.</summary>
+    public void RemoveOffsets(TopicPartition partition)
+    {
+        Offsets.Remove(partition);
+        foreach (var (producerId, pending) in PendingTransactionalOffsets.ToList())
+        {
+            if (pending.Remove(partition) && pending.Count == 0)
+            {
+                PendingTransactionalOffsets.Remove(producerId);
+            }
+        }
+    }
 
     /// <summary>When the current join phase ends at the latest (rebalance timeout or initial delay); MaxValue when none runs.</summary>
     public long JoinDeadlineMs { get; set; } = long.MaxValue;

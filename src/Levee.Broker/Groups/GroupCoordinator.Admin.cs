@@ -166,7 +166,9 @@ public sealed partial class GroupCoordinator
                     return ErrorCode.NonEmptyGroup;
             }
 
+            // Offsets of open transactions get tombstones too, so that neither a reload nor compaction brings them back.
             var records = group.Offsets.Keys
+                .Union(group.PendingTransactionalOffsets.Values.SelectMany(p => p.Keys))
                 .Select(tp => new RecordData(GroupRecords.OffsetCommitKey(group.GroupId, tp.Topic, tp.Partition), null, now))
                 .Append(new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), null, now))
                 .ToList();
@@ -177,6 +179,7 @@ public sealed partial class GroupCoordinator
             }
 
             group.Offsets.Clear();
+            group.PendingTransactionalOffsets.Clear();
             RemoveGroup(group, now);
             LogGroupDeleted(groupId);
         }

@@ -1,6 +1,7 @@
 using Levee.Protocol;
 using Levee.Protocol.Records;
 using Levee.Storage;
+using Levee.Storage.ProducerState;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Groups;
@@ -14,8 +15,15 @@ public sealed partial class GroupCoordinator
     /// broker no longer leads the partition with the epoch the group was loaded under: never append as a follower.
     /// Called with the group's lock held.
     /// </summary>
-    private ErrorCode Append(Group group, List<RecordData> records)
+    private ErrorCode Append(Group group, List<RecordData> records) => Append(group, records, new RecordBatchOptions(), out _);
+
+    /// <summary>
+    /// <see cref="Append(Group, List{RecordData})"/> with the batch's producer fields: a transactional batch
+    /// (TxnOffsetCommit) carries the producer's id and epoch. <paramref name="baseOffset"/> is where the batch landed.
+    /// </summary>
+    private ErrorCode Append(Group group, List<RecordData> records, in RecordBatchOptions options, out long baseOffset)
     {
+        baseOffset = -1;
         if (!group.Owner.IsServing ||
             !_replicas.TryGetPartition(OffsetsTopic, group.OffsetsPartition, out var partition) ||
             !partition.IsLeader ||
@@ -24,7 +32,7 @@ public sealed partial class GroupCoordinator
             return ErrorCode.NotCoordinator;
         }
 
-        var batch = RecordBatchBuilder.BuildToArray(new RecordBatchOptions(), records.ToArray());
+        var batch = RecordBatchBuilder.BuildToArray(options, records.ToArray());
         var validation = RecordBatchValidator.Validate(batch, new ValidationOptions { FromClient = false, MaxMessageBytes = int.MaxValue, RequireKeys = true });
         if (!validation.IsValid)
         {
@@ -36,7 +44,13 @@ public sealed partial class GroupCoordinator
         {
             var info = partition.Append(batch, useLogAppendTime: false);
             group.WrittenEnd = info.LastOffset + 1;
+            baseOffset = info.FirstOffset;
             return ErrorCode.None;
+        }
+        catch (ProducerStateException e)
+        {
+            // A transactional batch of a fenced producer epoch (INVALID_PRODUCER_EPOCH): nothing was written.
+            return e.ErrorCode;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or ArgumentException)
         {
@@ -58,11 +72,15 @@ public sealed partial class GroupCoordinator
         return Append(group, [new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), GroupRecords.GroupMetadataValue(stored), now)]);
     }
 
-    /// <summary>Replays one __consumer_offsets partition up to <paramref name="end"/>: the last record per key wins, tombstones delete.</summary>
+    /// <summary>
+    /// Replays one __consumer_offsets partition up to <paramref name="end"/>: the last record per key wins, tombstones
+    /// delete. Offsets written in a transaction (a transactional batch) are held by producer id until that producer's
+    /// control batch: COMMIT applies them (unless a commit written later in the log holds the partition), ABORT drops
+    /// them; those still open at <paramref name="end"/> stay pending in their groups, as Kafka loads them.
+    /// </summary>
     private static List<Group> LoadPartition(OwnedPartition owner, PartitionLog log, long end, long now)
     {
-        var offsets = new Dictionary<string, Dictionary<TopicPartition, CommittedOffset>>(StringComparer.Ordinal);
-        var metadata = new Dictionary<string, StoredGroup?>(StringComparer.Ordinal);
+        var replay = new PartitionReplay();
         var position = log.LogStartOffset;
         while (position < end)
         {
@@ -84,57 +102,19 @@ public sealed partial class GroupCoordinator
                     break;
                 }
 
-                if (!header.IsControl)
-                {
-                    using var records = new RecordReader(buffer.AsSpan(at, total));
-                    while (records.TryReadNext(out var record))
-                    {
-                        if (record.KeyIsNull)
-                        {
-                            continue;
-                        }
-
-                        var (isOffset, groupId, topicName, partition) = GroupRecords.ReadKey(record.Key.ToArray());
-                        if (isOffset)
-                        {
-                            if (!offsets.TryGetValue(groupId, out var groupOffsets))
-                            {
-                                offsets[groupId] = groupOffsets = [];
-                            }
-
-                            var tp = new TopicPartition(topicName!, partition);
-                            if (record.ValueIsNull)
-                            {
-                                groupOffsets.Remove(tp);
-                            }
-                            else
-                            {
-                                groupOffsets[tp] = GroupRecords.ReadOffsetCommitValue(record.Value.ToArray());
-                            }
-                        }
-                        else
-                        {
-                            metadata[groupId] = record.ValueIsNull ? null : GroupRecords.ReadGroupMetadataValue(record.Value.ToArray());
-                            if (record.ValueIsNull)
-                            {
-                                // A group tombstone follows its offsets' tombstones; drop any left, as Kafka does.
-                                offsets.Remove(groupId);
-                            }
-                        }
-                    }
-                }
-
+                replay.Batch(buffer.AsSpan(at, total));
                 position = header.LastOffset + 1;
                 at += total;
             }
         }
 
         var loaded = new List<Group>();
-        foreach (var groupId in metadata.Keys.Union(offsets.Keys).ToList())
+        foreach (var groupId in replay.GroupIds)
         {
-            var stored = metadata.GetValueOrDefault(groupId);
-            var groupOffsets = offsets.GetValueOrDefault(groupId);
-            if (stored is null && (groupOffsets is null || groupOffsets.Count == 0))
+            var stored = replay.Metadata.GetValueOrDefault(groupId);
+            var groupOffsets = replay.Offsets.GetValueOrDefault(groupId);
+            var pending = replay.PendingOf(groupId);
+            if (stored is null && (groupOffsets is null || groupOffsets.Count == 0) && pending.Count == 0)
             {
                 continue;
             }
@@ -169,6 +149,11 @@ public sealed partial class GroupCoordinator
             foreach (var (tp, offset) in groupOffsets ?? [])
             {
                 group.Offsets[tp] = offset;
+            }
+
+            foreach (var (producerId, offsets) in pending)
+            {
+                group.PendingTransactionalOffsets[producerId] = offsets;
             }
 
             loaded.Add(group);

@@ -18,72 +18,108 @@ public sealed partial class GroupCoordinator
     {
         ArgumentNullException.ThrowIfNull(request);
         var response = new OffsetCommitResponse();
-        var results = new List<(OffsetCommitResponse.OffsetCommitResponsePartition Result, TopicPartition Tp, OffsetCommitRequest.OffsetCommitRequestPartition Request)>();
+        var commits = new List<OffsetToCommit>();
         foreach (var topic in request.Topics)
         {
             var topicResponse = new OffsetCommitResponse.OffsetCommitResponseTopic { Name = topic.Name };
             response.Topics.Add(topicResponse);
-            foreach (var partition in topic.Partitions)
+            foreach (var p in topic.Partitions)
             {
-                var result = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex };
+                var result = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex };
                 topicResponse.Partitions.Add(result);
-                if (_replicas.Image.GetPartition(topic.Name, partition.PartitionIndex) is null)
-                {
-                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
-                }
-                else if (partition.CommittedMetadata is { } metadata && Encoding.UTF8.GetByteCount(metadata) > _options.OffsetMetadataMaxBytes)
-                {
-                    result.ErrorCode = (short)ErrorCode.OffsetMetadataTooLarge;
-                }
-                else
-                {
-                    results.Add((result, new TopicPartition(topic.Name, partition.PartitionIndex), partition));
-                }
+                AddCommit(commits, new TopicPartition(topic.Name, p.PartitionIndex), p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata, e => result.ErrorCode = (short)e);
             }
-        }
-
-        void FailAll(ErrorCode error)
-        {
-            foreach (var (result, _, _) in results)
-            {
-                result.ErrorCode = (short)error;
-            }
-        }
-
-        if (!await TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false))
-        {
-            FailAll(ErrorCode.CoordinatorNotAvailable);
-            return response;
-        }
-
-        var coordinatorError = CheckCoordinator(request.GroupId, out var owner);
-        if (coordinatorError != ErrorCode.None || owner is null)
-        {
-            FailAll(owner is null && coordinatorError == ErrorCode.None ? ErrorCode.CoordinatorNotAvailable : coordinatorError);
-            return response;
         }
 
         var generation = request.GenerationIdOrMemberEpoch;
+        long? retentionMs = version is >= 2 and <= 4 && request.RetentionTimeMs != -1 ? request.RetentionTimeMs : null;
+        await CommitAsync(
+            request.GroupId,
+            generation,
+            commits,
+            (group, now) => ValidateCommit(group, request, generation, now),
+            retentionMs,
+            new RecordBatchOptions(),
+            (group, offsets) =>
+            {
+                foreach (var (tp, offset) in offsets)
+                {
+                    group.Offsets[tp] = offset;
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>
+    /// Checks one partition of a commit request (it exists, its metadata is not too large, as Kafka checks them): a
+    /// partition that passes joins <paramref name="commits"/>, one that fails is answered at once.
+    /// </summary>
+    private void AddCommit(List<OffsetToCommit> commits, TopicPartition tp, long offset, int leaderEpoch, string? metadata, Action<ErrorCode> answer)
+    {
+        if (_replicas.Image.GetPartition(tp.Topic, tp.Partition) is null)
+        {
+            answer(ErrorCode.UnknownTopicOrPartition);
+        }
+        else if (metadata is not null && Encoding.UTF8.GetByteCount(metadata) > _options.OffsetMetadataMaxBytes)
+        {
+            answer(ErrorCode.OffsetMetadataTooLarge);
+        }
+        else
+        {
+            commits.Add(new OffsetToCommit(tp, offset, leaderEpoch, metadata ?? "", answer));
+        }
+    }
+
+    /// <summary>
+    /// The commit both OffsetCommit and TxnOffsetCommit make: finds the group (a generation of a group that does not
+    /// exist is stale: ILLEGAL_GENERATION; without one the group is created empty), checks the request against it
+    /// under its lock (<paramref name="validate"/>), appends the offsets as one batch with <paramref name="options"/>,
+    /// hands them to <paramref name="store"/> (with where the batch landed) and answers once the ISR has the batch.
+    /// </summary>
+    private async ValueTask CommitAsync(
+        string groupId,
+        int generation,
+        List<OffsetToCommit> commits,
+        Func<Group, long, ErrorCode> validate,
+        long? retentionMs,
+        RecordBatchOptions options,
+        Action<Group, List<(TopicPartition Partition, CommittedOffset Offset)>> store,
+        CancellationToken cancellationToken)
+    {
+        if (!await TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false))
+        {
+            Answer(commits, ErrorCode.CoordinatorNotAvailable);
+            return;
+        }
+
+        var coordinatorError = CheckCoordinator(groupId, out var owner);
+        if (coordinatorError != ErrorCode.None || owner is null)
+        {
+            Answer(commits, owner is null && coordinatorError == ErrorCode.None ? ErrorCode.CoordinatorNotAvailable : coordinatorError);
+            return;
+        }
+
         Group committed;
         while (true)
         {
-            var group = TryGetGroup(request.GroupId);
+            var group = TryGetGroup(groupId);
             if (group is null)
             {
                 if (!owner.IsServing)
                 {
-                    FailAll(ErrorCode.NotCoordinator);
-                    return response;
+                    Answer(commits, ErrorCode.NotCoordinator);
+                    return;
                 }
 
                 if (generation >= 0)
                 {
                     // A generation of a group that no longer exists (or never did): the commit is stale.
-                    FailAll(ErrorCode.IllegalGeneration);
-                    return response;
+                    Answer(commits, ErrorCode.IllegalGeneration);
+                    return;
                 }
 
-                group = GetOrCreateGroup(request.GroupId, owner);
+                group = GetOrCreateGroup(groupId, owner);
             }
 
             lock (group.Sync)
@@ -91,8 +127,8 @@ public sealed partial class GroupCoordinator
                 var now = NowMs;
                 if (!group.Owner.IsServing)
                 {
-                    FailAll(ErrorCode.NotCoordinator);
-                    return response;
+                    Answer(commits, ErrorCode.NotCoordinator);
+                    return;
                 }
 
                 if (group.State == GroupState.Dead)
@@ -100,40 +136,36 @@ public sealed partial class GroupCoordinator
                     continue;
                 }
 
-                var error = ValidateCommit(group, request, generation, now);
+                var error = validate(group, now);
                 if (error != ErrorCode.None)
                 {
-                    FailAll(error);
-                    return response;
+                    Answer(commits, error);
+                    return;
                 }
 
-                if (results.Count == 0)
+                if (commits.Count == 0)
                 {
-                    return response;
+                    return;
                 }
 
-                long? expire = version is >= 2 and <= 4 && request.RetentionTimeMs != -1 ? now + request.RetentionTimeMs : null;
-                var records = new List<RecordData>(results.Count);
-                var commits = new List<(TopicPartition, CommittedOffset)>(results.Count);
-                foreach (var (_, tp, p) in results)
+                long? expire = retentionMs is { } retention ? now + retention : null;
+                var records = new List<RecordData>(commits.Count);
+                var offsets = new List<(TopicPartition, CommittedOffset)>(commits.Count);
+                foreach (var commit in commits)
                 {
-                    var offset = new CommittedOffset(p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata ?? "", now, expire);
-                    commits.Add((tp, offset));
-                    records.Add(new RecordData(GroupRecords.OffsetCommitKey(group.GroupId, tp.Topic, tp.Partition), GroupRecords.OffsetCommitValue(offset), now));
+                    var offset = new CommittedOffset(commit.Offset, commit.LeaderEpoch, commit.Metadata, now, expire);
+                    offsets.Add((commit.Partition, offset));
+                    records.Add(new RecordData(GroupRecords.OffsetCommitKey(group.GroupId, commit.Partition.Topic, commit.Partition.Partition), GroupRecords.OffsetCommitValue(offset), now));
                 }
 
-                var appended = Append(group, records);
+                var appended = Append(group, records, options, out var baseOffset);
                 if (appended != ErrorCode.None)
                 {
-                    FailAll(appended);
-                    return response;
+                    Answer(commits, appended);
+                    return;
                 }
 
-                foreach (var (tp, offset) in commits)
-                {
-                    group.Offsets[tp] = offset;
-                }
-
+                store(group, [.. offsets.Select(o => (o.Item1, o.Item2 with { RecordOffset = baseOffset }))]);
                 committed = group;
             }
 
@@ -144,10 +176,16 @@ public sealed partial class GroupCoordinator
         var written = await WaitForWrittenAsync(committed, cancellationToken).ConfigureAwait(false);
         if (written != ErrorCode.None)
         {
-            FailAll(written);
+            Answer(commits, written);
         }
+    }
 
-        return response;
+    private static void Answer(List<OffsetToCommit> commits, ErrorCode error)
+    {
+        foreach (var commit in commits)
+        {
+            commit.Answer(error);
+        }
     }
 
     private static ErrorCode ValidateCommit(Group group, OffsetCommitRequest request, int generation, long now)
@@ -185,18 +223,23 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    /// <summary>OffsetFetch: one group (v1-v7) or several (v8+); null topics mean every committed partition (v2+).</summary>
+    /// <summary>
+    /// OffsetFetch: one group (v1-v7) or several (v8+); null topics mean every committed partition (v2+). With
+    /// require_stable (v7+, KIP-447) a partition an open transaction holds an offset for is answered
+    /// UNSTABLE_OFFSET_COMMIT (the client retries); without it, the last committed offset.
+    /// </summary>
     public async ValueTask<OffsetFetchResponse> FetchOffsetsAsync(OffsetFetchRequest request, short version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var response = new OffsetFetchResponse();
+        var requireStable = version >= 7 && request.RequireStable;
         if (version >= 8)
         {
             foreach (var requested in request.Groups)
             {
                 var topics = requested.Topics?.Select(t => (t.Name, t.PartitionIndexes)).ToList();
                 var groupResponse = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = requested.GroupId };
-                var (error, fetched) = await FetchGroupOffsetsAsync(requested.GroupId, topics, cancellationToken).ConfigureAwait(false);
+                var (error, fetched) = await FetchGroupOffsetsAsync(requested.GroupId, topics, requireStable, cancellationToken).ConfigureAwait(false);
                 groupResponse.ErrorCode = (short)error;
                 foreach (var (name, partitions) in fetched)
                 {
@@ -209,6 +252,7 @@ public sealed partial class GroupCoordinator
                             CommittedOffset = p.Offset?.Offset ?? -1,
                             CommittedLeaderEpoch = p.Offset?.LeaderEpoch ?? -1,
                             Metadata = p.Offset?.Metadata ?? "",
+                            ErrorCode = (short)p.Error,
                         })],
                     });
                 }
@@ -220,7 +264,7 @@ public sealed partial class GroupCoordinator
         }
 
         var single = request.Topics?.Select(t => (t.Name, t.PartitionIndexes)).ToList();
-        var (singleError, singleFetched) = await FetchGroupOffsetsAsync(request.GroupId, single, cancellationToken).ConfigureAwait(false);
+        var (singleError, singleFetched) = await FetchGroupOffsetsAsync(request.GroupId, single, requireStable, cancellationToken).ConfigureAwait(false);
         response.ErrorCode = (short)singleError;
         foreach (var (name, partitions) in singleFetched)
         {
@@ -235,7 +279,7 @@ public sealed partial class GroupCoordinator
                     Metadata = p.Offset?.Metadata ?? "",
 
                     // v1 has no top-level error: Kafka repeats it on every partition.
-                    ErrorCode = version < 2 ? (short)singleError : (short)0,
+                    ErrorCode = version < 2 ? (short)singleError : (short)p.Error,
                 })],
             });
         }
@@ -245,15 +289,16 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// The committed offsets of a group, answered only once the ISR has every record they come from (a commit
-    /// is visible in memory once appended; it is served once replicated). There are no transactional offsets yet,
-    /// so require_stable (v7+) never has anything pending to wait for. On an error, the requested partitions come
-    /// back with offset -1 (the caller puts the error where the version wants it).
+    /// is visible in memory once appended; it is served once replicated). Offsets of open transactions are never
+    /// shown; with <paramref name="requireStable"/> a partition that has some is answered UNSTABLE_OFFSET_COMMIT
+    /// without an offset (for "all partitions", among the committed ones, as Kafka). On an error, the requested
+    /// partitions come back with offset -1 (the caller puts the error where the version wants it).
     /// </summary>
-    private async ValueTask<(ErrorCode Error, List<(string Topic, List<(int Partition, CommittedOffset? Offset)> Partitions)> Offsets)> FetchGroupOffsetsAsync(string groupId, List<(string Name, List<int> Partitions)>? topics, CancellationToken cancellationToken)
+    private async ValueTask<(ErrorCode Error, List<(string Topic, List<FetchedOffset> Partitions)> Offsets)> FetchGroupOffsetsAsync(string groupId, List<(string Name, List<int> Partitions)>? topics, bool requireStable, CancellationToken cancellationToken)
     {
-        var result = new List<(string, List<(int, CommittedOffset?)>)>();
-        List<(string, List<(int, CommittedOffset?)>)> NoOffsets() =>
-            topics is null ? [] : [.. topics.Select(t => (t.Name, t.Partitions.Select(p => (p, (CommittedOffset?)null)).ToList()))];
+        var result = new List<(string, List<FetchedOffset>)>();
+        List<(string, List<FetchedOffset>)> NoOffsets() =>
+            topics is null ? [] : [.. topics.Select(t => (t.Name, t.Partitions.Select(p => new FetchedOffset(p, null, ErrorCode.None)).ToList()))];
 
         var coordinatorError = CheckCoordinator(groupId, out _);
         if (coordinatorError != ErrorCode.None)
@@ -274,18 +319,22 @@ public sealed partial class GroupCoordinator
                 return (ErrorCode.NotCoordinator, NoOffsets());
             }
 
+            FetchedOffset Fetched(TopicPartition tp) =>
+                requireStable && group.HasPendingTransactionalOffset(tp) ? new FetchedOffset(tp.Partition, null, ErrorCode.UnstableOffsetCommit)
+                : new FetchedOffset(tp.Partition, group.Offsets.GetValueOrDefault(tp), ErrorCode.None);
+
             if (topics is null)
             {
-                foreach (var byTopic in group.Offsets.GroupBy(o => o.Key.Topic, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+                foreach (var byTopic in group.Offsets.Keys.GroupBy(tp => tp.Topic, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
                 {
-                    result.Add((byTopic.Key, byTopic.OrderBy(o => o.Key.Partition).Select(o => (o.Key.Partition, (CommittedOffset?)o.Value)).ToList()));
+                    result.Add((byTopic.Key, byTopic.OrderBy(tp => tp.Partition).Select(Fetched).ToList()));
                 }
             }
             else
             {
                 foreach (var (name, partitions) in topics)
                 {
-                    result.Add((name, partitions.Select(p => (p, group.Offsets.TryGetValue(new TopicPartition(name, p), out var o) ? o : null)).ToList()));
+                    result.Add((name, partitions.Select(p => Fetched(new TopicPartition(name, p))).ToList()));
                 }
             }
         }
@@ -359,7 +408,8 @@ public sealed partial class GroupCoordinator
                 }
             }
 
-            var error = DeleteOffsetsLocked(group, deleted.Where(group.Offsets.ContainsKey).ToList(), now);
+            // Offsets of open transactions are deleted too (Kafka's removeOffsets); the tombstone says so to a reload.
+            var error = DeleteOffsetsLocked(group, deleted.Where(tp => group.Offsets.ContainsKey(tp) || group.HasPendingTransactionalOffset(tp)).ToList(), now);
             if (error != ErrorCode.None)
             {
                 response.ErrorCode = (short)error;
@@ -392,7 +442,7 @@ public sealed partial class GroupCoordinator
         {
             foreach (var tp in partitions)
             {
-                group.Offsets.Remove(tp);
+                group.RemoveOffsets(tp);
             }
         }
 
@@ -438,7 +488,7 @@ public sealed partial class GroupCoordinator
                     LogOffsetsExpired(group.GroupId, expired.Count);
                 }
 
-                if (group.State == GroupState.Empty && group.Offsets.Count == 0 &&
+                if (group.State == GroupState.Empty && !group.HasOffsets &&
                     Append(group, [new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), null, now)]) == ErrorCode.None)
                 {
                     RemoveGroup(group, now);
@@ -454,3 +504,9 @@ public sealed partial class GroupCoordinator
     [LoggerMessage(EventName = "GroupRemoved", Level = LogLevel.Information, Message = "Group {GroupId}: empty and without offsets; removed")]
     private partial void LogGroupRemoved(string groupId);
 }
+
+/// <summary>One partition of an OffsetFetch answer: its committed offset (null: none) or its error.</summary>
+internal readonly record struct FetchedOffset(int Partition, CommittedOffset? Offset, ErrorCode Error);
+
+/// <summary>One partition of a commit request that passed the per-partition checks, and where its answer goes.</summary>
+internal sealed record OffsetToCommit(TopicPartition Partition, long Offset, int LeaderEpoch, string Metadata, Action<ErrorCode> Answer);

@@ -194,6 +194,16 @@ public sealed partial class GroupCoordinator
                     group.WrittenEnd = end;
                     _groups[group.GroupId] = group;
                     offsets += group.Offsets.Count;
+                    foreach (var producerId in group.PendingTransactionalOffsets.Keys)
+                    {
+                        owned.AddOpenTransaction(producerId, group);
+                    }
+                }
+
+                // Markers the transaction coordinator wrote after the log was read were deferred until now.
+                foreach (var (producerId, commit) in owned.TakeCompletedWhileLoading())
+                {
+                    CompleteOpenTransaction(owned, partition, producerId, commit);
                 }
 
                 owned.MarkLoaded();

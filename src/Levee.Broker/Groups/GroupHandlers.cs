@@ -20,6 +20,7 @@ public static class GroupHandlers
         services.AddSingleton<IApiHandler, LeaveGroupHandler>();
         services.AddSingleton<IApiHandler, OffsetCommitHandler>();
         services.AddSingleton<IApiHandler, OffsetFetchHandler>();
+        services.AddSingleton<IApiHandler, TxnOffsetCommitHandler>();
         services.AddSingleton<IApiHandler, OffsetDeleteHandler>();
         services.AddSingleton<IApiHandler, DescribeGroupsHandler>();
         services.AddSingleton<IApiHandler, ListGroupsHandler>();

@@ -9,6 +9,9 @@ namespace Levee.Broker.Groups;
 internal sealed class OwnedPartition(int partition, int leaderEpoch)
 {
     private readonly TaskCompletionSource _unloaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<long, HashSet<Group>> _openTransactions = [];
+    private readonly List<(long ProducerId, bool Commit)> _completedWhileLoading = [];
+    private readonly Lock _transactionsLock = new();
     private volatile bool _loaded;
 
     /// <summary>The __consumer_offsets partition index.</summary>
@@ -34,4 +37,41 @@ internal sealed class OwnedPartition(int partition, int leaderEpoch)
 
     /// <summary>Marks the partition given up.</summary>
     public void MarkUnloaded() => _unloaded.TrySetResult();
+
+    /// <summary>Notes that <paramref name="group"/> holds offsets of an open transaction of <paramref name="producerId"/> (Kafka's openGroupsForProducer).</summary>
+    public void AddOpenTransaction(long producerId, Group group)
+    {
+        lock (_transactionsLock)
+        {
+            if (!_openTransactions.TryGetValue(producerId, out var groups))
+            {
+                _openTransactions[producerId] = groups = [];
+            }
+
+            groups.Add(group);
+        }
+    }
+
+    /// <summary>The groups holding offsets of the producer's open transaction, forgotten here: its marker was written.</summary>
+    public List<Group> TakeOpenTransaction(long producerId)
+    {
+        lock (_transactionsLock)
+        {
+            return _openTransactions.Remove(producerId, out var groups) ? [.. groups] : [];
+        }
+    }
+
+    /// <summary>
+    /// A marker written after the load started reading (the load does not see it): it is applied when the load ends.
+    /// Called under the coordinator's ownership lock, as is <see cref="TakeCompletedWhileLoading"/>.
+    /// </summary>
+    public void DeferCompletion(long producerId, bool commit) => _completedWhileLoading.Add((producerId, commit));
+
+    /// <summary>The markers written while loading, in order.</summary>
+    public List<(long ProducerId, bool Commit)> TakeCompletedWhileLoading()
+    {
+        var completed = _completedWhileLoading.ToList();
+        _completedWhileLoading.Clear();
+        return completed;
+    }
 }

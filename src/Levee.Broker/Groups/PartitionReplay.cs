@@ -1,0 +1,170 @@
+using System.Buffers.Binary;
+using Levee.Protocol.Records;
+using Levee.Storage;
+
+namespace Levee.Broker.Groups;
+
+/// <summary>
+/// What the batches of one __consumer_offsets partition say, replayed in log order (loading a partition): the last
+/// record per key wins and tombstones delete. Offsets written in a transaction (a transactional batch, TxnOffsetCommit)
+/// are held by producer id until that producer's control batch: COMMIT applies them where no commit written later in
+/// the log holds the partition, ABORT drops them; those left at the end belong to transactions still open.
+/// <para>
+/// A tombstone of an offset, or of a group, also drops the offsets open transactions hold for it, as the coordinator
+/// does in memory (Kafka's removeOffsets), so a reload answers as the coordinator did before it.
+/// </para>
+/// </summary>
+internal sealed class PartitionReplay
+{
+    /// <summary>Control record type of an ABORT marker (the key is int16 version, int16 type).</summary>
+    private const short AbortMarker = 0;
+
+    /// <summary>Control record type of a COMMIT marker.</summary>
+    private const short CommitMarker = 1;
+
+    // producer id -> group -> partition -> offset, for transactions whose marker has not been read yet.
+    private readonly Dictionary<long, Dictionary<string, Dictionary<TopicPartition, CommittedOffset>>> _pending = [];
+
+    /// <summary>Committed offsets by group.</summary>
+    public Dictionary<string, Dictionary<TopicPartition, CommittedOffset>> Offsets { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Group metadata by group; null after a tombstone.</summary>
+    public Dictionary<string, StoredGroup?> Metadata { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every group some record named.</summary>
+    public IEnumerable<string> GroupIds =>
+        Metadata.Keys.Union(Offsets.Keys, StringComparer.Ordinal).Union(_pending.Values.SelectMany(p => p.Keys), StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether a control batch's record is a transaction marker, and which: its key is an int16 version followed by
+    /// an int16 type (0 ABORT, 1 COMMIT); other control records (none is written to this topic) are not markers.
+    /// </summary>
+    public static bool TryReadMarker(ReadOnlySpan<byte> key, out bool commit)
+    {
+        commit = false;
+        if (key.Length < 4)
+        {
+            return false;
+        }
+
+        var type = BinaryPrimitives.ReadInt16BigEndian(key[2..]);
+        commit = type == CommitMarker;
+        return type is CommitMarker or AbortMarker;
+    }
+
+    /// <summary>The offsets of open transactions of <paramref name="groupId"/>, by producer id.</summary>
+    public Dictionary<long, Dictionary<TopicPartition, CommittedOffset>> PendingOf(string groupId)
+    {
+        var result = new Dictionary<long, Dictionary<TopicPartition, CommittedOffset>>();
+        foreach (var (producerId, groups) in _pending)
+        {
+            if (groups.TryGetValue(groupId, out var offsets) && offsets.Count > 0)
+            {
+                result[producerId] = offsets;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Replays one whole batch.</summary>
+    public void Batch(ReadOnlySpan<byte> batch)
+    {
+        var header = new RecordBatchHeader(batch);
+        using var records = new RecordReader(batch);
+        if (header.IsControl)
+        {
+            if (records.TryReadNext(out var marker) && !marker.KeyIsNull && TryReadMarker(marker.Key, out var commit))
+            {
+                EndTransaction(header.ProducerId, commit);
+            }
+
+            return;
+        }
+
+        var transactional = header.IsTransactional && header.ProducerId >= 0;
+        while (records.TryReadNext(out var record))
+        {
+            if (record.KeyIsNull)
+            {
+                continue;
+            }
+
+            var (isOffset, groupId, topicName, partition) = GroupRecords.ReadKey(record.Key.ToArray());
+            if (!isOffset)
+            {
+                Metadata[groupId] = record.ValueIsNull ? null : GroupRecords.ReadGroupMetadataValue(record.Value.ToArray());
+                if (record.ValueIsNull)
+                {
+                    // A group tombstone follows its offsets' tombstones; drop any left, as Kafka does.
+                    Offsets.Remove(groupId);
+                    foreach (var groups in _pending.Values)
+                    {
+                        groups.Remove(groupId);
+                    }
+                }
+
+                continue;
+            }
+
+            var tp = new TopicPartition(topicName!, partition);
+            var offset = record.ValueIsNull ? null : GroupRecords.ReadOffsetCommitValue(record.Value.ToArray()) with { RecordOffset = header.BaseOffset };
+            if (transactional)
+            {
+                var offsets = Slot(Slot(_pending, header.ProducerId, () => new Dictionary<string, Dictionary<TopicPartition, CommittedOffset>>(StringComparer.Ordinal)), groupId, () => []);
+                if (offset is null)
+                {
+                    offsets.Remove(tp);
+                }
+                else
+                {
+                    offsets[tp] = offset;
+                }
+
+                continue;
+            }
+
+            var committed = Slot(Offsets, groupId, () => []);
+            if (offset is null)
+            {
+                committed.Remove(tp);
+                foreach (var groups in _pending.Values)
+                {
+                    if (groups.TryGetValue(groupId, out var pending))
+                    {
+                        pending.Remove(tp);
+                    }
+                }
+            }
+            else
+            {
+                committed[tp] = offset;
+            }
+        }
+    }
+
+    private static TValue Slot<TKey, TValue>(Dictionary<TKey, TValue> map, TKey key, Func<TValue> create)
+        where TKey : notnull
+    {
+        if (!map.TryGetValue(key, out var value))
+        {
+            map[key] = value = create();
+        }
+
+        return value;
+    }
+
+    /// <summary>A producer's marker: its offsets are committed (where not older than the committed ones) or dropped.</summary>
+    private void EndTransaction(long producerId, bool commit)
+    {
+        if (!_pending.Remove(producerId, out var groups) || !commit)
+        {
+            return;
+        }
+
+        foreach (var (groupId, offsets) in groups)
+        {
+            Group.ApplyCommittedTransaction(Slot(Offsets, groupId, () => []), offsets);
+        }
+    }
+}
