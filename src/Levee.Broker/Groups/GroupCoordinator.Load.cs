@@ -42,7 +42,9 @@ public sealed partial class GroupCoordinator
 
         try
         {
-            var info = partition.Append(batch, useLogAppendTime: false);
+            // A transactional offsets batch is the coordinator's, not the producer's: its epoch is checked, its
+            // sequence is not (every such batch starts at 0, and would otherwise look like a retry of the last one).
+            var info = partition.Append(batch, useLogAppendTime: false, options.ProducerId >= 0 ? AppendOrigin.Coordinator : AppendOrigin.Client);
             group.WrittenEnd = info.LastOffset + 1;
             baseOffset = info.FirstOffset;
             return ErrorCode.None;

@@ -32,14 +32,6 @@ public sealed class IdempotentProduceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task InitProducerId_WithATransactionalId_AnswersCoordinatorNotAvailable()
-    {
-        var response = await RawProducer.InitProducerIdAsync(_broker.BootstrapServers, transactionalId: "tx-1");
-        Assert.Equal((short)KafkaErrorCode.CoordinatorNotAvailable, response.ErrorCode);
-        Assert.Equal(-1, response.ProducerId);
-    }
-
-    [Fact]
     public async Task ProducerIds_NeverRepeatAcrossRestarts()
     {
         var before = await RawProducer.InitProducerIdAsync(_broker.BootstrapServers);

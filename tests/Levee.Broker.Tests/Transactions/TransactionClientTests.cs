@@ -106,6 +106,82 @@ public sealed class TransactionClientTests : IAsyncLifetime
         Assert.Empty(ReadAll(topic, IsolationLevel.ReadCommitted, 0));
     }
 
+    [Fact]
+    public async Task ConsumeTransformProduce_WithAbortsAndRewinds_WritesEachInputOnce_AndCommitsTheGroupsOffsetsWithIt()
+    {
+        const int count = 300;
+        await CreateTopicAsync("eos-in", 2);
+        await CreateTopicAsync("eos-out", 2);
+        using (var plain = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _broker.BootstrapServers }).Build())
+        {
+            foreach (var value in Values("in", count))
+            {
+                plain.Produce("eos-in", new Message<string, string> { Key = value, Value = value });
+            }
+
+            plain.Flush(TimeSpan.FromSeconds(30));
+        }
+
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = _broker.BootstrapServers,
+            GroupId = "eos-group",
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            EnableAutoCommit = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        using var producer = TransactionalProducer("eos");
+        producer.InitTransactions(TimeSpan.FromSeconds(30));
+        consumer.Subscribe("eos-in");
+        var transactions = 0;
+        var processed = 0;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (processed < count && DateTime.UtcNow < deadline)
+        {
+            var batch = new List<ConsumeResult<string, string>>();
+            while (batch.Count < 25 && consumer.Consume(TimeSpan.FromMilliseconds(batch.Count == 0 ? 500 : 50)) is { } result)
+            {
+                batch.Add(result);
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            producer.BeginTransaction();
+            foreach (var record in batch)
+            {
+                producer.Produce("eos-out", new Message<string, string> { Key = record.Message.Key, Value = "out-" + record.Message.Value });
+            }
+
+            var positions = batch.GroupBy(r => r.TopicPartition).Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1));
+            producer.SendOffsetsToTransaction(positions, consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
+            if (++transactions % 3 == 0)
+            {
+                // Abort every third transaction and rewind to the group's committed offsets, as a failed step would.
+                producer.AbortTransaction(TimeSpan.FromSeconds(30));
+                foreach (var committed in consumer.Committed(consumer.Assignment, TimeSpan.FromSeconds(30)))
+                {
+                    consumer.Seek(committed.Offset == Offset.Unset ? new TopicPartitionOffset(committed.TopicPartition, Offset.Beginning) : committed);
+                }
+            }
+            else
+            {
+                producer.CommitTransaction(TimeSpan.FromSeconds(30));
+                processed += batch.Count;
+            }
+        }
+
+        Assert.Equal(count, processed);
+        var output = ReadAll("eos-out", IsolationLevel.ReadCommitted, count);
+        Assert.Equal(Values("in", count).Select(v => "out-" + v).Order(), output.Order());
+
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _broker.BootstrapServers }).Build();
+        var offsets = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions("eos-group", null)])).Single().Partitions;
+        Assert.Equal(count, offsets.Where(o => o.Topic == "eos-in").Sum(o => o.Offset.Value));
+    }
+
     private IProducer<string, string> TransactionalProducer(string transactionalId, int transactionTimeoutMs = 60_000) =>
         new ProducerBuilder<string, string>(new ProducerConfig
         {
