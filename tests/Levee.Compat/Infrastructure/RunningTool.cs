@@ -68,6 +68,28 @@ public sealed class RunningTool : IAsyncDisposable
         }
     }
 
+    /// <summary>True once the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>kill -9 (SIGKILL), then waits for the process to be gone.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Waits for the process to exit on its own and returns the exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>Sends SIGINT (Ctrl-C) and returns the exit code.</summary>
     public async Task<int> InterruptAsync(TimeSpan timeout)
     {
