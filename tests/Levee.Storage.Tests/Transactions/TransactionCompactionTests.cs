@@ -10,15 +10,7 @@ public sealed class TransactionCompactionTests : IDisposable
 
     private string LogDir => _dir.Sub("orders-0");
 
-    private static LogConfig Compacted => LogConfig.Default with
-    {
-        Compact = true,
-        Delete = false,
-        SegmentBytes = 250,
-        IndexIntervalBytes = 0,
-        FileDeleteDelayMs = 0,
-        MinCleanableDirtyRatio = 0,
-    };
+    private static LogConfig Compacted => TxnLog.Compacted(250);
 
     [Fact]
     public void Clean_DropsAbortedRecords_KeepsMarkersAndTheTxnIndex_AndStopsAtTheLastStableOffset()
@@ -69,42 +61,7 @@ public sealed class TransactionCompactionTests : IDisposable
         Assert.NotNull(log.Clean(1_000_000, resources, CancellationToken.None));
     }
 
-    private static List<long> MarkerOffsets(PartitionLog log) => [.. Walk(log).Where(b => b.IsControl).Select(b => b.Offset)];
+    private static List<long> MarkerOffsets(PartitionLog log) => [.. log.Batches().Where(b => b.IsControl).Select(b => b.Offset)];
 
-    private static List<int> RawValues(PartitionLog log) => [.. Walk(log).Where(b => !b.IsControl).SelectMany(b => b.Values)];
-
-    private static List<(long Offset, bool IsControl, List<int> Values)> Walk(PartitionLog log)
-    {
-        var result = new List<(long, bool, List<int>)>();
-        var offset = log.LogStartOffset;
-        while (offset < log.HighWatermark)
-        {
-            var bytes = log.Read(offset, int.MaxValue).ReadBytes();
-            if (bytes.Length == 0)
-            {
-                break;
-            }
-
-            var at = 0;
-            while (at < bytes.Length)
-            {
-                var header = new Levee.Protocol.Records.RecordBatchHeader(bytes.AsSpan(at));
-                var values = new List<int>();
-                if (!header.IsControl)
-                {
-                    using var reader = new Levee.Protocol.Records.RecordReader(bytes.AsSpan(at, header.TotalSize));
-                    while (reader.TryReadNext(out var r))
-                    {
-                        values.Add(int.Parse(System.Text.Encoding.UTF8.GetString(r.Value)[1..], System.Globalization.CultureInfo.InvariantCulture));
-                    }
-                }
-
-                result.Add((header.BaseOffset, header.IsControl, values));
-                offset = header.LastOffset + 1;
-                at += header.TotalSize;
-            }
-        }
-
-        return result;
-    }
+    private static List<int> RawValues(PartitionLog log) => [.. log.Batches().SelectMany(b => b.Records).Select(r => r.Value)];
 }

@@ -13,15 +13,7 @@ public sealed class TransactionPropertyTests
 {
     private const int Keys = 6;
 
-    private static LogConfig Config => LogConfig.Default with
-    {
-        Compact = true,
-        Delete = false,
-        SegmentBytes = 400,
-        IndexIntervalBytes = 0,
-        FileDeleteDelayMs = 0,
-        MinCleanableDirtyRatio = 0,
-    };
+    private static LogConfig Config => TxnLog.Compacted(400);
 
     [Fact]
     public void ReadCommitted_EqualsTheModelsCommittedRecords()
@@ -125,45 +117,9 @@ public sealed class TransactionPropertyTests
     }
 
     /// <summary>Every data record's (offset, value) below the high watermark, read_uncommitted.</summary>
-    private static List<(long Offset, string Value)> AllRecords(PartitionLog log) =>
-        Batches(log).Where(b => !b.Header.IsControl).SelectMany(b => b.Records).ToList();
+    private static List<(long Offset, int Value)> AllRecords(PartitionLog log) => [.. log.Batches().SelectMany(b => b.Records)];
 
-    private static List<long> Markers(PartitionLog log) => [.. Batches(log).Where(b => b.Header.IsControl).Select(b => b.Offset)];
-
-    private static List<(long Offset, (bool IsControl, long ProducerId) Header, List<(long Offset, string Value)> Records)> Batches(PartitionLog log)
-    {
-        var result = new List<(long, (bool, long), List<(long, string)>)>();
-        var offset = log.LogStartOffset;
-        while (offset < log.HighWatermark)
-        {
-            // A read returns the batches of one segment at most.
-            var bytes = log.Read(offset, int.MaxValue).ReadBytes();
-            if (bytes.Length == 0)
-            {
-                break;
-            }
-
-            var at = 0;
-            while (at < bytes.Length)
-            {
-                var header = new RecordBatchHeader(bytes.AsSpan(at));
-                var records = new List<(long, string)>();
-                using (var reader = new RecordReader(bytes.AsSpan(at, header.TotalSize)))
-                {
-                    while (!header.IsControl && reader.TryReadNext(out var r))
-                    {
-                        records.Add((r.Offset, Encoding.UTF8.GetString(r.Value)));
-                    }
-                }
-
-                result.Add((header.BaseOffset, (header.IsControl, header.ProducerId), records));
-                offset = header.LastOffset + 1;
-                at += header.TotalSize;
-            }
-        }
-
-        return result;
-    }
+    private static List<long> Markers(PartitionLog log) => [.. log.Batches().Where(b => b.IsControl).Select(b => b.Offset)];
 
     /// <summary>The expected outcome: records with their producer's transaction, and how each transaction ended.</summary>
     private sealed class Model

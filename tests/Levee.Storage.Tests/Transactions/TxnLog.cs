@@ -59,7 +59,7 @@ internal static class TxnLog
                     using var reader = new RecordReader(bytes.AsSpan(at, header.TotalSize));
                     while (reader.TryReadNext(out var r))
                     {
-                        values.Add(int.Parse(Encoding.UTF8.GetString(r.Value)[1..], System.Globalization.CultureInfo.InvariantCulture));
+                        values.Add(ValueOf(r.Value));
                     }
                 }
 
@@ -70,6 +70,56 @@ internal static class TxnLog
 
         return values;
     }
+
+    /// <summary>A compacted log's config that lets the cleaner take any dirty segment at once.</summary>
+    public static LogConfig Compacted(int segmentBytes) => LogConfig.Default with
+    {
+        Compact = true,
+        Delete = false,
+        SegmentBytes = segmentBytes,
+        IndexIntervalBytes = 0,
+        FileDeleteDelayMs = 0,
+        MinCleanableDirtyRatio = 0,
+    };
+
+    /// <summary>Every batch below the high watermark (read_uncommitted): its offset, whether it is a marker, its records' (offset, value).</summary>
+    public static List<(long Offset, bool IsControl, List<(long Offset, int Value)> Records)> Batches(this PartitionLog log)
+    {
+        var result = new List<(long, bool, List<(long, int)>)>();
+        var offset = log.LogStartOffset;
+        while (offset < log.HighWatermark)
+        {
+            // A read returns the batches of one segment at most.
+            var bytes = log.Read(offset, int.MaxValue).ReadBytes();
+            if (bytes.Length == 0)
+            {
+                break;
+            }
+
+            var at = 0;
+            while (at < bytes.Length)
+            {
+                var header = new RecordBatchHeader(bytes.AsSpan(at));
+                var records = new List<(long, int)>();
+                if (!header.IsControl)
+                {
+                    using var reader = new RecordReader(bytes.AsSpan(at, header.TotalSize));
+                    while (reader.TryReadNext(out var r))
+                    {
+                        records.Add((r.Offset, ValueOf(r.Value)));
+                    }
+                }
+
+                result.Add((header.BaseOffset, header.IsControl, records));
+                offset = header.LastOffset + 1;
+                at += header.TotalSize;
+            }
+        }
+
+        return result;
+    }
+
+    private static int ValueOf(ReadOnlySpan<byte> value) => int.Parse(Encoding.UTF8.GetString(value)[1..], System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The producer's open transaction's first offset as DescribeProducers reports it.</summary>
     public static long TxnStart(this PartitionLog log, long producerId) =>
