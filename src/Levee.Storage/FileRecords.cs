@@ -14,15 +14,19 @@ public sealed class FileRecords : DeferredRecords
 {
     private readonly SegmentFileLease _lease;
 
-    internal FileRecords(SegmentFileLease lease, long position, int length)
+    internal FileRecords(SegmentFileLease lease, long position, int length, long nextOffset)
         : base(length)
     {
         _lease = lease;
         Position = position;
+        NextOffset = nextOffset;
     }
 
     /// <summary>File position of the first byte in the segment.</summary>
     public long Position { get; }
+
+    /// <summary>The offset after the last batch (a read_committed fetch's bound for its aborted transactions).</summary>
+    public long NextOffset { get; }
 
     /// <inheritdoc />
     /// <exception cref="IOException">The segment is shorter than expected (truncated since the read).</exception>

@@ -7,7 +7,7 @@ namespace Levee.Storage;
 
 /// <summary>
 /// One segment: <c>&lt;20-digit base offset&gt;.log</c> holding RecordBatch v2 bytes exactly as stored, plus its
-/// sparse <c>.index</c> and <c>.timeindex</c>. Mutated only under the partition's append lock; readers use
+/// sparse <c>.index</c> and <c>.timeindex</c>, and the <c>.txnindex</c> of the transactions aborted in it. Mutated only under the partition's append lock; readers use
 /// <see cref="Size"/>, published with a volatile write after the bytes are in the file.
 /// </summary>
 /// <remarks>
@@ -42,6 +42,7 @@ internal sealed class LogSegment
         CacheNode = new LinkedListNode<LogSegment>(this);
         OffsetIndex = offsetIndex;
         TimeIndex = timeIndex;
+        TxnIndex = TransactionIndex.Open(FilePath(directory, baseOffset, TransactionIndex.Suffix));
         LogPath = FilePath(directory, baseOffset, LogSuffix);
         _nextOffset = baseOffset;
     }
@@ -63,6 +64,9 @@ internal sealed class LogSegment
 
     /// <summary>Time index: key = max timestamp so far, value = (offset of that timestamp's batch's last offset) - base.</summary>
     public SparseIndex TimeIndex { get; }
+
+    /// <summary>The transactions aborted by markers in this segment (<c>.txnindex</c>).</summary>
+    public TransactionIndex TxnIndex { get; }
 
     /// <summary>Bytes of complete batches, as published to readers.</summary>
     public int Size => Volatile.Read(ref _size);
@@ -108,6 +112,7 @@ internal sealed class LogSegment
         // Indexes are written later (roll, flush, close): a stale file must not be taken for this segment's.
         File.Delete(offsetIndexPath);
         File.Delete(timeIndexPath);
+        File.Delete(FilePath(directory, baseOffset, TransactionIndex.Suffix));
         var log = File.OpenHandle(FilePath(directory, baseOffset, LogSuffix), FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         var offsetIndex = SparseIndex.Open(offsetIndexPath, 4, config.SegmentIndexBytes, load: false, out _);
         var timeIndex = SparseIndex.Open(timeIndexPath, 8, config.SegmentIndexBytes, load: false, out _);
@@ -530,9 +535,13 @@ internal sealed class LogSegment
         return -1;
     }
 
-    /// <summary>Cuts the segment at the batch containing <paramref name="offset"/> and rebuilds its indexes.</summary>
+    /// <summary>
+    /// Cuts the segment at the batch containing <paramref name="offset"/> and rebuilds its indexes; the transaction
+    /// index loses the entries of markers at or after it.
+    /// </summary>
     public void TruncateTo(long offset, int indexIntervalBytes)
     {
+        TxnIndex.TruncateTo(offset);
         var position = FindBatchPosition(offset, Size);
         if (position < 0)
         {
@@ -564,9 +573,10 @@ internal sealed class LogSegment
 
         OffsetIndex.Persist(fsync: true);
         TimeIndex.Persist(fsync: true);
+        TxnIndex.Flush();
     }
 
-    /// <summary>Renames the three files with a <c>.deleted</c> suffix; in-flight readers keep (or reopen) the log.</summary>
+    /// <summary>Renames the files with a <c>.deleted</c> suffix; in-flight readers keep (or reopen) the log.</summary>
     public void MarkDeleted()
     {
         IsDeleted = true;
@@ -575,6 +585,7 @@ internal sealed class LogSegment
         LogPath = newLogPath;
         OffsetIndex.Rename(OffsetIndex.Path + DeletedSuffix);
         TimeIndex.Rename(TimeIndex.Path + DeletedSuffix);
+        TxnIndex.Rename(TxnIndex.Path + DeletedSuffix);
     }
 
     /// <summary>Closes the handles and removes the files.</summary>
@@ -585,6 +596,7 @@ internal sealed class LogSegment
         TryDelete(LogPath);
         TryDelete(OffsetIndex.Path);
         TryDelete(TimeIndex.Path);
+        TryDelete(TxnIndex.Path);
     }
 
     private static void TryDelete(string path)

@@ -24,7 +24,23 @@ public sealed partial class PartitionLog
     /// broker's clock and recompute the CRC (these fields are inside it).
     /// </param>
     /// <exception cref="ArgumentException">The bytes are not whole v2 batches.</exception>
-    public LogAppendInfo AppendAsLeader(Span<byte> batches, int leaderEpoch, bool useLogAppendTime = false)
+    /// <exception cref="ProducerStateException">A producer's batch is refused (sequence, epoch, transaction state).</exception>
+    public LogAppendInfo AppendAsLeader(Span<byte> batches, int leaderEpoch, bool useLogAppendTime = false) =>
+        AppendAsLeader(batches, leaderEpoch, AppendOrigin.Client, useLogAppendTime);
+
+    /// <summary>
+    /// Appends batches as the partition leader, as <see cref="AppendAsLeader(Span{byte}, int, bool)"/>, for
+    /// <paramref name="origin"/>: a <see cref="AppendOrigin.Coordinator"/> append (a coordinator's transactional
+    /// batches with base sequence -1, or a transaction marker) has its producer epochs checked (and a marker's
+    /// coordinator epoch) but no sequence.
+    /// </summary>
+    /// <param name="batches">The batches; modified in place.</param>
+    /// <param name="leaderEpoch">The leader epoch to stamp.</param>
+    /// <param name="origin">Who appends: decides the producer checks.</param>
+    /// <param name="useLogAppendTime">For <c>message.timestamp.type=LogAppendTime</c>.</param>
+    /// <exception cref="ArgumentException">The bytes are not whole v2 batches.</exception>
+    /// <exception cref="ProducerStateException">A producer's batch is refused (sequence, epoch, transaction state, coordinator epoch).</exception>
+    public LogAppendInfo AppendAsLeader(Span<byte> batches, int leaderEpoch, AppendOrigin origin, bool useLogAppendTime = false)
     {
         lock (_lock)
         {
@@ -38,7 +54,7 @@ public sealed partial class PartitionLog
 
             // Idempotent producers (KIP-98): check sequences and epochs before anything is written, under the same
             // lock as the append, so that check and append are one step per partition.
-            if (CheckProducerBatchesWhileWritesFail(batches, now, out var duplicate))
+            if (CheckProducerBatchesWhileWritesFail(batches, origin, now, out var duplicate))
             {
                 return new LogAppendInfo(
                     duplicate.FirstOffset,
@@ -248,11 +264,11 @@ public sealed partial class PartitionLog
     /// refused as the failing ones are: the gap in its producer's sequence is the batch this log refused before it,
     /// which the client sends again, in order, when it is told to retry this one too. Caller holds the lock.
     /// </summary>
-    private bool CheckProducerBatchesWhileWritesFail(ReadOnlySpan<byte> batches, long now, out BatchMetadata duplicate)
+    private bool CheckProducerBatchesWhileWritesFail(ReadOnlySpan<byte> batches, AppendOrigin origin, long now, out BatchMetadata duplicate)
     {
         try
         {
-            return CheckProducerBatches(batches, out duplicate);
+            return CheckProducerBatches(batches, origin, out duplicate);
         }
         catch (ProducerStateException e) when (e.ErrorCode == ErrorCode.OutOfOrderSequenceNumber && _appendFailures.IsFailing)
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using Levee.Protocol.Records;
+using Levee.Storage.ProducerState;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
@@ -56,7 +57,7 @@ public sealed partial class PartitionLog
     /// <summary>
     /// The cleanable section of a compacted log at <paramref name="nowMs"/>, null when the log is not compacted or
     /// holds no inactive committed segment old enough for min.compaction.lag.ms. As Kafka: only whole segments
-    /// below the active one are cleaned, here also only those wholly below the high watermark.
+    /// below the active one are cleaned, here also only those wholly below the last stable offset.
     /// </summary>
     internal CleanableLog? FindCleanable(long nowMs)
     {
@@ -67,7 +68,9 @@ public sealed partial class PartitionLog
         }
 
         var segments = Volatile.Read(ref _segments);
-        var highWatermark = HighWatermark;
+        // Kafka's first uncleanable offset: nothing at or above the last stable offset (at most the high watermark),
+        // since an open transaction's records may still be aborted.
+        var lastStable = LastStableOffset;
         var firstDirty = FirstDirtyOffset;
         var firstUncleanable = segments[0].BaseOffset;
         long clean = 0, dirty = 0;
@@ -77,7 +80,7 @@ public sealed partial class PartitionLog
             var segment = segments[i];
             var next = segments[i + 1];
             var young = config.MinCompactionLagMs > 0 && nowMs - LargestTimestamp(segment) < config.MinCompactionLagMs;
-            if (next.BaseOffset > highWatermark || young)
+            if (next.BaseOffset > lastStable || young)
             {
                 break;
             }
@@ -159,6 +162,7 @@ public sealed partial class PartitionLog
         var end = cleanable.FirstDirtyOffset;
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         var segments = Volatile.Read(ref _segments);
+        var aborted = new AbortedBatches(CollectAbortedTransactions(cleanable.FirstDirtyOffset, cleanable.FirstUncleanableOffset));
         for (var i = Math.Max(0, FloorSegment(segments, cleanable.FirstDirtyOffset)); i < segments.Length && segments[i].BaseOffset < cleanable.FirstUncleanableOffset; i++)
         {
             var full = false;
@@ -166,8 +170,9 @@ public sealed partial class PartitionLog
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var header = new RecordBatchHeader(batch.Span);
-                if (header.LastOffset < cleanable.FirstDirtyOffset)
+                if (aborted.IsAborted(header) || header.LastOffset < cleanable.FirstDirtyOffset)
                 {
+                    // An aborted transaction's records are no key's latest value: they are about to go.
                     continue;
                 }
 
@@ -257,6 +262,8 @@ public sealed partial class PartitionLog
             return !(record.ValueIsNull && horizonPassed);
         };
 
+        var txnIndexSwapPath = LogSegment.FilePath(Directory, baseOffset, TransactionIndex.Suffix + SwapSuffix);
+        var aborted = new AbortedBatches(CollectAbortedTransactions(baseOffset, group[^1].NextOffset));
         try
         {
             using (var file = File.OpenHandle(cleanedPath, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete))
@@ -270,10 +277,11 @@ public sealed partial class PartitionLog
                         resources.Throttle(batch.Length, cancellationToken);
                         read += batch.Length;
                         var header = new RecordBatchHeader(batch.Span);
-                        if (header.IsControl || header.BaseOffset >= mapEnd)
+                        var abortedBatch = aborted.IsAborted(header);
+                        if (header.IsControl || (header.BaseOffset >= mapEnd && !abortedBatch))
                         {
-                            // Transaction markers are kept as they are (transactions are not cleaned yet), as are batches
-                            // beyond what the map covers.
+                            // Transaction markers are kept as they are (Kafka removes one only once its transaction's
+                            // records are gone and delete.retention.ms passed), as are batches beyond what the map covers.
                             output.Write(batch.Span);
                             continue;
                         }
@@ -281,7 +289,14 @@ public sealed partial class PartitionLog
                         var retainEmpty = header.ProducerId >= 0
                             && producerLastOffsets.TryGetValue(header.ProducerId, out var last)
                             && last == header.LastOffset;
-                        var kept = RecordBatchFilter.Filter(batch.Span, keep, nowMs, config.DeleteRetentionMs, retainEmpty, resources.Decompressed, resources.Plain, output);
+                        if (abortedBatch && !retainEmpty)
+                        {
+                            // Kafka's cleaner discards the records of aborted transactions.
+                            removed += header.RecordCount;
+                            continue;
+                        }
+
+                        var kept = RecordBatchFilter.Filter(batch.Span, abortedBatch ? DropAll : keep, nowMs, config.DeleteRetentionMs, retainEmpty, resources.Decompressed, resources.Plain, output);
                         removed += header.RecordCount - kept;
                         if (output.WrittenCount >= CleanerResources.WriteChunkBytes)
                         {
@@ -294,16 +309,25 @@ public sealed partial class PartitionLog
                 RandomAccess.FlushToDisk(file);
             }
 
+            // The replaced segments' aborted transactions go with the cleaned one (their markers are kept), written
+            // before the log's swap file exists: a crash before that leaves a stray index that the open deletes.
+            var entries = group.SelectMany(s => s.TxnIndex.Entries).ToList();
+            if (entries.Count > 0)
+            {
+                TransactionIndex.WriteFile(txnIndexSwapPath, entries);
+            }
+
             // Complete and durable: from here a crash finishes the swap at the next open.
             File.Move(cleanedPath, swapPath, overwrite: true);
         }
         catch
         {
             File.Delete(cleanedPath);
+            File.Delete(txnIndexSwapPath);
             throw;
         }
 
-        return SwapIn(group, swapPath) ? new CleanerStats(read, written, group.Length, removed) : null;
+        return SwapIn(group, swapPath, txnIndexSwapPath) ? new CleanerStats(read, written, group.Length, removed) : null;
     }
 
     private static long Flush(SafeFileHandle file, PooledBufferWriter output, long position)
@@ -319,7 +343,7 @@ public sealed partial class PartitionLog
     /// <c>.deleted</c> (readers holding them finish, as with retention), the swap file becomes the <c>.log</c> and
     /// its indexes are built. False (and the swap file removed) when the group is no longer in the log.
     /// </summary>
-    private bool SwapIn(LogSegment[] group, string swapPath)
+    private bool SwapIn(LogSegment[] group, string swapPath, string txnIndexSwapPath)
     {
         lock (_lock)
         {
@@ -328,6 +352,7 @@ public sealed partial class PartitionLog
             if (_disposed || at < 0 || at + group.Length >= segments.Length || !IsRun(segments, at, group))
             {
                 File.Delete(swapPath);
+                File.Delete(txnIndexSwapPath);
                 return false;
             }
 
@@ -337,6 +362,11 @@ public sealed partial class PartitionLog
             }
 
             var baseOffset = group[0].BaseOffset;
+            if (File.Exists(txnIndexSwapPath))
+            {
+                File.Move(txnIndexSwapPath, LogSegment.FilePath(Directory, baseOffset, TransactionIndex.Suffix), overwrite: true);
+            }
+
             File.Move(swapPath, LogSegment.FilePath(Directory, baseOffset, LogSegment.LogSuffix));
             var cleaned = LogSegment.Open(Directory, baseOffset, _config, _fileCache, loadIndexes: false, out _);
             cleaned.Rebuild(validateCrc: false, _config.IndexIntervalBytes, out _);
@@ -356,6 +386,38 @@ public sealed partial class PartitionLog
         }
 
         return true;
+    }
+
+    /// <summary>Keeps no record: the retention of an aborted transaction's batch kept empty for its producer's sequence.</summary>
+    private static bool DropAll(in Record record, bool horizonPassed) => false;
+
+    /// <summary>
+    /// Tells, walking a log's batches in order, which belong to aborted transactions (Kafka's cleaner does the same
+    /// with the transaction index): from an aborted transaction's first offset, its producer's transactional batches
+    /// are aborted until its control batch.
+    /// </summary>
+    private sealed class AbortedBatches(IReadOnlyList<AbortedTxn> aborted)
+    {
+        private readonly AbortedTxn[] _byFirstOffset = [.. aborted.OrderBy(a => a.FirstOffset)];
+        private readonly HashSet<long> _open = [];
+        private int _next;
+
+        /// <summary>True when <paramref name="header"/> is a data batch of an aborted transaction. Call for every batch, in offset order.</summary>
+        public bool IsAborted(RecordBatchHeader header)
+        {
+            while (_next < _byFirstOffset.Length && _byFirstOffset[_next].FirstOffset <= header.BaseOffset)
+            {
+                _open.Add(_byFirstOffset[_next++].ProducerId);
+            }
+
+            if (header.IsControl)
+            {
+                _open.Remove(header.ProducerId);
+                return false;
+            }
+
+            return header.IsTransactional && _open.Contains(header.ProducerId);
+        }
     }
 
     /// <summary>The whole batches of a segment, one at a time, in a buffer of <paramref name="resources"/>.</summary>
@@ -421,11 +483,24 @@ public sealed partial class PartitionLog
                     File.Delete(log);
                     File.Delete(LogSegment.FilePath(directory, other, LogSegment.IndexSuffix));
                     File.Delete(LogSegment.FilePath(directory, other, LogSegment.TimeIndexSuffix));
+                    File.Delete(LogSegment.FilePath(directory, other, TransactionIndex.Suffix));
                 }
+            }
+
+            var txnIndexSwap = LogSegment.FilePath(directory, baseOffset, TransactionIndex.Suffix + SwapSuffix);
+            if (File.Exists(txnIndexSwap))
+            {
+                File.Move(txnIndexSwap, LogSegment.FilePath(directory, baseOffset, TransactionIndex.Suffix), overwrite: true);
             }
 
             File.Move(swap, LogSegment.FilePath(directory, baseOffset, LogSegment.LogSuffix));
             LogSwapCompleted(logger, topicPartition, baseOffset, end);
+        }
+
+        // A cleaned segment's transaction index whose log never became a swap file: that cleaning is lost.
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*" + TransactionIndex.Suffix + SwapSuffix))
+        {
+            File.Delete(path);
         }
     }
 

@@ -91,8 +91,10 @@ public sealed partial class PartitionLog
             _recoveryPoint = hadCleanShutdown ? logEndOffset : Math.Min(Math.Max(recoveryPoint, 0), logEndOffset),
         };
 
-        // After the log's own recovery: the producer state must describe exactly the batches that survived it.
-        log.ReloadProducerState();
+        // After the log's own recovery: the producer state must describe exactly the batches that survived it. After
+        // an unclean stop, the transaction indexes of the segments recovery re-read are rebuilt from their markers.
+        var recovered = segments[Math.Max(0, FloorSegment([.. segments], recoveryPoint))].BaseOffset;
+        log.ReloadProducerState(hadCleanShutdown ? long.MaxValue : recovered);
 
         if (!hadCleanShutdown)
         {
@@ -131,7 +133,7 @@ public sealed partial class PartitionLog
             }
 
             // An index without its log is an orphan (the log was removed first).
-            foreach (var suffix in (ReadOnlySpan<string>)[LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix])
+            foreach (var suffix in (ReadOnlySpan<string>)[LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, TransactionIndex.Suffix])
             {
                 if (LogSegment.TryParseBaseOffset(name, suffix, out var baseOffset)
                     && !File.Exists(LogSegment.FilePath(directory, baseOffset, LogSegment.LogSuffix)))

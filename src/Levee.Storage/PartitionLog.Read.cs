@@ -49,11 +49,11 @@ public sealed partial class PartitionLog
     public FileRecords? ReadRecords(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch)
     {
         var found = Locate(fetchOffset, maxBytes, maxOffsetExclusive, minOneBatch, keepLease: true);
-        return found.Length == 0 ? null : new FileRecords(found.Lease, found.Position, found.Length);
+        return found.Length == 0 ? null : new FileRecords(found.Lease, found.Position, found.Length, found.NextOffset);
     }
 
     /// <summary>Where a read's batches are; with a kept lease when asked for and not empty (the caller then owns it).</summary>
-    private readonly record struct Located(LogSegment? Segment, SafeFileHandle? Handle, SegmentFileLease Lease, long Position, int Length, long HighWatermark, long LogStartOffset, long LogEndOffset);
+    private readonly record struct Located(LogSegment? Segment, SafeFileHandle? Handle, SegmentFileLease Lease, long Position, int Length, long HighWatermark, long LogStartOffset, long LogEndOffset, long NextOffset = -1);
 
     private Located Locate(long fetchOffset, int maxBytes, long maxOffsetExclusive, bool minOneBatch, bool keepLease)
     {
@@ -116,7 +116,7 @@ public sealed partial class PartitionLog
             try
             {
                 using var scanner = new BatchScanner(lease.Handle, size);
-                long start = -1;
+                long start = -1, next = -1;
                 var length = 0;
                 while (scanner.TryReadHeader(position, out var bytes))
                 {
@@ -143,6 +143,7 @@ public sealed partial class PartitionLog
                         if (length == 0 && minOneBatch)
                         {
                             length = total;
+                            next = header.LastOffset + 1;
                         }
 
                         break;
@@ -150,6 +151,7 @@ public sealed partial class PartitionLog
 
                     length += total;
                     position += total;
+                    next = header.LastOffset + 1;
                 }
 
                 if (start < 0)
@@ -163,7 +165,7 @@ public sealed partial class PartitionLog
                 }
 
                 kept = keepLease;
-                return new Located(segment, lease.Handle, kept ? lease : default, start, length, highWatermark, logStartOffset, logEndOffset);
+                return new Located(segment, lease.Handle, kept ? lease : default, start, length, highWatermark, logStartOffset, logEndOffset, next);
             }
             finally
             {

@@ -59,7 +59,7 @@ public sealed class DescribeProducersHandler(ReplicaManager replicas, RequestAut
                             ProducerEpoch = producer.ProducerEpoch,
                             LastSequence = producer.LastSequence,
                             LastTimestamp = producer.LastTimestamp,
-                            CoordinatorEpoch = -1,
+                            CoordinatorEpoch = producer.CoordinatorEpoch,
                             CurrentTxnStartOffset = producer.CurrentTxnStartOffset,
                         });
                     }

@@ -16,12 +16,15 @@ namespace Levee.Broker.Handlers;
 /// gets the whole batch, and the first partition with data gets at least one whole batch even past
 /// the byte limits (KIP-74). min.bytes / max.wait are honoured by waiting on the partitions' append
 /// signals with a timer, not a thread. Fetch sessions (KIP-227) take Kafka's documented fallback:
-/// the broker answers session id 0, so clients keep sending full fetch requests.
+/// the broker answers session id 0, so clients keep sending full fetch requests. A read_committed consumer
+/// (isolation level 1) reads below the last stable offset and gets the aborted transactions of what it reads.
 /// </summary>
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.ClusterAction, AclResourceType.Cluster)]
 public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer authorizer, BrokerQuotas quotas, ReplicationThrottle throttle, TimeProvider time) : ApiHandler<FetchRequest, FetchResponse>
 {
+    private const sbyte ReadCommitted = 1;
+
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Fetch;
 
@@ -245,12 +248,17 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                 }
 
                 var highWatermark = partition.HighWatermark;
+                var lastStable = Math.Min(log.LastStableOffset, highWatermark);
 
-                // Followers read up to the log end: the high watermark moves only once they have the records.
-                var readLimit = replicaId >= 0 ? log.LogEndOffset : highWatermark;
+                // Followers read up to the log end: the high watermark moves only once they have the records. A
+                // read_committed consumer reads up to the last stable offset (KIP-98), and learns of the aborted
+                // transactions in what it gets; read_uncommitted gets null there, as from Kafka.
+                var readCommitted = replicaId < 0 && request.IsolationLevel == ReadCommitted;
+                var readLimit = replicaId >= 0 ? log.LogEndOffset : readCommitted ? lastStable : highWatermark;
                 data.HighWatermark = highWatermark;
-                data.LastStableOffset = highWatermark;
+                data.LastStableOffset = lastStable;
                 data.LogStartOffset = log.LogStartOffset;
+                data.AbortedTransactions = readCommitted ? [] : null;
                 var offset = fetchPartition.FetchOffset;
                 if (offset < log.LogStartOffset || offset > log.LogEndOffset)
                 {
@@ -260,6 +268,13 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                 }
 
                 waitOn.Add(partition.NextAppend);
+                if (replicaId < 0)
+                {
+                    // A consumer's readable range grows with the high watermark (and the last stable offset), which
+                    // may move with no append here (followers catching up, a marker replicated).
+                    waitOn.Add(partition.HighWatermarkMoved);
+                }
+
                 if (offset >= readLimit)
                 {
                     continue;
@@ -296,6 +311,12 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                 // Not read yet: the connection reads the bytes from the segment straight into its send buffer
                 // when it writes the response (FrameBuffer); until then the records hold the file open.
                 data.Records = records.Memory;
+                if (readCommitted)
+                {
+                    data.AbortedTransactions = [.. log.CollectAbortedTransactions(offset, records.NextOffset)
+                        .Select(a => new FetchResponse.AbortedTransaction { ProducerId = a.ProducerId, FirstOffset = a.FirstOffset })];
+                }
+
                 if (throttled)
                 {
                     throttle.Take(records.Length);

@@ -19,6 +19,7 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas, RequestAuthorize
     private const long MaxTimestamp = -3;
     private const long EarliestLocal = -4;
     private const long EarliestPendingUpload = -5;
+    private const sbyte ReadCommitted = 1;
 
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.ListOffsets;
@@ -67,10 +68,13 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas, RequestAuthorize
 
                 var log = partition.Log;
                 result.LeaderEpoch = partition.LeaderEpoch;
+
+                // Kafka's last fetchable offset: read_committed (isolation level 1) sees up to the last stable offset.
+                var lastFetchable = request.IsolationLevel == ReadCommitted ? log.LastStableOffset : partition.HighWatermark;
                 switch (requested.Timestamp)
                 {
                     case Latest:
-                        result.Offset = partition.HighWatermark;
+                        result.Offset = lastFetchable;
                         break;
                     case Earliest:
                     case EarliestLocal:
@@ -90,7 +94,7 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas, RequestAuthorize
                         result.ErrorCode = (short)ErrorCode.UnsupportedVersion;
                         break;
                     default:
-                        if (log.OffsetForTimestamp(requested.Timestamp) is { } found && found.Offset < partition.HighWatermark)
+                        if (log.OffsetForTimestamp(requested.Timestamp) is { } found && found.Offset < lastFetchable)
                         {
                             result.Offset = found.Offset;
                             result.Timestamp = found.Timestamp;

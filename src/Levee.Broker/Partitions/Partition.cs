@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Levee.Cluster.Metadata;
 using Levee.Storage;
+using Levee.Storage.ProducerState;
 
 namespace Levee.Broker.Partitions;
 
@@ -66,6 +67,12 @@ public sealed class Partition
     /// <summary>Completes at the next append: what a delayed fetch waits on.</summary>
     public Task NextAppend => Volatile.Read(ref _appended).Task;
 
+    /// <summary>
+    /// Completes when the high watermark next moves, and with it the last stable offset: what a delayed consumer fetch
+    /// waits on too, since what it may read grows with them, not with the log end.
+    /// </summary>
+    public Task HighWatermarkMoved => Volatile.Read(ref _highWatermarkMoved).Task;
+
     /// <summary>Applies a new state from the metadata image (leadership, epochs, ISR).</summary>
     public void ApplyState(PartitionImage state)
     {
@@ -128,17 +135,40 @@ public sealed class Partition
     /// <summary>Counts <paramref name="bytes"/> of records sent to a consumer (not to a follower).</summary>
     public void NoteBytesOut(long bytes) => Interlocked.Add(ref _bytesOut, bytes);
 
-    /// <summary>Appends validated batches as leader and advances the high watermark as the ISR allows.</summary>
-    public LogAppendInfo Append(Span<byte> batches, bool useLogAppendTime)
+    /// <summary>
+    /// Appends validated batches as leader and advances the high watermark as the ISR allows. A coordinator's
+    /// transactional batches (base sequence -1) are appended with <paramref name="origin"/>
+    /// <see cref="AppendOrigin.Coordinator"/>.
+    /// </summary>
+    /// <exception cref="ProducerStateException">A producer's batch is refused.</exception>
+    public LogAppendInfo Append(Span<byte> batches, bool useLogAppendTime, AppendOrigin origin = AppendOrigin.Client)
     {
         LogAppendInfo info;
         lock (_lock)
         {
-            info = Log.AppendAsLeader(batches, LeaderEpoch, useLogAppendTime);
+            info = Log.AppendAsLeader(batches, LeaderEpoch, origin, useLogAppendTime);
             MaybeAdvanceHighWatermark();
         }
 
         Interlocked.Add(ref _bytesIn, batches.Length);
+
+        Interlocked.Exchange(ref _appended, NewSignal()).TrySetResult();
+        return info;
+    }
+
+    /// <summary>
+    /// Writes a transaction marker as leader (WriteTxnMarkers; see <see cref="PartitionLog.AppendMarkerAsLeader"/>) and
+    /// advances the high watermark as the ISR allows.
+    /// </summary>
+    /// <exception cref="ProducerStateException">INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED.</exception>
+    public LogAppendInfo AppendMarker(long producerId, short producerEpoch, bool commit, int coordinatorEpoch)
+    {
+        LogAppendInfo info;
+        lock (_lock)
+        {
+            info = Log.AppendMarkerAsLeader(producerId, producerEpoch, commit, coordinatorEpoch, LeaderEpoch);
+            MaybeAdvanceHighWatermark();
+        }
 
         Interlocked.Exchange(ref _appended, NewSignal()).TrySetResult();
         return info;

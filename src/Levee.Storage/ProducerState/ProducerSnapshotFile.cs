@@ -13,8 +13,12 @@ namespace Levee.Storage.ProducerState;
 ///          timestamp int64, coordinator_epoch int32, current_txn_first_offset int64)
 /// </code>
 /// Kafka writes one entry per producer (its last batch). Levee writes one entry per cached batch, oldest first,
-/// so a restart still recognises a retry of any of the last five batches. A Kafka reader keeps the last entry
-/// per producer id, which is exactly Kafka's own content, so the files stay readable by Kafka's tools.
+/// so a restart still recognises a retry of any of the last five batches; a producer with no cached batch (only
+/// markers or coordinator batches in its epoch) gets one entry with last sequence and last offset -1, as in Kafka.
+/// A Kafka reader keeps the last entry per producer id, which is exactly Kafka's own content, so the files stay
+/// readable by Kafka's tools. The coordinator epoch and the open transaction's first offset are in every entry of
+/// a producer. Version 1 already had both fields, so the version is unchanged: snapshots written before
+/// transactions held -1 in them, which reads as "no transaction open, no marker seen", and still load.
 /// </summary>
 public static class ProducerSnapshotFile
 {
@@ -65,6 +69,11 @@ public static class ProducerSnapshotFile
             {
                 rows.Add((producer, batch));
             }
+
+            if (producer.Batches.Count == 0)
+            {
+                rows.Add((producer, new BatchMetadata(-1, -1, -1, -1, producer.LastTimestamp)));
+            }
         }
 
         var bytes = new byte[HeaderSize + (rows.Count * EntrySize)];
@@ -81,8 +90,8 @@ public static class ProducerSnapshotFile
             BinaryPrimitives.WriteInt64BigEndian(e[14..], batch.LastOffset);
             BinaryPrimitives.WriteInt32BigEndian(e[22..], batch.OffsetDelta);
             BinaryPrimitives.WriteInt64BigEndian(e[26..], batch.Timestamp);
-            BinaryPrimitives.WriteInt32BigEndian(e[34..], -1); // coordinator epoch: no transactions yet
-            BinaryPrimitives.WriteInt64BigEndian(e[38..], -1); // current transaction first offset
+            BinaryPrimitives.WriteInt32BigEndian(e[34..], producer.CoordinatorEpoch);
+            BinaryPrimitives.WriteInt64BigEndian(e[38..], producer.CurrentTxnFirstOffset);
             position += EntrySize;
         }
 
@@ -127,15 +136,25 @@ public static class ProducerSnapshotFile
             var lastOffset = BinaryPrimitives.ReadInt64BigEndian(e[14..]);
             var offsetDelta = BinaryPrimitives.ReadInt32BigEndian(e[22..]);
             var timestamp = BinaryPrimitives.ReadInt64BigEndian(e[26..]);
-            if (offsetDelta < 0)
+            var coordinatorEpoch = BinaryPrimitives.ReadInt32BigEndian(e[34..]);
+            var txnFirstOffset = BinaryPrimitives.ReadInt64BigEndian(e[38..]);
+            if (offsetDelta < 0 || txnFirstOffset < -1)
             {
-                throw new InvalidDataException($"Producer snapshot entry {i} has offset delta {offsetDelta}.");
+                throw new InvalidDataException($"Producer snapshot entry {i} has offset delta {offsetDelta}, transaction first offset {txnFirstOffset}.");
             }
 
             if (!producers.TryGetValue(producerId, out var entry))
             {
                 entry = new ProducerStateEntry(producerId, epoch);
                 producers[producerId] = entry;
+            }
+
+            entry.CoordinatorEpoch = coordinatorEpoch;
+            entry.CurrentTxnFirstOffset = txnFirstOffset;
+            if (lastOffset < 0 || lastSequence < 0)
+            {
+                entry.UpdateEpoch(epoch, timestamp);
+                continue;
             }
 
             var firstSequence = BatchMetadata.DecrementSequence(lastSequence, offsetDelta);

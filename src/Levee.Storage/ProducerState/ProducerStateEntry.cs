@@ -3,7 +3,8 @@ namespace Levee.Storage.ProducerState;
 /// <summary>
 /// The state of one producer id on one partition: its current epoch and its last
 /// <see cref="MaxCachedBatches"/> batches (a producer has at most 5 requests in flight per partition, so a retry
-/// can only be of one of those). Mutated only under the partition log's lock.
+/// can only be of one of those). With transactions (KIP-98) also the first offset of its open transaction and the
+/// last coordinator epoch of a marker it got. Mutated only under the partition log's lock.
 /// </summary>
 public sealed class ProducerStateEntry
 {
@@ -11,6 +12,7 @@ public sealed class ProducerStateEntry
     public const int MaxCachedBatches = 5;
 
     private readonly List<BatchMetadata> _batches = new(MaxCachedBatches);
+    private long _lastTimestamp = -1;
 
     /// <summary>Creates an entry with no batches yet.</summary>
     public ProducerStateEntry(long producerId, short producerEpoch)
@@ -34,8 +36,17 @@ public sealed class ProducerStateEntry
     /// <summary>Last offset appended by this producer, -1 when none.</summary>
     public long LastOffset => _batches.Count == 0 ? -1 : _batches[^1].LastOffset;
 
-    /// <summary>Max timestamp of the last batch, -1 when none; producer id expiration counts from it.</summary>
-    public long LastTimestamp => _batches.Count == 0 ? -1 : _batches[^1].Timestamp;
+    /// <summary>
+    /// Max timestamp of the producer's last batch (data, coordinator-written or marker), -1 when none; producer id
+    /// expiration counts from it.
+    /// </summary>
+    public long LastTimestamp => Math.Max(_lastTimestamp, _batches.Count == 0 ? -1 : _batches[^1].Timestamp);
+
+    /// <summary>Base offset of the first batch of the producer's open transaction, -1 when none is open.</summary>
+    public long CurrentTxnFirstOffset { get; set; } = -1;
+
+    /// <summary>Coordinator epoch of the last transaction marker written for this producer, -1 when none.</summary>
+    public int CoordinatorEpoch { get; set; } = -1;
 
     /// <summary>
     /// The cached batch with exactly this epoch and sequence range: the batch a retry duplicates. Kafka matches
@@ -62,11 +73,7 @@ public sealed class ProducerStateEntry
     /// <summary>Records an appended batch. A new epoch forgets the batches of the old one.</summary>
     public void AddBatch(short epoch, BatchMetadata batch)
     {
-        if (epoch != ProducerEpoch)
-        {
-            ProducerEpoch = epoch;
-            _batches.Clear();
-        }
+        UpdateEpoch(epoch, batch.Timestamp);
 
         if (_batches.Count == MaxCachedBatches)
         {
@@ -74,6 +81,21 @@ public sealed class ProducerStateEntry
         }
 
         _batches.Add(batch);
+    }
+
+    /// <summary>
+    /// Records a batch that carries no sequence (a transaction marker, a coordinator's batch): the epoch moves (a new
+    /// one forgets the old one's batches, as Kafka's maybeUpdateProducerEpoch) and the timestamp counts for expiration.
+    /// </summary>
+    public void UpdateEpoch(short epoch, long timestamp)
+    {
+        if (epoch != ProducerEpoch)
+        {
+            ProducerEpoch = epoch;
+            _batches.Clear();
+        }
+
+        _lastTimestamp = Math.Max(_lastTimestamp, timestamp);
     }
 }
 
@@ -83,5 +105,6 @@ public sealed class ProducerStateEntry
 /// <param name="LastSequence">The last sequence number appended, -1 when none.</param>
 /// <param name="LastTimestamp">Max timestamp of its last batch, -1 when none.</param>
 /// <param name="LastOffset">Offset of its last record, -1 when none.</param>
-/// <param name="CurrentTxnStartOffset">First offset of its open transaction; always -1 (no transactions yet).</param>
-public readonly record struct ActiveProducer(long ProducerId, short ProducerEpoch, int LastSequence, long LastTimestamp, long LastOffset, long CurrentTxnStartOffset);
+/// <param name="CurrentTxnStartOffset">First offset of its open transaction, -1 when none is open.</param>
+/// <param name="CoordinatorEpoch">Coordinator epoch of the last transaction marker written for it, -1 when none.</param>
+public readonly record struct ActiveProducer(long ProducerId, short ProducerEpoch, int LastSequence, long LastTimestamp, long LastOffset, long CurrentTxnStartOffset, int CoordinatorEpoch);

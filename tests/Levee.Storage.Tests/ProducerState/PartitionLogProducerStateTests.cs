@@ -92,7 +92,7 @@ public sealed class PartitionLogProducerStateTests : IDisposable
         using var recovered = LogExtensions.OpenLog(LogDir, clean: false);
         Assert.Empty(ProducerSnapshotFile.List(LogDir));
         Assert.Equal(
-            [new ActiveProducer(42, 0, 2, 1_700_000_000_000, 2, -1), new ActiveProducer(43, 2, 10, 1_700_000_000_000, 3, -1)],
+            [new ActiveProducer(42, 0, 2, 1_700_000_000_000, 2, -1, -1), new ActiveProducer(43, 2, 10, 1_700_000_000_000, 3, -1, -1)],
             recovered.ActiveProducers());
         GC.KeepAlive(log);
     }

@@ -82,9 +82,9 @@ public sealed class ProducerStateManagerTests : IDisposable
     {
         Append(1, 0, 0);
         _state.BeginClientAppend();
-        Assert.False(_state.CheckClientBatch(1, 0, 1, 1, 0, out _));
-        Assert.False(_state.CheckClientBatch(1, 0, 2, 2, 0, out _));
-        Assert.Throws<ProducerStateException>(() => _state.CheckClientBatch(1, 0, 4, 4, 0, out _));
+        Assert.False(_state.CheckClientBatch(1, 0, 1, 1, false, AppendOrigin.Client, 0, out _));
+        Assert.False(_state.CheckClientBatch(1, 0, 2, 2, false, AppendOrigin.Client, 0, out _));
+        Assert.Throws<ProducerStateException>(() => _state.CheckClientBatch(1, 0, 4, 4, false, AppendOrigin.Client, 0, out _));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public sealed class ProducerStateManagerTests : IDisposable
     private bool Check(long producerId, short epoch, int firstSeq, int lastSeq, out BatchMetadata original)
     {
         _state.BeginClientAppend();
-        return _state.CheckClientBatch(producerId, epoch, firstSeq, lastSeq, _nextOffset, out original);
+        return _state.CheckClientBatch(producerId, epoch, firstSeq, lastSeq, false, AppendOrigin.Client, _nextOffset, out original);
     }
 
     private void Append(long producerId, short epoch, int baseSequence, int records = 1, long timestamp = 1_700_000_000_000)
