@@ -42,7 +42,9 @@ public sealed partial class GroupCoordinator
 
         try
         {
-            var info = partition.Append(batch, useLogAppendTime: false);
+            // As Kafka's coordinators: a transactional batch carries the producer's id and epoch but no sequence, so
+            // the log checks its epoch only.
+            var info = partition.Append(batch, useLogAppendTime: false, AppendOrigin.Coordinator);
             group.WrittenEnd = info.LastOffset + 1;
             baseOffset = info.FirstOffset;
             return ErrorCode.None;

@@ -113,6 +113,8 @@ public sealed partial class GroupCoordinator
     /// </summary>
     private void CompleteOpenTransaction(OwnedPartition owned, Partition partition, long producerId, bool commit)
     {
+        // The producer cannot have started its next transaction's offsets here yet: the transaction coordinator refuses
+        // AddOffsetsToTxn (CONCURRENT_TRANSACTIONS) until every marker of this one is written and completed.
         var markerEnd = partition.Log.LogEndOffset;
         foreach (var group in owned.TakeOpenTransaction(producerId))
         {

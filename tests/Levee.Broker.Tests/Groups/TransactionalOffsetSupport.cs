@@ -1,9 +1,7 @@
-using System.Buffers.Binary;
 using Levee.Broker.Groups;
 using Levee.Broker.Tests.Infrastructure;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
-using Levee.Protocol.Records;
 
 namespace Levee.Broker.Tests.Groups;
 
@@ -61,17 +59,7 @@ internal static class TransactionalOffsetSupport
     {
         var index = GroupCoordinator.PartitionFor(group, offsetsPartitions);
         Assert.True(broker.Broker.Replicas.TryGetPartition(GroupCoordinator.OffsetsTopic, index, out var partition));
-        partition.Append(Marker(producerId, producerEpoch, commit), useLogAppendTime: false);
+        partition.AppendMarker(producerId, producerEpoch, commit, coordinatorEpoch: 0);
         broker.Broker.Groups.CompleteTransaction(index, producerId, commit);
-    }
-
-    /// <summary>An end-transaction marker: key int16 version 0, int16 type (0 ABORT, 1 COMMIT); value int16 version 0, int32 coordinator epoch.</summary>
-    public static byte[] Marker(long producerId, short producerEpoch, bool commit)
-    {
-        var key = new byte[4];
-        BinaryPrimitives.WriteInt16BigEndian(key.AsSpan(2), commit ? (short)1 : (short)0);
-        var value = new byte[6];
-        var options = new RecordBatchOptions { ProducerId = producerId, ProducerEpoch = producerEpoch, IsTransactional = true, IsControl = true };
-        return RecordBatchBuilder.BuildToArray(options, [new RecordData(key, value, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())]);
     }
 }
