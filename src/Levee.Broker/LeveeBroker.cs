@@ -59,6 +59,9 @@ public sealed partial class LeveeBroker : IAsyncDisposable
     /// <summary>The partitions and topics this broker holds.</summary>
     public ReplicaManager Replicas => _app.Services.GetRequiredService<ReplicaManager>();
 
+    /// <summary>The group coordinator (its groups, offsets and transactional offsets).</summary>
+    public GroupCoordinator Groups => _app.Services.GetRequiredService<GroupCoordinator>();
+
     /// <summary>True while this broker is the active controller (it leads the metadata quorum).</summary>
     public bool IsController => _app.Services.GetRequiredService<ControllerService>().IsActive;
 

@@ -42,9 +42,9 @@ public sealed partial class GroupCoordinator
 
         try
         {
-            // A transactional offsets batch is the coordinator's, not the producer's: its epoch is checked, its
-            // sequence is not (every such batch starts at 0, and would otherwise look like a retry of the last one).
-            var info = partition.Append(batch, useLogAppendTime: false, options.ProducerId >= 0 ? AppendOrigin.Coordinator : AppendOrigin.Client);
+            // As Kafka's coordinators: a transactional batch carries the producer's id and epoch but no sequence, so
+            // the log checks its epoch only.
+            var info = partition.Append(batch, useLogAppendTime: false, AppendOrigin.Coordinator);
             group.WrittenEnd = info.LastOffset + 1;
             baseOffset = info.FirstOffset;
             return ErrorCode.None;

@@ -46,9 +46,9 @@ public sealed partial class GroupCoordinator
             return response;
         }
 
-        // Kafka's coordinator writes the batch with the producer's id and epoch and sequence 0; the log checks the
-        // epoch (a fenced producer is refused), not the sequence.
-        var options = new RecordBatchOptions { ProducerId = request.ProducerId, ProducerEpoch = request.ProducerEpoch, BaseSequence = 0, IsTransactional = true };
+        // As Kafka's coordinator: a transactional batch with the producer's id and epoch and no sequence; the log checks
+        // the epoch of such a coordinator append (a fenced producer is refused), not the sequence.
+        var options = new RecordBatchOptions { ProducerId = request.ProducerId, ProducerEpoch = request.ProducerEpoch, IsTransactional = true };
         await CommitAsync(
             request.GroupId,
             request.GenerationId,
@@ -113,6 +113,8 @@ public sealed partial class GroupCoordinator
     /// </summary>
     private void CompleteOpenTransaction(OwnedPartition owned, Partition partition, long producerId, bool commit)
     {
+        // The producer cannot have started its next transaction's offsets here yet: the transaction coordinator refuses
+        // AddOffsetsToTxn (CONCURRENT_TRANSACTIONS) until every marker of this one is written and completed.
         var markerEnd = partition.Log.LogEndOffset;
         foreach (var group in owned.TakeOpenTransaction(producerId))
         {

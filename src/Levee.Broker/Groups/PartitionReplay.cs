@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using Levee.Protocol.Records;
 using Levee.Storage;
+using Levee.Storage.ProducerState;
 
 namespace Levee.Broker.Groups;
 
@@ -16,12 +16,6 @@ namespace Levee.Broker.Groups;
 /// </summary>
 internal sealed class PartitionReplay
 {
-    /// <summary>Control record type of an ABORT marker (the key is int16 version, int16 type).</summary>
-    private const short AbortMarker = 0;
-
-    /// <summary>Control record type of a COMMIT marker.</summary>
-    private const short CommitMarker = 1;
-
     // producer id -> group -> partition -> offset, for transactions whose marker has not been read yet.
     private readonly Dictionary<long, Dictionary<string, Dictionary<TopicPartition, CommittedOffset>>> _pending = [];
 
@@ -34,23 +28,6 @@ internal sealed class PartitionReplay
     /// <summary>Every group some record named.</summary>
     public IEnumerable<string> GroupIds =>
         Metadata.Keys.Union(Offsets.Keys, StringComparer.Ordinal).Union(_pending.Values.SelectMany(p => p.Keys), StringComparer.Ordinal);
-
-    /// <summary>
-    /// Whether a control batch's record is a transaction marker, and which: its key is an int16 version followed by
-    /// an int16 type (0 ABORT, 1 COMMIT); other control records (none is written to this topic) are not markers.
-    /// </summary>
-    public static bool TryReadMarker(ReadOnlySpan<byte> key, out bool commit)
-    {
-        commit = false;
-        if (key.Length < 4)
-        {
-            return false;
-        }
-
-        var type = BinaryPrimitives.ReadInt16BigEndian(key[2..]);
-        commit = type == CommitMarker;
-        return type is CommitMarker or AbortMarker;
-    }
 
     /// <summary>The offsets of open transactions of <paramref name="groupId"/>, by producer id.</summary>
     public Dictionary<long, Dictionary<TopicPartition, CommittedOffset>> PendingOf(string groupId)
@@ -71,16 +48,18 @@ internal sealed class PartitionReplay
     public void Batch(ReadOnlySpan<byte> batch)
     {
         var header = new RecordBatchHeader(batch);
-        using var records = new RecordReader(batch);
         if (header.IsControl)
         {
-            if (records.TryReadNext(out var marker) && !marker.KeyIsNull && TryReadMarker(marker.Key, out var commit))
+            // A transaction marker (ABORT or COMMIT); other control records end nothing and are no group records.
+            if (EndTransactionMarker.TryRead(batch, out var marker))
             {
-                EndTransaction(header.ProducerId, commit);
+                EndTransaction(header.ProducerId, marker.Commit);
             }
 
             return;
         }
+
+        using var records = new RecordReader(batch);
 
         var transactional = header.IsTransactional && header.ProducerId >= 0;
         while (records.TryReadNext(out var record))
