@@ -8,6 +8,7 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(TopicsCommand.Create());
 root.Subcommands.Add(GroupsCommand.Create());
+root.Subcommands.Add(TransactionsCommand.Create());
 root.Subcommands.Add(UsersCommand.Create());
 root.Subcommands.Add(AclsCommand.Create());
 root.Subcommands.Add(QuotasCommand.Create());

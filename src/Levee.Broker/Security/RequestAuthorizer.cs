@@ -37,12 +37,14 @@ public sealed class RequestAuthorizer(BrokerOptions options, MetadataQuorum quor
             return true;
         }
 
+        var principal = context.Connection.Principal.ToString();
         if (operation == AclOperation.ClusterAction)
         {
-            return false;
+            // Broker-to-broker actions: brokers, and the operators named in super.users (Kafka's super users may do
+            // anything, such as kafka-transactions.sh abort's WriteTxnMarkers), whether or not ACLs are checked.
+            return context.Connection.Tenant is null && options.SuperUsers.Contains(principal);
         }
 
-        var principal = context.Connection.Principal.ToString();
         var host = Host(context.Connection.RemoteEndPoint);
         if (context.Connection.Tenant is { } tenant)
         {
