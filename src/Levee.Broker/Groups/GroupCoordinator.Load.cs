@@ -1,3 +1,4 @@
+using Levee.Broker.Partitions;
 using Levee.Protocol;
 using Levee.Protocol.Records;
 using Levee.Storage;
@@ -83,32 +84,7 @@ public sealed partial class GroupCoordinator
     private static List<Group> LoadPartition(OwnedPartition owner, PartitionLog log, long end, long now)
     {
         var replay = new PartitionReplay();
-        var position = log.LogStartOffset;
-        while (position < end)
-        {
-            var read = log.Read(position, 1 << 20, end, minOneBatch: true);
-            if (read.Length == 0)
-            {
-                break;
-            }
-
-            var buffer = new byte[read.Length];
-            read.CopyTo(buffer);
-            var at = 0;
-            while (at + RecordBatchHeader.Size <= buffer.Length)
-            {
-                var header = new RecordBatchHeader(buffer.AsSpan(at));
-                var total = header.TotalSize;
-                if (at + total > buffer.Length)
-                {
-                    break;
-                }
-
-                replay.Batch(buffer.AsSpan(at, total));
-                position = header.LastOffset + 1;
-                at += total;
-            }
-        }
+        LogReplay.ForEachBatch(log, end, replay.Batch);
 
         var loaded = new List<Group>();
         foreach (var groupId in replay.GroupIds)

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using Levee.Broker.Groups;
+using Levee.Broker.Partitions;
 using Levee.Protocol;
 using Levee.Protocol.Records;
 using Microsoft.Extensions.Logging;
@@ -207,43 +208,22 @@ public sealed partial class TransactionCoordinator
             var log = partition.Log;
             var end = log.LogEndOffset;
             var states = new Dictionary<string, TransactionSnapshot?>(StringComparer.Ordinal);
-            var position = log.LogStartOffset;
-            while (position < end)
+            LogReplay.ForEachBatch(log, end, batch =>
             {
-                var read = log.Read(position, 1 << 20, end, minOneBatch: true);
-                if (read.Length == 0)
+                if (new RecordBatchHeader(batch).IsControl)
                 {
-                    break;
+                    return;
                 }
 
-                var buffer = new byte[read.Length];
-                read.CopyTo(buffer);
-                var at = 0;
-                while (at + RecordBatchHeader.Size <= buffer.Length)
+                using var records = new RecordReader(batch);
+                while (records.TryReadNext(out var record))
                 {
-                    var header = new RecordBatchHeader(buffer.AsSpan(at));
-                    var total = header.TotalSize;
-                    if (at + total > buffer.Length)
+                    if (!record.KeyIsNull)
                     {
-                        break;
+                        states[TransactionRecords.ReadKey(record.Key.ToArray())] = record.ValueIsNull ? null : TransactionRecords.ReadValue(record.Value.ToArray());
                     }
-
-                    if (!header.IsControl)
-                    {
-                        using var records = new RecordReader(buffer.AsSpan(at, total));
-                        while (records.TryReadNext(out var record))
-                        {
-                            if (!record.KeyIsNull)
-                            {
-                                states[TransactionRecords.ReadKey(record.Key.ToArray())] = record.ValueIsNull ? null : TransactionRecords.ReadValue(record.Value.ToArray());
-                            }
-                        }
-                    }
-
-                    position = header.LastOffset + 1;
-                    at += total;
                 }
-            }
+            });
 
             var resume = new List<(TransactionEntry, TransactionSnapshot)>();
             foreach (var (id, state) in states)
