@@ -16,7 +16,7 @@ namespace Levee.Storage;
 /// <c>.log</c> open; rolled segments open theirs on demand through the shared <see cref="SegmentFileCache"/>;
 /// index files are written at roll, flush and close and hold no descriptor.
 /// The class is split by concern: <c>PartitionLog.Open.cs</c> (recovery), <c>.Append.cs</c>, <c>.Read.cs</c>,
-/// <c>.Retention.cs</c>, <c>.ProducerState.cs</c> (idempotent producers).
+/// <c>.Retention.cs</c>, <c>.ProducerState.cs</c> (idempotent and transactional producers, the last stable offset).
 /// </remarks>
 public sealed partial class PartitionLog : IDisposable
 {
@@ -80,7 +80,8 @@ public sealed partial class PartitionLog : IDisposable
     /// Offsets below it are committed and visible to consumers. Set by the broker (single node: to
     /// <see cref="LogEndOffset"/> after each append; with replicas: the ISR minimum). Clamped to
     /// [<see cref="LogStartOffset"/>, <see cref="LogEndOffset"/>]. Starts at the log end offset when opened:
-    /// a replicated broker must set it from its own checkpoint.
+    /// a replicated broker must set it from its own checkpoint. <see cref="LastStableOffset"/> follows it at once (it is
+    /// computed from it).
     /// </summary>
     public long HighWatermark
     {

@@ -24,7 +24,7 @@ internal sealed class TransactionIndex
     private const short EntryVersion = 0;
 
     private AbortedTxnEntry[] _entries;
-    private bool _unflushed;
+    private volatile bool _unflushed;
 
     private TransactionIndex(string path, AbortedTxnEntry[] entries)
     {
@@ -124,9 +124,18 @@ internal sealed class TransactionIndex
             return;
         }
 
-        using var file = File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        RandomAccess.FlushToDisk(file);
+        // Cleared first: an entry appended during the fsync (the flush runs outside the partition lock) sets it again.
         _unflushed = false;
+        try
+        {
+            using var file = File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            RandomAccess.FlushToDisk(file);
+        }
+        catch
+        {
+            _unflushed = true;
+            throw;
+        }
     }
 
     /// <summary>Renames the file (when it exists), e.g. to <c>.deleted</c>.</summary>

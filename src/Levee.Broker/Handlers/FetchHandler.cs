@@ -247,6 +247,16 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                     partition.RecordFollowerFetch(replicaId, fetchPartition.FetchOffset);
                 }
 
+                // The signals first, then the offsets they guard: an append (or a move of the high watermark) after
+                // the offsets were read completes the signals waited on, never a successor the wait did not see.
+                waitOn.Add(partition.NextAppend);
+                if (replicaId < 0)
+                {
+                    // A consumer's readable range grows with the high watermark (and the last stable offset), which
+                    // may move with no append here (followers catching up, a marker replicated).
+                    waitOn.Add(partition.HighWatermarkMoved);
+                }
+
                 var highWatermark = partition.HighWatermark;
                 var lastStable = Math.Min(log.LastStableOffset, highWatermark);
 
@@ -265,14 +275,6 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                     data.ErrorCode = (short)ErrorCode.OffsetOutOfRange;
                     hasError = true;
                     continue;
-                }
-
-                waitOn.Add(partition.NextAppend);
-                if (replicaId < 0)
-                {
-                    // A consumer's readable range grows with the high watermark (and the last stable offset), which
-                    // may move with no append here (followers catching up, a marker replicated).
-                    waitOn.Add(partition.HighWatermarkMoved);
                 }
 
                 if (offset >= readLimit)

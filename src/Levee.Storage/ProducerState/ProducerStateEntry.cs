@@ -40,7 +40,7 @@ public sealed class ProducerStateEntry
     /// Max timestamp of the producer's last batch (data, coordinator-written or marker), -1 when none; producer id
     /// expiration counts from it.
     /// </summary>
-    public long LastTimestamp => Math.Max(_lastTimestamp, _batches.Count == 0 ? -1 : _batches[^1].Timestamp);
+    public long LastTimestamp => _lastTimestamp;
 
     /// <summary>Base offset of the first batch of the producer's open transaction, -1 when none is open.</summary>
     public long CurrentTxnFirstOffset { get; set; } = -1;
@@ -95,7 +95,7 @@ public sealed class ProducerStateEntry
             _batches.Clear();
         }
 
-        _lastTimestamp = Math.Max(_lastTimestamp, timestamp);
+        _lastTimestamp = timestamp;
     }
 }
 

@@ -55,6 +55,54 @@ public sealed class TransactionCompactionTests : IDisposable
         Assert.Equal([new AbortedTxn(8, 3)], reopened.CollectAbortedTransactions(0, reopened.LogEndOffset));
     }
 
+    /// <summary>A kill -9 during the swap: the aborted transactions of the replaced segments are neither lost nor doubled.</summary>
+    [Theory]
+    [InlineData(true)]   // the log's swap file was complete: the open finishes the swap, index included
+    [InlineData(false)]  // only the index's swap file was written: that cleaning is lost, the old segments stay
+    public void Recovery_AfterACrashDuringTheSwap_KeepsTheAbortedTransactions(bool logSwapWritten)
+    {
+        var copy = _dir.Sub("copy-0");
+        using (var log = LogExtensions.OpenLog(LogDir, Compacted))
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                log.Append(TxnLog.Data(7, 0, i, i % 2));
+                log.Marker(7, commit: i % 2 == 0);
+            }
+
+            log.Append(TxnLog.Data(9, 0, 0, 2));
+            log.Marker(9, commit: true);
+            Assert.True(log.SegmentCount > 3, $"{log.SegmentCount} segments");
+        }
+
+        var aborted = TxnLog.TxnIndexFiles(LogDir);
+        Assert.Equal(3, aborted.Count);
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(LogDir))
+        {
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+
+        using (var log = LogExtensions.OpenLog(copy, TxnLog.Compacted(100_000)))
+        {
+            Clean(log);
+        }
+
+        var first = Path.Combine(LogDir, "00000000000000000000");
+        File.Copy(Path.Combine(copy, "00000000000000000000.txnindex"), first + ".txnindex" + PartitionLog.SwapSuffix);
+        if (logSwapWritten)
+        {
+            File.Copy(Path.Combine(copy, "00000000000000000000.log"), first + ".log" + PartitionLog.SwapSuffix);
+        }
+
+        using var reopened = LogExtensions.OpenLog(LogDir, TxnLog.Compacted(100_000));
+        Assert.Empty(Directory.EnumerateFiles(LogDir, "*.swap"));
+        Assert.Equal(aborted, TxnLog.TxnIndexFiles(LogDir).OrderBy(e => e.LastOffset));
+        Assert.Equal(aborted.Select(e => new AbortedTxn(e.ProducerId, e.FirstOffset)), reopened.CollectAbortedTransactions(0, reopened.LogEndOffset));
+        Assert.Equal(logSwapWritten ? 2 : reopened.SegmentCount, reopened.SegmentCount);
+        Assert.Equal(logSwapWritten ? [0, 2] : [0, 0, 0, 2], reopened.ReadCommitted()); // k0 compacted to its latest, k1 only ever aborted
+    }
+
     private static void Clean(PartitionLog log)
     {
         using var resources = new CleanerResources(1 << 20, 0.9, new CleanerThrottler(double.MaxValue, TimeProvider.System));
