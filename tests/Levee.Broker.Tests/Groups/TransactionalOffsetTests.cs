@@ -144,6 +144,22 @@ public sealed class TransactionalOffsetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeleteGroups_OfAGroupWithAnOpenTransaction_StaysDeleted_AfterTheMarkerAndAReload()
+    {
+        Assert.Equal(ErrorCode.None, await _raw.TxnCommitAsync("txn", "gone", ProducerId, Epoch, "t", 0, 10));
+        var deleted = await _raw.CallAsync<DeleteGroupsResponse>(ApiKey.DeleteGroups, 2, new DeleteGroupsRequest { GroupsNames = ["gone"] });
+        Assert.Equal(0, Assert.Single(deleted.Results).ErrorCode);
+
+        WriteMarker(_broker, "gone", ProducerId, Epoch, commit: true);
+        Assert.Equal((ErrorCode.None, -1), await _raw.FetchAsync("gone", "t", 0, requireStable: true));
+        _raw.Dispose();
+        await _broker.RestartAsync();
+        _raw = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
+        Assert.Equal((ErrorCode.None, -1), await _raw.FetchAsync("gone", "t", 0, requireStable: true));
+        Assert.Equal("Dead", (await _raw.DescribeAsync("gone")).GroupState);
+    }
+
+    [Fact]
     public async Task MemberFields_AreCheckedAsKafkaChecksThem()
     {
         var joined = await _raw.JoinAsync("members", "t");
