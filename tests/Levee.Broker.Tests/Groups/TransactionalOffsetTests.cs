@@ -31,6 +31,14 @@ public sealed class TransactionalOffsetTests : IAsyncLifetime
         await _broker.DisposeAsync();
     }
 
+    /// <summary>Restarts the broker on its data (the coordinator loads __consumer_offsets again) and reconnects.</summary>
+    private async Task RestartAsync()
+    {
+        _raw.Dispose();
+        await _broker.RestartAsync();
+        _raw = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
+    }
+
     [Fact]
     public async Task TxnOffsetCommit_IsInvisibleUntilTheCommitMarker_ThenFetched()
     {
@@ -110,9 +118,7 @@ public sealed class TransactionalOffsetTests : IAsyncLifetime
         }
 
         await AssertAnswersAsync();
-        _raw.Dispose();
-        await _broker.RestartAsync();
-        _raw = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
+        await RestartAsync();
         await AssertAnswersAsync();
 
         // The open transactions end after the reload, through the same hook.
@@ -137,10 +143,22 @@ public sealed class TransactionalOffsetTests : IAsyncLifetime
         // The marker then finds nothing to commit, before and after a reload.
         WriteMarker(_broker, "app", ProducerId, Epoch, commit: true);
         Assert.Equal((ErrorCode.None, -1), await _raw.FetchAsync("app", "t", 0, requireStable: true));
-        _raw.Dispose();
-        await _broker.RestartAsync();
-        _raw = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
+        await RestartAsync();
         Assert.Equal((ErrorCode.None, -1), await _raw.FetchAsync("app", "t", 0, requireStable: true));
+    }
+
+    [Fact]
+    public async Task DeleteGroups_OfAGroupWithAnOpenTransaction_StaysDeleted_AfterTheMarkerAndAReload()
+    {
+        Assert.Equal(ErrorCode.None, await _raw.TxnCommitAsync("txn", "gone", ProducerId, Epoch, "t", 0, 10));
+        var deleted = await _raw.CallAsync<DeleteGroupsResponse>(ApiKey.DeleteGroups, 2, new DeleteGroupsRequest { GroupsNames = ["gone"] });
+        Assert.Equal(0, Assert.Single(deleted.Results).ErrorCode);
+
+        WriteMarker(_broker, "gone", ProducerId, Epoch, commit: true);
+        Assert.Equal((ErrorCode.None, -1), await _raw.FetchAsync("gone", "t", 0, requireStable: true));
+        await RestartAsync();
+        Assert.Equal((ErrorCode.None, -1), await _raw.FetchAsync("gone", "t", 0, requireStable: true));
+        Assert.Equal("Dead", (await _raw.DescribeAsync("gone")).GroupState);
     }
 
     [Fact]

@@ -47,8 +47,26 @@ public sealed class TenantNamespaceSeamTests
     {
         // Spot checks of the generator's output: the requests a tenant's clients send most.
         Assert.All(
-            new[] { typeof(ProduceRequest), typeof(FetchRequest), typeof(MetadataRequest), typeof(ListOffsetsRequest), typeof(OffsetCommitRequest), typeof(OffsetFetchRequest), typeof(JoinGroupRequest), typeof(CreateTopicsRequest), typeof(DeleteTopicsRequest), typeof(InitProducerIdRequest), typeof(DescribeProducersRequest) },
+            new[] { typeof(ProduceRequest), typeof(FetchRequest), typeof(MetadataRequest), typeof(ListOffsetsRequest), typeof(OffsetCommitRequest), typeof(OffsetFetchRequest), typeof(JoinGroupRequest), typeof(CreateTopicsRequest), typeof(DeleteTopicsRequest), typeof(InitProducerIdRequest), typeof(DescribeProducersRequest), typeof(TxnOffsetCommitRequest) },
             type => Assert.True(typeof(INamedEntities).IsAssignableFrom(type), type.Name));
+    }
+
+    [Fact]
+    public void TxnOffsetCommit_TransactionalIdGroupAndTopics_AreInTheTenantsNamespace_AndTopicsComeBackOut()
+    {
+        var tenant = new TenantNamespace(new Levee.Cluster.Metadata.Tenant("acme", "basic-0", []));
+        var request = new TxnOffsetCommitRequest
+        {
+            TransactionalId = "txn",
+            GroupId = "app",
+            Topics = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic { Name = "orders" }],
+        };
+        request.MapNames(tenant.Inbound);
+        Assert.Equal(("acme.txn", "acme.app", "acme.orders"), (request.TransactionalId, request.GroupId, request.Topics.Single().Name));
+
+        var response = new TxnOffsetCommitResponse { Topics = [new TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic { Name = "acme.orders" }] };
+        response.MapNames(tenant.Outbound);
+        Assert.Equal("orders", response.Topics.Single().Name);
     }
 
     private static (Type Request, Type Response)? HandlerTypes(Type? type)
