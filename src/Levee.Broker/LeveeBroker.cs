@@ -147,6 +147,7 @@ public sealed partial class LeveeBroker : IAsyncDisposable
         builder.Services.AddSingleton<IApiHandler, IncrementalAlterConfigsHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeClusterHandler>();
         builder.Services.AddSingleton<IApiHandler, DescribeLogDirsHandler>();
+        builder.Services.AddSingleton<IApiHandler, AlterReplicaLogDirsHandler>();
         builder.Services.AddSingleton<IApiHandler, DeleteRecordsHandler>();
         builder.Services.AddSingleton<ProducerIdManager>();
         builder.Services.AddSingleton<IApiHandler, AllocateProducerIdsHandler>();
