@@ -88,6 +88,15 @@ public sealed partial class PartitionLog
         return result;
     }
 
+    /// <summary>Whether <paramref name="producerId"/> has a transaction open on this partition (its first transactional batch here is behind it).</summary>
+    public bool HasOpenTransaction(long producerId)
+    {
+        lock (_lock)
+        {
+            return _producers.TryGet(producerId, out var entry) && entry.CurrentTxnFirstOffset >= 0;
+        }
+    }
+
     /// <summary>The producers with state on this partition (copies; DescribeProducers).</summary>
     public IReadOnlyList<ActiveProducer> ActiveProducers()
     {

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Transactions;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 using Levee.Protocol.Records;
@@ -20,7 +21,7 @@ namespace Levee.Broker.Handlers;
 /// </summary>
 [AuthorizePerResource(AclOperation.Write, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
-public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAuthorizer authorizer, TimeProvider time, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>
+public sealed partial class ProduceHandler(ReplicaManager replicas, TransactionCoordinator transactions, RequestAuthorizer authorizer, TimeProvider time, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>
 {
     private const short FirstRecordBatchVersion = 3;
 
@@ -72,6 +73,10 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
                 {
                     Fail(partitionResponse, ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1, not {request.Acks}.");
                 }
+                else if (request.TransactionalId is { } id && await VerifyTransactionAsync(id, topicData.Name, partitionData, context.Aborted).ConfigureAwait(false) is { } refused)
+                {
+                    Fail(partitionResponse, refused.Error, refused.Message);
+                }
                 else
                 {
                     var appended = AppendPartition(topicData.Name, partitionData, request.Acks, partitionResponse);
@@ -99,6 +104,46 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, RequestAutho
 
         AddLeaderHints(response, context.Connection.Listener.Name);
         return request.Acks == 0 ? null : response;
+    }
+
+    /// <summary>
+    /// KIP-890's server-side defence against hanging transactions: the first transactional batch of a producer on a
+    /// partition (no transaction of its open here yet) is appended only if the coordinator has the partition in the
+    /// producer's ongoing transaction. A late or stray batch, such as a retry landing after its transaction was
+    /// aborted, would otherwise open a transaction no marker ever ends, holding the last stable offset back for good.
+    /// Null when the batch may be appended; else the partition's error: INVALID_TXN_STATE when the partition is not in
+    /// the transaction, INVALID_PRODUCER_EPOCH for a fenced producer, NOT_ENOUGH_REPLICAS (retriable) while the
+    /// coordinator cannot answer, as Kafka maps them for Produce.
+    /// </summary>
+    private async Task<(ErrorCode Error, string Message)?> VerifyTransactionAsync(string transactionalId, string topic, ProduceRequest.PartitionProduceData data, CancellationToken cancellationToken)
+    {
+        if (data.Records is not { Length: >= RecordBatchHeader.Size } records || !replicas.TryGetPartition(topic, data.Index, out var partition) || !partition.IsLeader)
+        {
+            return null;
+        }
+
+        var (transactional, producerId, epoch) = Producer(records.Span);
+        if (!transactional || producerId < 0 || partition.Log.HasOpenTransaction(producerId))
+        {
+            return null;
+        }
+
+        var error = await transactions.VerifyAnywhereAsync(transactionalId, producerId, epoch, new TopicPartition(topic, data.Index), cancellationToken).ConfigureAwait(false);
+        return error switch
+        {
+            ErrorCode.None => null,
+            ErrorCode.InvalidTxnState or ErrorCode.TransactionAbortable or ErrorCode.InvalidProducerIdMapping =>
+                (ErrorCode.InvalidTxnState, $"{topic}-{data.Index} is not in the ongoing transaction of transactional id '{transactionalId}' (producer {producerId}, epoch {epoch}): add it first (AddPartitionsToTxn)."),
+            ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch =>
+                (ErrorCode.InvalidProducerEpoch, $"Producer {producerId} with epoch {epoch} is fenced for transactional id '{transactionalId}'."),
+            _ => (ErrorCode.NotEnoughReplicas, $"The transaction coordinator of '{transactionalId}' could not verify the transaction ({error}); retry."),
+        };
+    }
+
+    private static (bool Transactional, long ProducerId, short Epoch) Producer(ReadOnlySpan<byte> batch)
+    {
+        var header = new RecordBatchHeader(batch);
+        return (header.IsTransactional, header.ProducerId, header.ProducerEpoch);
     }
 
     // acks=all: the answer waits until the ISR has the records (the high watermark passed them), or

@@ -302,6 +302,30 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
     }
 
     /// <summary>
+    /// <see cref="Verify"/> wherever the id's coordinator is: here, or the broker leading its __transaction_state
+    /// partition, asked with AddPartitionsToTxn v4 (verify-only) over the inter-broker listener. COORDINATOR_NOT_AVAILABLE
+    /// when no coordinator can answer.
+    /// </summary>
+    public async Task<ErrorCode> VerifyAnywhereAsync(string transactionalId, long producerId, short epoch, TopicPartition partition, CancellationToken cancellationToken)
+    {
+        var local = Verify(transactionalId, producerId, epoch, partition);
+        if (local is not (ErrorCode.NotCoordinator or ErrorCode.CoordinatorLoadInProgress))
+        {
+            return local;
+        }
+
+        var image = _replicas.Image;
+        if (!image.TopicsByName.TryGetValue(StateTopic, out var topic) ||
+            !topic.Partitions.TryGetValue(GroupCoordinator.PartitionFor(transactionalId, topic.Partitions.Count), out var state) ||
+            state.Leader < 0 || state.Leader == _replicas.LocalBrokerId)
+        {
+            return ErrorCode.CoordinatorNotAvailable;
+        }
+
+        return await _markers.VerifyAsync(state.Leader, transactionalId, producerId, epoch, partition, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// EndTxn: commits or aborts the ongoing transaction. The answer comes once PrepareCommit/PrepareAbort is
     /// written; the markers follow, then CompleteCommit/CompleteAbort, and until then the id answers
     /// CONCURRENT_TRANSACTIONS. A retry after completion gets NONE; the opposite result INVALID_TXN_STATE.

@@ -20,6 +20,7 @@ namespace Levee.Broker.Transactions;
 public sealed partial class TransactionMarkerChannel(ReplicaManager replicas, GroupCoordinator groups, BrokerOptions options, BrokerIdentity identity, TimeProvider time, ILogger<TransactionMarkerChannel> logger, BrokerTls? tls = null) : IAsyncDisposable
 {
     private const short WriteTxnMarkersVersion = 1;
+    private const short VerifyVersion = 4;
 
     /// <summary>How long a marker may wait for the partition's ISR (Kafka: request.timeout.ms).</summary>
     private static readonly TimeSpan ReplicationTimeout = TimeSpan.FromSeconds(30);
@@ -172,6 +173,45 @@ public sealed partial class TransactionMarkerChannel(ReplicaManager replicas, Gr
         {
             LogSendFailed(leader, client.Address, e.Message);
             return [.. partitions.Select(p => (p, ErrorCode.NetworkException))];
+        }
+    }
+
+    /// <summary>
+    /// Asks the coordinator on broker <paramref name="coordinator"/> whether <paramref name="partition"/> is in the
+    /// producer's ongoing transaction (AddPartitionsToTxn v4, verify-only, KIP-890). COORDINATOR_NOT_AVAILABLE when it
+    /// cannot be asked.
+    /// </summary>
+    public async Task<ErrorCode> VerifyAsync(int coordinator, string transactionalId, long producerId, short epoch, TopicPartition partition, CancellationToken cancellationToken)
+    {
+        if (Client(coordinator) is not { } client)
+        {
+            return ErrorCode.CoordinatorNotAvailable;
+        }
+
+        var request = new AddPartitionsToTxnRequest();
+        request.Transactions.Add(new AddPartitionsToTxnRequest.AddPartitionsToTxnTransaction
+        {
+            TransactionalId = transactionalId,
+            ProducerId = producerId,
+            ProducerEpoch = epoch,
+            VerifyOnly = true,
+            Topics = [new AddPartitionsToTxnRequest.AddPartitionsToTxnTopic { Name = partition.Topic, Partitions = [partition.Partition] }],
+        });
+        try
+        {
+            var response = await client.SendAsync<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, VerifyVersion, request, cancellationToken).ConfigureAwait(false);
+            if (response.ErrorCode != 0)
+            {
+                return (ErrorCode)response.ErrorCode;
+            }
+
+            var result = response.ResultsByTransaction.SingleOrDefault()?.TopicResults.SingleOrDefault()?.ResultsByPartition.SingleOrDefault();
+            return result is null ? ErrorCode.UnknownServerError : (ErrorCode)result.PartitionErrorCode;
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or KafkaProtocolException or InvalidOperationException)
+        {
+            LogSendFailed(coordinator, client.Address, e.Message);
+            return ErrorCode.CoordinatorNotAvailable;
         }
     }
 

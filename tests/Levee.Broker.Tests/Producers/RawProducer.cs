@@ -26,11 +26,11 @@ internal static class RawProducer
         return RecordBatchBuilder.BuildToArray(new RecordBatchOptions { ProducerId = producerId, ProducerEpoch = epoch, BaseSequence = baseSequence }, records);
     }
 
-    public static async Task<ProduceResponse.PartitionProduceResponse> ProduceAsync(string bootstrap, string topic, byte[] records, int partition = 0)
+    public static async Task<ProduceResponse.PartitionProduceResponse> ProduceAsync(string bootstrap, string topic, byte[] records, int partition = 0, string? transactionalId = null)
     {
         const short version = 9;
         using var client = await RawKafkaClient.ConnectAsync(bootstrap);
-        var request = new ProduceRequest { Acks = -1, TimeoutMs = 10_000 };
+        var request = new ProduceRequest { Acks = -1, TimeoutMs = 10_000, TransactionalId = transactionalId };
         var topicData = new ProduceRequest.TopicProduceData { Name = topic };
         topicData.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = partition, Records = records });
         request.TopicData.Add(topicData);

@@ -168,7 +168,9 @@ public sealed class ReadCommittedTests : IAsyncLifetime
     {
         const short version = 9;
         using var client = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
-        var request = new ProduceRequest { Acks = 1, TimeoutMs = 10_000, TransactionalId = "txn" };
+        // No transactional id: these producers have no coordinator (the markers are appended directly), and the leader
+        // verifies with the coordinator (KIP-890) only a request that names one, as Kafka's does.
+        var request = new ProduceRequest { Acks = 1, TimeoutMs = 10_000 };
         var topicData = new ProduceRequest.TopicProduceData { Name = topic };
         topicData.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = 0, Records = batch });
         request.TopicData.Add(topicData);

@@ -100,7 +100,7 @@ public sealed class TransactionProtocolTests : IAsyncLifetime
 
         var batch = RawProducer.Batch(init.ProducerId, init.ProducerEpoch, 0, "a", "b", "c");
         TransactionalFlag(batch);
-        Assert.Equal((short)KafkaErrorCode.None, (await RawProducer.ProduceAsync(_broker.BootstrapServers, "restart", batch)).ErrorCode);
+        Assert.Equal((short)KafkaErrorCode.None, (await RawProducer.ProduceAsync(_broker.BootstrapServers, "restart", batch, transactionalId: "restart")).ErrorCode);
 
         await _broker.RestartAsync();
 
@@ -115,6 +115,31 @@ public sealed class TransactionProtocolTests : IAsyncLifetime
 
         await RawTransactions.WaitForStateAsync(_broker.BootstrapServers, "restart", "CompleteCommit", TimeSpan.FromSeconds(10));
         Assert.Equal(4, partition.Log.LastStableOffset);
+    }
+
+    [Fact]
+    public async Task TransactionalBatch_ToAPartitionNotInTheTransaction_IsRefused_AndOpensNoTransaction()
+    {
+        await CreateTopicAsync("stray");
+        var init = await RawProducer.InitProducerIdAsync(_broker.BootstrapServers, transactionalId: "stray");
+        var batch = RawProducer.Batch(init.ProducerId, init.ProducerEpoch, 0, "stray");
+        TransactionalFlag(batch);
+
+        // KIP-890: not added with AddPartitionsToTxn, so the coordinator does not have it in a transaction.
+        var refused = await RawProducer.ProduceAsync(_broker.BootstrapServers, "stray", batch, transactionalId: "stray");
+
+        Assert.Equal((short)KafkaErrorCode.InvalidTxnState, refused.ErrorCode);
+        Assert.True(_broker.Broker.Replicas.TryGetPartition("stray", 0, out var partition));
+        Assert.Equal((0L, 0L), (partition.Log.LogEndOffset, partition.Log.LastStableOffset));
+
+        using (var client = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers))
+        {
+            Assert.Equal((short)KafkaErrorCode.None, Error(await AddPartitionsAsync(client, "stray", init.ProducerId, init.ProducerEpoch, ("stray", 0)), "stray"));
+        }
+
+        var accepted = await RawProducer.ProduceAsync(_broker.BootstrapServers, "stray", batch, transactionalId: "stray");
+        Assert.Equal((short)KafkaErrorCode.None, accepted.ErrorCode);
+        Assert.Equal((1L, 0L), (partition.Log.LogEndOffset, partition.Log.LastStableOffset));
     }
 
     /// <summary>Sets the transactional attribute of a built batch (bit 4, inside the CRC: recomputed).</summary>
