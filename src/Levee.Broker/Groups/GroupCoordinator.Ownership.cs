@@ -61,7 +61,12 @@ public sealed partial class GroupCoordinator
         {
             if (!_owned.TryGetValue(partition, out owner))
             {
-                return ErrorCode.NotCoordinator;
+                // Led here already but not yet taken over (the leadership change is being applied): loading, which
+                // clients retry in place, rather than NOT_COORDINATOR, which would send them back to FindCoordinator
+                // for the same answer.
+                return _replicas.TryGetPartition(OffsetsTopic, partition, out var led) && led.IsLeader
+                    ? ErrorCode.CoordinatorLoadInProgress
+                    : ErrorCode.NotCoordinator;
             }
         }
 

@@ -50,7 +50,7 @@ public sealed class AddOffsetsToTxnHandler(TransactionCoordinator coordinator, G
             return Answer(ErrorCode.CoordinatorNotAvailable);
         }
 
-        var error = await coordinator.AddPartitionsAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, [partition], context.Aborted).ConfigureAwait(false);
+        var error = await coordinator.AddPartitionsAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, [partition]).ConfigureAwait(false);
         return Answer(error == ErrorCode.ProducerFenced && context.ApiVersion < 2 ? ErrorCode.InvalidProducerEpoch : error);
     }
 

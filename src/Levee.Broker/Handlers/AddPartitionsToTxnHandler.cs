@@ -103,7 +103,7 @@ public sealed class AddPartitionsToTxnHandler(TransactionCoordinator coordinator
             return Results(topics, p => errors.GetValueOrDefault(p, ErrorCode.OperationNotAttempted));
         }
 
-        var result = await coordinator.AddPartitionsAsync(transactionalId, producerId, epoch, partitions, context.Aborted).ConfigureAwait(false);
+        var result = await coordinator.AddPartitionsAsync(transactionalId, producerId, epoch, partitions).ConfigureAwait(false);
         if (result == ErrorCode.ProducerFenced && context.ApiVersion < 2)
         {
             result = ErrorCode.InvalidProducerEpoch;

@@ -38,7 +38,7 @@ public sealed class EndTxnHandler(TransactionCoordinator coordinator, RequestAut
             return Answer(ErrorCode.TransactionalIdAuthorizationFailed);
         }
 
-        var error = await coordinator.EndTransactionAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Committed, context.Aborted).ConfigureAwait(false);
+        var error = await coordinator.EndTransactionAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Committed).ConfigureAwait(false);
         return Answer(error == ErrorCode.ProducerFenced && context.ApiVersion < 2 ? ErrorCode.InvalidProducerEpoch : error);
     }
 

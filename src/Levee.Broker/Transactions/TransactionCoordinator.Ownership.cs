@@ -105,7 +105,10 @@ public sealed partial class TransactionCoordinator
         {
             if (!_owned.TryGetValue(partition, out owner))
             {
-                return ErrorCode.NotCoordinator;
+                // Led here already but not yet taken over: loading (retried in place), as for groups.
+                return _replicas.TryGetPartition(StateTopic, partition, out var led) && led.IsLeader
+                    ? ErrorCode.CoordinatorLoadInProgress
+                    : ErrorCode.NotCoordinator;
             }
         }
 

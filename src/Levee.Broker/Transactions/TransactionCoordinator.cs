@@ -140,7 +140,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
 
             entry = created;
             var first = created.Current with { ProducerEpoch = 0 };
-            var written = await WriteAsync(entry, first, cancellationToken).ConfigureAwait(false);
+            var written = await WriteAsync(entry, first).ConfigureAwait(false);
             lock (entry.Sync)
             {
                 entry.Pending = false;
@@ -202,8 +202,9 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
 
         if (next is null)
         {
-            // Epoch exhausted: a new producer id.
-            var (error, newId, _) = await _producerIds.InitProducerAsync(-1, -1, cancellationToken).ConfigureAwait(false);
+            // Epoch exhausted: a new producer id. Not cancelled with the request: the id is pending meanwhile, and the
+            // allocation is bounded by its own timeout.
+            var (error, newId, _) = await _producerIds.InitProducerAsync(-1, -1, CancellationToken.None).ConfigureAwait(false);
             if (error != ErrorCode.None)
             {
                 ClearPending(entry);
@@ -214,7 +215,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
             next = current with { ProducerId = newId, PreviousProducerId = current.ProducerId, ProducerEpoch = 0, PreviousEpoch = -1, TimeoutMs = timeoutMs, State = TransactionState.Empty, Partitions = [], StartMs = -1, UpdateMs = now };
         }
 
-        var result = await WriteAsync(entry, next, cancellationToken).ConfigureAwait(false);
+        var result = await WriteAsync(entry, next).ConfigureAwait(false);
         if (result != ErrorCode.None)
         {
             ClearPending(entry);
@@ -238,7 +239,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
     /// the transaction, which becomes Ongoing. PRODUCER_FENCED for an old epoch, INVALID_PRODUCER_ID_MAPPING for
     /// another producer id, CONCURRENT_TRANSACTIONS while the previous transaction is completing.
     /// </summary>
-    public async Task<ErrorCode> AddPartitionsAsync(string transactionalId, long producerId, short epoch, IReadOnlyCollection<TopicPartition> partitions, CancellationToken cancellationToken)
+    public async Task<ErrorCode> AddPartitionsAsync(string transactionalId, long producerId, short epoch, IReadOnlyCollection<TopicPartition> partitions)
     {
         ArgumentNullException.ThrowIfNull(partitions);
         var found = Find(transactionalId, ErrorCode.InvalidProducerIdMapping, out var entry);
@@ -274,7 +275,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
             entry.Pending = true;
         }
 
-        var written = await WriteAsync(entry, next, cancellationToken).ConfigureAwait(false);
+        var written = await WriteAsync(entry, next).ConfigureAwait(false);
         ClearPending(entry);
         return written;
     }
@@ -330,7 +331,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
     /// written; the markers follow, then CompleteCommit/CompleteAbort, and until then the id answers
     /// CONCURRENT_TRANSACTIONS. A retry after completion gets NONE; the opposite result INVALID_TXN_STATE.
     /// </summary>
-    public async Task<ErrorCode> EndTransactionAsync(string transactionalId, long producerId, short epoch, bool commit, CancellationToken cancellationToken)
+    public async Task<ErrorCode> EndTransactionAsync(string transactionalId, long producerId, short epoch, bool commit)
     {
         var found = Find(transactionalId, ErrorCode.InvalidProducerIdMapping, out var entry);
         if (found != ErrorCode.None)
@@ -370,7 +371,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
             entry.Pending = true;
         }
 
-        var written = await WriteAsync(entry, next, cancellationToken).ConfigureAwait(false);
+        var written = await WriteAsync(entry, next).ConfigureAwait(false);
         if (written != ErrorCode.None)
         {
             ClearPending(entry);
@@ -460,7 +461,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
     /// NOT_COORDINATOR once leadership moved, COORDINATOR_NOT_AVAILABLE when the write fails or times out (both
     /// send the client to find the coordinator again, as Kafka maps them).
     /// </summary>
-    private async Task<ErrorCode> WriteAsync(TransactionEntry entry, TransactionSnapshot next, CancellationToken cancellationToken)
+    private async Task<ErrorCode> WriteAsync(TransactionEntry entry, TransactionSnapshot next)
     {
         var owner = entry.Owner;
         if (!owner.IsServing ||
@@ -485,7 +486,9 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
             return ErrorCode.CoordinatorNotAvailable;
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, owner.Unloaded);
+        // Not cancelled with the request that caused it: once appended, a transition is followed to its end (or its
+        // timeout), whether or not the client still waits, so that the id is never left pending.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(owner.Unloaded);
         timeout.CancelAfter(WriteTimeoutMs);
         try
         {
@@ -495,7 +498,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
         {
             return ErrorCode.NotCoordinator;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
             return owner.Unloaded.IsCancellationRequested ? ErrorCode.NotCoordinator : ErrorCode.CoordinatorNotAvailable;
         }
@@ -521,12 +524,30 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
         var commit = prepared.State == TransactionState.PrepareCommit;
         try
         {
-            await _markers.WriteAsync(prepared.ProducerId, prepared.ProducerEpoch, commit, owner.LeaderEpoch, prepared.Partitions, owner.Unloaded).ConfigureAwait(false);
-            var done = prepared with { State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort, Partitions = [], UpdateMs = NowMs };
             var delay = TimeSpan.FromMilliseconds(50);
             while (true)
             {
-                var written = await WriteAsync(entry, done, owner.Unloaded).ConfigureAwait(false);
+                try
+                {
+                    await _markers.WriteAsync(prepared.ProducerId, prepared.ProducerEpoch, commit, owner.LeaderEpoch, prepared.Partitions, owner.Unloaded).ConfigureAwait(false);
+                    break;
+                }
+#pragma warning disable CA1031 // Retried whatever it was: the prepared transaction must end.
+                catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+                {
+                    // Never give up a prepared transaction while this broker coordinates it: the id would stay pending.
+                    LogMarkersFailed(e, entry.TransactionalId);
+                    await Task.Delay(delay, _time, owner.Unloaded).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                }
+            }
+
+            var done = prepared with { State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort, Partitions = [], UpdateMs = NowMs };
+            delay = TimeSpan.FromMilliseconds(50);
+            while (true)
+            {
+                var written = await WriteAsync(entry, done).ConfigureAwait(false);
                 if (written is ErrorCode.None or ErrorCode.NotCoordinator)
                 {
                     break;
@@ -561,7 +582,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                await AbortTimedOutAsync(cancellationToken).ConfigureAwait(false);
+                await AbortTimedOutAsync().ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -569,7 +590,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
         }
     }
 
-    private async Task AbortTimedOutAsync(CancellationToken cancellationToken)
+    private async Task AbortTimedOutAsync()
     {
         List<TransactionOwnedPartition> owned;
         lock (_ownershipLock)
@@ -596,7 +617,7 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
                 }
 
                 LogTimedOut(entry.TransactionalId, next.ProducerId, next.TimeoutMs);
-                if (await WriteAsync(entry, next, cancellationToken).ConfigureAwait(false) == ErrorCode.None)
+                if (await WriteAsync(entry, next).ConfigureAwait(false) == ErrorCode.None)
                 {
                     StartCompletion(entry, next);
                 }
@@ -619,6 +640,9 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
 
     [LoggerMessage(EventName = "TransactionCompleted", Level = LogLevel.Debug, Message = "Transactional id {TransactionalId} (producer id {ProducerId}, epoch {Epoch}) {Outcome}: markers written to {Partitions} partition(s)")]
     private partial void LogCompleted(string transactionalId, long producerId, short epoch, string outcome, int partitions);
+
+    [LoggerMessage(EventName = "TransactionMarkersFailed", Level = LogLevel.Warning, Message = "Writing the markers of {TransactionalId}'s transaction failed; retrying")]
+    private partial void LogMarkersFailed(Exception e, string transactionalId);
 
     [LoggerMessage(EventName = "TransactionCompletionFailed", Level = LogLevel.Error, Message = "Completing the transaction of {TransactionalId} failed; it stays pending until the coordinator moves")]
     private partial void LogCompletionFailed(Exception e, string transactionalId);

@@ -47,9 +47,7 @@ public sealed partial class TransactionMarkerChannel(ReplicaManager replicas, Gr
                 .Where(x => x.Leader >= 0)
                 .GroupBy(x => x.Leader, x => x.Partition)
                 .ToList();
-            var results = await Task.WhenAll(byLeader.Select(g => g.Key == replicas.LocalBrokerId
-                ? WriteLocalAsync(producerId, producerEpoch, commit, coordinatorEpoch, [.. g], cancellationToken)
-                : SendAsync(g.Key, producerId, producerEpoch, commit, coordinatorEpoch, [.. g], cancellationToken))).ConfigureAwait(false);
+            var results = await Task.WhenAll(byLeader.Select(g => WriteToLeaderAsync(g.Key, producerId, producerEpoch, commit, coordinatorEpoch, [.. g], cancellationToken))).ConfigureAwait(false);
             foreach (var (partition, error) in results.SelectMany(r => r))
             {
                 switch (error)
@@ -74,6 +72,24 @@ public sealed partial class TransactionMarkerChannel(ReplicaManager replicas, Gr
                 await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
             }
+        }
+    }
+
+    /// <summary>One leader's share of the markers; a failure of any kind is an error to retry for each of its partitions.</summary>
+    private async Task<List<(TopicPartition Partition, ErrorCode Error)>> WriteToLeaderAsync(int leader, long producerId, short producerEpoch, bool commit, int coordinatorEpoch, IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return leader == replicas.LocalBrokerId
+                ? await WriteLocalAsync(producerId, producerEpoch, commit, coordinatorEpoch, partitions, cancellationToken).ConfigureAwait(false)
+                : await SendAsync(leader, producerId, producerEpoch, commit, coordinatorEpoch, partitions, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Whatever one leader's share throws, the markers are retried: a transaction must never stay half-ended.
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            LogLeaderFailed(e, leader, producerId);
+            return [.. partitions.Select(p => (p, ErrorCode.UnknownServerError))];
         }
     }
 
@@ -265,6 +281,9 @@ public sealed partial class TransactionMarkerChannel(ReplicaManager replicas, Gr
 
     [LoggerMessage(EventName = "TxnMarkerFailed", Level = LogLevel.Warning, Message = "Writing a transaction marker to {Partition} failed: {Problem}")]
     private partial void LogMarkerFailed(Exception? e, TopicPartition partition, string problem);
+
+    [LoggerMessage(EventName = "TxnMarkerLeaderFailed", Level = LogLevel.Warning, Message = "Markers of producer {ProducerId} on broker {BrokerId} failed; retrying")]
+    private partial void LogLeaderFailed(Exception e, int brokerId, long producerId);
 
     [LoggerMessage(EventName = "TxnMarkerSendFailed", Level = LogLevel.Warning, Message = "Sending transaction markers to broker {BrokerId} at {Address} failed: {Problem}")]
     private partial void LogSendFailed(int brokerId, string address, string problem);
