@@ -110,6 +110,9 @@ public sealed class ReassignmentTests
 
         Assert.Equal(Levee.Protocol.ErrorCode.None, (await AlterAsync(client, "cancelled", 0, null)).Error);
         Assert.Empty((await ListAsync(client)).Topics);
+
+        // The cancellation is committed by the controller; this broker's image follows it shortly.
+        await WaitForAsync(() => Task.FromResult(cluster.Brokers[0]!.Replicas.Image.GetPartition("cancelled", 0)!.Replicas.Length == 2), "the cancellation to reach broker 1's image");
         var reverted = cluster.Brokers[0]!.Replicas.Image.GetPartition("cancelled", 0)!;
         Assert.Equal([1, 2], reverted.Replicas.ToArray());
         Assert.Equal([1, 2], reverted.Isr.Order().ToArray());
