@@ -1,4 +1,5 @@
 using System.Globalization;
+using Levee.Broker.Groups;
 using Levee.Broker.Logging;
 using Levee.Broker.Security;
 using Levee.Cluster.Controller;
@@ -211,6 +212,15 @@ public sealed record BrokerOptions
 
     /// <summary>group.max.size: the most members a classic group may have.</summary>
     public int GroupMaxSize { get; init; } = int.MaxValue;
+
+    /// <summary>group.consumer.session.timeout.ms: a consumer group member (KIP-848) silent this long is removed.</summary>
+    public int GroupConsumerSessionTimeoutMs { get; init; } = 45_000;
+
+    /// <summary>group.consumer.heartbeat.interval.ms: how often consumer group members (KIP-848) are told to heartbeat.</summary>
+    public int GroupConsumerHeartbeatIntervalMs { get; init; } = 5_000;
+
+    /// <summary>group.consumer.assignors: the server assignors served, the first the default (Kafka: uniform, range).</summary>
+    public IReadOnlyList<string> GroupConsumerAssignors { get; init; } = ConsumerGroupAssignors.Names;
 
     /// <summary>offsets.topic.num.partitions: partitions of __consumer_offsets when it is created.</summary>
     public int OffsetsTopicPartitions { get; init; } = 50;
@@ -546,6 +556,9 @@ public sealed record BrokerOptions
             GroupMinSessionTimeoutMs = values.Int("group.min.session.timeout.ms") ?? defaults.GroupMinSessionTimeoutMs,
             GroupMaxSessionTimeoutMs = values.Int("group.max.session.timeout.ms") ?? defaults.GroupMaxSessionTimeoutMs,
             GroupMaxSize = values.Int("group.max.size") ?? defaults.GroupMaxSize,
+            GroupConsumerSessionTimeoutMs = Positive(values.Int("group.consumer.session.timeout.ms"), "group.consumer.session.timeout.ms") ?? defaults.GroupConsumerSessionTimeoutMs,
+            GroupConsumerHeartbeatIntervalMs = Positive(values.Int("group.consumer.heartbeat.interval.ms"), "group.consumer.heartbeat.interval.ms") ?? defaults.GroupConsumerHeartbeatIntervalMs,
+            GroupConsumerAssignors = ParseAssignors(values.Str("group.consumer.assignors")) ?? defaults.GroupConsumerAssignors,
             OffsetsTopicPartitions = values.Int("offsets.topic.num.partitions") ?? defaults.OffsetsTopicPartitions,
             OffsetsTopicSegmentBytes = Positive(values.Int("offsets.topic.segment.bytes"), "offsets.topic.segment.bytes") ?? defaults.OffsetsTopicSegmentBytes,
             OffsetsRetentionMinutes = values.Long("offsets.retention.minutes") ?? defaults.OffsetsRetentionMinutes,
@@ -658,6 +671,21 @@ public sealed record BrokerOptions
         ("min.insync.replicas", "min.insync.replicas"),
         ("compression.type", "compression.type"),
     ];
+
+    /// <summary>group.consumer.assignors: Kafka's names of the assignors served, each one known.</summary>
+    private static List<string>? ParseAssignors(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        var unknown = names.FirstOrDefault(n => !ConsumerGroupAssignors.Names.Contains(n, StringComparer.Ordinal));
+        return names.Count == 0 || unknown is not null
+            ? throw new BrokerConfigurationException($"Setting 'group.consumer.assignors' must list assignors among {string.Join(", ", ConsumerGroupAssignors.Names)}, got '{text}'.")
+            : names;
+    }
 
     private static T? Positive<T>(T? value, string key)
         where T : struct, System.Numerics.INumber<T> =>

@@ -158,6 +158,18 @@ internal sealed class Group
     /// <summary>When members that have not sent SyncGroup are removed; MaxValue when none is pending.</summary>
     public long SyncDeadlineMs { get; set; } = long.MaxValue;
 
+    /// <summary>The consumer group protocol's (KIP-848) state, when the group uses it; null for a classic group.</summary>
+    public ConsumerGroupData? Consumer { get; set; }
+
+    /// <summary>The group's type as ListGroups reports it: "consumer" (KIP-848) or "classic".</summary>
+    public string GroupType => Consumer is null ? "classic" : "consumer";
+
+    /// <summary>The state name Kafka reports: a consumer group's own states (Empty, Assigning, Reconciling, Stable), else the classic one.</summary>
+    public string StateName => Consumer is { } consumer && State != GroupState.Dead ? consumer.StateName : State.ToString();
+
+    /// <summary>How many members the group has, of either protocol.</summary>
+    public int MemberCount => Consumer?.Members.Count ?? Members.Count;
+
     /// <summary>Topics the members subscribe to (parsed from the consumer protocol), or null when unknown.</summary>
     public HashSet<string>? SubscribedTopics { get; set; }
 
@@ -303,5 +315,6 @@ internal sealed class Group
     }
 
     /// <summary>Whether offsets of <paramref name="topic"/> are in use; unknown subscriptions count as in use, as in Kafka.</summary>
-    public bool IsSubscribedTo(string topic) => SubscribedTopics?.Contains(topic) ?? true;
+    public bool IsSubscribedTo(string topic) =>
+        Consumer is { } consumer ? consumer.Members.Values.Any(m => m.SubscribesTo(topic)) : SubscribedTopics?.Contains(topic) ?? true;
 }

@@ -43,6 +43,12 @@ public sealed partial class GroupCoordinator
                 return described;
             }
 
+            if (group.Consumer is not null)
+            {
+                // A consumer group (KIP-848) is not described by the classic API: Kafka reports it Dead there.
+                return described;
+            }
+
             described.GroupState = group.State.ToString();
             described.ProtocolType = group.ProtocolType ?? "";
             var stable = group.State == GroupState.Stable;
@@ -66,7 +72,7 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// ListGroups: every live group this broker coordinates, filtered by state (v4+, case-insensitive) and type
-    /// (v5+; these are all "classic"). As in Kafka, COORDINATOR_LOAD_IN_PROGRESS while a partition it leads is
+    /// (v5+: "classic", or "consumer" for KIP-848 groups). As in Kafka, COORDINATOR_LOAD_IN_PROGRESS while a partition it leads is
     /// still loading (clients ask every broker and merge).
     /// </summary>
     public (ErrorCode Error, List<ListGroupsResponse.ListedGroup> Groups) ListGroups(IReadOnlyCollection<string> statesFilter, IReadOnlyCollection<string> typesFilter)
@@ -82,11 +88,6 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        if (typesFilter.Count > 0 && !typesFilter.Contains("classic", StringComparer.OrdinalIgnoreCase))
-        {
-            return (ErrorCode.None, listed);
-        }
-
         foreach (var group in _groups.Values)
         {
             lock (group.Sync)
@@ -96,13 +97,14 @@ public sealed partial class GroupCoordinator
                     continue;
                 }
 
-                var state = group.State.ToString();
-                if (statesFilter.Count > 0 && !statesFilter.Contains(state, StringComparer.OrdinalIgnoreCase))
+                var state = group.StateName;
+                if ((statesFilter.Count > 0 && !statesFilter.Contains(state, StringComparer.OrdinalIgnoreCase))
+                    || (typesFilter.Count > 0 && !typesFilter.Contains(group.GroupType, StringComparer.OrdinalIgnoreCase)))
                 {
                     continue;
                 }
 
-                listed.Add(new ListGroupsResponse.ListedGroup { GroupId = group.GroupId, ProtocolType = group.ProtocolType ?? "", GroupState = state, GroupType = "classic" });
+                listed.Add(new ListGroupsResponse.ListedGroup { GroupId = group.GroupId, ProtocolType = group.ProtocolType ?? "", GroupState = state, GroupType = group.GroupType });
             }
         }
 
@@ -126,7 +128,7 @@ public sealed partial class GroupCoordinator
                 }
 
                 var offsets = group.Offsets.Select(o => (o.Key, o.Value.Offset)).OrderBy(o => o.Key.Topic, StringComparer.Ordinal).ThenBy(o => o.Key.Partition).ToList();
-                result.Add(new GroupOffsets(group.GroupId, group.State.ToString(), group.ProtocolType ?? "", group.Members.Count, offsets));
+                result.Add(new GroupOffsets(group.GroupId, group.StateName, group.ProtocolType ?? "", group.MemberCount, offsets));
             }
         }
 

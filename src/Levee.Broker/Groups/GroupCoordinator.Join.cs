@@ -72,6 +72,17 @@ public sealed partial class GroupCoordinator
                     return JoinError(request.MemberId, ErrorCode.CoordinatorNotAvailable);
                 }
 
+                if (group.Consumer is { } consumerGroup)
+                {
+                    // A consumer group (KIP-848) with members takes no classic member; an empty one becomes classic.
+                    if (consumerGroup.Members.Count > 0)
+                    {
+                        return JoinError(request.MemberId, ErrorCode.InconsistentGroupProtocol);
+                    }
+
+                    group.Consumer = null;
+                }
+
                 if (!group.SupportsProtocols(request.ProtocolType, protocols))
                 {
                     return JoinError(request.MemberId, ErrorCode.InconsistentGroupProtocol);

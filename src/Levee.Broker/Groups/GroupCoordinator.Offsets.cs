@@ -37,7 +37,7 @@ public sealed partial class GroupCoordinator
             request.GroupId,
             generation,
             commits,
-            (group, now) => ValidateCommit(group, request, generation, now),
+            (group, now) => ValidateCommit(group, request, version, generation, now),
             retentionMs,
             new RecordBatchOptions(),
             (group, offsets) =>
@@ -188,8 +188,15 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    private static ErrorCode ValidateCommit(Group group, OffsetCommitRequest request, int generation, long now)
+    private static ErrorCode ValidateCommit(Group group, OffsetCommitRequest request, short version, int generation, long now)
     {
+        if (group.Consumer is { } consumer)
+        {
+            // KIP-848: the member's epoch stands for the generation; its members commit with v9+, as Kafka requires.
+            var error = ValidateConsumerMemberEpoch(consumer, request.MemberId, generation, adminAllowed: consumer.Members.Count == 0);
+            return error == ErrorCode.None && generation >= 0 && version < 9 ? ErrorCode.UnsupportedVersion : error;
+        }
+
         if (request.GroupInstanceId is not null && group.StaticMembers.TryGetValue(request.GroupInstanceId, out var registered) && registered != request.MemberId)
         {
             return ErrorCode.FencedInstanceId;
@@ -239,7 +246,7 @@ public sealed partial class GroupCoordinator
             {
                 var topics = requested.Topics?.Select(t => (t.Name, t.PartitionIndexes)).ToList();
                 var groupResponse = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = requested.GroupId };
-                var (error, fetched) = await FetchGroupOffsetsAsync(requested.GroupId, topics, requireStable, cancellationToken).ConfigureAwait(false);
+                var (error, fetched) = await FetchGroupOffsetsAsync(requested.GroupId, topics, requireStable, (requested.MemberId, requested.MemberEpoch), cancellationToken).ConfigureAwait(false);
                 groupResponse.ErrorCode = (short)error;
                 foreach (var (name, partitions) in fetched)
                 {
@@ -264,7 +271,7 @@ public sealed partial class GroupCoordinator
         }
 
         var single = request.Topics?.Select(t => (t.Name, t.PartitionIndexes)).ToList();
-        var (singleError, singleFetched) = await FetchGroupOffsetsAsync(request.GroupId, single, requireStable, cancellationToken).ConfigureAwait(false);
+        var (singleError, singleFetched) = await FetchGroupOffsetsAsync(request.GroupId, single, requireStable, (null, -1), cancellationToken).ConfigureAwait(false);
         response.ErrorCode = (short)singleError;
         foreach (var (name, partitions) in singleFetched)
         {
@@ -294,7 +301,7 @@ public sealed partial class GroupCoordinator
     /// without an offset (for "all partitions", among the committed ones, as Kafka). On an error, the requested
     /// partitions come back with offset -1 (the caller puts the error where the version wants it).
     /// </summary>
-    private async ValueTask<(ErrorCode Error, List<(string Topic, List<FetchedOffset> Partitions)> Offsets)> FetchGroupOffsetsAsync(string groupId, List<(string Name, List<int> Partitions)>? topics, bool requireStable, CancellationToken cancellationToken)
+    private async ValueTask<(ErrorCode Error, List<(string Topic, List<FetchedOffset> Partitions)> Offsets)> FetchGroupOffsetsAsync(string groupId, List<(string Name, List<int> Partitions)>? topics, bool requireStable, (string? Id, int Epoch) member, CancellationToken cancellationToken)
     {
         var result = new List<(string, List<FetchedOffset>)>();
         List<(string, List<FetchedOffset>)> NoOffsets() =>
@@ -317,6 +324,12 @@ public sealed partial class GroupCoordinator
             if (!group.Owner.IsServing)
             {
                 return (ErrorCode.NotCoordinator, NoOffsets());
+            }
+
+            // KIP-848 (v9+): a consumer group member fetches at its current epoch; an admin names no member.
+            if (group.Consumer is { } consumer && ValidateConsumerMemberEpoch(consumer, member.Id, member.Epoch, adminAllowed: member.Id is null) is not ErrorCode.None and var memberError)
+            {
+                return (memberError, NoOffsets());
             }
 
             FetchedOffset Fetched(TopicPartition tp) =>

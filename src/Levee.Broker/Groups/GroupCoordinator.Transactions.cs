@@ -143,6 +143,14 @@ public sealed partial class GroupCoordinator
     /// </summary>
     private static ErrorCode ValidateTransactionalCommit(Group group, TxnOffsetCommitRequest request)
     {
+        if (group.Consumer is { } consumer)
+        {
+            // KIP-848: the generation is the member's epoch; a stale one is ILLEGAL_GENERATION here, which
+            // TxnOffsetCommit's clients know (STALE_MEMBER_EPOCH is OffsetCommit's).
+            var error = ValidateConsumerMemberEpoch(consumer, request.MemberId.Length > 0 ? request.MemberId : null, request.GenerationId, adminAllowed: consumer.Members.Count == 0);
+            return error == ErrorCode.StaleMemberEpoch ? ErrorCode.IllegalGeneration : error;
+        }
+
         if (request.GenerationId < 0 && group.State == GroupState.Empty)
         {
             return ErrorCode.None;

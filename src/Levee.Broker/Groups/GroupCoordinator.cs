@@ -277,6 +277,12 @@ public sealed partial class GroupCoordinator : IHostedService, IAsyncDisposable
             return;
         }
 
+        if (group.Consumer is { } consumer)
+        {
+            OnConsumerTick(group, consumer, now);
+            return;
+        }
+
         if (group.PendingMembers.Count > 0)
         {
             foreach (var (memberId, deadline) in group.PendingMembers.ToList())
