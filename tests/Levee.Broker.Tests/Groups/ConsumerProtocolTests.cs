@@ -63,6 +63,18 @@ public sealed class ConsumerProtocolTests
                 Assert.Empty((await raw.CallAsync<ListGroupsResponse>(ApiKey.ListGroups, 5, new ListGroupsRequest { TypesFilter = ["classic"] })).Groups);
             }
 
+            // Confluent.Kafka's AdminClient describes it with ConsumerGroupDescribe.
+            using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build())
+            {
+                var description = (await admin.DescribeConsumerGroupsAsync(["g848"])).ConsumerGroupDescriptions.Single();
+                Assert.Null(description.Error is { IsError: true } ? description.Error : null);
+                Assert.Equal(ConsumerGroupState.Stable, description.State);
+                Assert.Equal(3, description.Members.Count);
+                Assert.Equal(6, description.Members.Sum(m => m.Assignment.TopicPartitions.Count));
+                var listing = (await admin.ListConsumerGroupsAsync()).Valid.Single(g => g.GroupId == "g848");
+                Assert.Equal(ConsumerGroupType.Consumer, listing.Type);
+            }
+
             // One member leaves: the two others take its partitions, three each.
             var leaving = consumers[1];
             leaving.Stop();
