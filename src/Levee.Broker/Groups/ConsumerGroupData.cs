@@ -3,8 +3,8 @@ namespace Levee.Broker.Groups;
 /// <summary>
 /// The consumer group protocol's (KIP-848) part of a group: its members, the group epoch (bumped by every change
 /// of membership, subscriptions or subscribed topics' partitions), and the target assignment the server assignor
-/// computed for the assignment epoch. Guarded by the group's lock. Kept in memory only: a new coordinator starts
-/// without members, and members rejoin (see docs/groups.md).
+/// computed for the assignment epoch. Guarded by the group's lock. Written to __consumer_offsets as Kafka's
+/// ConsumerGroup* records (<see cref="ConsumerGroupRecords"/>), from which a new coordinator restores it.
 /// </summary>
 internal sealed class ConsumerGroupData
 {

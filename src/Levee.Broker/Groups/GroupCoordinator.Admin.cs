@@ -172,7 +172,7 @@ public sealed partial class GroupCoordinator
             var records = group.Offsets.Keys
                 .Union(group.PendingTransactionalOffsets.Values.SelectMany(p => p.Keys))
                 .Select(tp => new RecordData(GroupRecords.OffsetCommitKey(group.GroupId, tp.Topic, tp.Partition), null, now))
-                .Append(new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), null, now))
+                .Concat(GroupTombstones(group, now))
                 .ToList();
             var error = Append(group, records);
             if (error != ErrorCode.None)

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Levee.Cluster.Metadata;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using Levee.Protocol.Records;
 using Microsoft.Extensions.Logging;
 
 namespace Levee.Broker.Groups;
@@ -31,7 +32,7 @@ public sealed partial class GroupCoordinator
         {
             try
             {
-                regex = new Regex(request.SubscribedTopicRegex, RegexOptions.CultureInvariant, RegexTimeout);
+                regex = SubscriptionRegex(request.SubscribedTopicRegex);
             }
             catch (ArgumentException e)
             {
@@ -58,11 +59,10 @@ public sealed partial class GroupCoordinator
         var joining = request.MemberEpoch == 0;
         while (true)
         {
+            ConsumerGroupHeartbeatResponse response;
             var group = joining ? GetOrCreateGroup(request.GroupId, owner) : TryGetGroup(request.GroupId);
             if (group is null)
             {
-                // The group's members live in memory: a coordinator that has not seen the member (a new one after a
-                // failover) makes it rejoin.
                 return HeartbeatError(ErrorCode.UnknownMemberId, $"Member {request.MemberId} is not a member of group {request.GroupId}.");
             }
 
@@ -83,10 +83,29 @@ public sealed partial class GroupCoordinator
                     return HeartbeatError(ErrorCode.CoordinatorNotAvailable, null);
                 }
 
-                return ConsumerHeartbeat(group, request, regex, clientId, clientHost, namePrefix, NowMs);
+                response = ConsumerHeartbeat(group, request, regex, clientId, clientHost, namePrefix, NowMs);
             }
+
+            // As Kafka, the answer waits until the ISR has the records of what it says.
+            var written = response.ErrorCode == 0 ? await WaitForWrittenAsync(group, cancellationToken).ConfigureAwait(false) : ErrorCode.None;
+            return written == ErrorCode.None ? response : HeartbeatError(written, null);
         }
     }
+
+    /// <summary>The tombstones that remove a group's own records: its metadata, and a consumer group's epochs (its members have none left).</summary>
+    private static IEnumerable<RecordData> GroupTombstones(Group group, long now)
+    {
+        yield return new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), null, now);
+        if (group.Consumer is not null)
+        {
+            yield return new RecordData(ConsumerGroupRecords.GroupKey(GroupRecordKind.ConsumerGroupTargetAssignmentMetadata, group.GroupId), null, now);
+            yield return new RecordData(ConsumerGroupRecords.GroupKey(GroupRecordKind.ConsumerGroupMetadata, group.GroupId), null, now);
+        }
+    }
+
+    /// <summary>A subscription's regular expression, matched against a whole topic name as Kafka matches it.</summary>
+    private static Regex SubscriptionRegex(string pattern) =>
+        new("^(?:" + pattern + ")$", RegexOptions.CultureInvariant, RegexTimeout);
 
     /// <summary>Kafka's checks of a ConsumerGroupHeartbeat request, with its messages; null when it is well formed.</summary>
     private ConsumerGroupHeartbeatResponse? ValidateHeartbeat(ConsumerGroupHeartbeatRequest request)
@@ -160,15 +179,17 @@ public sealed partial class GroupCoordinator
                 return HeartbeatError(ErrorCode.UnknownMemberId, $"Member {request.MemberId} is not a member of group {group.GroupId}.");
             }
 
-            // An empty classic group (offsets only) becomes a consumer group, as in Kafka.
+            // An empty classic group (offsets only) becomes a consumer group, as in Kafka; a record of its classic
+            // metadata, if any, is older than the consumer group's records and loses to them on a load.
             consumer = group.Consumer = new ConsumerGroupData();
             group.ProtocolType = "consumer";
             group.ProtocolName = null;
         }
 
+        var records = new List<RecordData>();
         if (request.MemberEpoch < 0)
         {
-            return LeaveConsumerGroup(group, consumer, request, now);
+            return Persisted(group, records, LeaveConsumerGroup(group, consumer, request, records, now), now);
         }
 
         ConsumerMember member;
@@ -204,14 +225,22 @@ public sealed partial class GroupCoordinator
         }
 
         var owned = request.TopicPartitions?.SelectMany(t => t.Partitions.Select(p => new TopicIdPartition(t.TopicId, p))).ToList();
+        var metadataBefore = rebalance ? null : ConsumerGroupRecords.MemberMetadataValue(member);
+        var assignmentBefore = ConsumerGroupRecords.CurrentAssignmentValue(member);
         rebalance |= UpdateMember(member, request, regex, clientId, clientHost, namePrefix);
+        var metadataAfter = ConsumerGroupRecords.MemberMetadataValue(member);
+        if (metadataBefore is null || !metadataBefore.AsSpan().SequenceEqual(metadataAfter))
+        {
+            records.Add(new RecordData(ConsumerGroupRecords.MemberKey(GroupRecordKind.ConsumerGroupMemberMetadata, group.GroupId, member.MemberId), metadataAfter, now));
+        }
+
         member.SessionDeadlineMs = now + _options.GroupConsumerSessionTimeoutMs;
         var image = _replicas.Image;
         var subscribed = SubscribedPartitions(consumer, image);
         rebalance |= !SameCounts(subscribed, consumer.SubscribedPartitions);
         if (rebalance)
         {
-            ComputeTargetAssignment(group, consumer, subscribed);
+            ComputeTargetAssignment(group, consumer, subscribed, records, now);
         }
 
         var before = member.Assigned;
@@ -219,6 +248,12 @@ public sealed partial class GroupCoordinator
         if (member.State == ConsumerMemberState.UnrevokedPartitions && member.RevocationDeadlineMs == long.MaxValue)
         {
             member.RevocationDeadlineMs = now + member.RebalanceTimeoutMs;
+        }
+
+        var assignmentAfter = ConsumerGroupRecords.CurrentAssignmentValue(member);
+        if (!assignmentBefore.AsSpan().SequenceEqual(assignmentAfter))
+        {
+            records.Add(new RecordData(ConsumerGroupRecords.MemberKey(GroupRecordKind.ConsumerGroupCurrentMemberAssignment, group.GroupId, member.MemberId), assignmentAfter, now));
         }
 
         UpdateConsumerGroupState(group, consumer, now);
@@ -241,6 +276,27 @@ public sealed partial class GroupCoordinator
                     Partitions = [.. g.Select(tp => tp.Partition).Order()],
                 })],
             };
+        }
+
+        return Persisted(group, records, response, now);
+    }
+
+    /// <summary>
+    /// Writes what a heartbeat changed to __consumer_offsets, as one batch, before <paramref name="response"/> is sent
+    /// (the caller waits for the ISR); NOT_COORDINATOR instead when the write is refused.
+    /// </summary>
+    private ConsumerGroupHeartbeatResponse Persisted(Group group, List<RecordData> records, ConsumerGroupHeartbeatResponse response, long now)
+    {
+        if (records.Count == 0)
+        {
+            return response;
+        }
+
+        var error = Append(group, records);
+        if (error != ErrorCode.None)
+        {
+            LogConsumerRecordsFailed(group.GroupId, error);
+            return HeartbeatError(error, null);
         }
 
         return response;
@@ -310,7 +366,7 @@ public sealed partial class GroupCoordinator
     }
 
     /// <summary>A member leaves (epoch -1, or -2 for a static member that will rejoin): its partitions go to the others.</summary>
-    private ConsumerGroupHeartbeatResponse LeaveConsumerGroup(Group group, ConsumerGroupData consumer, ConsumerGroupHeartbeatRequest request, long now)
+    private ConsumerGroupHeartbeatResponse LeaveConsumerGroup(Group group, ConsumerGroupData consumer, ConsumerGroupHeartbeatRequest request, List<RecordData> records, long now)
     {
         var memberId = request.MemberId;
         if (request.InstanceId is { } instanceId && consumer.StaticMembers.TryGetValue(instanceId, out var holder))
@@ -327,25 +383,36 @@ public sealed partial class GroupCoordinator
         }
 
         LogConsumerMemberLeft(group.GroupId, memberId);
-        RemoveConsumerMember(group, consumer, memberId, now);
+        RemoveConsumerMember(group, consumer, memberId, records, now);
         return new ConsumerGroupHeartbeatResponse { MemberId = memberId, MemberEpoch = request.MemberEpoch, HeartbeatIntervalMs = 0 };
     }
 
-    /// <summary>Removes a member (left, or fenced by a deadline) and computes the others' new target. Called with the group's lock held.</summary>
-    private void RemoveConsumerMember(Group group, ConsumerGroupData consumer, string memberId, long now)
+    /// <summary>
+    /// Removes a member (left, or fenced by a deadline), with tombstones of its records, and computes the others' new
+    /// target. Called with the group's lock held.
+    /// </summary>
+    private void RemoveConsumerMember(Group group, ConsumerGroupData consumer, string memberId, List<RecordData> records, long now)
     {
+        foreach (var kind in (GroupRecordKind[])[GroupRecordKind.ConsumerGroupCurrentMemberAssignment, GroupRecordKind.ConsumerGroupTargetAssignmentMember, GroupRecordKind.ConsumerGroupMemberMetadata])
+        {
+            records.Add(new RecordData(ConsumerGroupRecords.MemberKey(kind, group.GroupId, memberId), null, now));
+        }
+
         if (consumer.Members.Remove(memberId, out var member) && member.InstanceId is { } instanceId
             && consumer.StaticMembers.TryGetValue(instanceId, out var holder) && holder == memberId)
         {
             consumer.StaticMembers.Remove(instanceId);
         }
 
-        ComputeTargetAssignment(group, consumer, SubscribedPartitions(consumer, _replicas.Image));
+        ComputeTargetAssignment(group, consumer, SubscribedPartitions(consumer, _replicas.Image), records, now);
         UpdateConsumerGroupState(group, consumer, now);
     }
 
-    /// <summary>Bumps the group epoch and has the assignor compute every member's target for it.</summary>
-    private void ComputeTargetAssignment(Group group, ConsumerGroupData consumer, Dictionary<Guid, int> subscribed)
+    /// <summary>
+    /// Bumps the group epoch and has the assignor compute every member's target for it; the records written are the
+    /// group epoch, each target that changed, and the assignment epoch, in Kafka's order.
+    /// </summary>
+    private void ComputeTargetAssignment(Group group, ConsumerGroupData consumer, Dictionary<Guid, int> subscribed, List<RecordData> records, long now)
     {
         consumer.GroupEpoch++;
         consumer.SubscribedPartitions = subscribed;
@@ -361,8 +428,19 @@ public sealed partial class GroupCoordinator
             m.MemberId,
             SubscribedTopics(m, image).Select(t => t.Id).ToHashSet(),
             consumer.TargetOf(m.MemberId))).ToList();
+        var previous = consumer.TargetAssignment;
         consumer.TargetAssignment = ConsumerGroupAssignors.Assign(consumer.AssignorName, members, subscribed);
         consumer.AssignmentEpoch = consumer.GroupEpoch;
+        records.Add(new RecordData(ConsumerGroupRecords.GroupKey(GroupRecordKind.ConsumerGroupMetadata, group.GroupId), ConsumerGroupRecords.EpochValue(consumer.GroupEpoch), now));
+        foreach (var (memberId, target) in consumer.TargetAssignment)
+        {
+            if (!previous.TryGetValue(memberId, out var before) || !before.SetEquals(target))
+            {
+                records.Add(new RecordData(ConsumerGroupRecords.MemberKey(GroupRecordKind.ConsumerGroupTargetAssignmentMember, group.GroupId, memberId), ConsumerGroupRecords.TargetMemberValue(target), now));
+            }
+        }
+
+        records.Add(new RecordData(ConsumerGroupRecords.GroupKey(GroupRecordKind.ConsumerGroupTargetAssignmentMetadata, group.GroupId), ConsumerGroupRecords.EpochValue(consumer.AssignmentEpoch), now));
         LogConsumerTargetAssignment(group.GroupId, consumer.GroupEpoch, consumer.AssignorName, consumer.Members.Count);
     }
 
@@ -407,18 +485,24 @@ public sealed partial class GroupCoordinator
     /// <summary>Session and revocation deadlines of a consumer group's members. Called with the group's lock held.</summary>
     private void OnConsumerTick(Group group, ConsumerGroupData consumer, long now)
     {
+        var records = new List<RecordData>();
         foreach (var member in consumer.Members.Values.ToList())
         {
             if (member.SessionDeadlineMs <= now)
             {
                 LogConsumerSessionExpired(group.GroupId, member.MemberId, _options.GroupConsumerSessionTimeoutMs);
-                RemoveConsumerMember(group, consumer, member.MemberId, now);
+                RemoveConsumerMember(group, consumer, member.MemberId, records, now);
             }
             else if (member.State == ConsumerMemberState.UnrevokedPartitions && member.RevocationDeadlineMs <= now)
             {
                 LogConsumerRevocationExpired(group.GroupId, member.MemberId, member.RebalanceTimeoutMs);
-                RemoveConsumerMember(group, consumer, member.MemberId, now);
+                RemoveConsumerMember(group, consumer, member.MemberId, records, now);
             }
+        }
+
+        if (records.Count > 0 && Append(group, records) is not ErrorCode.None and var error)
+        {
+            LogConsumerRecordsFailed(group.GroupId, error);
         }
     }
 
@@ -517,6 +601,9 @@ public sealed partial class GroupCoordinator
             Partitions = [.. g.Select(tp => tp.Partition).Order()],
         })],
     };
+
+    [LoggerMessage(EventName = "ConsumerRecordsFailed", Level = LogLevel.Warning, Message = "Consumer group {GroupId}: its records could not be written to __consumer_offsets: {Error}")]
+    private partial void LogConsumerRecordsFailed(string groupId, ErrorCode error);
 
     [LoggerMessage(EventName = "ConsumerMemberJoined", Level = LogLevel.Information, Message = "Consumer group {GroupId}: member {MemberId} (client {ClientId}) joined")]
     private partial void LogConsumerMemberJoined(string groupId, string memberId, string clientId);

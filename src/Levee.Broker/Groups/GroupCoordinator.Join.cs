@@ -74,10 +74,17 @@ public sealed partial class GroupCoordinator
 
                 if (group.Consumer is { } consumerGroup)
                 {
-                    // A consumer group (KIP-848) with members takes no classic member; an empty one becomes classic.
+                    // A consumer group (KIP-848) with members takes no classic member; an empty one becomes classic,
+                    // its consumer group records tombstoned so that a load does not bring it back.
                     if (consumerGroup.Members.Count > 0)
                     {
                         return JoinError(request.MemberId, ErrorCode.InconsistentGroupProtocol);
+                    }
+
+                    var tombstoned = Append(group, [.. GroupTombstones(group, now)]);
+                    if (tombstoned != ErrorCode.None)
+                    {
+                        return JoinError(request.MemberId, tombstoned);
                     }
 
                     group.Consumer = null;

@@ -81,7 +81,7 @@ public sealed partial class GroupCoordinator
     /// control batch: COMMIT applies them (unless a commit written later in the log holds the partition), ABORT drops
     /// them; those still open at <paramref name="end"/> stay pending in their groups, as Kafka loads them.
     /// </summary>
-    private static List<Group> LoadPartition(OwnedPartition owner, PartitionLog log, long end, long now)
+    private List<Group> LoadPartition(OwnedPartition owner, PartitionLog log, long end, long now)
     {
         var replay = new PartitionReplay();
         LogReplay.ForEachBatch(log, end, replay.Batch);
@@ -92,12 +92,14 @@ public sealed partial class GroupCoordinator
             var stored = replay.Metadata.GetValueOrDefault(groupId);
             var groupOffsets = replay.Offsets.GetValueOrDefault(groupId);
             var pending = replay.PendingOf(groupId);
-            if (stored is null && (groupOffsets is null || groupOffsets.Count == 0) && pending.Count == 0)
+            var consumer = replay.ConsumerGroups.GetValueOrDefault(groupId) is { GroupEpoch: not null } storedConsumer ? storedConsumer : null;
+            if (stored is null && consumer is null && (groupOffsets is null || groupOffsets.Count == 0) && pending.Count == 0)
             {
                 continue;
             }
 
             var group = new Group(groupId, owner, now);
+
             if (stored is not null)
             {
                 group.ProtocolType = stored.ProtocolType.Length > 0 ? stored.ProtocolType : null;
@@ -124,6 +126,11 @@ public sealed partial class GroupCoordinator
                 group.ComputeSubscribedTopics();
             }
 
+            if (consumer is not null)
+            {
+                RestoreConsumerGroup(group, consumer, now);
+            }
+
             foreach (var (tp, offset) in groupOffsets ?? [])
             {
                 group.Offsets[tp] = offset;
@@ -138,6 +145,61 @@ public sealed partial class GroupCoordinator
         }
 
         return loaded;
+    }
+
+    /// <summary>
+    /// A consumer group (KIP-848) as its records left it: its epochs, target assignment and members with their current
+    /// assignments, so that members go on heartbeating at their epochs with a new coordinator. Each member's session
+    /// starts again from the load.
+    /// </summary>
+    private void RestoreConsumerGroup(Group group, StoredConsumerGroup stored, long now)
+    {
+        var consumer = new ConsumerGroupData
+        {
+            GroupEpoch = stored.GroupEpoch ?? 0,
+            AssignmentEpoch = stored.AssignmentEpoch,
+            TargetAssignment = new Dictionary<string, HashSet<TopicIdPartition>>(stored.Targets, StringComparer.Ordinal),
+        };
+        foreach (var (memberId, metadata) in stored.Members)
+        {
+            var member = new ConsumerMember(memberId)
+            {
+                InstanceId = metadata.InstanceId,
+                RackId = metadata.RackId,
+                ClientId = metadata.ClientId,
+                ClientHost = metadata.ClientHost,
+                SubscribedTopicNames = metadata.SubscribedTopicNames,
+                SubscribedTopicRegex = metadata.SubscribedTopicRegex,
+                TopicRegex = metadata.SubscribedTopicRegex is { } pattern ? SubscriptionRegex(pattern) : null,
+                RebalanceTimeoutMs = metadata.RebalanceTimeoutMs,
+                ServerAssignor = metadata.ServerAssignor,
+                SessionDeadlineMs = now + _options.GroupConsumerSessionTimeoutMs,
+            };
+            if (stored.Current.TryGetValue(memberId, out var current))
+            {
+                member.Epoch = current.MemberEpoch;
+                member.PreviousEpoch = current.PreviousMemberEpoch;
+                member.State = current.State;
+                member.Assigned = current.Assigned;
+                member.PendingRevocation = current.PendingRevocation;
+                if (member.State == ConsumerMemberState.UnrevokedPartitions)
+                {
+                    member.RevocationDeadlineMs = now + member.RebalanceTimeoutMs;
+                }
+            }
+
+            consumer.Members[memberId] = member;
+            if (member.InstanceId is { } instanceId)
+            {
+                consumer.StaticMembers[instanceId] = memberId;
+            }
+        }
+
+        consumer.AssignorName = consumer.Members.Values.Select(m => m.ServerAssignor).OfType<string>().FirstOrDefault() ?? _options.GroupConsumerAssignors[0];
+        consumer.SubscribedPartitions = SubscribedPartitions(consumer, _replicas.Image);
+        group.Consumer = consumer;
+        group.ProtocolType = "consumer";
+        group.TransitionTo(consumer.Members.Count > 0 ? GroupState.Stable : GroupState.Empty, now);
     }
 
     [LoggerMessage(EventName = "InvalidBatch", Level = LogLevel.Error, Message = "Group {GroupId}: built an invalid batch for __consumer_offsets: {Problem}")]

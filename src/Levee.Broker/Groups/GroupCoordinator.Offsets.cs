@@ -483,7 +483,7 @@ public sealed partial class GroupCoordinator
                 {
                     { ProtocolType: null } => o => o.CommitTimestampMs,
                     { State: GroupState.Empty } => _ => group.StateTimestampMs,
-                    { State: GroupState.Stable, ProtocolType: "consumer", SubscribedTopics: not null } => o => o.CommitTimestampMs,
+                    { State: GroupState.Stable, ProtocolType: "consumer", SubscribedTopics: not null } or { State: GroupState.Stable, Consumer: not null } => o => o.CommitTimestampMs,
                     _ => null,
                 };
                 if (baseTimestamp is null)
@@ -501,8 +501,7 @@ public sealed partial class GroupCoordinator
                     LogOffsetsExpired(group.GroupId, expired.Count);
                 }
 
-                if (group.State == GroupState.Empty && !group.HasOffsets &&
-                    Append(group, [new RecordData(GroupRecords.GroupMetadataKey(group.GroupId), null, now)]) == ErrorCode.None)
+                if (group.State == GroupState.Empty && !group.HasOffsets && Append(group, [.. GroupTombstones(group, now)]) == ErrorCode.None)
                 {
                     RemoveGroup(group, now);
                     LogGroupRemoved(group.GroupId);

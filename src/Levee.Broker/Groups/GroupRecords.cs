@@ -6,6 +6,22 @@ namespace Levee.Broker.Groups;
 /// <summary>A member as stored in GroupMetadataValue.</summary>
 internal sealed record StoredMember(string MemberId, string? GroupInstanceId, string ClientId, string ClientHost, int RebalanceTimeoutMs, int SessionTimeoutMs, byte[] Subscription, byte[] Assignment);
 
+/// <summary>What a __consumer_offsets key is, by its version (Kafka's record types).</summary>
+internal enum GroupRecordKind
+{
+    Offset = 1,
+    GroupMetadata = 2,
+    ConsumerGroupMetadata = 3,
+    ConsumerGroupPartitionMetadata = 4,
+    ConsumerGroupMemberMetadata = 5,
+    ConsumerGroupTargetAssignmentMetadata = 6,
+    ConsumerGroupTargetAssignmentMember = 7,
+    ConsumerGroupCurrentMemberAssignment = 8,
+}
+
+/// <summary>A __consumer_offsets key: its kind, group, and the partition (offsets) or member (member records) it names.</summary>
+internal readonly record struct GroupRecordKey(GroupRecordKind Kind, string Group, string? Topic, int Partition, string? MemberId);
+
 /// <summary>A group as stored in GroupMetadataValue.</summary>
 internal sealed record StoredGroup(string ProtocolType, int Generation, string? Protocol, string? Leader, long CurrentStateTimestampMs, IReadOnlyList<StoredMember> Members);
 
@@ -77,23 +93,23 @@ internal static class GroupRecords
         }
     });
 
-    /// <summary>Reads a key: (true, group, topic, partition) for an offset commit, (false, group, null, -1) for group metadata.</summary>
-    public static (bool IsOffset, string Group, string? Topic, int Partition) ReadKey(ReadOnlyMemory<byte> key)
+    /// <summary>
+    /// Reads a key: an offset commit (versions 0-1), group metadata (2), or one of the consumer group protocol's
+    /// records (3-8, KIP-848; see <see cref="ConsumerGroupRecords"/>).
+    /// </summary>
+    public static GroupRecordKey ReadKey(ReadOnlyMemory<byte> key)
     {
         var r = new KafkaReader(key);
         var version = r.ReadInt16();
-        switch (version)
+        var group = version is >= 0 and <= 8 ? r.ReadString(compact: false) : "";
+        return version switch
         {
-            case 0:
-            case 1:
-                var group = r.ReadString(compact: false);
-                var topic = r.ReadString(compact: false);
-                return (true, group, topic, r.ReadInt32());
-            case 2:
-                return (false, r.ReadString(compact: false), null, -1);
-            default:
-                throw new KafkaProtocolException($"Unknown __consumer_offsets key version {version}.");
-        }
+            0 or 1 => new GroupRecordKey(GroupRecordKind.Offset, group, r.ReadString(compact: false), r.ReadInt32(), null),
+            2 => new GroupRecordKey(GroupRecordKind.GroupMetadata, group, null, -1, null),
+            3 or 4 or 6 => new GroupRecordKey((GroupRecordKind)version, group, null, -1, null),
+            5 or 7 or 8 => new GroupRecordKey((GroupRecordKind)version, group, null, -1, r.ReadString(compact: false)),
+            _ => throw new KafkaProtocolException($"Unknown __consumer_offsets key version {version}."),
+        };
     }
 
     public static CommittedOffset ReadOffsetCommitValue(ReadOnlyMemory<byte> value)
@@ -152,7 +168,7 @@ internal static class GroupRecords
         return new StoredGroup(protocolType, generation, protocol, leader, timestamp, members);
     }
 
-    private static byte[] Write(WriteAction body)
+    internal static byte[] Write(WriteAction body)
     {
         var buffer = new ArrayBufferWriter<byte>(64);
         var writer = new KafkaWriter(buffer);
@@ -160,5 +176,5 @@ internal static class GroupRecords
         return buffer.WrittenSpan.ToArray();
     }
 
-    private delegate void WriteAction(ref KafkaWriter writer);
+    internal delegate void WriteAction(ref KafkaWriter writer);
 }

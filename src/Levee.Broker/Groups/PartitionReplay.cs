@@ -25,9 +25,13 @@ internal sealed class PartitionReplay
     /// <summary>Group metadata by group; null after a tombstone.</summary>
     public Dictionary<string, StoredGroup?> Metadata { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The consumer group protocol's (KIP-848) state by group, from its records.</summary>
+    public Dictionary<string, StoredConsumerGroup> ConsumerGroups { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Every group some record named.</summary>
     public IEnumerable<string> GroupIds =>
-        Metadata.Keys.Union(Offsets.Keys, StringComparer.Ordinal).Union(_pending.Values.SelectMany(p => p.Keys), StringComparer.Ordinal);
+        Metadata.Keys.Union(Offsets.Keys, StringComparer.Ordinal).Union(_pending.Values.SelectMany(p => p.Keys), StringComparer.Ordinal)
+            .Union(ConsumerGroups.Keys, StringComparer.Ordinal);
 
     /// <summary>The offsets of open transactions of <paramref name="groupId"/>, by producer id.</summary>
     public Dictionary<long, Dictionary<TopicPartition, CommittedOffset>> PendingOf(string groupId)
@@ -69,14 +73,22 @@ internal sealed class PartitionReplay
                 continue;
             }
 
-            var (isOffset, groupId, topicName, partition) = GroupRecords.ReadKey(record.Key.ToArray());
-            if (!isOffset)
+            var key = GroupRecords.ReadKey(record.Key.ToArray());
+            var groupId = key.Group;
+            if (key.Kind is not GroupRecordKind.Offset and not GroupRecordKind.GroupMetadata)
+            {
+                ConsumerRecord(key, record.ValueIsNull ? null : record.Value.ToArray());
+                continue;
+            }
+
+            if (key.Kind == GroupRecordKind.GroupMetadata)
             {
                 Metadata[groupId] = record.ValueIsNull ? null : GroupRecords.ReadGroupMetadataValue(record.Value.ToArray());
                 if (record.ValueIsNull)
                 {
                     // A group tombstone follows its offsets' tombstones; drop any left, as Kafka does.
                     Offsets.Remove(groupId);
+                    ConsumerGroups.Remove(groupId);
                     foreach (var groups in _pending.Values)
                     {
                         groups.Remove(groupId);
@@ -86,7 +98,7 @@ internal sealed class PartitionReplay
                 continue;
             }
 
-            var tp = new TopicPartition(topicName!, partition);
+            var tp = new TopicPartition(key.Topic!, key.Partition);
             var offset = record.ValueIsNull ? null : GroupRecords.ReadOffsetCommitValue(record.Value.ToArray()) with { RecordOffset = header.BaseOffset };
             if (transactional)
             {
@@ -122,6 +134,57 @@ internal sealed class PartitionReplay
         }
     }
 
+    /// <summary>One record of the consumer group protocol: the last per key wins, a tombstone deletes.</summary>
+    private void ConsumerRecord(GroupRecordKey key, byte[]? value)
+    {
+        if (key.Kind == GroupRecordKind.ConsumerGroupPartitionMetadata)
+        {
+            // Kafka's record of the subscribed topics' metadata: Levee reads the topics from the image instead.
+            return;
+        }
+
+        if (key.Kind == GroupRecordKind.ConsumerGroupMetadata && value is null)
+        {
+            ConsumerGroups.Remove(key.Group);
+            return;
+        }
+
+        var group = Slot(ConsumerGroups, key.Group, () => new StoredConsumerGroup());
+        var memberId = key.MemberId ?? "";
+        switch (key.Kind)
+        {
+            case GroupRecordKind.ConsumerGroupMetadata:
+                group.GroupEpoch = ConsumerGroupRecords.ReadEpochValue(value!);
+                break;
+            case GroupRecordKind.ConsumerGroupTargetAssignmentMetadata:
+                group.AssignmentEpoch = value is null ? 0 : ConsumerGroupRecords.ReadEpochValue(value);
+                break;
+            case GroupRecordKind.ConsumerGroupMemberMetadata:
+                Set(group.Members, memberId, value, ConsumerGroupRecords.ReadMemberMetadataValue);
+                break;
+            case GroupRecordKind.ConsumerGroupTargetAssignmentMember:
+                Set(group.Targets, memberId, value, ConsumerGroupRecords.ReadTargetMemberValue);
+                break;
+            case GroupRecordKind.ConsumerGroupCurrentMemberAssignment:
+                Set(group.Current, memberId, value, ConsumerGroupRecords.ReadCurrentAssignmentValue);
+                break;
+            default:
+                break;
+        }
+    }
+
+    private static void Set<T>(Dictionary<string, T> map, string memberId, byte[]? value, Func<ReadOnlyMemory<byte>, T> read)
+    {
+        if (value is null)
+        {
+            map.Remove(memberId);
+        }
+        else
+        {
+            map[memberId] = read(value);
+        }
+    }
+
     private static TValue Slot<TKey, TValue>(Dictionary<TKey, TValue> map, TKey key, Func<TValue> create)
         where TKey : notnull
     {
@@ -146,4 +209,18 @@ internal sealed class PartitionReplay
             Group.ApplyCommittedTransaction(Slot(Offsets, groupId, () => []), offsets);
         }
     }
+}
+
+/// <summary>A consumer group (KIP-848) as its records left it; <see cref="GroupEpoch"/> is null until its metadata record is read.</summary>
+internal sealed class StoredConsumerGroup
+{
+    public int? GroupEpoch { get; set; }
+
+    public int AssignmentEpoch { get; set; }
+
+    public Dictionary<string, StoredConsumerMember> Members { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, HashSet<TopicIdPartition>> Targets { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, StoredMemberAssignment> Current { get; } = new(StringComparer.Ordinal);
 }

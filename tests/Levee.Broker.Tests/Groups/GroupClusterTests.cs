@@ -116,6 +116,76 @@ public sealed class GroupClusterTests
         }
     }
 
+    [Fact]
+    public async Task ConsumerProtocolGroup_CoordinatorStops_MembersKeepTheirPartitionsWithTheNewCoordinator()
+    {
+        const string topic = "kip848-failover";
+        await using var cluster = await TestCluster.StartAsync(3, o => o with
+        {
+            GroupInitialRebalanceDelayMs = 200,
+            OffsetsTopicPartitions = OffsetsPartitions,
+            GroupConsumerHeartbeatIntervalMs = 300,
+            GroupConsumerSessionTimeoutMs = 10_000,
+        });
+        var bootstrap = cluster.BootstrapServers;
+        int controllerId;
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 4, ReplicationFactor = 3 }]);
+            controllerId = (await admin.DescribeClusterAsync()).Controller.Id;
+        }
+
+        await ProduceAsync(bootstrap, topic, partitions: 4, perPartition: 10);
+        var ledger = new OwnershipLedger();
+        var config = (string group) => new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = group,
+            GroupProtocol = GroupProtocol.Consumer,
+            EnableAutoCommit = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        };
+
+        // A group whose coordinator is not the controller (its stop is the quorum's failover, covered elsewhere).
+        var groupId = await GroupNotCoordinatedByAsync(cluster, controllerId, "kip848-failover");
+        using var first = new TrackedConsumer("c0", config(groupId), topic, ledger);
+        using var second = new TrackedConsumer("c1", config(groupId), topic, ledger);
+        await WaitUntilAsync(() => first.Owned.Count == 2 && second.Owned.Count == 2, TimeSpan.FromSeconds(60), ledger.Describe);
+        var coordinatorId = cluster.Brokers[0]!.Replicas.Image.TopicsByName[GroupCoordinator.OffsetsTopic].Partitions[GroupCoordinator.PartitionFor(groupId, OffsetsPartitions)].Leader;
+        var owned = (first.Owned, second.Owned);
+
+        await cluster.StopAsync(coordinatorId);
+        await ProduceAsync(cluster.BootstrapServers, topic, partitions: 4, perPartition: 10);
+
+        // The new coordinator loaded the members with their epochs: nobody rejoins, every partition stays where it was,
+        // and the records produced after the failover are read by their owners.
+        await WaitUntilAsync(
+            () => first.Consumed.Concat(second.Consumed).Select(e => (e.Partition, e.Offset)).Distinct().Count() == 80,
+            TimeSpan.FromSeconds(60),
+            () => $"{first.Consumed.Concat(second.Consumed).Select(e => (e.Partition, e.Offset)).Distinct().Count()} of 80 records read; {ledger.Describe()}");
+        Assert.Empty(ledger.Violations);
+        Assert.True(owned.Item1.SetEquals(first.Owned) && owned.Item2.SetEquals(second.Owned), ledger.Describe());
+    }
+
+    /// <summary>Creates __consumer_offsets (the first FindCoordinator does) and names a group that <paramref name="brokerId"/> does not coordinate.</summary>
+    private static async Task<string> GroupNotCoordinatedByAsync(TestCluster cluster, int brokerId, string prefix)
+    {
+        using (var raw = await RawKafkaClient.ConnectAsync(cluster.BootstrapServers.Split(',')[0]))
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while ((await raw.CallAsync<FindCoordinatorResponse>(ApiKey.FindCoordinator, 3, new FindCoordinatorRequest { Key = "probe" })).ErrorCode != 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "FindCoordinator never succeeded.");
+                await Task.Delay(100);
+            }
+        }
+
+        var image = cluster.Brokers.First(b => b is not null)!.Replicas.Image;
+        return Enumerable.Range(0, 100).Select(i => $"{prefix}-{i}").First(g =>
+            image.TopicsByName[GroupCoordinator.OffsetsTopic].Partitions[GroupCoordinator.PartitionFor(g, OffsetsPartitions)].Leader is var leader &&
+            leader >= 0 && leader != brokerId);
+    }
+
     private static IConsumer<string, string> NewConsumer(string bootstrap, string groupId) =>
         new ConsumerBuilder<string, string>(new ConsumerConfig
         {
