@@ -1,6 +1,7 @@
 using System.Globalization;
 using Levee.Broker.Logging;
 using Levee.Broker.Security;
+using Levee.Broker.Topics;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
@@ -503,6 +504,12 @@ public sealed record BrokerOptions
         {
             if (values.Str(brokerKey) is { } v)
             {
+                // Kafka refuses to start with a bad default (compression.type=zip) rather than failing each topic later.
+                if (TopicConfigDefinitions.All[topicKey].Validate?.Invoke(v) is { } problem)
+                {
+                    throw new BrokerConfigurationException($"Setting '{brokerKey}' has an invalid value '{v}': {problem}.");
+                }
+
                 topicDefaults[topicKey] = v;
             }
         }
@@ -657,6 +664,9 @@ public sealed record BrokerOptions
         ("log.flush.interval.ms", "flush.ms"),
         ("min.insync.replicas", "min.insync.replicas"),
         ("compression.type", "compression.type"),
+        ("compression.gzip.level", "compression.gzip.level"),
+        ("compression.lz4.level", "compression.lz4.level"),
+        ("compression.zstd.level", "compression.zstd.level"),
     ];
 
     private static T? Positive<T>(T? value, string key)
