@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Levee.Broker.Tests.Groups;
 using Levee.Broker.Tests.Infrastructure;
 using Levee.Protocol.Records;
 using ClientCodec = Confluent.Kafka.CompressionType;
@@ -208,7 +209,10 @@ public sealed class TopicCompressionTests : IAsyncLifetime
         {
             [new ConfigResource { Type = ResourceType.Topic, Name = "altered-codec" }] = [new ConfigEntry { Name = "compression.type", Value = "zstd", IncrementalOperation = AlterConfigOpType.Set }],
         });
-        await WaitForAsync(() => _broker.Broker.Replicas.TryGetPartition("altered-codec", 0, out var p) && p.Policy.Compression == Codec.Zstd);
+        await GroupTestSupport.WaitUntilAsync(
+            () => _broker.Broker.Replicas.TryGetPartition("altered-codec", 0, out var p) && p.Policy.Compression == Codec.Zstd,
+            TimeSpan.FromSeconds(10),
+            () => "the partition has not applied compression.type=zstd");
         Produce("altered-codec", ClientCodec.Lz4, after);
 
         Assert.Equal(new[] { (Codec.Lz4, 10), (Codec.Zstd, 10) }, StoredBatches("altered-codec").Select(b => (b.Compression, b.RecordCount)));
@@ -277,6 +281,36 @@ public sealed class TopicCompressionTests : IAsyncLifetime
         var entry = Assert.Single(await admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Topic, Name = "broker-default" }])).Entries["compression.type"];
         Assert.Equal(("snappy", ConfigSource.StaticBrokerConfig), (entry.Value, entry.Source));
         Assert.All(StoredBatches(broker, "broker-default"), b => Assert.Equal(Codec.Snappy, b.Compression));
+    }
+
+    [Fact]
+    public async Task Followers_StoreTheLeadersRecompressedBytesAsTheyAre()
+    {
+        await using var cluster = await TestCluster.StartAsync(2);
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = "replicated-zstd", NumPartitions = 1, ReplicationFactor = 2, Configs = new() { ["compression.type"] = "zstd" } }]);
+        }
+
+        using (var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, Acks = Acks.All, CompressionType = ClientCodec.Gzip, LingerMs = 5 }).Build())
+        {
+            foreach (var message in Messages("r", 30))
+            {
+                producer.Produce("replicated-zstd", message);
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+        }
+
+        var replicas = cluster.Brokers.Select(b => b!.Replicas.TryGetPartition("replicated-zstd", 0, out var p) ? (Broker: b, Partition: p) : default).ToList();
+        Assert.All(replicas, r => Assert.NotNull(r.Partition));
+        await GroupTestSupport.WaitUntilAsync(
+            () => replicas.All(r => r.Partition.Log.LogEndOffset == 30),
+            TimeSpan.FromSeconds(10),
+            () => "a replica has not all 30 records");
+        var segments = replicas.Select(r => ReadShared(Path.Combine(r.Broker.Options.DataDir, "replicated-zstd-0", "00000000000000000000.log"))).ToList();
+        Assert.Equal(segments[0], segments[1]);
+        Assert.All(StoredBatches(segments[0]), b => Assert.Equal(Codec.Zstd, b.Compression));
     }
 
     private static RecordData[] Records(int count) =>
@@ -351,19 +385,18 @@ public sealed class TopicCompressionTests : IAsyncLifetime
     private List<StoredBatch> StoredBatches(string topic) => StoredBatches(_broker, topic);
 
     /// <summary>The batch headers of a partition's segment files, in offset order.</summary>
-    private static List<StoredBatch> StoredBatches(TestBroker broker, string topic)
+    private static List<StoredBatch> StoredBatches(TestBroker broker, string topic) =>
+        [.. Directory.GetFiles(Path.Combine(broker.DataDir, $"{topic}-0"), "*.log").Order(StringComparer.Ordinal).SelectMany(path => StoredBatches(ReadShared(path)))];
+
+    private static List<StoredBatch> StoredBatches(byte[] segment)
     {
         var batches = new List<StoredBatch>();
-        foreach (var path in Directory.GetFiles(Path.Combine(broker.DataDir, $"{topic}-0"), "*.log").Order(StringComparer.Ordinal))
+        for (var position = 0; position < segment.Length;)
         {
-            var bytes = ReadShared(path);
-            for (var position = 0; position < bytes.Length;)
-            {
-                var header = new RecordBatchHeader(bytes.AsSpan(position));
-                Assert.True(RecordBatchHeader.IsCrcValid(bytes.AsSpan(position, header.TotalSize)));
-                batches.Add(new StoredBatch(header.Compression, header.IsTransactional, header.IsControl, header.IsLogAppendTime, header.ProducerId, header.BaseSequence, header.RecordCount));
-                position += header.TotalSize;
-            }
+            var header = new RecordBatchHeader(segment.AsSpan(position));
+            Assert.True(RecordBatchHeader.IsCrcValid(segment.AsSpan(position, header.TotalSize)));
+            batches.Add(new StoredBatch(header.Compression, header.IsTransactional, header.IsControl, header.IsLogAppendTime, header.ProducerId, header.BaseSequence, header.RecordCount));
+            position += header.TotalSize;
         }
 
         return batches;
@@ -377,16 +410,6 @@ public sealed class TopicCompressionTests : IAsyncLifetime
         var bytes = new byte[file.Length];
         file.ReadExactly(bytes);
         return bytes;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 10 s");
-            await Task.Delay(20);
-        }
     }
 
     private IAdminClient Admin() => new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _broker.BootstrapServers }).Build();
