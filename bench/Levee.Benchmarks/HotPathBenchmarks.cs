@@ -48,6 +48,9 @@ public class HotPathBenchmarks
     public uint BatchCrc32C() => _fixture.Crc32CBatch();
 
     [Benchmark]
+    public int BatchRecompressZstd() => _fixture.RecompressBatch();
+
+    [Benchmark]
     public long LogAppend() => _fixture.AppendBatch();
 
     [Benchmark]

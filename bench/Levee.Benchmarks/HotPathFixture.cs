@@ -39,6 +39,7 @@ public sealed class HotPathFixture : IDisposable
     private readonly FetchResponse _fetchToPipeResponse;
     private readonly FetchResponse.PartitionData _fetchToPipePartition;
     private readonly FrameBuffer _frame = new();
+    private readonly PooledBufferWriter _recompressed = new();
     private readonly BlockMemoryPool _pipePool = new();
     private readonly Pipe _pipe;
     private readonly ValidationOptions _validation;
@@ -159,6 +160,16 @@ public sealed class HotPathFixture : IDisposable
     /// <summary>CRC-32C of the batch's covered bytes, alone.</summary>
     public uint Crc32CBatch() => Crc32C.Compute(_batch.AsSpan(RecordBatchHeader.CrcCoveredStart));
 
+    /// <summary>
+    /// What ProduceHandler adds for a topic whose compression.type is not the batch's codec: the (uncompressed) batch
+    /// rewritten with zstd at Kafka's default level. Not a hot path: the producer's own codec costs nothing of it.
+    /// </summary>
+    public int RecompressBatch()
+    {
+        _recompressed.Clear();
+        return RecordBatchRewriter.Recompress(_batch, CompressionType.Zstd, 3, _recompressed);
+    }
+
     /// <summary>Appends the batch as leader (offsets stamped in place, then written to the segment).</summary>
     public long AppendBatch()
     {
@@ -236,6 +247,7 @@ public sealed class HotPathFixture : IDisposable
     public void Dispose()
     {
         _frame.Dispose();
+        _recompressed.Dispose();
         _pipePool.Dispose();
         _appendLog.Dispose();
         _readLog.Dispose();

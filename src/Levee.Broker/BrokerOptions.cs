@@ -2,6 +2,7 @@ using System.Globalization;
 using Levee.Broker.Groups;
 using Levee.Broker.Logging;
 using Levee.Broker.Security;
+using Levee.Broker.Topics;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;
@@ -513,6 +514,12 @@ public sealed record BrokerOptions
         {
             if (values.Str(brokerKey) is { } v)
             {
+                // Kafka refuses to start with a bad default (compression.type=zip) rather than failing each topic later.
+                if (TopicConfigDefinitions.All[topicKey].Validate?.Invoke(v) is { } problem)
+                {
+                    throw new BrokerConfigurationException($"Setting '{brokerKey}' has an invalid value '{v}': {problem}.");
+                }
+
                 topicDefaults[topicKey] = v;
             }
         }
@@ -670,6 +677,9 @@ public sealed record BrokerOptions
         ("log.flush.interval.ms", "flush.ms"),
         ("min.insync.replicas", "min.insync.replicas"),
         ("compression.type", "compression.type"),
+        ("compression.gzip.level", "compression.gzip.level"),
+        ("compression.lz4.level", "compression.lz4.level"),
+        ("compression.zstd.level", "compression.zstd.level"),
     ];
 
     /// <summary>group.consumer.assignors: Kafka's names of the assignors served, each one known.</summary>

@@ -8,8 +8,6 @@ namespace Levee.Storage;
 
 public sealed partial class PartitionLog
 {
-    private const short TimestampTypeBit = 0x08;
-
     /// <summary>
     /// Appends one or more already-validated record batches (back to back) as the partition leader. Each batch's
     /// base offset and partition leader epoch are written into <paramref name="batches"/> in place (both outside
@@ -85,10 +83,7 @@ public sealed partial class PartitionLog
                 BinaryPrimitives.WriteInt32BigEndian(batch[RecordBatchHeader.PartitionLeaderEpochPosition..], leaderEpoch);
                 if (useLogAppendTime)
                 {
-                    var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesPosition..]);
-                    BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesPosition..], (short)(attributes | TimestampTypeBit));
-                    BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampPosition..], now);
-                    BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcPosition..], Crc32C.Compute(batch[RecordBatchHeader.CrcCoveredStart..]));
+                    RecordBatchRewriter.SetLogAppendTime(batch, now);
                 }
 
                 var header = new RecordBatchHeader(batch);

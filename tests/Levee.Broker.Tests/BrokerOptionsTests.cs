@@ -72,6 +72,19 @@ public sealed class BrokerOptionsTests
     }
 
     [Fact]
+    public void CompressionTypeAndLevels_AreTopicDefaults_CheckedAsKafkaChecksThem()
+    {
+        var options = FromSettings(("compression.type", "zstd"), ("compression.zstd.level", "9"));
+        Assert.Equal("zstd", options.TopicConfigDefaults["compression.type"]);
+        Assert.Equal("9", options.TopicConfigDefaults["compression.zstd.level"]);
+
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("compression.type", "zip")));
+        Assert.Equal("Setting 'compression.type' has an invalid value 'zip': String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer.", error.Message);
+        error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("compression.gzip.level", "10")));
+        Assert.Equal("Setting 'compression.gzip.level' has an invalid value '10': Value must be between 1 and 9 or equal to -1.", error.Message);
+    }
+
+    [Fact]
     public void MalformedValue_IsRefusedNamingTheKey()
     {
         var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("num.partitions", "six")));

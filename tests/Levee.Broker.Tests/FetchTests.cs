@@ -239,10 +239,25 @@ public sealed class FetchTests : IAsyncLifetime
         Assert.Empty(open);
     }
 
-    private async Task CreateTopicAsync(string topic, int partitions = 1)
+    [Fact]
+    public async Task ZstdTopic_FetchedBelowV10_IsUnsupportedCompressionType_AndFromV10IsServed()
+    {
+        await CreateTopicAsync("zstd-topic", configs: new() { ["compression.type"] = "zstd" });
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await ProduceRawAsync("zstd-topic", RecordBatchBuilder.BuildToArray(new RecordBatchOptions(), [new RecordData(null, Encoding.UTF8.GetBytes("z"), now)]));
+
+        var old = await FetchRawAsync("zstd-topic", offset: 0, version: 9);
+        var current = await FetchRawAsync("zstd-topic", offset: 0, version: 10);
+
+        Assert.Equal(((short)KafkaErrorCode.UnsupportedCompressionType, -1L, 0), (old.ErrorCode, old.HighWatermark, old.Records?.Length ?? 0));
+        Assert.Equal(((short)KafkaErrorCode.None, 1L), (current.ErrorCode, current.HighWatermark));
+        Assert.Equal(Levee.Protocol.Records.CompressionType.Zstd, new RecordBatchHeader(current.Records!.Value.Span).Compression);
+    }
+
+    private async Task CreateTopicAsync(string topic, int partitions = 1, Dictionary<string, string>? configs = null)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _broker.BootstrapServers }).Build();
-        await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = 1 }]);
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = 1, Configs = configs }]);
     }
 
     private FetchRequest FetchRequestFor(string topic, long offset, int maxWaitMs, int minBytes) =>

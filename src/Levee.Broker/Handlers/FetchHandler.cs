@@ -25,6 +25,9 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
 {
     private const sbyte ReadCommitted = 1;
 
+    /// <summary>The first Fetch version of clients that read zstd (KIP-110).</summary>
+    private const short FirstZstdVersion = 10;
+
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.Fetch;
 
@@ -223,6 +226,16 @@ public sealed class FetchHandler(ReplicaManager replicas, RequestAuthorizer auth
                         data.CurrentLeader = new FetchResponse.LeaderIdAndEpoch { LeaderId = state.Leader, LeaderEpoch = state.LeaderEpoch };
                     }
 
+                    hasError = true;
+                    continue;
+                }
+
+                if (replicaId < 0 && version < FirstZstdVersion && partition.Policy.Compression == CompressionType.Zstd)
+                {
+                    // As Kafka: a consumer fetching with v9 or below predates zstd (KIP-110), and a topic whose
+                    // compression.type is zstd is refused to it, whatever codec its batches hold.
+                    data.ErrorCode = (short)ErrorCode.UnsupportedCompressionType;
+                    data.HighWatermark = -1;
                     hasError = true;
                     continue;
                 }

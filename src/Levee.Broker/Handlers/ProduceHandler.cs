@@ -16,8 +16,9 @@ namespace Levee.Broker.Handlers;
 /// Produce (v3-v11; v0-v2 are listed, as Kafka 4 lists them because librdkafka reads the range, and
 /// answered with UNSUPPORTED_VERSION since they carry the old message formats). Each partition's
 /// batches are validated in place (sizes, CRC-32C, record count, codec, timestamps) and appended as
-/// received, with only the base offset and leader epoch written into their headers. Nothing of an
-/// invalid partition payload is written. acks=0 gets no response, as in Kafka.
+/// received, with only the base offset and leader epoch written into their headers, unless the
+/// topic's compression.type asks for another codec than the batch's: then the batch is recompressed
+/// first. Nothing of an invalid partition payload is written. acks=0 gets no response, as in Kafka.
 /// </summary>
 [AuthorizePerResource(AclOperation.Write, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
@@ -238,6 +239,25 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TransactionC
             LogRejected(partition.Id.ToString(), validation.ErrorCode, validation.ErrorMessage);
             Fail(result, validation.ErrorCode, validation.ErrorMessage);
             return null;
+        }
+
+        // compression.type other than producer: a batch with another codec is rewritten with the topic's, as Kafka's
+        // LogValidator does, and appended as any other (offsets, leader epoch, LogAppendTime stamped into the new bytes).
+        // A batch already in the topic's codec is stored as produced. Followers copy the leader's bytes as they are.
+        using var recompressed = policy.Compression is { } codec && new RecordBatchHeader(bytes).Compression != codec ? new PooledBufferWriter() : null;
+        if (recompressed is not null)
+        {
+            RecordBatchRewriter.Recompress(bytes, policy.Compression!.Value, policy.CompressionLevel, recompressed);
+            bytes = recompressed.WrittenSpanMutable;
+
+            // The codec changed the size: checked again, as UnifiedLog does after a recompression.
+            if (policy.MaxMessageBytes > 0 && bytes.Length > policy.MaxMessageBytes)
+            {
+                var message = $"Message batch size is {bytes.Length} bytes in append to partition {partition.Id} which exceeds the maximum configured size of {policy.MaxMessageBytes}.";
+                LogRejected(partition.Id.ToString(), ErrorCode.MessageTooLarge, message);
+                Fail(result, ErrorCode.MessageTooLarge, message);
+                return null;
+            }
         }
 
         try

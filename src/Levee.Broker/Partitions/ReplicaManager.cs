@@ -8,6 +8,7 @@ using Levee.Cluster.Metadata;
 using Levee.Cluster.Quorum;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
+using Levee.Protocol.Records;
 using Levee.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -430,13 +431,28 @@ public sealed partial class ReplicaManager : IAsyncDisposable
     public LogConfig LogConfigFor(TopicInfo topic) => LogConfigFor(_options, topic);
 
     /// <summary>The produce settings a topic's configs imply.</summary>
-    public ProducePolicy ProducePolicyFor(TopicInfo topic) => new(
-        int.Parse(ConfigValue(topic, "max.message.bytes"), CultureInfo.InvariantCulture),
-        ConfigValue(topic, "message.timestamp.type") == "LogAppendTime",
-        long.Parse(ConfigValue(topic, "message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
-        long.Parse(ConfigValue(topic, "message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
-        int.Parse(ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture),
-        TopicConfigDefinitions.CleanupPolicies(ConfigValue(topic, "cleanup.policy")).Contains("compact"));
+    public ProducePolicy ProducePolicyFor(TopicInfo topic)
+    {
+        int Level(string name) => int.Parse(ConfigValue(topic, name), CultureInfo.InvariantCulture);
+        (CompressionType? Codec, int? Level) compression = ConfigValue(topic, "compression.type") switch
+        {
+            "uncompressed" => (CompressionType.None, null),
+            "gzip" => (CompressionType.Gzip, Level("compression.gzip.level")),
+            "snappy" => (CompressionType.Snappy, null),
+            "lz4" => (CompressionType.Lz4, Level("compression.lz4.level")),
+            "zstd" => (CompressionType.Zstd, Level("compression.zstd.level")),
+            _ => (null, null),
+        };
+        return new(
+            int.Parse(ConfigValue(topic, "max.message.bytes"), CultureInfo.InvariantCulture),
+            ConfigValue(topic, "message.timestamp.type") == "LogAppendTime",
+            long.Parse(ConfigValue(topic, "message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
+            long.Parse(ConfigValue(topic, "message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
+            int.Parse(ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture),
+            TopicConfigDefinitions.CleanupPolicies(ConfigValue(topic, "cleanup.policy")).Contains("compact"),
+            compression.Codec,
+            compression.Level);
+    }
 
     private static string ConfigValue(BrokerOptions options, TopicInfo topic, string name)
     {

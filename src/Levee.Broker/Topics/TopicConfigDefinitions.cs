@@ -60,7 +60,10 @@ public static class TopicConfigDefinitions
         TopicConfigDefinition[] defs =
         [
             new("cleanup.policy", ConfigType.List, "delete", "Retention policy: delete, compact, or both.", v => CleanupPolicies(v) is { Length: > 0 } p && p.All(x => x is "delete" or "compact") ? null : "must be a list of delete and compact", "log.cleanup.policy"),
-            new("compression.type", ConfigType.String, "producer", "Final compression of the topic; only 'producer' (keep the producer's codec) is supported.", v => v == "producer" ? null : "only compression.type=producer is supported (batches are stored as produced)", "compression.type"),
+            new("compression.type", ConfigType.String, "producer", "Final compression of the topic: uncompressed, zstd, lz4, snappy, gzip, or producer (keep the producer's codec).", v => CompressionTypes.Contains(v) ? null : $"String must be one of: {string.Join(", ", CompressionTypes)}", "compression.type"),
+            new("compression.gzip.level", ConfigType.Int, "-1", "The compression level to use if compression.type is set to 'gzip'.", v => IntLevel(v, l => l is > 9 or (< 1 and not -1) ? "Value must be between 1 and 9 or equal to -1" : null), "compression.gzip.level"),
+            new("compression.lz4.level", ConfigType.Int, "9", "The compression level to use if compression.type is set to 'lz4'.", v => IntLevel(v, l => Between(l, 1, 17)), "compression.lz4.level"),
+            new("compression.zstd.level", ConfigType.Int, "3", "The compression level to use if compression.type is set to 'zstd'.", v => IntLevel(v, l => Between(l, -131072, 22)), "compression.zstd.level"),
             new("delete.retention.ms", ConfigType.Long, "86400000", "Time to keep delete tombstones for compacted topics.", NonNegativeLong, "log.cleaner.delete.retention.ms"),
             new("file.delete.delay.ms", ConfigType.Long, "60000", "Time before a deleted segment file is removed.", NonNegativeLong, "log.segment.delete.delay.ms"),
             new("flush.messages", ConfigType.Long, LongMax, "Force an fsync after this many messages.", PositiveLong, "log.flush.interval.messages"),
@@ -111,6 +114,16 @@ public static class TopicConfigDefinitions
         var problem = def.Validate?.Invoke(value);
         return problem is null ? null : $"Invalid value {value} for configuration {name}: {problem}";
     }
+
+    // Kafka's BrokerCompressionType names, in its order (the order of its "String must be one of" message).
+    private static readonly string[] CompressionTypes = ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+
+    // Kafka's ConfigDef messages for an INT with a level validator (CompressionType.levelValidator).
+    private static string? IntLevel(string v, Func<int, string?> check) =>
+        int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var level) ? check(level) : "Not a number of type INT";
+
+    private static string? Between(int value, int min, int max) =>
+        value < min ? $"Value must be at least {min}" : value > max ? $"Value must be no more than {max}" : null;
 
     private static string? NonNegativeLong(string v) => long.TryParse(v, CultureInfo.InvariantCulture, out var l) && l >= 0 ? null : "must be a non-negative long";
 

@@ -48,8 +48,13 @@ public static class CompressionCodecs
     /// <summary>Kafka's default zstd level (compression.zstd.level).</summary>
     private const int ZstdLevel = 3;
 
-    // What Kafka's Java producer writes: independent 64 KiB blocks, no checksums beyond the batch CRC.
-    private static readonly LZ4EncoderSettings Lz4Settings = new() { ChainBlocks = false, BlockSize = 64 * 1024, CompressionLevel = LZ4Level.L00_FAST };
+    /// <summary>Kafka's default lz4 level (compression.lz4.level), which its producer compresses with lz4's fast compressor.</summary>
+    private const int Lz4DefaultLevel = 9;
+
+    // What Kafka's Java producer writes: independent 64 KiB blocks, no checksums beyond the batch CRC. One setting per
+    // K4os level (0 fast, 3 to 12 high compression), so that a level costs no allocation per batch.
+    private static readonly LZ4EncoderSettings[] Lz4Settings =
+        [.. Enumerable.Range(0, (int)LZ4Level.L12_MAX + 1).Select(l => new LZ4EncoderSettings { ChainBlocks = false, BlockSize = 64 * 1024, CompressionLevel = (LZ4Level)l })];
 
     [ThreadStatic]
     private static Decompressor? t_zstdDecompressor;
@@ -58,8 +63,17 @@ public static class CompressionCodecs
     private static Compressor? t_zstdCompressor;
 
     /// <summary>Compresses <paramref name="input"/> with <paramref name="codec"/>, appending to <paramref name="output"/>.</summary>
+    /// <param name="codec">The codec.</param>
+    /// <param name="input">The bytes to compress.</param>
+    /// <param name="output">Receives the compressed bytes.</param>
+    /// <param name="level">
+    /// Kafka's level for the codec (KIP-390: compression.gzip.level 1-9 or -1 for zlib's default, compression.lz4.level
+    /// 1-17, compression.zstd.level -131072 to 22); ignored by snappy and none. Null compresses fast: gzip at level 1,
+    /// lz4 with its fast compressor, zstd at 3.
+    /// </param>
     /// <exception cref="NotSupportedException">The codec id is not one Kafka defines.</exception>
-    public static void Compress(CompressionType codec, ReadOnlySpan<byte> input, IBufferWriter<byte> output)
+    /// <exception cref="ArgumentOutOfRangeException">The level is outside the codec's range.</exception>
+    public static void Compress(CompressionType codec, ReadOnlySpan<byte> input, IBufferWriter<byte> output, int? level = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         switch (codec)
@@ -68,16 +82,16 @@ public static class CompressionCodecs
                 output.Write(input);
                 break;
             case CompressionType.Gzip:
-                CompressGzip(input, output);
+                CompressGzip(input, output, level);
                 break;
             case CompressionType.Snappy:
                 CompressSnappyXerial(input, output);
                 break;
             case CompressionType.Lz4:
-                LZ4Frame.Encode(input, output, Lz4Settings);
+                LZ4Frame.Encode(input, output, Lz4SettingsFor(level ?? Lz4DefaultLevel));
                 break;
             case CompressionType.Zstd:
-                CompressZstd(input, output);
+                CompressZstd(input, output, level ?? ZstdLevel);
                 break;
             default:
                 throw new NotSupportedException($"Compression codec {(int)codec} is not supported.");
@@ -144,13 +158,24 @@ public static class CompressionCodecs
         return DecompressionStatus.Ok;
     }
 
-    private static void CompressGzip(ReadOnlySpan<byte> input, IBufferWriter<byte> output)
+    private static void CompressGzip(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int? level)
     {
         using var sink = new BufferWriterStream(output);
-        using (var gzip = new GZipStream(sink, CompressionLevel.Fastest, leaveOpen: true))
+        using (var gzip = level is { } l
+            ? new GZipStream(sink, new ZLibCompressionOptions { CompressionLevel = l }, leaveOpen: true)
+            : new GZipStream(sink, CompressionLevel.Fastest, leaveOpen: true))
         {
             gzip.Write(input);
         }
+    }
+
+    // Kafka's lz4 levels are lz4-java's: its default level compresses with the fast compressor, any other with the high
+    // compression one at that level, which lz4 caps at 12. K4os has no high compression below 3: levels 1 and 2 are fast.
+    private static LZ4EncoderSettings Lz4SettingsFor(int level)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(level, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(level, 17);
+        return Lz4Settings[level == Lz4DefaultLevel || level < (int)LZ4Level.L03_HC ? (int)LZ4Level.L00_FAST : Math.Min(level, (int)LZ4Level.L12_MAX)];
     }
 
     private static DecompressionStatus DecompressGzip(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int max, out int written) =>
@@ -278,9 +303,16 @@ public static class CompressionCodecs
         return DecompressionStatus.Ok;
     }
 
-    private static void CompressZstd(ReadOnlySpan<byte> input, IBufferWriter<byte> output)
+    private static void CompressZstd(ReadOnlySpan<byte> input, IBufferWriter<byte> output, int level)
     {
-        var compressor = t_zstdCompressor ??= new Compressor(ZstdLevel);
+        ArgumentOutOfRangeException.ThrowIfLessThan(level, Compressor.MinCompressionLevel);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(level, Compressor.MaxCompressionLevel);
+        var compressor = t_zstdCompressor ??= new Compressor(level);
+        if (compressor.Level != level)
+        {
+            compressor.Level = level;
+        }
+
         var span = output.GetSpan(Compressor.GetCompressBound(input.Length));
         var n = compressor.Wrap(input, span);
         output.Advance(n);

@@ -64,7 +64,8 @@ public readonly record struct RecordBatchOptions
 
 /// <summary>
 /// Builds a RecordBatch v2 (magic 2) with a correct CRC-32C. Used by tests and by the broker's internal logs
-/// (group offsets, transaction markers); produced batches are stored as received, never rebuilt.
+/// (group offsets, transaction markers); produced batches are stored as received (or recompressed by
+/// <see cref="RecordBatchRewriter.Recompress"/>), never rebuilt.
 /// </summary>
 public static class RecordBatchBuilder
 {
