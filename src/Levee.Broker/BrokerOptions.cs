@@ -247,6 +247,13 @@ public sealed record BrokerOptions
     /// <summary>transaction.abort.timed.out.transaction.cleanup.interval.ms: how often transactions past their timeout are looked for and aborted.</summary>
     public int TransactionAbortTimedOutCleanupIntervalMs { get; init; } = 10_000;
 
+    /// <summary>
+    /// transaction.partition.verification.enable: a producer's first transactional write to a partition (Produce, or
+    /// TxnOffsetCommit to a group's __consumer_offsets partition) is appended only once its transaction coordinator
+    /// confirms the partition is in the ongoing transaction (KIP-890; Kafka's default, true).
+    /// </summary>
+    public bool TransactionPartitionVerificationEnable { get; init; } = true;
+
     /// <summary>offsets.retention.minutes: how long the offsets of an empty group are kept.</summary>
     public long OffsetsRetentionMinutes { get; init; } = 10_080;
 
@@ -575,6 +582,7 @@ public sealed record BrokerOptions
             TransactionStateLogSegmentBytes = Positive(values.Int("transaction.state.log.segment.bytes"), "transaction.state.log.segment.bytes") ?? defaults.TransactionStateLogSegmentBytes,
             TransactionMaxTimeoutMs = Positive(values.Int("transaction.max.timeout.ms"), "transaction.max.timeout.ms") ?? defaults.TransactionMaxTimeoutMs,
             TransactionAbortTimedOutCleanupIntervalMs = Positive(values.Int("transaction.abort.timed.out.transaction.cleanup.interval.ms"), "transaction.abort.timed.out.transaction.cleanup.interval.ms") ?? defaults.TransactionAbortTimedOutCleanupIntervalMs,
+            TransactionPartitionVerificationEnable = values.Bool("transaction.partition.verification.enable") ?? defaults.TransactionPartitionVerificationEnable,
             OffsetsRetentionCheckIntervalMs = values.Long("offsets.retention.check.interval.ms") ?? defaults.OffsetsRetentionCheckIntervalMs,
             OffsetMetadataMaxBytes = values.Int("offset.metadata.max.bytes") ?? defaults.OffsetMetadataMaxBytes,
             QuorumVoters = values.Str("controller.quorum.voters"),

@@ -10,6 +10,27 @@ namespace Levee.Broker.Groups;
 public sealed partial class GroupCoordinator
 {
     /// <summary>
+    /// KIP-890's check before a TxnOffsetCommit: the group's __consumer_offsets partition, when this broker leads it and
+    /// the producer has no transaction open on it yet, so that the transaction coordinator must confirm the partition
+    /// is in the producer's ongoing transaction (AddOffsetsToTxn added it) before anything is written. Null when no
+    /// confirmation is needed (the transaction is already open there, or another broker coordinates the group and
+    /// answers NOT_COORDINATOR).
+    /// </summary>
+    public TopicPartition? PartitionToVerify(string groupId, long producerId)
+    {
+        ArgumentNullException.ThrowIfNull(groupId);
+        if (producerId < 0 || !_replicas.Topics.TryGet(OffsetsTopic, out var topic))
+        {
+            return null;
+        }
+
+        var index = PartitionFor(groupId, topic.PartitionCount);
+        return _replicas.TryGetPartition(OffsetsTopic, index, out var partition) && partition.IsLeader && !partition.Log.HasOpenTransaction(producerId)
+            ? new TopicPartition(OffsetsTopic, index)
+            : null;
+    }
+
+    /// <summary>
     /// TxnOffsetCommit (KIP-98): writes the offsets to the group's __consumer_offsets partition as one transactional
     /// batch of the request's producer id and epoch, and holds them as pending for that producer: OffsetFetch does not
     /// show them until the producer's COMMIT marker is written there (<see cref="CompleteTransaction"/>), and an ABORT

@@ -74,7 +74,7 @@ public sealed partial class ProduceHandler(ReplicaManager replicas, TransactionC
                 {
                     Fail(partitionResponse, ErrorCode.InvalidRequiredAcks, $"acks must be 0, 1 or -1, not {request.Acks}.");
                 }
-                else if (request.TransactionalId is { } id && await VerifyTransactionAsync(id, topicData.Name, partitionData, context.Aborted).ConfigureAwait(false) is { } refused)
+                else if (request.TransactionalId is { } id && transactions.VerificationEnabled && await VerifyTransactionAsync(id, topicData.Name, partitionData, context.Aborted).ConfigureAwait(false) is { } refused)
                 {
                     Fail(partitionResponse, refused.Error, refused.Message);
                 }

@@ -1,6 +1,7 @@
 using Levee.Broker.Groups;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
+using Levee.Broker.Transactions;
 using Levee.Protocol;
 using Levee.Protocol.Messages;
 
@@ -14,7 +15,7 @@ namespace Levee.Broker.Handlers;
 [AuthorizePerResource(AclOperation.Write, AclResourceType.TransactionalId)]
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Group)]
 [AuthorizePerResource(AclOperation.Read, AclResourceType.Topic)]
-public sealed class TxnOffsetCommitHandler(GroupCoordinator coordinator, RequestAuthorizer authorizer) : ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>
+public sealed class TxnOffsetCommitHandler(GroupCoordinator coordinator, TransactionCoordinator transactions, RequestAuthorizer authorizer) : ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>
 {
     /// <inheritdoc />
     public override ApiKey Key => ApiKey.TxnOffsetCommit;
@@ -53,13 +54,49 @@ public sealed class TxnOffsetCommitHandler(GroupCoordinator coordinator, Request
         var readable = authorizer.Authorized(context, AclOperation.Read, AclResourceType.Topic, request.Topics.Select(t => t.Name));
         var denied = request.Topics.Where(t => !readable.Contains(t.Name)).ToList();
         request.Topics.RemoveAll(denied.Contains);
-        var response = await coordinator.CommitTransactionalOffsetsAsync(request, context.Aborted).ConfigureAwait(false);
+        var refused = await VerifyAsync(request, context.Aborted).ConfigureAwait(false);
+        var response = refused == ErrorCode.None
+            ? await coordinator.CommitTransactionalOffsetsAsync(request, context.Aborted).ConfigureAwait(false)
+            : new TxnOffsetCommitResponse { Topics = Errors(request.Topics, refused) };
         if (denied.Count > 0)
         {
             response.Topics.AddRange(Errors(denied, ErrorCode.TopicAuthorizationFailed));
         }
 
         return response;
+    }
+
+    /// <summary>
+    /// KIP-890 (on by default in Kafka 3.6+): the producer's first transactional write to the group's partition is checked
+    /// with the transaction coordinator, so offsets of a producer that skipped AddOffsetsToTxn never open a hanging
+    /// transaction. The error for the whole request, or NONE.
+    /// </summary>
+    private async Task<ErrorCode> VerifyAsync(TxnOffsetCommitRequest request, CancellationToken cancellationToken)
+    {
+        if (!transactions.VerificationEnabled)
+        {
+            return ErrorCode.None;
+        }
+
+        // The first use of __consumer_offsets creates it, as the commit would.
+        if (!await coordinator.TryEnsureOffsetsTopicAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return ErrorCode.CoordinatorNotAvailable;
+        }
+
+        if (coordinator.PartitionToVerify(request.GroupId, request.ProducerId) is not { } partition)
+        {
+            return ErrorCode.None;
+        }
+
+        var verified = await transactions.VerifyAnywhereAsync(request.TransactionalId, request.ProducerId, request.ProducerEpoch, partition, cancellationToken).ConfigureAwait(false);
+        return verified switch
+        {
+            ErrorCode.None => ErrorCode.None,
+            ErrorCode.InvalidTxnState or ErrorCode.TransactionAbortable or ErrorCode.InvalidProducerIdMapping => ErrorCode.InvalidTxnState,
+            ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch => ErrorCode.InvalidProducerEpoch,
+            _ => ErrorCode.CoordinatorNotAvailable,
+        };
     }
 
     /// <inheritdoc />

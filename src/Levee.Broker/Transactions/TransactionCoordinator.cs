@@ -302,6 +302,9 @@ public sealed partial class TransactionCoordinator : IHostedService, IAsyncDispo
         }
     }
 
+    /// <summary>Whether transactional writes are verified with the coordinator first (transaction.partition.verification.enable, KIP-890).</summary>
+    public bool VerificationEnabled => _options.TransactionPartitionVerificationEnable;
+
     /// <summary>
     /// <see cref="Verify"/> wherever the id's coordinator is: here, or the broker leading its __transaction_state
     /// partition, asked with AddPartitionsToTxn v4 (verify-only) over the inter-broker listener. COORDINATOR_NOT_AVAILABLE

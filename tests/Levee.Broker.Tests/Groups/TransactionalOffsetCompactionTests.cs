@@ -17,7 +17,7 @@ public sealed class TransactionalOffsetCompactionTests
     [Fact]
     public async Task AfterCompaction_ACommittedTransactionsOffsetReloads_AndAnAbortedOnesRecordsAreGone()
     {
-        await using var broker = await TestBroker.StartAsync(o => o with { OffsetsTopicPartitions = 1, OffsetsTopicSegmentBytes = 16_384, LogCleanerBackoffMs = 50 });
+        await using var broker = await TestBroker.StartAsync(o => o with { TransactionPartitionVerificationEnable = false, OffsetsTopicPartitions = 1, OffsetsTopicSegmentBytes = 16_384, LogCleanerBackoffMs = 50 });
         await CreateTopicAsync(broker.BootstrapServers, "t", 2);
         using (var raw = await RawKafkaClient.ConnectAsync(broker.BootstrapServers))
         {

@@ -20,7 +20,9 @@ public sealed class TransactionalOffsetTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _broker = await TestBroker.StartAsync(o => Quick(o) with { GroupInitialRebalanceDelayMs = 0 });
+        // These tests drive the group coordinator alone, with producers no transaction coordinator knows: KIP-890's
+        // verification (TransactionProtocolTests covers it) is off.
+        _broker = await TestBroker.StartAsync(o => Quick(o) with { GroupInitialRebalanceDelayMs = 0, TransactionPartitionVerificationEnable = false });
         await CreateTopicAsync(_broker.BootstrapServers, "t", 2);
         _raw = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
     }

@@ -1,3 +1,4 @@
+using Levee.Broker.Tests.Groups;
 using Levee.Broker.Tests.Infrastructure;
 using Levee.Broker.Tests.Producers;
 using Levee.Protocol;
@@ -140,6 +141,27 @@ public sealed class TransactionProtocolTests : IAsyncLifetime
         var accepted = await RawProducer.ProduceAsync(_broker.BootstrapServers, "stray", batch, transactionalId: "stray");
         Assert.Equal((short)KafkaErrorCode.None, accepted.ErrorCode);
         Assert.Equal((1L, 0L), (partition.Log.LogEndOffset, partition.Log.LastStableOffset));
+    }
+
+    [Fact]
+    public async Task TxnOffsetCommit_WithoutAddOffsetsToTxn_IsInvalidTxnState_AndWritesNothing()
+    {
+        await CreateTopicAsync("consumed");
+        var init = await RawProducer.InitProducerIdAsync(_broker.BootstrapServers, transactionalId: "offsets");
+        using var client = await RawKafkaClient.ConnectAsync(_broker.BootstrapServers);
+
+        // KIP-890: the group's __consumer_offsets partition is not in the transaction, so nothing is written there.
+        var refused = await client.TxnCommitAsync("offsets", "txn-group", init.ProducerId, init.ProducerEpoch, "consumed", 0, 5);
+        Assert.Equal(KafkaErrorCode.InvalidTxnState, refused);
+        var index = Levee.Broker.Groups.GroupCoordinator.PartitionFor("txn-group", _broker.Broker.Replicas.Topics.TryGet(Levee.Broker.Groups.GroupCoordinator.OffsetsTopic, out var offsets) ? offsets.PartitionCount : 0);
+        Assert.True(_broker.Broker.Replicas.TryGetPartition(Levee.Broker.Groups.GroupCoordinator.OffsetsTopic, index, out var partition));
+        Assert.False(partition.Log.HasOpenTransaction(init.ProducerId));
+
+        var added = await SendAsync<AddOffsetsToTxnResponse>(client, ApiKey.AddOffsetsToTxn, 3, new AddOffsetsToTxnRequest { TransactionalId = "offsets", ProducerId = init.ProducerId, ProducerEpoch = init.ProducerEpoch, GroupId = "txn-group" }.Write, AddOffsetsToTxnResponse.Read);
+        Assert.Equal((short)KafkaErrorCode.None, added.ErrorCode);
+        Assert.Equal(KafkaErrorCode.None, await client.TxnCommitAsync("offsets", "txn-group", init.ProducerId, init.ProducerEpoch, "consumed", 0, 5));
+        Assert.True(partition.Log.HasOpenTransaction(init.ProducerId));
+        Assert.Equal((short)KafkaErrorCode.None, await EndAsync(client, "offsets", init.ProducerId, init.ProducerEpoch, commit: true));
     }
 
     /// <summary>Sets the transactional attribute of a built batch (bit 4, inside the CRC: recomputed).</summary>
