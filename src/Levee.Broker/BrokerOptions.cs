@@ -200,6 +200,16 @@ public sealed record BrokerOptions
     /// <summary>Broker-level defaults for topic configs (log.segment.bytes, log.retention.ms, message.max.bytes, ...), by topic config name.</summary>
     public IReadOnlyDictionary<string, string> TopicConfigDefaults { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>log.retention.hours as given (Kafka: 168); <see cref="TopicConfigDefaults"/> holds the retention.ms it implies unless log.retention.ms is given.</summary>
+    public long? LogRetentionHours { get; init; }
+
+    /// <summary>
+    /// The keys given at start (flags, levee.json, environment), whatever their values: DescribeConfigs reports them
+    /// as STATIC_BROKER_CONFIG, the others as DEFAULT_CONFIG. Options built in code leave it empty; a value other than
+    /// the default then counts as given.
+    /// </summary>
+    public IReadOnlySet<string> ConfiguredKeys { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     /// <summary>group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for more members.</summary>
     public int GroupInitialRebalanceDelayMs { get; init; } = 3000;
 
@@ -484,6 +494,7 @@ public sealed record BrokerOptions
         var settings = new Settings(values);
         var options = Read(settings);
         settings.RefuseUnknown(fromEnvironment);
+        options = options with { ConfiguredKeys = values.Keys.Select(k => k == "data.dir" ? "log.dirs" : k).ToHashSet(StringComparer.Ordinal) };
         options.ResolveQueuedMaxRequestBytes();
         options.CheckConnectionLimits();
         Admin.AdminEndpoint.Resolve(options);
@@ -507,7 +518,8 @@ public sealed record BrokerOptions
             }
         }
 
-        if (values.Long("log.retention.hours") is { } hours && !topicDefaults.ContainsKey("retention.ms"))
+        var retentionHours = values.Long("log.retention.hours");
+        if (retentionHours is { } hours && !topicDefaults.ContainsKey("retention.ms"))
         {
             topicDefaults["retention.ms"] = (hours * 3_600_000L).ToString(CultureInfo.InvariantCulture);
         }
@@ -542,6 +554,7 @@ public sealed record BrokerOptions
             LogCleanerIoBufferLoadFactor = Positive(values.Double("log.cleaner.io.buffer.load.factor"), "log.cleaner.io.buffer.load.factor") ?? defaults.LogCleanerIoBufferLoadFactor,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,
+            LogRetentionHours = retentionHours,
             GroupInitialRebalanceDelayMs = values.Int("group.initial.rebalance.delay.ms") ?? defaults.GroupInitialRebalanceDelayMs,
             GroupMinSessionTimeoutMs = values.Int("group.min.session.timeout.ms") ?? defaults.GroupMinSessionTimeoutMs,
             GroupMaxSessionTimeoutMs = values.Int("group.max.session.timeout.ms") ?? defaults.GroupMaxSessionTimeoutMs,
