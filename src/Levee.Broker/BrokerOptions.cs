@@ -510,11 +510,14 @@ public sealed record BrokerOptions
     {
         var defaults = new BrokerOptions();
         var topicDefaults = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (brokerKey, topicKey) in BrokerToTopicConfig)
+        // The broker defaults of topic configs, checked as the topic configs are (a value no topic could take stops the start).
+        foreach (var topic in Topics.TopicConfigDefinitions.All.Values.Where(d => d.BrokerSynonym is not null))
         {
-            if (values.Str(brokerKey) is { } v)
+            if (values.Str(topic.BrokerSynonym!) is { } v)
             {
-                topicDefaults[topicKey] = v;
+                topicDefaults[topic.Name] = topic.Validate?.Invoke(v) is { } problem
+                    ? throw new BrokerConfigurationException($"Setting '{topic.BrokerSynonym}' {problem}, got '{v}'.")
+                    : v;
             }
         }
 
@@ -651,26 +654,6 @@ public sealed record BrokerOptions
 
         return users;
     }
-
-    private static readonly (string Broker, string Topic)[] BrokerToTopicConfig =
-    [
-        ("log.segment.bytes", "segment.bytes"),
-        ("log.roll.ms", "segment.ms"),
-        ("log.retention.ms", "retention.ms"),
-        ("log.retention.bytes", "retention.bytes"),
-        ("message.max.bytes", "max.message.bytes"),
-        ("log.message.timestamp.type", "message.timestamp.type"),
-        ("log.cleanup.policy", "cleanup.policy"),
-        ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
-        ("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio"),
-        ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
-        ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
-        ("log.index.interval.bytes", "index.interval.bytes"),
-        ("log.flush.interval.messages", "flush.messages"),
-        ("log.flush.interval.ms", "flush.ms"),
-        ("min.insync.replicas", "min.insync.replicas"),
-        ("compression.type", "compression.type"),
-    ];
 
     private static T? Positive<T>(T? value, string key)
         where T : struct, System.Numerics.INumber<T> =>

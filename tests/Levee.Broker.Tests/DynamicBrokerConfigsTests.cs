@@ -17,6 +17,7 @@ public sealed class DynamicBrokerConfigsTests
     private const sbyte BrokerType = 4;
     private const sbyte Set = 0;
     private const sbyte Delete = 1;
+    private const sbyte Append = 2;
 
     [Fact]
     public async Task DescribeConfigs_OnABroker_ListsEveryConfig_WithKafkasSourcesAndSynonyms_AndHidesSecrets()
@@ -136,6 +137,33 @@ public sealed class DynamicBrokerConfigsTests
         var segment = await DescribeTopicAsync(broker.Broker, "kept", "segment.bytes");
         Assert.Equal(("1048576", (sbyte)ConfigSource.DynamicBrokerConfig), (segment.Value, segment.Source));
         Assert.Equal(1_048_576, broker.Broker.Replicas.Partitions.Single(p => p.Id.Topic == "kept").Log.Config.SegmentBytes);
+    }
+
+    [Fact]
+    public async Task AlterConfigs_OnABroker_ReplacesItsDynamicConfigs_AndRefusesAReadOnlyKey()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        Assert.Equal((0, null), await AlterAsync(broker.Broker, "1", validateOnly: false, ("log.retention.bytes", Set, "1000000"), ("log.cleanup.policy", Set, "delete")));
+        Assert.Equal((0, null), await AlterAsync(broker.Broker, "1", validateOnly: false, ("log.cleanup.policy", Append, "compact")));
+        Assert.Equal([("log.cleanup.policy", "delete,compact", (sbyte)ConfigSource.DynamicBrokerConfig), ("log.retention.bytes", "1000000", (sbyte)ConfigSource.DynamicBrokerConfig)], await DynamicOnlyAsync(broker.Broker));
+
+        Assert.Equal((0, null), await ReplaceAsync(broker.Broker, "1", ("message.max.bytes", "4000")));
+        Assert.Equal([("message.max.bytes", "4000", (sbyte)ConfigSource.DynamicBrokerConfig)], await DynamicOnlyAsync(broker.Broker));
+
+        Assert.Equal(((short)KafkaErrorCode.InvalidRequest, "Cannot update these configs dynamically: Set(auto.create.topics.enable)"), await ReplaceAsync(broker.Broker, "1", ("auto.create.topics.enable", "false")));
+        Assert.Equal([("message.max.bytes", "4000", (sbyte)ConfigSource.DynamicBrokerConfig)], await DynamicOnlyAsync(broker.Broker));
+    }
+
+    private static async Task<List<(string, string?, sbyte)>> DynamicOnlyAsync(LeveeBroker broker) =>
+        [.. (await DescribeAsync(broker, BrokerType, "1", null)).Configs.Where(c => c.ConfigSource == (sbyte)ConfigSource.DynamicBrokerConfig).Select(c => (c.Name, c.Value, c.ConfigSource))];
+
+    private static async Task<(short Error, string? Message)> ReplaceAsync(LeveeBroker broker, string name, params (string Key, string Value)[] configs)
+    {
+        await using var client = Client(broker);
+        var resource = new AlterConfigsRequest.AlterConfigsResource { ResourceType = BrokerType, ResourceName = name };
+        resource.Configs.AddRange(configs.Select(c => new AlterConfigsRequest.AlterableConfig { Name = c.Key, Value = c.Value }));
+        var result = (await client.SendAsync<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, 2, new AlterConfigsRequest { Resources = [resource] }, CancellationToken.None)).Responses.Single();
+        return (result.ErrorCode, result.ErrorMessage);
     }
 
     private static IAdminClient Admin(string bootstrap) => new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
