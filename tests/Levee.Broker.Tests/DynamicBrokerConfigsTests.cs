@@ -15,6 +15,7 @@ namespace Levee.Broker.Tests;
 public sealed class DynamicBrokerConfigsTests
 {
     private const sbyte BrokerType = 4;
+    private const sbyte CapacityType = 102;
     private const sbyte Set = 0;
     private const sbyte Delete = 1;
     private const sbyte Append = 2;
@@ -152,6 +153,20 @@ public sealed class DynamicBrokerConfigsTests
 
         Assert.Equal(((short)KafkaErrorCode.InvalidRequest, "Cannot update these configs dynamically: Set(auto.create.topics.enable)"), await ReplaceAsync(broker.Broker, "1", ("auto.create.topics.enable", "false")));
         Assert.Equal([("message.max.bytes", "4000", (sbyte)ConfigSource.DynamicBrokerConfig)], await DynamicOnlyAsync(broker.Broker));
+    }
+
+    [Fact]
+    public async Task ACapacityLimitSetAtRunTime_IsTheOneTheControllerModels()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        Assert.Equal((0, null), await AlterAsync(broker.Broker, "", validateOnly: false, ("broker.capacity.partitions", Set, "40")));
+        Assert.Equal((0, null), await AlterAsync(broker.Broker, "1", validateOnly: false, ("broker.capacity.partitions", Set, "30")));
+
+        var capacity = await PollAsync(() => DescribeAsync(broker.Broker, CapacityType, "1", "partitions.limit"), r => r.Configs.Single().Value == "30");
+        Assert.Equal("30", capacity.Configs.Single().Value);
+        var described = (await DescribeAsync(broker.Broker, BrokerType, "1", "broker.capacity.partitions")).Configs.Single();
+        Assert.Equal(("30", (sbyte)ConfigSource.DynamicBrokerConfig, false), (described.Value, described.ConfigSource, described.ReadOnly));
+        Assert.Equal(((short)KafkaErrorCode.InvalidRequest, "Invalid value 0 for configuration broker.capacity.partitions: must be a positive long"), await AlterAsync(broker.Broker, "1", validateOnly: false, ("broker.capacity.partitions", Set, "0")));
     }
 
     private static async Task<List<(string, string?, sbyte)>> DynamicOnlyAsync(LeveeBroker broker) =>
