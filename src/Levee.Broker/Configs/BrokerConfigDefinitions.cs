@@ -217,6 +217,6 @@ public static class BrokerConfigDefinitions
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(context);
-        return definition.Value(context with { Options = Defaults with { DataDir = context.Options.DataDir } });
+        return definition.Value(context with { Options = Defaults });
     }
 }

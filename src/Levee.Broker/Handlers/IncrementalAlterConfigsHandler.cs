@@ -147,9 +147,12 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
     private static (ConfigType Type, string Default)? TopicConfigType(string name) =>
         TopicConfigDefinitions.All.TryGetValue(name, out var definition) ? (definition.Type, definition.Default) : null;
 
-    // Any key may be named: those that cannot change at run time are refused by name afterwards, all together.
+    // Any key may be named: those that cannot change at run time are refused by name afterwards, all together. APPEND
+    // and SUBTRACT start from Kafka's default when the resource has no value (log.cleanup.policy: delete).
     private static (ConfigType Type, string Default)? BrokerConfigType(string name) =>
-        BrokerConfigDefinitions.All.TryGetValue(name, out var definition) ? (definition.Type, "") : (ConfigType.String, "");
+        BrokerConfigDefinitions.All.TryGetValue(name, out var definition)
+            ? (definition.Type, TopicConfigDefinitions.All.Values.FirstOrDefault(d => d.BrokerSynonym == name)?.Default ?? "")
+            : (ConfigType.String, "");
 
     private static ImmutableSortedDictionary<string, string> Apply(ImmutableSortedDictionary<string, string> current, List<IncrementalAlterConfigsRequest.AlterableConfig> changes, Func<string, (ConfigType Type, string Default)?> describe, ref string? problem)
     {
