@@ -202,6 +202,16 @@ public sealed record BrokerOptions
     /// <summary>Broker-level defaults for topic configs (log.segment.bytes, log.retention.ms, message.max.bytes, ...), by topic config name.</summary>
     public IReadOnlyDictionary<string, string> TopicConfigDefaults { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>log.retention.hours as given (Kafka: 168); <see cref="TopicConfigDefaults"/> holds the retention.ms it implies unless log.retention.ms is given.</summary>
+    public long? LogRetentionHours { get; init; }
+
+    /// <summary>
+    /// The keys given at start (flags, levee.json, environment), whatever their values: DescribeConfigs reports them
+    /// as STATIC_BROKER_CONFIG, the others as DEFAULT_CONFIG. Options built in code leave it empty; a value other than
+    /// the default then counts as given.
+    /// </summary>
+    public IReadOnlySet<string> ConfiguredKeys { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     /// <summary>group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for more members.</summary>
     public int GroupInitialRebalanceDelayMs { get; init; } = 3000;
 
@@ -502,6 +512,7 @@ public sealed record BrokerOptions
         var settings = new Settings(values);
         var options = Read(settings);
         settings.RefuseUnknown(fromEnvironment);
+        options = options with { ConfiguredKeys = values.Keys.Select(k => k == "data.dir" ? "log.dirs" : k).ToHashSet(StringComparer.Ordinal) };
         options.ResolveQueuedMaxRequestBytes();
         options.CheckConnectionLimits();
         Admin.AdminEndpoint.Resolve(options);
@@ -517,21 +528,20 @@ public sealed record BrokerOptions
     {
         var defaults = new BrokerOptions();
         var topicDefaults = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (brokerKey, topicKey) in BrokerToTopicConfig)
+        // The broker defaults of topic configs, checked as the topic configs are (a value no topic could take stops the start).
+        foreach (var topic in Topics.TopicConfigDefinitions.All.Values.Where(d => d.BrokerSynonym is not null))
         {
-            if (values.Str(brokerKey) is { } v)
+            if (values.Str(topic.BrokerSynonym!) is { } v)
             {
                 // Kafka refuses to start with a bad default (compression.type=zip) rather than failing each topic later.
-                if (TopicConfigDefinitions.All[topicKey].Validate?.Invoke(v) is { } problem)
-                {
-                    throw new BrokerConfigurationException($"Setting '{brokerKey}' has an invalid value '{v}': {problem}.");
-                }
-
-                topicDefaults[topicKey] = v;
+                topicDefaults[topic.Name] = topic.Validate?.Invoke(v) is { } problem
+                    ? throw new BrokerConfigurationException($"Setting '{topic.BrokerSynonym}' has an invalid value '{v}': {problem}.")
+                    : v;
             }
         }
 
-        if (values.Long("log.retention.hours") is { } hours && !topicDefaults.ContainsKey("retention.ms"))
+        var retentionHours = values.Long("log.retention.hours");
+        if (retentionHours is { } hours && !topicDefaults.ContainsKey("retention.ms"))
         {
             topicDefaults["retention.ms"] = (hours * 3_600_000L).ToString(CultureInfo.InvariantCulture);
         }
@@ -566,6 +576,7 @@ public sealed record BrokerOptions
             LogCleanerIoBufferLoadFactor = Positive(values.Double("log.cleaner.io.buffer.load.factor"), "log.cleaner.io.buffer.load.factor") ?? defaults.LogCleanerIoBufferLoadFactor,
             ProducerIdExpirationMs = values.Long("producer.id.expiration.ms") ?? defaults.ProducerIdExpirationMs,
             TopicConfigDefaults = topicDefaults,
+            LogRetentionHours = retentionHours,
             GroupInitialRebalanceDelayMs = values.Int("group.initial.rebalance.delay.ms") ?? defaults.GroupInitialRebalanceDelayMs,
             GroupMinSessionTimeoutMs = values.Int("group.min.session.timeout.ms") ?? defaults.GroupMinSessionTimeoutMs,
             GroupMaxSessionTimeoutMs = values.Int("group.max.session.timeout.ms") ?? defaults.GroupMaxSessionTimeoutMs,
@@ -666,29 +677,6 @@ public sealed record BrokerOptions
 
         return users;
     }
-
-    private static readonly (string Broker, string Topic)[] BrokerToTopicConfig =
-    [
-        ("log.segment.bytes", "segment.bytes"),
-        ("log.roll.ms", "segment.ms"),
-        ("log.retention.ms", "retention.ms"),
-        ("log.retention.bytes", "retention.bytes"),
-        ("message.max.bytes", "max.message.bytes"),
-        ("log.message.timestamp.type", "message.timestamp.type"),
-        ("log.cleanup.policy", "cleanup.policy"),
-        ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
-        ("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio"),
-        ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
-        ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
-        ("log.index.interval.bytes", "index.interval.bytes"),
-        ("log.flush.interval.messages", "flush.messages"),
-        ("log.flush.interval.ms", "flush.ms"),
-        ("min.insync.replicas", "min.insync.replicas"),
-        ("compression.type", "compression.type"),
-        ("compression.gzip.level", "compression.gzip.level"),
-        ("compression.lz4.level", "compression.lz4.level"),
-        ("compression.zstd.level", "compression.zstd.level"),
-    ];
 
     /// <summary>group.consumer.assignors: Kafka's names of the assignors served, each one known.</summary>
     private static List<string>? ParseAssignors(string? text)

@@ -25,6 +25,20 @@ public sealed class BrokerOptionsTests
     }
 
     [Fact]
+    public void TopicDefaults_AreReadByEveryBrokerSynonym_CheckedAsTheTopicConfig_AndTheKeysGivenAreKept()
+    {
+        var options = FromSettings(("log.index.size.max.bytes", "4096"), ("num.partitions", "1"), ("log.retention.hours", "24"));
+        Assert.Equal("4096", options.TopicConfigDefaults["segment.index.bytes"]);
+        Assert.Equal(("86400000", 24L), (options.TopicConfigDefaults["retention.ms"], options.LogRetentionHours));
+
+        // num.partitions is given at its default: DescribeConfigs still reports it as STATIC_BROKER_CONFIG, as Kafka does.
+        Assert.Equal(["log.index.size.max.bytes", "log.retention.hours", "num.partitions"], options.ConfiguredKeys.Order(StringComparer.Ordinal));
+
+        var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("log.cleanup.policy", "shred")));
+        Assert.Equal("Setting 'log.cleanup.policy' has an invalid value 'shred': must be a list of delete and compact.", error.Message);
+    }
+
+    [Fact]
     public void MisspelledKey_IsRefusedNamingItAndTheKeyMeant()
     {
         var error = Assert.Throws<BrokerConfigurationException>(() => FromSettings(("log.dir", "/data")));

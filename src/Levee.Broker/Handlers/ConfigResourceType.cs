@@ -44,3 +44,32 @@ internal static class ConfigResourceNames
     public static string ToTenant(this TenantNamespace tenant, sbyte resourceType, string name) =>
         (ConfigResourceType)resourceType == ConfigResourceType.Topic ? tenant.ToTenant(name) : name;
 }
+
+/// <summary>What the config-altering handlers share: which resources the controller decides, and how those go to it.</summary>
+internal static class ConfigResourceForwarding
+{
+    /// <summary>Whether the controller decides changes of this resource type (broker configs, tenants, plans).</summary>
+    public static bool DecidedByController(sbyte resourceType) =>
+        (ConfigResourceType)resourceType is ConfigResourceType.Broker or ConfigResourceType.Tenant or ConfigResourceType.Plan;
+
+    /// <summary>Kafka's refusal of a resource naming a key twice, or null.</summary>
+    public static string? DuplicateKeys(IEnumerable<string> names) =>
+        names.GroupBy(n => n, StringComparer.Ordinal).Any(g => g.Count() > 1) ? "Error due to duplicate config keys" : null;
+
+    /// <summary>
+    /// Sends the resources the sender may alter to the controller (which trusts a forwarded request) and answers the
+    /// others with their denial, in the request's order; null when no controller answered.
+    /// </summary>
+    public static async Task<List<TResult>?> ForwardAllowedAsync<TResource, TResult>(IReadOnlyList<TResource> resources, IReadOnlyList<ErrorCode> denials, Func<List<TResource>, Task<List<TResult>?>> forward, Func<TResource, ErrorCode, TResult> denied)
+    {
+        var allowed = resources.Where((_, i) => denials[i] == ErrorCode.None).ToList();
+        var answers = allowed.Count == 0 ? [] : await forward(allowed).ConfigureAwait(false);
+        if (answers is null)
+        {
+            return null;
+        }
+
+        var queue = new Queue<TResult>(answers);
+        return [.. resources.Select((r, i) => denials[i] == ErrorCode.None ? queue.Dequeue() : denied(r, denials[i]))];
+    }
+}

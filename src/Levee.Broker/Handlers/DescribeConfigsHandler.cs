@@ -1,5 +1,6 @@
 using System.Globalization;
 using Levee.Broker.Capacity;
+using Levee.Broker.Configs;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
@@ -14,7 +15,8 @@ namespace Levee.Broker.Handlers;
 
 /// <summary>
 /// DescribeConfigs (v1-v4): every topic config with its value, source, synonyms (v1+), type and
-/// documentation (v3+); the broker resource lists the broker's own settings as static configs; Levee's TENANT and
+/// documentation (v3+); a broker resource every broker config, with its dynamic values (<see cref="DynamicBrokerConfigs"/>), the
+/// cluster default resource ("") the dynamic defaults set on it; Levee's TENANT and
 /// PLAN resources (docs/tenants.md) and its read-only CAPACITY resource, one broker's capacity model (docs/cascades.md).
 /// </summary>
 [AuthorizePerResource(AclOperation.DescribeConfigs, AclResourceType.Topic)]
@@ -80,14 +82,7 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
                             ConfigType = (sbyte)effective.Definition.Type,
                             Documentation = request.IncludeDocumentation ? effective.Definition.Documentation : null,
                         };
-                        if (request.IncludeSynonyms)
-                        {
-                            foreach (var (name, value, source) in effective.Synonyms)
-                            {
-                                entry.Synonyms.Add(new DescribeConfigsResponse.DescribeConfigsSynonym { Name = name, Value = value, Source = (sbyte)source });
-                            }
-                        }
-
+                        AddSynonyms(entry, request.IncludeSynonyms, effective.Synonyms.Select(s => (s.Name, (string?)s.Value, s.Source)));
                         result.Configs.Add(entry);
                     }
 
@@ -96,23 +91,26 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
                     if (resource.ResourceName.Length > 0 && resource.ResourceName != identity.NodeId.ToString(CultureInfo.InvariantCulture))
                     {
                         result.ErrorCode = (short)ErrorCode.InvalidRequest;
-                        result.ErrorMessage = $"Unexpected broker id, expected {identity.NodeId} but received {resource.ResourceName}";
+                        result.ErrorMessage = $"Unexpected broker id, expected {identity.NodeId} or empty string, but received {resource.ResourceName}";
                         break;
                     }
 
-                    foreach (var (name, value) in BrokerConfigs())
+                    var entries = DynamicBrokerConfigs.Describe(quorum.Current, new BrokerConfigContext(options, identity, replicas.Limits, replicas.ClusterId), clusterDefault: resource.ResourceName.Length == 0);
+                    foreach (var broker in entries.Where(e => keys is null || keys.Contains(e.Definition.Name)))
                     {
-                        if (keys is null || keys.Contains(name))
+                        var entry = new DescribeConfigsResponse.DescribeConfigsResourceResult
                         {
-                            result.Configs.Add(new DescribeConfigsResponse.DescribeConfigsResourceResult
-                            {
-                                Name = name,
-                                Value = value,
-                                ReadOnly = true,
-                                ConfigSource = (sbyte)ConfigSource.StaticBrokerConfig,
-                                ConfigType = (sbyte)Topics.ConfigType.String,
-                            });
-                        }
+                            Name = broker.Definition.Name,
+                            Value = broker.Value,
+                            ReadOnly = !broker.Definition.Dynamic,
+                            IsDefault = broker.Source == ConfigSource.DefaultConfig,
+                            ConfigSource = (sbyte)broker.Source,
+                            IsSensitive = broker.Definition.Sensitive,
+                            ConfigType = (sbyte)broker.Definition.Type,
+                            Documentation = request.IncludeDocumentation ? broker.Definition.Documentation : null,
+                        };
+                        AddSynonyms(entry, request.IncludeSynonyms, broker.Synonyms);
+                        result.Configs.Add(entry);
                     }
 
                     break;
@@ -161,38 +159,11 @@ public sealed class DescribeConfigsHandler(ReplicaManager replicas, RequestAutho
             ConfigType = (sbyte)Topics.ConfigType.String,
         });
 
-    private IEnumerable<(string Name, string Value)> BrokerConfigs()
+    private static void AddSynonyms(DescribeConfigsResponse.DescribeConfigsResourceResult entry, bool asked, IEnumerable<(string Name, string? Value, ConfigSource Source)> synonyms)
     {
-        var c = CultureInfo.InvariantCulture;
-        yield return ("node.id", identity.NodeId.ToString(c));
-        yield return ("broker.id", identity.NodeId.ToString(c));
-        yield return ("log.dirs", Path.GetFullPath(options.DataDir));
-        yield return ("auto.create.topics.enable", options.AutoCreateTopics ? "true" : "false");
-        yield return ("num.partitions", options.DefaultPartitions.ToString(c));
-        yield return ("default.replication.factor", options.DefaultReplicationFactor.ToString(c));
-        yield return ("socket.request.max.bytes", options.SocketRequestMaxBytes.ToString(c));
-        yield return ("queued.max.request.bytes", options.ResolveQueuedMaxRequestBytes().ToString(c));
-        yield return ("connections.max.idle.ms", options.ConnectionsMaxIdleMs.ToString(c));
-        yield return ("request.arrival.timeout.ms", options.RequestArrivalTimeoutMs.ToString(c));
-        yield return ("max.connections", options.MaxConnections.ToString(c));
-        yield return ("log.retention.check.interval.ms", options.RetentionCheckIntervalMs.ToString(c));
-        yield return ("log.cleaner.enable", options.LogCleanerEnable ? "true" : "false");
-        yield return ("log.cleaner.threads", options.LogCleanerThreads.ToString(c));
-        yield return ("log.cleaner.io.max.bytes.per.second", options.LogCleanerIoMaxBytesPerSecond.ToString(c));
-        yield return ("log.cleaner.backoff.ms", options.LogCleanerBackoffMs.ToString(c));
-        yield return ("log.cleaner.dedupe.buffer.size", options.LogCleanerDedupeBufferSize.ToString(c));
-        yield return ("log.cleaner.io.buffer.load.factor", options.LogCleanerIoBufferLoadFactor.ToString(c));
-        yield return ("offsets.topic.segment.bytes", options.OffsetsTopicSegmentBytes.ToString(c));
-        var capacity = replicas.Limits;
-        foreach (var resource in Levee.Cluster.Controller.BrokerCapacity.Resources)
+        if (asked)
         {
-            yield return (Levee.Cluster.Controller.BrokerCapacity.Key(resource), capacity.Capacity[resource].ToString(c));
-        }
-
-        yield return (Levee.Cluster.Controller.HeadroomGuard.MarginKey, capacity.HeadroomMargin.ToString(c));
-        foreach (var def in TopicConfigDefinitions.All.Values.Where(d => d.BrokerSynonym is not null).OrderBy(d => d.BrokerSynonym, StringComparer.Ordinal))
-        {
-            yield return (def.BrokerSynonym!, options.TopicConfigDefaults.TryGetValue(def.Name, out var v) ? v : def.Default);
+            entry.Synonyms.AddRange(synonyms.Select(s => new DescribeConfigsResponse.DescribeConfigsSynonym { Name = s.Name, Value = s.Value, Source = (sbyte)s.Source }));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Levee.Broker.Cluster;
+using Levee.Broker.Configs;
 using Levee.Broker.Partitions;
 using Levee.Broker.Requests;
 using Levee.Broker.Security;
@@ -13,8 +14,10 @@ using Levee.Protocol.Messages;
 namespace Levee.Broker.Handlers;
 
 /// <summary>
-/// IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs, and on Levee's TENANT
-/// and PLAN resources (docs/tenants.md), which the controller decides: a request naming one is forwarded to it whole.
+/// IncrementalAlterConfigs (v0-v1, KIP-339): SET, DELETE, APPEND and SUBTRACT on topic configs, on dynamic broker
+/// configs (a broker's, or the cluster default's: <see cref="DynamicBrokerConfigs"/>), and on Levee's TENANT and PLAN
+/// resources (docs/tenants.md). The controller decides the last three: a request naming one is forwarded to it whole,
+/// less the resources the sender may not alter.
 /// </summary>
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Topic)]
 [AuthorizePerResource(AclOperation.AlterConfigs, AclResourceType.Cluster)]
@@ -43,21 +46,35 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
     /// <inheritdoc />
     protected override async ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request)
     {
-        if (!controller.IsActive && request.Resources.Any(r => IsTenantOrPlan(r.ResourceType)))
+        var denials = request.Resources.Select(r => authorizer.Check(context, AclOperation.AlterConfigs, r.ResourceType, r.ResourceName)).ToList();
+        if (!controller.IsActive && request.Resources.Any(r => ConfigResourceForwarding.DecidedByController(r.ResourceType)))
         {
-            return await replicas.ForwardToControllerAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Key, context.ApiVersion, request, context.Aborted).ConfigureAwait(false)
-                ?? ErrorResponse(request, ErrorCode.NotController, "No active controller is reachable right now; retry.");
+            var forwarded = await ConfigResourceForwarding.ForwardAllowedAsync(
+                request.Resources,
+                denials,
+                async allowed => (await replicas.ForwardToControllerAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(Key, context.ApiVersion, new IncrementalAlterConfigsRequest { ValidateOnly = request.ValidateOnly, Resources = allowed }, context.Aborted).ConfigureAwait(false))?.Responses,
+                (r, error) => new IncrementalAlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = r.ResourceType, ResourceName = r.ResourceName, ErrorCode = (short)error, ErrorMessage = RequestAuthorizer.DeniedMessage }).ConfigureAwait(false);
+            return forwarded is null ? ErrorResponse(request, ErrorCode.NotController, "No active controller is reachable right now; retry.") : new IncrementalAlterConfigsResponse { Responses = forwarded };
         }
 
         var response = new IncrementalAlterConfigsResponse();
-        foreach (var resource in request.Resources)
+        foreach (var (resource, denied) in request.Resources.Zip(denials))
         {
             var result = new IncrementalAlterConfigsResponse.AlterConfigsResourceResponse { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
             response.Responses.Add(result);
-            if (authorizer.Check(context, AclOperation.AlterConfigs, resource.ResourceType, resource.ResourceName) is not ErrorCode.None and var denied)
+            if (denied != ErrorCode.None)
             {
                 result.ErrorCode = (short)denied;
                 result.ErrorMessage = RequestAuthorizer.DeniedMessage;
+                continue;
+            }
+
+            string? problem = null;
+            if ((ConfigResourceType)resource.ResourceType == ConfigResourceType.Broker)
+            {
+                var outcome = ConfigResourceForwarding.DuplicateKeys(resource.Configs.Select(c => c.Name)) is { } duplicate ? Decision.Fail(ErrorCode.InvalidRequest, duplicate)
+                    : await replicas.AlterBrokerConfigsAsync(resource.ResourceName, current => Apply(current, resource.Configs, BrokerConfigType, ref problem), request.ValidateOnly, context.Aborted).ConfigureAwait(false);
+                (result.ErrorCode, result.ErrorMessage) = problem is not null ? ((short)ErrorCode.InvalidRequest, problem) : ((short)outcome.Error, outcome.Message);
                 continue;
             }
 
@@ -76,15 +93,14 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
                 continue;
             }
 
-            if (resource.Configs.Select(c => c.Name).Distinct(StringComparer.Ordinal).Count() != resource.Configs.Count)
+            if (ConfigResourceForwarding.DuplicateKeys(resource.Configs.Select(c => c.Name)) is { } duplicates)
             {
                 result.ErrorCode = (short)ErrorCode.InvalidRequest;
-                result.ErrorMessage = "Error due to duplicate config keys";
+                result.ErrorMessage = duplicates;
                 continue;
             }
 
-            string? problem = null;
-            var outcome = await replicas.AlterConfigsAsync(resource.ResourceName, current => Apply(current, resource.Configs, ref problem), request.ValidateOnly, context.Aborted).ConfigureAwait(false);
+            var altered = await replicas.AlterConfigsAsync(resource.ResourceName, current => Apply(current, resource.Configs, TopicConfigType, ref problem), request.ValidateOnly, context.Aborted).ConfigureAwait(false);
             if (problem is not null)
             {
                 result.ErrorCode = (short)ErrorCode.InvalidConfig;
@@ -92,8 +108,8 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
                 continue;
             }
 
-            result.ErrorCode = (short)outcome.Error;
-            result.ErrorMessage = outcome.Message;
+            result.ErrorCode = (short)altered.Error;
+            result.ErrorMessage = altered.Message;
         }
 
         return response;
@@ -128,12 +144,22 @@ public sealed class IncrementalAlterConfigsHandler(ReplicaManager replicas, Requ
         return await controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
     }
 
-    private static ImmutableSortedDictionary<string, string> Apply(ImmutableSortedDictionary<string, string> current, List<IncrementalAlterConfigsRequest.AlterableConfig> changes, ref string? problem)
+    private static (ConfigType Type, string Default)? TopicConfigType(string name) =>
+        TopicConfigDefinitions.All.TryGetValue(name, out var definition) ? (definition.Type, definition.Default) : null;
+
+    // Any key may be named: those that cannot change at run time are refused by name afterwards, all together. APPEND
+    // and SUBTRACT start from Kafka's default when the resource has no value (log.cleanup.policy: delete).
+    private static (ConfigType Type, string Default)? BrokerConfigType(string name) =>
+        BrokerConfigDefinitions.All.TryGetValue(name, out var definition)
+            ? (definition.Type, TopicConfigDefinitions.All.Values.FirstOrDefault(d => d.BrokerSynonym == name)?.Default ?? "")
+            : (ConfigType.String, "");
+
+    private static ImmutableSortedDictionary<string, string> Apply(ImmutableSortedDictionary<string, string> current, List<IncrementalAlterConfigsRequest.AlterableConfig> changes, Func<string, (ConfigType Type, string Default)?> describe, ref string? problem)
     {
         var builder = current.ToBuilder();
         foreach (var change in changes)
         {
-            if (!TopicConfigDefinitions.All.TryGetValue(change.Name, out var definition))
+            if (describe(change.Name) is not { } definition)
             {
                 problem = $"Unknown topic config name: {change.Name}";
                 return current;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Globalization;
 using Levee.Broker.Cluster;
+using Levee.Broker.Configs;
 using Levee.Broker.Topics;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Metadata;
@@ -103,7 +104,7 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 CleanerIoBufferLoadFactor = options.LogCleanerIoBufferLoadFactor,
                 Space = space,
                 TopicConfig = name => quorum.Current.TopicsByName.TryGetValue(name, out var topic)
-                    ? LogConfigFor(options, TopicCatalog.Describe(quorum.Current, topic))
+                    ? LogConfigFor(options, quorum.Current, TopicCatalog.Describe(quorum.Current, topic))
                     : LogConfig.Default with { ProducerIdExpirationMs = options.ProducerIdExpirationMs },
             },
             loggerFactory,
@@ -132,8 +133,8 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             foreach (var topic in image.TopicsByName.Values)
             {
                 var info = TopicCatalog.Describe(image, topic);
-                var config = LogConfigFor(info);
-                var policy = ProducePolicyFor(info);
+                var config = LogConfigFor(_options, image, info);
+                var policy = ProducePolicyFor(image, info);
                 foreach (var state in topic.Partitions.Values)
                 {
                     if (!state.Replicas.Contains(_options.NodeId))
@@ -401,10 +402,35 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         return new AdminResult(decision.Error, decision.Message);
     }
 
-    /// <summary>Every topic config with its effective value and where it comes from.</summary>
+    /// <summary>
+    /// Changes the dynamic configs of BROKER resource <paramref name="name"/> (a broker id, or "" for the cluster
+    /// default) as <paramref name="change"/> says, on the active controller (a request reaches it forwarded).
+    /// </summary>
+    public async Task<Decision> AlterBrokerConfigsAsync(string name, Func<ImmutableSortedDictionary<string, string>, ImmutableSortedDictionary<string, string>> change, bool validateOnly, CancellationToken cancellationToken)
+    {
+        if (!_controller.IsActive)
+        {
+            return Decision.Fail(ErrorCode.NotController, "This broker is not the active controller; retry.");
+        }
+
+        Decision Decide(MetadataImage image) => DynamicBrokerConfigs.Alter(image, name, change);
+        if (validateOnly)
+        {
+            var checkedOnly = Decide(_controller.Image);
+            return checkedOnly.Error == ErrorCode.None ? Decision.Commit([]) : checkedOnly;
+        }
+
+        return await _controller.DecideAsync(Decide, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Every topic config with its effective value and where it comes from: the topic's own value, else this broker's
+    /// dynamic broker config, the cluster default's, the static one, the default (<see cref="DynamicBrokerConfigs"/>).
+    /// </summary>
     public IEnumerable<EffectiveConfig> DescribeConfigs(TopicInfo topic)
     {
         ArgumentNullException.ThrowIfNull(topic);
+        var image = Image;
         foreach (var def in TopicConfigDefinitions.All.Values.OrderBy(d => d.Name, StringComparer.Ordinal))
         {
             var synonyms = new List<(string, string, ConfigSource)>();
@@ -413,28 +439,19 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 synonyms.Add((def.Name, topicValue, ConfigSource.DynamicTopicConfig));
             }
 
-            if (_options.TopicConfigDefaults.TryGetValue(def.Name, out var brokerValue))
-            {
-                synonyms.Add((def.BrokerSynonym ?? def.Name, brokerValue, ConfigSource.StaticBrokerConfig));
-            }
-
-            synonyms.Add((def.BrokerSynonym ?? def.Name, def.Default, ConfigSource.DefaultConfig));
-            var (_, value, source) = synonyms[0];
+            var defaults = DynamicBrokerConfigs.TopicDefaults(_options, image, def);
+            synonyms.AddRange(defaults.Select(d => (d.Name, d.Value, d.Source)));
+            var (value, source) = topicValue is not null ? (topicValue, ConfigSource.DynamicTopicConfig) : (defaults[0].TopicValue, defaults[0].Source);
             yield return new EffectiveConfig(def, value, source, synonyms);
         }
     }
 
-    /// <summary>The effective value of one topic config.</summary>
-    public string ConfigValue(TopicInfo topic, string name) => ConfigValue(_options, topic, name);
-
-    /// <summary>The storage settings a topic's configs imply.</summary>
-    public LogConfig LogConfigFor(TopicInfo topic) => LogConfigFor(_options, topic);
-
     /// <summary>The produce settings a topic's configs imply.</summary>
-    public ProducePolicy ProducePolicyFor(TopicInfo topic)
+    private ProducePolicy ProducePolicyFor(MetadataImage image, TopicInfo topic)
     {
-        int Level(string name) => int.Parse(ConfigValue(topic, name), CultureInfo.InvariantCulture);
-        (CompressionType? Codec, int? Level) compression = ConfigValue(topic, "compression.type") switch
+        string Value(string name) => ConfigValue(_options, image, topic, name);
+        int Level(string name) => int.Parse(Value(name), CultureInfo.InvariantCulture);
+        (CompressionType? Codec, int? Level) compression = Value("compression.type") switch
         {
             "uncompressed" => (CompressionType.None, null),
             "gzip" => (CompressionType.Gzip, Level("compression.gzip.level")),
@@ -444,37 +461,31 @@ public sealed partial class ReplicaManager : IAsyncDisposable
             _ => (null, null),
         };
         return new(
-            int.Parse(ConfigValue(topic, "max.message.bytes"), CultureInfo.InvariantCulture),
-            ConfigValue(topic, "message.timestamp.type") == "LogAppendTime",
-            long.Parse(ConfigValue(topic, "message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
-            long.Parse(ConfigValue(topic, "message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
-            int.Parse(ConfigValue(topic, "min.insync.replicas"), CultureInfo.InvariantCulture),
-            TopicConfigDefinitions.CleanupPolicies(ConfigValue(topic, "cleanup.policy")).Contains("compact"),
+            int.Parse(Value("max.message.bytes"), CultureInfo.InvariantCulture),
+            Value("message.timestamp.type") == "LogAppendTime",
+            long.Parse(Value("message.timestamp.before.max.ms"), CultureInfo.InvariantCulture),
+            long.Parse(Value("message.timestamp.after.max.ms"), CultureInfo.InvariantCulture),
+            int.Parse(Value("min.insync.replicas"), CultureInfo.InvariantCulture),
+            TopicConfigDefinitions.CleanupPolicies(Value("cleanup.policy")).Contains("compact"),
             compression.Codec,
             compression.Level);
     }
 
-    private static string ConfigValue(BrokerOptions options, TopicInfo topic, string name)
-    {
-        ArgumentNullException.ThrowIfNull(topic);
-        if (topic.Configs.TryGetValue(name, out var v) || options.TopicConfigDefaults.TryGetValue(name, out v))
-        {
-            return v;
-        }
+    // The topic's own value, else the broker-level one in effect on this broker.
+    private static string ConfigValue(BrokerOptions options, MetadataImage image, TopicInfo topic, string name) =>
+        topic.Configs.TryGetValue(name, out var v) ? v : DynamicBrokerConfigs.TopicDefaults(options, image, TopicConfigDefinitions.All[name])[0].TopicValue;
 
-        return TopicConfigDefinitions.All[name].Default;
-    }
-
-    private static LogConfig LogConfigFor(BrokerOptions options, TopicInfo topic)
+    private static LogConfig LogConfigFor(BrokerOptions options, MetadataImage image, TopicInfo topic)
     {
-        long L(string name) => long.Parse(ConfigValue(options, topic, name), CultureInfo.InvariantCulture);
-        var policy = TopicConfigDefinitions.CleanupPolicies(ConfigValue(options, topic, "cleanup.policy"));
+        string Value(string name) => ConfigValue(options, image, topic, name);
+        long L(string name) => long.Parse(Value(name), CultureInfo.InvariantCulture);
+        var policy = TopicConfigDefinitions.CleanupPolicies(Value("cleanup.policy"));
         return new LogConfig
         {
             Compact = policy.Contains("compact"),
             Delete = policy.Contains("delete"),
             DeleteRetentionMs = L("delete.retention.ms"),
-            MinCleanableDirtyRatio = double.Parse(ConfigValue(options, topic, "min.cleanable.dirty.ratio"), CultureInfo.InvariantCulture),
+            MinCleanableDirtyRatio = double.Parse(Value("min.cleanable.dirty.ratio"), CultureInfo.InvariantCulture),
             MinCompactionLagMs = L("min.compaction.lag.ms"),
             MaxCompactionLagMs = L("max.compaction.lag.ms"),
             SegmentBytes = (int)L("segment.bytes"),

@@ -21,6 +21,10 @@ public enum ConfigType : sbyte
     Double = 6,
     /// <summary>List.</summary>
     List = 7,
+    /// <summary>Password: a secret, described as sensitive with a null value.</summary>
+    Password = 8,
+    /// <summary>Class.</summary>
+    Class = 9,
 }
 
 /// <summary>Where a config value comes from, as numbered in DescribeConfigs responses.</summary>

@@ -142,6 +142,12 @@ public sealed class TenantIsolationTests(ITestOutputHelper output) : IAsyncLifet
         // Broker configs are the operator's.
         var broker = await Assert.ThrowsAsync<DescribeConfigsException>(() => admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Broker, Name = "1" }]));
         Assert.Equal(ErrorCode.ClusterAuthorizationFailed, broker.Results.Single().Error.Code);
+        var alter = await Assert.ThrowsAsync<IncrementalAlterConfigsException>(() => admin.IncrementalAlterConfigsAsync(new Dictionary<ConfigResource, List<ConfigEntry>>
+        {
+            [new ConfigResource { Type = ResourceType.Broker, Name = "1" }] = [new ConfigEntry { Name = "message.max.bytes", Value = "100", IncrementalOperation = AlterConfigOpType.Set }],
+        }));
+        Assert.Equal(ErrorCode.ClusterAuthorizationFailed, alter.Results.Single().Error.Code);
+        Assert.Equal("1048588", (await admin.DescribeConfigsAsync([resource])).Single().Entries["max.message.bytes"].Value);
     }
 
     [Fact]
