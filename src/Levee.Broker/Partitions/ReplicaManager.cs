@@ -418,8 +418,12 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 synonyms.Add((def.BrokerSynonym ?? def.Name, brokerValue, ConfigSource.StaticBrokerConfig));
             }
 
-            synonyms.Add((def.BrokerSynonym ?? def.Name, def.Default, ConfigSource.DefaultConfig));
-            var (_, value, source) = synonyms[0];
+            if (!TopicConfigDefinitions.BrokerSynonymHasNoDefault.Contains(def.Name))
+            {
+                synonyms.Add((def.BrokerSynonym ?? def.Name, def.Default, ConfigSource.DefaultConfig));
+            }
+
+            var (_, value, source) = synonyms.Count > 0 ? synonyms[0] : (def.Name, def.Default, ConfigSource.DefaultConfig);
             yield return new EffectiveConfig(def, value, source, synonyms);
         }
     }
