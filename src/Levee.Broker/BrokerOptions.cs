@@ -2,7 +2,6 @@ using System.Globalization;
 using Levee.Broker.Groups;
 using Levee.Broker.Logging;
 using Levee.Broker.Security;
-using Levee.Broker.Topics;
 using Levee.Cluster.Controller;
 using Levee.Cluster.Quorum;
 using Microsoft.Extensions.Configuration;

@@ -99,13 +99,7 @@ public sealed class AdminTests : IAsyncLifetime
     [Fact]
     public async Task DescribeConfigs_ReturnsEveryTopicConfigWithItsDefaultAndSource()
     {
-        await _admin.CreateTopicsAsync([new TopicSpecification
-        {
-            Name = "described",
-            NumPartitions = 1,
-            ReplicationFactor = 1,
-            Configs = new Dictionary<string, string> { ["retention.ms"] = "12345" },
-        }]);
+        await CreateTopicAsync("described", "retention.ms", "12345");
 
         var result = Assert.Single(await _admin.DescribeConfigsAsync([new ConfigResource { Type = ResourceType.Topic, Name = "described" }]));
         var entries = result.Entries;
@@ -122,6 +116,28 @@ public sealed class AdminTests : IAsyncLifetime
         Assert.Equal("12345", entries["retention.ms"].Value);
         Assert.False(entries["retention.ms"].IsDefault);
         Assert.Equal(ConfigSource.DynamicTopicConfig, entries["retention.ms"].Source);
+    }
+
+    [Fact]
+    public async Task DescribeConfigs_Synonyms_AreKafkas_NoDefaultForBrokerKeysKafkaDerives()
+    {
+        // kafkajs's own suite (broker/__tests__/describeConfigs.spec.js): Kafka lists no synonym for retention.ms left at its
+        // default, since log.retention.ms has no default of its own (log.retention.hours has); Levee listed log.retention.ms.
+        await CreateTopicAsync("synonyms", "segment.ms", "60000");
+
+        var entries = await DescribeAsync(new ConfigResource { Type = ResourceType.Topic, Name = "synonyms" });
+        var compression = Assert.Single(entries["compression.type"].Synonyms);
+        Assert.Equal(("compression.type", "producer", ConfigSource.DefaultConfig), (compression.Name, compression.Value, compression.Source));
+        foreach (var name in new[] { "retention.ms", "segment.jitter.ms", "flush.ms" })
+        {
+            Assert.Empty(entries[name].Synonyms);
+            Assert.Equal(ConfigSource.DefaultConfig, entries[name].Source);
+            Assert.True(entries[name].IsDefault, $"{name} should be a default");
+        }
+
+        Assert.Equal("604800000", entries["retention.ms"].Value);
+        var segmentMs = Assert.Single(entries["segment.ms"].Synonyms);
+        Assert.Equal(("segment.ms", "60000", ConfigSource.DynamicTopicConfig), (segmentMs.Name, segmentMs.Value, segmentMs.Source));
     }
 
     [Fact]
@@ -207,6 +223,15 @@ public sealed class AdminTests : IAsyncLifetime
         Assert.Equal(0, delivered.Offset.Value);
         Assert.Contains(_admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics, t => t.Topic == "auto-created");
     }
+
+    private Task CreateTopicAsync(string name, string config, string value) =>
+        _admin.CreateTopicsAsync([new TopicSpecification
+        {
+            Name = name,
+            NumPartitions = 1,
+            ReplicationFactor = 1,
+            Configs = new Dictionary<string, string> { [config] = value },
+        }]);
 
     private async Task<Dictionary<string, ConfigEntryResult>> DescribeAsync(ConfigResource resource) =>
         Assert.Single(await _admin.DescribeConfigsAsync([resource])).Entries;

@@ -439,8 +439,11 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 synonyms.Add((def.Name, topicValue, ConfigSource.DynamicTopicConfig));
             }
 
+            // Kafka lists no default synonym for the topic configs whose broker keys have no default of their own.
             var defaults = DynamicBrokerConfigs.TopicDefaults(_options, image, def);
-            synonyms.AddRange(defaults.Select(d => (d.Name, d.Value, d.Source)));
+            synonyms.AddRange(defaults
+                .Where(d => d.Source != ConfigSource.DefaultConfig || !TopicConfigDefinitions.BrokerSynonymHasNoDefault.Contains(def.Name))
+                .Select(d => (d.Name, d.Value, d.Source)));
             var (value, source) = topicValue is not null ? (topicValue, ConfigSource.DynamicTopicConfig) : (defaults[0].TopicValue, defaults[0].Source);
             yield return new EffectiveConfig(def, value, source, synonyms);
         }

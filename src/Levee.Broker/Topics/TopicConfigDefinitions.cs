@@ -59,6 +59,14 @@ public static class TopicConfigDefinitions
     /// <summary>Every topic config, by name.</summary>
     public static IReadOnlyDictionary<string, TopicConfigDefinition> All { get; } = Build();
 
+    /// <summary>
+    /// Topic configs whose broker synonym has no default in Kafka (<c>log.retention.ms</c>, <c>log.roll.ms</c>,
+    /// <c>log.roll.jitter.ms</c>, <c>log.flush.interval.ms</c>: Kafka derives them from <c>*.hours</c> or another
+    /// setting). Kafka's DescribeConfigs lists no DEFAULT_CONFIG synonym for them: its synonyms start at the broker
+    /// key's own name and the default belongs to another key, so a topic that does not set one reports none.
+    /// </summary>
+    public static IReadOnlySet<string> BrokerSynonymHasNoDefault { get; } = new HashSet<string>(StringComparer.Ordinal) { "retention.ms", "segment.ms", "segment.jitter.ms", "flush.ms" };
+
     private static Dictionary<string, TopicConfigDefinition> Build()
     {
         TopicConfigDefinition[] defs =
