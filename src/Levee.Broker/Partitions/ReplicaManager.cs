@@ -439,12 +439,18 @@ public sealed partial class ReplicaManager : IAsyncDisposable
                 synonyms.Add((def.Name, topicValue, ConfigSource.DynamicTopicConfig));
             }
 
-            // Kafka lists no default synonym for the topic configs whose broker keys have no default of their own.
+            // As Kafka's ConfigHelper: no default synonym for the topic configs whose broker keys have no default of their
+            // own, and the broker synonyms listed only from the first one named by the topic config's own broker key (so
+            // log.retention.hours alone, set or default, lists nothing for retention.ms).
             var defaults = DynamicBrokerConfigs.TopicDefaults(_options, image, def);
-            synonyms.AddRange(defaults
+            var brokerSynonyms = defaults
                 .Where(d => d.Source != ConfigSource.DefaultConfig || !TopicConfigDefinitions.BrokerSynonymHasNoDefault.Contains(def.Name))
-                .Select(d => (d.Name, d.Value, d.Source)));
-            var (value, source) = topicValue is not null ? (topicValue, ConfigSource.DynamicTopicConfig) : (defaults[0].TopicValue, defaults[0].Source);
+                .SkipWhile(d => d.Name != (def.BrokerSynonym ?? def.Name))
+                .Select(d => (d.Name, d.Value, d.Source))
+                .ToList();
+            synonyms.AddRange(brokerSynonyms);
+            var (value, source) = topicValue is not null ? (topicValue, ConfigSource.DynamicTopicConfig)
+                : (defaults[0].TopicValue, brokerSynonyms.Count > 0 ? brokerSynonyms[0].Source : ConfigSource.DefaultConfig);
             yield return new EffectiveConfig(def, value, source, synonyms);
         }
     }
