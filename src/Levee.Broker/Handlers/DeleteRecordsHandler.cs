@@ -46,10 +46,7 @@ public sealed class DeleteRecordsHandler(ReplicaManager replicas, RequestAuthori
 
                 if (!replicas.TryGetPartition(topic.Name, requested.PartitionIndex, out var partition))
                 {
-                    // Kafka's getPartitionOrError: a partition the cluster has but this broker holds no replica of is
-                    // NOT_LEADER_OR_FOLLOWER, so that the client refreshes its metadata; only an unknown one is UNKNOWN_TOPIC_OR_PARTITION.
-                    var known = replicas.Image.GetPartition(topic.Name, requested.PartitionIndex) is not null;
-                    result.ErrorCode = (short)(known ? ErrorCode.NotLeaderOrFollower : ErrorCode.UnknownTopicOrPartition);
+                    result.ErrorCode = (short)replicas.NotHostedError(topic.Name, requested.PartitionIndex);
                     continue;
                 }
 

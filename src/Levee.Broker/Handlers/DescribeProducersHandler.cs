@@ -46,7 +46,7 @@ public sealed class DescribeProducersHandler(ReplicaManager replicas, RequestAut
                 }
                 else if (!replicas.TryGetPartition(topic.Name, index, out var partition))
                 {
-                    partitionResponse.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    partitionResponse.ErrorCode = (short)replicas.NotHostedError(topic.Name, index);
                     partitionResponse.ErrorMessage = "This server does not host this topic-partition.";
                 }
                 else

@@ -56,7 +56,7 @@ public sealed class ListOffsetsHandler(ReplicaManager replicas, RequestAuthorize
 
                 if (!replicas.TryGetPartition(topic.Name, requested.PartitionIndex, out var partition))
                 {
-                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    result.ErrorCode = (short)replicas.NotHostedError(topic.Name, requested.PartitionIndex);
                     continue;
                 }
 

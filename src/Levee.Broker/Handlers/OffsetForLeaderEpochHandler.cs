@@ -51,7 +51,7 @@ public sealed class OffsetForLeaderEpochHandler(ReplicaManager replicas, Request
 
                 if (!replicas.TryGetPartition(topic.Topic, requested.Partition, out var partition))
                 {
-                    result.ErrorCode = (short)(replicas.Image.GetPartition(topic.Topic, requested.Partition) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.NotLeaderOrFollower);
+                    result.ErrorCode = (short)replicas.NotHostedError(topic.Topic, requested.Partition);
                     continue;
                 }
 

@@ -115,6 +115,13 @@ public sealed partial class ReplicaManager : IAsyncDisposable
         return manager;
     }
 
+    /// <summary>
+    /// Kafka's getPartitionOrError for a partition this broker holds no replica of: NOT_LEADER_OR_FOLLOWER when the
+    /// cluster has it (the client refreshes its metadata and goes to the leader), UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    /// </summary>
+    public ErrorCode NotHostedError(string topic, int partition) =>
+        Image.GetPartition(topic, partition) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.NotLeaderOrFollower;
+
     /// <summary>Finds a partition replica held here (leader or follower).</summary>
     public bool TryGetPartition(string topic, int partition, out Partition result) =>
         _partitions.TryGetValue(new TopicPartition(topic, partition), out result!);

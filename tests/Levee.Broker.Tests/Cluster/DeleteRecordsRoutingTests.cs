@@ -47,7 +47,27 @@ public sealed class DeleteRecordsRoutingTests
             Assert.Equal(isLeader ? KafkaErrorCode.None : KafkaErrorCode.NotLeaderOrFollower, answers[0].Error);
             Assert.Equal(isLeader ? 1 : -1, answers[0].LowWatermark);
             Assert.Equal(KafkaErrorCode.UnknownTopicOrPartition, answers[7].Error);
+
+            // ListOffsets answers the same way (kafkajs's suite found DeleteRecords; Kafka's getPartitionOrError serves both).
+            var offsets = await ListLatestAsync(client, topic, 0, 7);
+            Assert.Equal(isLeader ? KafkaErrorCode.None : KafkaErrorCode.NotLeaderOrFollower, offsets[0]);
+            Assert.Equal(KafkaErrorCode.UnknownTopicOrPartition, offsets[7]);
         }
+    }
+
+    private static async Task<Dictionary<int, KafkaErrorCode>> ListLatestAsync(RawKafkaClient client, string topic, params int[] partitions)
+    {
+        const short version = 7;
+        var request = new ListOffsetsRequest { ReplicaId = -1 };
+        request.Topics.Add(new ListOffsetsRequest.ListOffsetsTopic
+        {
+            Name = topic,
+            Partitions = [.. partitions.Select(p => new ListOffsetsRequest.ListOffsetsPartition { PartitionIndex = p, Timestamp = -1 })],
+        });
+        var id = await client.SendAsync(ApiKey.ListOffsets, version, (ref KafkaWriter w) => request.Write(ref w, version));
+        var body = await client.ReceiveAsync(ApiKey.ListOffsets, version, id);
+        var reader = new KafkaReader(body);
+        return ListOffsetsResponse.Read(ref reader, version).Topics.Single().Partitions.ToDictionary(p => p.PartitionIndex, p => (KafkaErrorCode)p.ErrorCode);
     }
 
     private static async Task WaitUntilKnownAsync(LeveeBroker broker, string topic)
