@@ -37,15 +37,30 @@ internal static class TransactionalOffsetSupport
         return (ErrorCode)response.Topics.Single().Partitions.Single().ErrorCode;
     }
 
-    /// <summary>OffsetFetch v8 of one partition, with or without require_stable: (partition error, committed offset).</summary>
+    /// <summary>
+    /// OffsetFetch v8 of one partition, with or without require_stable: (partition error, committed offset). Asked again
+    /// while the coordinator is loading (after a restart), as clients do.
+    /// </summary>
     public static async Task<(ErrorCode Error, long Offset)> FetchAsync(this RawKafkaClient client, string group, string topic, int partition, bool requireStable)
     {
-        var response = await client.CallAsync<OffsetFetchResponse>(ApiKey.OffsetFetch, 8, new OffsetFetchRequest
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        OffsetFetchResponse.OffsetFetchResponseGroup g;
+        while (true)
         {
-            RequireStable = requireStable,
-            Groups = [new OffsetFetchRequest.OffsetFetchRequestGroup { GroupId = group, Topics = [new OffsetFetchRequest.OffsetFetchRequestTopics { Name = topic, PartitionIndexes = [partition] }] }],
-        });
-        var g = response.Groups.Single();
+            var response = await client.CallAsync<OffsetFetchResponse>(ApiKey.OffsetFetch, 8, new OffsetFetchRequest
+            {
+                RequireStable = requireStable,
+                Groups = [new OffsetFetchRequest.OffsetFetchRequestGroup { GroupId = group, Topics = [new OffsetFetchRequest.OffsetFetchRequestTopics { Name = topic, PartitionIndexes = [partition] }] }],
+            });
+            g = response.Groups.Single();
+            if (g.ErrorCode != (short)ErrorCode.CoordinatorLoadInProgress || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
         Assert.Equal(0, g.ErrorCode);
         var p = g.Topics.Single().Partitions.Single();
         return ((ErrorCode)p.ErrorCode, p.CommittedOffset);
