@@ -25,7 +25,9 @@ public sealed class CompactionDurabilityTests
             }]);
         }
 
-        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = levee.BootstrapServers, LingerMs = 5, Acks = Acks.Leader, QueueBufferingMaxMessages = Keys * Versions * 2 }).Build())
+        // Batches of at most 16 KiB, so that segments roll near segment.bytes and the active one stays about 256 KiB
+        // (librdkafka's default batch of up to 1 MB made the uncleanable active segment as large as the bound below).
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = levee.BootstrapServers, LingerMs = 5, BatchSize = 16_384, Acks = Acks.Leader, QueueBufferingMaxMessages = Keys * Versions * 2 }).Build())
         {
             for (var v = 0; v < Versions; v++)
             {
