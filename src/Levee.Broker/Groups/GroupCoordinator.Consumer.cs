@@ -418,12 +418,7 @@ public sealed partial class GroupCoordinator
         consumer.SubscribedPartitions = subscribed;
         var image = _replicas.Image;
 
-        // The assignor most members ask for (ties: the configured order), else the first configured one.
-        var configured = _options.GroupConsumerAssignors;
-        consumer.AssignorName = consumer.Members.Values.Select(m => m.ServerAssignor).OfType<string>()
-            .GroupBy(a => a, StringComparer.Ordinal)
-            .OrderByDescending(g => g.Count()).ThenBy(g => configured.ToList().IndexOf(g.Key))
-            .Select(g => g.Key).FirstOrDefault() ?? configured[0];
+        consumer.AssignorName = ChooseAssignor(consumer);
         var members = consumer.Members.Values.Select(m => new AssignorMember(
             m.MemberId,
             SubscribedTopics(m, image).Select(t => t.Id).ToHashSet(),
@@ -442,6 +437,16 @@ public sealed partial class GroupCoordinator
 
         records.Add(new RecordData(ConsumerGroupRecords.GroupKey(GroupRecordKind.ConsumerGroupTargetAssignmentMetadata, group.GroupId), ConsumerGroupRecords.EpochValue(consumer.AssignmentEpoch), now));
         LogConsumerTargetAssignment(group.GroupId, consumer.GroupEpoch, consumer.AssignorName, consumer.Members.Count);
+    }
+
+    /// <summary>The assignor most members ask for (ties: the configured order), else the first configured one.</summary>
+    private string ChooseAssignor(ConsumerGroupData consumer)
+    {
+        var configured = _options.GroupConsumerAssignors.ToList();
+        return consumer.Members.Values.Select(m => m.ServerAssignor).OfType<string>()
+            .GroupBy(a => a, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count()).ThenBy(g => configured.IndexOf(g.Key))
+            .Select(g => g.Key).FirstOrDefault() ?? configured[0];
     }
 
     /// <summary>The partition count of every topic some member subscribes to.</summary>

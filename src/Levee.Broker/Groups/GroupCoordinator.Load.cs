@@ -195,7 +195,7 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        consumer.AssignorName = consumer.Members.Values.Select(m => m.ServerAssignor).OfType<string>().FirstOrDefault() ?? _options.GroupConsumerAssignors[0];
+        consumer.AssignorName = ChooseAssignor(consumer);
         consumer.SubscribedPartitions = SubscribedPartitions(consumer, _replicas.Image);
         group.Consumer = consumer;
         group.ProtocolType = "consumer";
